@@ -1,0 +1,143 @@
+/**
+ * The value codec: msgpackr for plain values, with extensions for ObjectRef, Map, Set, errors and Arrow
+ * tables (Arrow IPC). Functions cannot be shipped as values; msgpackr would silently turn them into nil,
+ * so {@link encodeValue} looks for them first and throws a SerializationError naming the path.
+ */
+import { Packr, addExtension } from 'msgpackr';
+import { tableFromIPC, tableToIPC, Table } from 'apache-arrow';
+import { ObjectRef, makeDecodedRef } from './object-ref.js';
+import { SerializationError, errorFromWire, errorToWire, isRayError, type ErrorWire } from './errors.js';
+import type { ObjectId } from './ids.js';
+
+/** Extension type numbers: stable wire constants. */
+export const EXT = { objectRef: 0x40, map: 0x41, set: 0x42, arrowTable: 0x43, rayError: 0x44, handle: 0x45 } as const;
+
+const packr = new Packr({ useRecords: false, moreTypes: true, structuredClone: false, int64AsType: 'bigint' } as never);
+
+let collecting: ObjectRef[] | null = null;
+
+addExtension({
+  Class: ObjectRef,
+  type: EXT.objectRef,
+  write(ref: ObjectRef) {
+    if (collecting) collecting.push(ref);
+    return [ref.id, ref.ownerAddress];
+  },
+  read(data: [string, string]) {
+    return makeDecodedRef(data[0] as ObjectId, data[1]);
+  },
+} as never);
+
+addExtension({
+  Class: Map,
+  type: EXT.map,
+  write(m: Map<unknown, unknown>) {
+    return [...m];
+  },
+  read(entries: [unknown, unknown][]) {
+    return new Map(entries);
+  },
+} as never);
+
+addExtension({
+  Class: Set,
+  type: EXT.set,
+  write(s: Set<unknown>) {
+    return [...s];
+  },
+  read(items: unknown[]) {
+    return new Set(items);
+  },
+} as never);
+
+addExtension({
+  Class: Table,
+  type: EXT.arrowTable,
+  pack(t: Table) {
+    return tableToIPC(t, 'stream');
+  },
+  unpack(b: Uint8Array) {
+    return tableFromIPC(b);
+  },
+} as never);
+
+/** Lets the core register extensions for its own classes (actor handles). */
+export function registerExtension(ext: {
+  Class: new (...args: never[]) => unknown;
+  type: number;
+  write(v: never): unknown;
+  read(data: never): unknown;
+}): void {
+  addExtension(ext as never);
+}
+
+const MAX_WALK = 20_000;
+
+/** Throws SerializationError if a function hides in plain objects or arrays of `v`. */
+export function assertShippable(v: unknown, what: string): void {
+  let budget = MAX_WALK;
+  const seen = new Set<object>();
+  const walk = (x: unknown, path: string): void => {
+    if (budget-- <= 0) return;
+    if (typeof x === 'function') {
+      throw new SerializationError(`${what}: ${path} is a function, which cannot be sent to another worker.`, {
+        hint: 'Pass data, not functions; to run code remotely, wrap it with remote() and pass the result ObjectRef.',
+      });
+    }
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) return;
+    if (x instanceof ObjectRef || x instanceof Table || seen.has(x)) return;
+    seen.add(x);
+    if (Array.isArray(x)) {
+      for (let i = 0; i < x.length && budget > 0; i++) walk(x[i], `${path}[${i}]`);
+    } else if (x instanceof Map) {
+      for (const [k, val] of x) walk(val, `${path}.get(${String(k)})`);
+    } else if (x instanceof Set) {
+      for (const val of x) walk(val, `${path} item`);
+    } else {
+      for (const k of Object.keys(x)) walk((x as Record<string, unknown>)[k], `${path}.${k}`);
+    }
+  };
+  walk(v, 'value');
+}
+
+/**
+ * Encodes a value. `refs` (if given) receives every ObjectRef found inside, for reference counting.
+ */
+export function encodeValue(v: unknown, refs?: ObjectRef[], what = 'value'): Uint8Array {
+  assertShippable(v, what);
+  const prev = collecting;
+  collecting = refs ?? null;
+  try {
+    return packr.pack(v);
+  } catch (e) {
+    throw new SerializationError(`${what} cannot be encoded: ${(e as Error).message}.`, {
+      cause: e,
+      hint: 'Send plain data, typed arrays, Buffers, Maps, Sets, Dates, Arrow tables or ObjectRefs.',
+    });
+  } finally {
+    collecting = prev;
+  }
+}
+
+export function decodeValue(b: Uint8Array): unknown {
+  return packr.unpack(b);
+}
+
+/** Encodes an error in wire form (for task results with status "error"). */
+export function encodeError(e: unknown): Uint8Array {
+  return packr.pack(errorToWire(e));
+}
+
+export function decodeError(b: Uint8Array): Error {
+  return errorFromWire(packr.unpack(b) as ErrorWire);
+}
+
+/** Plain msgpack for internal structured data (no function check, no ref collection). */
+export function packInternal(v: unknown): Uint8Array {
+  return packr.pack(v);
+}
+export function unpackInternal<T = unknown>(b: Uint8Array): T {
+  return packr.unpack(b) as T;
+}
+
+export { isRayError };

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+const report = process.env.RAYTS_TEST_REPORT;
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Integration tests start real clusters; two at once is what 2 cores hold.
+    maxWorkers: 2,
+    minWorkers: 1,
+    reporters: report ? ['default', ['json', { outputFile: report }]] : ['default'],
+  },
+});
