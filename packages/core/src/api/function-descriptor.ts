@@ -1,0 +1,136 @@
+/**
+ * How code travels to other nodes. Every `remote(fn)` / `actor(Class)` call records:
+ * - the source (`fn.toString()`) and its free variables;
+ * - the module that made the call (from the stack) and the call's index within that module.
+ * At submission the runtime ships the source when the callable is self-contained, or a reference
+ * (module path inside the job's working directory + index) when it has imports and the working
+ * directory is shipped. Otherwise submission fails with a SerializationError that names the callable,
+ * the variables it closes over and what to do. The worker side rebuilds callables in
+ * {@link ../worker/code-loader.ts}.
+ */
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { dirname, relative, isAbsolute, sep } from 'node:path';
+import { SerializationError } from '@samsara/ray-common';
+import { freeVariables } from './free-variables.js';
+
+export type CallableKind = 'function' | 'class';
+
+export interface CallableInfo {
+  readonly kind: CallableKind;
+  readonly name: string;
+  readonly source: string;
+  /** sha1 of kind + source: the cache key on workers. */
+  readonly sourceId: string;
+  /** Free variables, or the parse error that prevented the analysis. */
+  readonly freeVars: readonly string[];
+  readonly parseError?: string;
+  /** Absolute path of the module that called remote()/actor(), when it could be found. */
+  readonly definedIn?: string;
+  readonly definedAt?: string;
+  /** The n-th remote()/actor() call in that module. */
+  readonly moduleIndex: number;
+}
+
+const REGISTRY = Symbol.for('@samsara/ray.callables');
+type Registry = Map<string, unknown[]>;
+
+/** Callables by defining module, shared by every copy of this package in a thread. */
+export function callableRegistry(): Registry {
+  const g = globalThis as unknown as Record<symbol, Registry>;
+  return (g[REGISTRY] ??= new Map());
+}
+
+const ownDir = dirname(dirname(fileURLToPath(import.meta.url)));
+
+function callerLocation(): { file?: string; at?: string } {
+  const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  for (const line of stack) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    if (!m) continue;
+    let file = m[1];
+    if (file.startsWith('file://')) file = fileURLToPath(file);
+    if (file.startsWith(ownDir + sep) || file.includes(`${sep}node_modules${sep}tsx${sep}`)) continue;
+    if (file.startsWith('node:')) continue;
+    return { file, at: `${file}:${m[2]}` };
+  }
+  return {};
+}
+
+/** Records what is needed to ship `fn` (called from remote()/actor()). */
+export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo {
+  const source = Function.prototype.toString.call(fn);
+  const name = (fn as { name?: string }).name || 'anonymous';
+  let freeVars: string[] = [];
+  let parseError: string | undefined;
+  if (/\{\s*\[native code\]\s*\}$/.test(source)) {
+    parseError = 'it is a native or bound function, whose source is not available';
+  } else {
+    try {
+      freeVars = freeVariables(source);
+    } catch (e) {
+      parseError = `its source could not be parsed (${(e as Error).message})`;
+    }
+  }
+  const { file, at } = callerLocation();
+  let moduleIndex = -1;
+  if (file) {
+    const reg = callableRegistry();
+    const list = reg.get(file) ?? [];
+    moduleIndex = list.length;
+    list.push(fn);
+    reg.set(file, list);
+  }
+  const sourceId = createHash('sha1').update(kind).update('\0').update(source).digest('hex').slice(0, 24);
+  return { kind, name, source, sourceId, freeVars, parseError, definedIn: file, definedAt: at, moduleIndex };
+}
+
+/** What a submission sends: the source, or a module reference inside the working directory. */
+export interface ShippedCallable {
+  readonly functionId: string;
+  readonly name: string;
+  readonly kind: CallableKind;
+  readonly source: string;
+  readonly modulePath: string;
+  readonly moduleIndex: number;
+}
+
+/**
+ * Decides how to ship a callable for a job whose working directory is `workingDir` (if any). Throws
+ * SerializationError when it cannot be shipped correctly.
+ */
+export function shipCallable(info: CallableInfo, workingDir: string | undefined, entryScript: string | undefined): ShippedCallable {
+  const what = info.kind === 'class' ? `actor class ${info.name}` : `remote function ${info.name}`;
+  const where = info.definedAt ? ` (defined at ${info.definedAt})` : '';
+  if (!info.parseError && info.freeVars.length === 0) {
+    return { functionId: info.sourceId, name: info.name, kind: info.kind, source: info.source, modulePath: '', moduleIndex: -1 };
+  }
+  const inDir =
+    workingDir && info.definedIn && info.moduleIndex >= 0 && isInside(workingDir, info.definedIn) && info.definedIn !== entryScript;
+  if (inDir) {
+    const rel = relative(workingDir!, info.definedIn!);
+    return {
+      functionId: `mod:${rel}#${info.moduleIndex}`,
+      name: info.name,
+      kind: info.kind,
+      source: '',
+      modulePath: rel,
+      moduleIndex: info.moduleIndex,
+    };
+  }
+  const reason = info.parseError
+    ? info.parseError
+    : `it closes over outer variable${info.freeVars.length > 1 ? 's' : ''} ${info.freeVars.map((v) => `\`${v}\``).join(', ')}, which do${info.freeVars.length > 1 ? '' : 'es'} not exist on other workers`;
+  const hint =
+    info.definedIn && info.definedIn === entryScript
+      ? 'Make it self-contained (pass those values as arguments), or move it into a module of the working directory (not the entry script) and call init({ runtimeEnv: { workingDir } }).'
+      : workingDir
+        ? `Make it self-contained (pass those values as arguments), or define it at the top level of a module inside ${workingDir}.`
+        : 'Make it self-contained (pass those values as arguments), or define it in a module of your project and call init({ runtimeEnv: { workingDir: <project dir> } }) so that modules ship with their imports.';
+  throw new SerializationError(`Cannot ship ${what}${where}: ${reason}.`, { hint, ids: { function: info.name } });
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = relative(dir, file);
+  return !!rel && !rel.startsWith('..') && !isAbsolute(rel);
+}

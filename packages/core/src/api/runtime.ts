@@ -1,0 +1,89 @@
+/**
+ * The process-wide runtime behind the public API. A driver (after `init()`) has a DriverRuntime; a
+ * worker thread has a WorkerThreadRuntime that forwards to its node. The current runtime is kept under a
+ * global symbol so every copy of this package in a thread (e.g. one under a shipped working directory)
+ * finds the same one.
+ */
+import { NotInitializedError, type ObjectRef, type ResourceMap } from '@samsara/ray-common';
+import type { CallableInfo } from './function-descriptor.js';
+import type { ResolvedTaskOptions } from './options.js';
+
+/** Where the calling code runs. */
+export interface RuntimeContext {
+  readonly nodeId: string;
+  readonly jobId: string;
+  /** The running task's id; for a driver, the driver's own task id. */
+  readonly taskId: string;
+  readonly actorId?: string;
+  readonly workerKind: 'driver' | 'task' | 'actor';
+}
+
+/** One node as `nodes()` reports it. */
+export interface NodeSummary {
+  readonly nodeId: string;
+  readonly address: string;
+  readonly alive: boolean;
+  readonly isHead: boolean;
+  /** "head" | "worker" | "edge" */
+  readonly kind: string;
+  readonly resources: Readonly<ResourceMap>;
+  readonly available: Readonly<ResourceMap>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly hostname: string;
+  readonly pid: number;
+  readonly telemetry?: {
+    readonly cpuLoad: number;
+    readonly memUsedBytes: number;
+    readonly memTotalBytes: number;
+    /** Absent where the device has no thermal sensor. */
+    readonly temperatureC?: number;
+  };
+  readonly deathReason?: string;
+}
+
+export interface ObjectStoreStats {
+  readonly usedBytes: number;
+  readonly capacityBytes: number;
+  readonly spilledBytes: number;
+  readonly numObjects: number;
+}
+
+export interface WaitResult<T = unknown> {
+  ready: ObjectRef<T>[];
+  notReady: ObjectRef<T>[];
+}
+
+export interface Runtime {
+  readonly kind: 'driver' | 'worker';
+  submitTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRef;
+  get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]>;
+  put(value: unknown): Promise<ObjectRef>;
+  wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult>;
+  cancel(ref: ObjectRef, force: boolean): Promise<void>;
+  free(refs: readonly ObjectRef[]): Promise<void>;
+  context(): RuntimeContext;
+  nodes(): Promise<NodeSummary[]>;
+  objectStoreStats(): Promise<ObjectStoreStats>;
+  shutdown(): Promise<void>;
+}
+
+const KEY = Symbol.for('@samsara/ray.runtime');
+type Holder = { [KEY]?: Runtime };
+
+export function currentRuntime(): Runtime | undefined {
+  return (globalThis as Holder)[KEY];
+}
+
+export function setRuntime(r: Runtime | undefined): void {
+  (globalThis as Holder)[KEY] = r;
+}
+
+export function requireRuntime(what: string): Runtime {
+  const r = currentRuntime();
+  if (!r) {
+    throw new NotInitializedError(`${what} needs a running rayts runtime, and init() has not been called.`, {
+      hint: "Call `await init()` for an embedded local cluster, or `await init({ address: 'HOST:PORT' })` to join one.",
+    });
+  }
+  return r;
+}

@@ -1,0 +1,225 @@
+/**
+ * HeadServer: the cluster controller. Responsible for the node table and health, the cluster view
+ * pushed to drivers and nodes, jobs, the task-event table behind `rayts list tasks` / `rayts status`,
+ * and cluster shutdown. Not responsible for running or routing tasks: it is off the per-task path.
+ *
+ * RPC failure behaviour: a bad token is refused by the guard; a report from an unknown or dead node
+ * gets a "dead" command (the node re-registers under a new id); malformed input is INVALID_ARGUMENT.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError, newJobId, validateResources, type HealthConfig, type Logger } from '@samsara/ray-common';
+import type { rayts } from '@samsara/ray-proto';
+import { headServiceDefinition, pb } from '../rpc/services.js';
+import type { HostedService } from '../rpc/server-host.js';
+import { NodeTable } from './node-table.js';
+import { TaskEventTable } from './task-event-table.js';
+
+export interface HeadServerOptions {
+  readonly health: HealthConfig;
+  readonly sessionName: string;
+  readonly log: Logger;
+  /** Called when a client asks the cluster to shut down (after nodes were told). */
+  readonly onShutdown?: (reason: string) => void;
+}
+
+interface JobRecord {
+  jobId: string;
+  driverAddress: string;
+  state: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  startMs: number;
+  endMs: number;
+  pid: number;
+  entrypoint: string;
+}
+
+export class HeadServer {
+  readonly nodes: NodeTable;
+  readonly tasks = new TaskEventTable(20_000);
+  private readonly jobs = new Map<string, JobRecord>();
+  private readonly kv = new Map<string, Uint8Array>();
+  private readonly watchers = new Set<grpc.ServerWritableStream<rayts.WatchRequest, rayts.ClusterView>>();
+  private readonly channels = new Map<string, grpc.ServerDuplexStream<rayts.NodeReport, rayts.HeadCommand>>();
+  private version = 0;
+  private pushScheduled = false;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly pushTimer: NodeJS.Timeout;
+  /** Extension points for actor directory and placement groups (filled by their managers). */
+  actorHandler?: (req: rayts.ActorDirectoryRequest) => Promise<rayts.IActorDirectoryReply>;
+  placementGroupHandler?: (req: rayts.PlacementGroupRequest) => Promise<rayts.IPlacementGroupReply>;
+  viewExtras?: () => Partial<rayts.IClusterView>;
+
+  constructor(private readonly o: HeadServerOptions) {
+    this.nodes = new NodeTable(o.health.deadAfterMs);
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, o.health.heartbeatPeriodMs)));
+    this.sweepTimer.unref();
+    this.pushTimer = setInterval(() => this.schedulePush(), Math.max(200, o.health.heartbeatPeriodMs));
+    this.pushTimer.unref();
+  }
+
+  private sweep(): void {
+    const dead = this.nodes.sweep();
+    for (const d of dead) {
+      this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
+      this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
+    }
+    if (dead.length) this.schedulePush();
+  }
+
+  view(): rayts.ClusterView {
+    return pb.ClusterView.create({
+      nodes: this.nodes.all().map((n) => this.nodes.toInfo(n)) as rayts.NodeInfo[],
+      version: this.version,
+      sessionName: this.o.sessionName,
+      pending: this.tasks.pending() as rayts.PendingTaskInfo[],
+      ...(this.viewExtras?.() ?? {}),
+    } as rayts.IClusterView);
+  }
+
+  /** Pushes the view to every watcher soon (coalescing bursts of changes). */
+  schedulePush(): void {
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setTimeout(() => {
+      this.pushScheduled = false;
+      this.version++;
+      const v = this.view();
+      for (const w of this.watchers) w.write(v);
+    }, 20).unref();
+  }
+
+  sendCommand(nodeId: string, cmd: rayts.IHeadCommand): boolean {
+    const ch = this.channels.get(nodeId);
+    if (!ch) return false;
+    ch.write(pb.HeadCommand.create(cmd));
+    return true;
+  }
+
+  service(): HostedService {
+    const impl = {
+      registerNode: async (call: grpc.ServerUnaryCall<rayts.RegisterNodeRequest, unknown>): Promise<rayts.IRegisterNodeReply> => {
+        const req = call.request;
+        if (!req.address) throw new InvalidArgumentError('RegisterNode: address is required.');
+        validateResources(req.resources, 'RegisterNode');
+        const rec = this.nodes.register(req, req.kind === 'head');
+        this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels }, 'node registered');
+        this.schedulePush();
+        return {
+          nodeId: rec.nodeId,
+          heartbeatPeriodMs: this.o.health.heartbeatPeriodMs,
+          deadAfterMs: this.o.health.deadAfterMs,
+          sessionName: this.o.sessionName,
+        };
+      },
+      nodeChannel: (call: grpc.ServerDuplexStream<rayts.NodeReport, rayts.HeadCommand>) => {
+        let nodeId = '';
+        call.on('data', (r: rayts.NodeReport) => {
+          if (!nodeId && r.nodeId) {
+            nodeId = r.nodeId;
+            this.channels.get(nodeId)?.end();
+            this.channels.set(nodeId, call);
+          }
+          if (!this.nodes.report(r)) {
+            call.write(pb.HeadCommand.create({ kind: 'dead', targetId: r.nodeId, reason: 'unknown or dead node id; register again' }));
+          }
+        });
+        const done = () => {
+          if (nodeId && this.channels.get(nodeId) === call) this.channels.delete(nodeId);
+        };
+        call.on('end', () => {
+          done();
+          call.end();
+        });
+        call.on('error', done);
+        call.on('cancelled', done);
+      },
+      watchCluster: (call: grpc.ServerWritableStream<rayts.WatchRequest, rayts.ClusterView>) => {
+        this.watchers.add(call);
+        call.write(this.view());
+        const done = () => this.watchers.delete(call);
+        call.on('cancelled', done);
+        call.on('error', done);
+        call.on('close', done);
+      },
+      registerJob: async (call: grpc.ServerUnaryCall<rayts.RegisterJobRequest, unknown>): Promise<rayts.IRegisterJobReply> => {
+        const jobId = newJobId();
+        const r = call.request;
+        this.jobs.set(jobId, {
+          jobId,
+          driverAddress: r.driverAddress,
+          state: 'RUNNING',
+          startMs: Date.now(),
+          endMs: 0,
+          pid: r.pid,
+          entrypoint: r.entrypoint,
+        });
+        return { jobId, sessionName: this.o.sessionName };
+      },
+      finishJob: async (call: grpc.ServerUnaryCall<rayts.FinishJobRequest, unknown>) => {
+        const j = this.jobs.get(call.request.jobId);
+        if (j && j.state === 'RUNNING') {
+          j.state = 'SUCCEEDED';
+          j.endMs = Date.now();
+        }
+        this.tasks.dropPendingOfJob(call.request.jobId);
+        this.schedulePush();
+        return {};
+      },
+      reportEvents: async (call: grpc.ServerUnaryCall<rayts.EventBatch, unknown>) => {
+        const before = this.tasks.pendingCount;
+        for (const e of call.request.events) this.tasks.apply(e);
+        if (before !== this.tasks.pendingCount) this.schedulePush();
+        return {};
+      },
+      listTasks: async (call: grpc.ServerUnaryCall<rayts.ListRequest, unknown>): Promise<rayts.ITaskList> => ({
+        tasks: this.tasks.list(call.request.limit || 1000, call.request.filter),
+      }),
+      listJobs: async (): Promise<rayts.IJobList> => ({ jobs: [...this.jobs.values()] }),
+      clusterStatus: async () => this.view(),
+      shutdown: async (call: grpc.ServerUnaryCall<rayts.ShutdownRequest, unknown>) => {
+        const reason = call.request.reason || 'requested';
+        this.o.log.info({ reason }, 'cluster shutdown requested');
+        for (const ch of this.channels.values()) ch.write(pb.HeadCommand.create({ kind: 'shutdown', reason }));
+        setTimeout(() => this.o.onShutdown?.(reason), 100).unref();
+        return {};
+      },
+      actorCall: async (call: grpc.ServerUnaryCall<rayts.ActorDirectoryRequest, unknown>) => {
+        if (!this.actorHandler) throw new InvalidArgumentError('actors are not enabled on this head');
+        return this.actorHandler(call.request);
+      },
+      placementGroupCall: async (call: grpc.ServerUnaryCall<rayts.PlacementGroupRequest, unknown>) => {
+        if (!this.placementGroupHandler) throw new InvalidArgumentError('placement groups are not enabled on this head');
+        return this.placementGroupHandler(call.request);
+      },
+      kvCall: async (call: grpc.ServerUnaryCall<rayts.KvRequest, unknown>): Promise<rayts.IKvReply> => {
+        const r = call.request;
+        const key = `${r.namespace}\0${r.key}`;
+        switch (r.op) {
+          case 'put':
+            if (r.value.byteLength > 16 * 1024 * 1024) throw new InvalidArgumentError('KV values are limited to 16 MiB.');
+            this.kv.set(key, r.value);
+            return { found: true };
+          case 'get': {
+            const v = this.kv.get(key);
+            return { found: v !== undefined, value: v };
+          }
+          case 'delete':
+            return { found: this.kv.delete(key) };
+          case 'keys':
+            return { keys: [...this.kv.keys()].filter((k) => k.startsWith(`${r.namespace}\0${r.key}`)).map((k) => k.split('\0')[1]) };
+          default:
+            throw new InvalidArgumentError(`KV op ${JSON.stringify(r.op)} is not one of put, get, delete, keys.`);
+        }
+      },
+    };
+    return { definition: headServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+    clearInterval(this.pushTimer);
+    for (const w of this.watchers) w.end();
+    this.watchers.clear();
+    for (const ch of this.channels.values()) ch.end();
+    this.channels.clear();
+  }
+}

@@ -1,0 +1,428 @@
+/**
+ * NodeDaemon: one per node. Responsible for registering with the head and heartbeating, accepting task
+ * specs from submitters on long-lived streams, queueing them against local resources
+ * (LocalTaskScheduler), running them on the worker pool, and returning results (inline when small,
+ * else kept in the local store for pulls). Also owns the objects its worker threads create (through a
+ * CoreWorker per job) and serves nested API calls from worker threads.
+ *
+ * Not responsible for choosing nodes (submitters do) or for the node table (head).
+ */
+import type * as grpc from '@grpc/grpc-js';
+import * as grpcjs from '@grpc/grpc-js';
+import { hostname } from 'node:os';
+import {
+  INLINE_MAX_BYTES,
+  TaskCancelledError,
+  encodeError,
+  errorFromWire,
+  formatResources,
+  randomId,
+  type Logger,
+  type ResourceMap,
+  type HealthConfig,
+} from '@samsara/ray-common';
+import { LocalTaskScheduler } from '@samsara/ray-scheduler';
+import type { rayts } from '@samsara/ray-proto';
+import { HeadClient, CHANNEL_OPTIONS, nodeServiceDefinition, pb } from '../rpc/services.js';
+import { authMetadata, callUnary } from '../rpc/auth.js';
+import type { HostedService } from '../rpc/server-host.js';
+import { PullClient } from '../rpc/pull-client.js';
+import type { ProcessStore } from '../owner/process-store.js';
+import { WorkerPool } from './worker-pool.js';
+import { sampleTelemetry } from './telemetry.js';
+import { ensureWorkingDir } from '../runtime-env/working-dir.js';
+import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
+import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
+
+export interface NodeDaemonOptions {
+  readonly headAddress: string;
+  readonly token: string;
+  /** This process's gRPC address (already listening). */
+  readonly address: string;
+  readonly resources: ResourceMap;
+  readonly labels: Record<string, string>;
+  readonly kind: 'head' | 'worker' | 'edge';
+  readonly sessionDir: string;
+  readonly store: ProcessStore;
+  readonly log: Logger;
+  readonly health: HealthConfig;
+  /** Worker threads; default ceil(CPU), at least 1. */
+  readonly threads?: number;
+  /** Called when the head orders a shutdown. */
+  readonly onShutdown?: (reason: string) => void;
+}
+
+interface Submitter {
+  readonly call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>;
+  results: rayts.ITaskResult[];
+  events: rayts.ITaskEvent[];
+  flushScheduled: boolean;
+  closed: boolean;
+}
+
+interface NodeTask {
+  readonly spec: rayts.TaskSpec;
+  readonly from: Submitter;
+  readonly demand: ResourceMap;
+  state: 'queued' | 'running' | 'done';
+  abort?: AbortController;
+  cancelled?: boolean;
+  /** CPU lent to other tasks while this one is blocked in get. */
+  lent?: ResourceMap;
+}
+
+export class NodeDaemon {
+  nodeId = '';
+  readonly scheduler: LocalTaskScheduler<NodeTask>;
+  readonly pool: WorkerPool;
+  readonly bridgeId = randomId(6);
+  private readonly functions = new Map<string, WorkerFunction>();
+  private readonly workingDirs = new Map<string, string>();
+  /** Archive bytes and extracted path of each job's working directory (for nested submissions). */
+  readonly jobWorkingDirs = new Map<string, { hash: string; bytes: Uint8Array; path: string }>();
+  readonly running = new Map<string, NodeTask>();
+  private readonly head: grpc.Client;
+  private channel: grpc.ClientDuplexStream<rayts.NodeReport, rayts.HeadCommand> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly pulls: PullClient;
+  private closed = false;
+  private registering: Promise<void> | undefined;
+
+  constructor(private readonly o: NodeDaemonOptions) {
+    this.scheduler = new LocalTaskScheduler<NodeTask>(o.resources, (t) => this.start(t));
+    const cpu = o.resources.CPU ?? 0;
+    this.pool = new WorkerPool({
+      threads: o.threads ?? Math.max(1, Math.ceil(cpu)),
+      init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '' },
+    });
+    this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.pulls = new PullClient(o.token);
+  }
+
+  get address(): string {
+    return this.o.address;
+  }
+  get sessionDir(): string {
+    return this.o.sessionDir;
+  }
+  get token(): string {
+    return this.o.token;
+  }
+  get store(): ProcessStore {
+    return this.o.store;
+  }
+
+  /** Registers with the head and starts heartbeating. */
+  async start_(): Promise<void> {
+    await this.register();
+  }
+
+  private register(): Promise<void> {
+    this.registering ??= (async () => {
+      const reply = await callUnary<rayts.IRegisterNodeRequest, rayts.RegisterNodeReply>(
+        this.head,
+        'registerNode',
+        {
+          address: this.o.address,
+          resources: this.o.resources,
+          labels: this.o.labels,
+          kind: this.o.kind,
+          hostname: hostname(),
+          pid: process.pid,
+          sessionDir: this.o.sessionDir,
+        },
+        this.o.token,
+      );
+      this.nodeId = reply.nodeId;
+      this.o.log.info({ nodeId: this.nodeId }, 'registered with head');
+      this.openChannel(reply.heartbeatPeriodMs || this.o.health.heartbeatPeriodMs);
+    })().finally(() => {
+      this.registering = undefined;
+    });
+    return this.registering;
+  }
+
+  private openChannel(periodMs: number): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const ch = (this.head as unknown as { nodeChannel(md: grpc.Metadata): grpc.ClientDuplexStream<rayts.NodeReport, rayts.HeadCommand> }).nodeChannel(
+      authMetadata(this.o.token),
+    );
+    this.channel = ch;
+    ch.on('data', (cmd: rayts.HeadCommand) => this.onCommand(cmd));
+    const broke = (why: string) => {
+      if (this.closed || this.channel !== ch) return;
+      this.channel = undefined;
+      this.o.log.warn({ why }, 'head channel broke; reconnecting');
+      setTimeout(() => {
+        if (!this.closed && !this.channel) this.openChannel(periodMs);
+      }, Math.min(periodMs, 1000)).unref();
+    };
+    ch.on('error', (e: Error) => broke(e.message));
+    ch.on('end', () => broke('ended'));
+    this.report();
+    this.heartbeat = setInterval(() => this.report(), periodMs);
+    this.heartbeat.unref();
+  }
+
+  private report(): void {
+    if (!this.channel || !this.nodeId) return;
+    const t = sampleTelemetry();
+    const s = this.o.store.stats();
+    this.channel.write(
+      pb.NodeReport.create({
+        nodeId: this.nodeId,
+        available: this.scheduler.available(),
+        telemetry: t,
+        store: { usedBytes: s.usedBytes, capacityBytes: s.capacityBytes, spilledBytes: s.spilledBytes, numObjects: s.numObjects },
+        queuedTasks: this.scheduler.queuedCount,
+        runningTasks: this.scheduler.runningCount,
+        pending: this.scheduler.pendingDemands().map((p) => ({ resources: p.resources, count: p.count })) as rayts.PendingDemand[],
+      } as rayts.INodeReport),
+    );
+  }
+
+  private onCommand(cmd: rayts.HeadCommand): void {
+    switch (cmd.kind) {
+      case 'shutdown':
+        this.o.log.info({ reason: cmd.reason }, 'head ordered shutdown');
+        this.o.onShutdown?.(cmd.reason);
+        break;
+      case 'dead':
+        // The head no longer trusts our id: join again under a new one.
+        this.o.log.warn({ reason: cmd.reason, nodeId: this.nodeId }, 'head declared this node dead; re-registering');
+        this.channel?.end();
+        this.channel = undefined;
+        if (!this.closed) void this.register().catch((e) => this.o.log.error({ err: (e as Error).message }, 're-register failed'));
+        break;
+      default:
+        this.o.log.debug({ cmd: cmd.kind }, 'unknown head command');
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Task streams
+  // ------------------------------------------------------------------------------------------------
+
+  service(): HostedService {
+    const impl = {
+      taskStream: (call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>) => this.acceptStream(call),
+      pullObject: pullObjectHandler(this.o.store),
+      freeObjects: freeObjectsHandler(this.o.store),
+      nodeStats: async (): Promise<rayts.INodeInfo> => ({
+        nodeId: this.nodeId,
+        address: this.o.address,
+        total: this.scheduler.total(),
+        available: this.scheduler.available(),
+        labels: this.o.labels,
+        alive: true,
+        kind: this.o.kind,
+        queuedTasks: this.scheduler.queuedCount,
+        runningTasks: this.scheduler.runningCount,
+      }),
+    };
+    return { definition: nodeServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
+  }
+
+  private acceptStream(call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>): void {
+    const sub: Submitter = { call, results: [], events: [], flushScheduled: false, closed: false };
+    call.on('data', (batch: rayts.TaskBatch) => {
+      for (const spec of batch.tasks) {
+        try {
+          this.accept(spec, sub);
+        } catch (e) {
+          this.reply(sub, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
+        }
+      }
+      for (const c of batch.cancels) this.cancel(c.taskId, c.force);
+    });
+    const gone = () => {
+      if (sub.closed) return;
+      sub.closed = true;
+      // The submitter is gone: its queued tasks will never be collected.
+      this.scheduler.remove((t) => t.from === sub);
+    };
+    call.on('end', () => {
+      gone();
+      call.end();
+    });
+    call.on('error', gone);
+    call.on('cancelled', gone);
+  }
+
+  private accept(spec: rayts.TaskSpec, from: Submitter): void {
+    const fn = spec.fn;
+    if (!fn || !fn.functionId) throw new TaskCancelledError('task spec without a function descriptor');
+    if (fn.source || fn.modulePath) {
+      this.functions.set(fn.functionId, {
+        functionId: fn.functionId,
+        name: fn.name,
+        kind: fn.kind === 'class' ? 'class' : 'function',
+        source: fn.source,
+        modulePath: fn.modulePath,
+        moduleIndex: fn.moduleIndex,
+      });
+    } else if (!this.functions.has(fn.functionId)) {
+      throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);
+    }
+    if (spec.workingDirHash && !this.workingDirs.has(spec.workingDirHash)) {
+      const path = ensureWorkingDir(this.o.sessionDir, spec.workingDirHash, spec.workingDirArchive);
+      this.workingDirs.set(spec.workingDirHash, path);
+      if (spec.workingDirArchive?.byteLength) {
+        this.jobWorkingDirs.set(spec.jobId, { hash: spec.workingDirHash, bytes: spec.workingDirArchive, path });
+      }
+    }
+    const demand = { ...spec.resources };
+    const task: NodeTask = { spec, from, demand, state: 'queued' };
+    this.scheduler.enqueue(task, demand);
+    if (task.state === 'queued') {
+      from.events.push({
+        taskId: spec.taskId,
+        attempt: spec.attempt,
+        state: 'PENDING',
+        reason: this.scheduler.waitReason(demand),
+        nodeId: this.nodeId,
+      });
+      this.scheduleFlush(from);
+    }
+  }
+
+  private start(t: NodeTask): void {
+    t.state = 'running';
+    this.running.set(t.spec.taskId, t);
+    void this.execute(t);
+  }
+
+  private async execute(t: NodeTask): Promise<void> {
+    const spec = t.spec;
+    let result: rayts.ITaskResult;
+    const cleanup: string[] = [];
+    try {
+      const args: Uint8Array[] = [];
+      for (const a of spec.args) {
+        if (a.objectId && !(a.inline && a.inline.byteLength)) {
+          let bytes = this.o.store.getBytes(a.objectId);
+          if (!bytes) {
+            bytes = await this.pulls.pull(a.objectId, a.location);
+            this.o.store.putBytes(a.objectId, bytes);
+            cleanup.push(a.objectId);
+          }
+          args.push(bytes);
+        } else args.push(a.inline);
+      }
+      const fn = this.functions.get(spec.fn!.functionId)!;
+      const wt: WorkerTask = {
+        taskId: spec.taskId,
+        jobId: spec.jobId,
+        nodeId: this.nodeId,
+        attempt: spec.attempt,
+        name: spec.fn!.name,
+        fn,
+        workingDirPath: spec.workingDirHash ? (this.workingDirs.get(spec.workingDirHash) ?? '') : '',
+        args,
+      };
+      t.abort = new AbortController();
+      const reply = await this.pool.run(wt, t.abort.signal);
+      if (t.cancelled) {
+        result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
+      } else if (reply.ok) {
+        const v = reply.value;
+        if (v.byteLength > INLINE_MAX_BYTES) {
+          const objectId = `${spec.taskId}.0`;
+          this.o.store.putBytes(objectId, v);
+          result = { status: 'ok', stored: true, objectId, sizeBytes: v.byteLength };
+        } else result = { status: 'ok', inline: v, sizeBytes: v.byteLength };
+      } else {
+        result = { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!reply.crashed };
+      }
+    } catch (e) {
+      result = { status: 'error', inline: encodeError(e), retriable: false };
+    } finally {
+      for (const id of cleanup) this.o.store.delete(id);
+    }
+    t.state = 'done';
+    this.running.delete(spec.taskId);
+    this.scheduler.release(t.lent ? this.subtractLent(t) : t.demand);
+    this.reply(t.from, { ...result, taskId: spec.taskId, attempt: spec.attempt, nodeId: this.nodeId, nodeAddress: this.o.address });
+  }
+
+  private subtractLent(t: NodeTask): ResourceMap {
+    const out: ResourceMap = { ...t.demand };
+    for (const [k, v] of Object.entries(t.lent ?? {})) out[k] = (out[k] ?? 0) - v;
+    return out;
+  }
+
+  private reply(sub: Submitter, r: rayts.ITaskResult): void {
+    if (sub.closed) return;
+    sub.results.push(r);
+    this.scheduleFlush(sub);
+  }
+
+  private scheduleFlush(sub: Submitter): void {
+    if (sub.flushScheduled) return;
+    sub.flushScheduled = true;
+    setImmediate(() => {
+      sub.flushScheduled = false;
+      if (sub.closed) return;
+      const results = sub.results;
+      const events = sub.events;
+      sub.results = [];
+      sub.events = [];
+      try {
+        sub.call.write(pb.ResultBatch.create({ results: results as rayts.TaskResult[], events: events as rayts.TaskEvent[] }));
+      } catch (e) {
+        this.o.log.debug({ err: (e as Error).message }, 'result stream write failed');
+      }
+    });
+  }
+
+  cancel(taskId: string, force: boolean): void {
+    const removed = this.scheduler.remove((t) => t.spec.taskId === taskId);
+    for (const t of removed) {
+      t.state = 'done';
+      this.reply(t.from, {
+        taskId,
+        attempt: t.spec.attempt,
+        status: 'error',
+        nodeId: this.nodeId,
+        inline: encodeError(new TaskCancelledError(`Task ${t.spec.fn?.name} (task ${taskId}) was cancelled before it ran.`, { ids: { taskId } })),
+      });
+    }
+    const r = this.running.get(taskId);
+    if (r) {
+      r.cancelled = true;
+      if (force) r.abort?.abort();
+    }
+  }
+
+  /** Lends a blocked task's CPU to other tasks (the task waits in get). */
+  lendCpu(taskId: string): ResourceMap | undefined {
+    const t = this.running.get(taskId);
+    if (!t || t.lent || !t.demand.CPU) return undefined;
+    t.lent = { CPU: t.demand.CPU };
+    this.scheduler.release(t.lent);
+    return t.lent;
+  }
+
+  async reclaimCpu(taskId: string): Promise<void> {
+    const t = this.running.get(taskId);
+    if (!t?.lent) return;
+    const lent = t.lent;
+    await this.scheduler.acquire(lent);
+    t.lent = undefined;
+  }
+
+  describe(): string {
+    return `node ${this.nodeId} (${formatResources(this.o.resources)})`;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.channel?.end();
+    this.head.close();
+    this.pulls.close();
+    await this.pool.close();
+  }
+}
+

@@ -1,0 +1,134 @@
+/**
+ * WorkerBridge: the node main thread's end of the calls user code makes inside tasks (nested submit,
+ * get, put, wait, cancel, free, nodes, stats). Objects created this way are owned by a CoreWorker of
+ * this node, one per job. A task blocked in `get`/`wait` lends its CPU to other tasks meanwhile, so
+ * nested tasks cannot deadlock a full node.
+ */
+import { ObjectRef, errorToWire, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
+import type { CallableInfo } from '../api/function-descriptor.js';
+import type { ResolvedTaskOptions } from '../api/options.js';
+import { CoreWorker, type TaskArg } from '../owner/core-worker.js';
+import type { OwnerRouter } from './object-server.js';
+import type { NodeDaemon } from './node-daemon.js';
+import { replyChannelName, requestChannelName, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
+import { nodeSummaries } from '../api/node-summaries.js';
+
+export class WorkerBridge {
+  private readonly channel: BroadcastChannel;
+  private readonly replies = new Map<number, BroadcastChannel>();
+  private readonly owners = new Map<string, CoreWorker>();
+
+  constructor(
+    private readonly daemon: NodeDaemon,
+    private readonly router: OwnerRouter,
+    private readonly headAddress: string,
+    private readonly log: Logger,
+  ) {
+    this.channel = new BroadcastChannel(requestChannelName(daemon.bridgeId));
+    this.channel.onmessage = (ev: Event) => {
+      const req = (ev as MessageEvent<BridgeRequest>).data;
+      this.handle(req).then(
+        (value) => this.send(req.threadId, { reqId: req.reqId, ok: true, value }),
+        (e) => this.send(req.threadId, { reqId: req.reqId, ok: false, error: errorToWire(e) }),
+      );
+    };
+    (this.channel as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private send(threadId: number, r: BridgeReply): void {
+    let ch = this.replies.get(threadId);
+    if (!ch) {
+      ch = new BroadcastChannel(replyChannelName(this.daemon.bridgeId, threadId));
+      (ch as unknown as { unref?: () => void }).unref?.();
+      this.replies.set(threadId, ch);
+    }
+    ch.postMessage(r);
+  }
+
+  /** The CoreWorker that owns what tasks of `jobId` create on this node. */
+  ownerFor(jobId: string): CoreWorker {
+    let o = this.owners.get(jobId);
+    if (!o) {
+      const wd = this.daemon.jobWorkingDirs.get(jobId);
+      o = new CoreWorker({
+        headAddress: this.headAddress,
+        token: this.daemon.token,
+        jobId,
+        ownAddress: this.daemon.address,
+        localNodeId: this.daemon.nodeId,
+        store: this.daemon.store,
+        log: this.log,
+        workingDir: wd?.path,
+        workingDirArchive: wd ? { hash: wd.hash, bytes: wd.bytes } : undefined,
+      });
+      this.owners.set(jobId, o);
+      this.router.owners.add(o);
+    }
+    return o;
+  }
+
+  private refs(pairs: [string, string][]): ObjectRef[] {
+    return pairs.map(([id, owner]) => new ObjectRef(id as ObjectId, owner));
+  }
+
+  private async blocking<T>(taskId: string, f: () => Promise<T>): Promise<T> {
+    const lent = this.daemon.lendCpu(taskId);
+    try {
+      return await f();
+    } finally {
+      if (lent) await this.daemon.reclaimCpu(taskId);
+    }
+  }
+
+  private async handle(req: BridgeRequest): Promise<unknown> {
+    const owner = this.ownerFor(req.jobId);
+    switch (req.op) {
+      case 'submit': {
+        const args: TaskArg[] = req.args.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
+        try {
+          owner.submit(req.info as CallableInfo, args, req.opts as ResolvedTaskOptions, req.taskId);
+        } catch (e) {
+          owner.objects.fail(objectIdOf(req.taskId as never, 0), e as Error);
+        }
+        return undefined;
+      }
+      case 'get':
+        return this.blocking(req.parentTaskId, () => {
+          const deadline = req.timeoutMs === undefined ? undefined : Date.now() + req.timeoutMs;
+          return Promise.all(this.refs(req.refs).map((r) => owner.fetchBytes(r, deadline)));
+        });
+      case 'put': {
+        const ref = owner.putEncoded(req.bytes);
+        return ref.id;
+      }
+      case 'wait':
+        return this.blocking(req.parentTaskId, async () => {
+          const refs = this.refs(req.refs);
+          const { ready } = await owner.wait(refs, req.numReturns, req.timeoutMs);
+          const readySet = new Set(ready);
+          return refs.map((r, i) => (readySet.has(r) ? i : -1)).filter((i) => i >= 0);
+        });
+      case 'cancel':
+        owner.cancel(this.refs([req.ref])[0], req.force);
+        return undefined;
+      case 'free':
+        await owner.free(this.refs(req.refs));
+        return undefined;
+      case 'nodes':
+        return nodeSummaries(await owner.headCall('clusterStatus', {}));
+      case 'stats':
+        return this.daemon.store.stats();
+      default:
+        throw new Error(`unknown bridge op ${(req as { op: string }).op}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.channel.close();
+    for (const c of this.replies.values()) c.close();
+    for (const o of this.owners.values()) {
+      this.router.owners.delete(o);
+      await o.close();
+    }
+  }
+}

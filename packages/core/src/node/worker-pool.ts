@@ -1,0 +1,63 @@
+/**
+ * WorkerPool: a piscina pool of worker threads running {@link ../worker/task-entry.ts}. One thread per
+ * CPU; a thread may hold several tasks when one is blocked in `get` (its CPU is lent to another task).
+ * A task whose thread dies (process.exit, an uncaught error, heap exhaustion) rejects with
+ * WorkerCrashedError and the node stays up; piscina replaces the thread.
+ */
+import { Piscina } from 'piscina';
+import { fileURLToPath } from 'node:url';
+import { WorkerCrashedError, TaskCancelledError, type ErrorWire, errorToWire } from '@samsara/ray-common';
+import type { WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js';
+
+export interface WorkerPoolOptions {
+  readonly threads: number;
+  readonly init: WorkerInit;
+  /** Heap limit per worker thread in MiB (worker resource limits). */
+  readonly maxOldGenerationSizeMb?: number;
+}
+
+const ENTRY = fileURLToPath(new URL('../worker/task-entry.js', import.meta.url));
+
+export class WorkerPool {
+  private readonly pool: Piscina;
+
+  constructor(o: WorkerPoolOptions) {
+    this.pool = new Piscina({
+      filename: ENTRY,
+      minThreads: o.threads,
+      maxThreads: o.threads,
+      concurrentTasksPerWorker: 16,
+      idleTimeout: 60_000,
+      workerData: { rayts: o.init },
+      maxQueue: 'auto',
+      resourceLimits: o.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb } : undefined,
+      recordTiming: false,
+    } as never);
+    // Errors of individual workers surface through the tasks they ran.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Runs a task; never rejects: failures come back as `{ ok: false, error }` with `crashed` set for system failures. */
+  async run(task: WorkerTask, signal?: AbortSignal): Promise<WorkerReply & { crashed?: boolean }> {
+    try {
+      return (await this.pool.run(task, { signal })) as WorkerReply;
+    } catch (e) {
+      if (signal?.aborted) {
+        return { ok: false, error: errorToWire(new TaskCancelledError(`Task ${task.name} (task ${task.taskId}) was cancelled while running; its worker was stopped.`, { ids: { taskId: task.taskId } })) };
+      }
+      const err = new WorkerCrashedError(
+        `The worker running ${task.name} (task ${task.taskId}) on node ${task.nodeId} died: ${(e as Error)?.message ?? String(e)}.`,
+        { hint: 'The task is retried while maxRetries allows. Check for process.exit(), infinite memory growth or native crashes in the task.', ids: { taskId: task.taskId, nodeId: task.nodeId } },
+      );
+      return { ok: false, error: errorToWire(err) as ErrorWire, crashed: true };
+    }
+  }
+
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Token authentication for every RPC, and the guard that keeps a daemon alive whatever a peer sends.
+ *
+ * Every client call carries `authorization: Bearer <token>`. Every server handler is wrapped by
+ * {@link guardService}: a missing or wrong token is answered with UNAUTHENTICATED before the handler
+ * runs, and a handler that throws (bad input) answers INVALID_ARGUMENT/INTERNAL instead of crashing.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { timingSafeEqual } from 'node:crypto';
+import { AuthenticationError, ConnectionError, RayError, isRayError, InvalidArgumentError } from '@samsara/ray-common';
+
+export function authMetadata(token: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  return md;
+}
+
+function tokenOk(md: grpc.Metadata, token: string): boolean {
+  const v = md.get('authorization')[0];
+  if (typeof v !== 'string' || !v.startsWith('Bearer ')) return false;
+  const a = Buffer.from(v.slice(7));
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const AUTH_FAILED = 'rayts: authentication failed: missing or wrong cluster token.';
+
+function statusOf(e: unknown): { code: grpc.status; details: string } {
+  if (isRayError(e) && e.code === 'INVALID_ARGUMENT') return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
+  if (isRayError(e)) return { code: grpc.status.FAILED_PRECONDITION, details: `${e.code}: ${e.message}` };
+  return { code: grpc.status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
+}
+
+type Handler = (call: never, callback?: never) => unknown;
+
+/**
+ * Wraps each handler of a service implementation with the token check and an exception guard.
+ * `onError` sees handler failures (for logging); it must not throw.
+ */
+export function guardService<T extends Record<string, Handler>>(
+  def: grpc.ServiceDefinition,
+  impl: T,
+  token: string,
+  onError: (method: string, e: unknown) => void,
+): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [name, m] of Object.entries(def)) {
+    const h = impl[name] as unknown as (call: any, cb?: any) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (!h) continue;
+    if (!m.requestStream && !m.responseStream) {
+      out[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        if (!tokenOk(call.metadata, token)) {
+          cb({ code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
+          return;
+        }
+        try {
+          const r = h(call) as Promise<unknown>;
+          Promise.resolve(r).then(
+            (v) => cb(null, v ?? {}),
+            (e) => {
+              onError(name, e);
+              cb(statusOf(e));
+            },
+          );
+        } catch (e) {
+          onError(name, e);
+          cb(statusOf(e));
+        }
+      };
+    } else {
+      out[name] = (call: grpc.ServerWritableStream<unknown, unknown> & grpc.ServerDuplexStream<unknown, unknown>) => {
+        // A client that goes away mid-stream must never surface as an unhandled 'error' event.
+        call.on('error', (e: unknown) => onError(name, e));
+        if (!tokenOk(call.metadata, token)) {
+          call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
+          return;
+        }
+        try {
+          const r = h(call);
+          if (r && typeof (r as Promise<unknown>).then === 'function') {
+            (r as Promise<unknown>).catch((e) => {
+              onError(name, e);
+              try {
+                call.emit('error', statusOf(e));
+              } catch {
+                /* stream already closed */
+              }
+            });
+          }
+        } catch (e) {
+          onError(name, e);
+          call.emit('error', statusOf(e));
+        }
+      };
+    }
+  }
+  return out;
+}
+
+/** Maps a grpc-js client error to a typed rayts error. */
+export function fromGrpcError(e: unknown, what: string, address: string): RayError {
+  const err = e as grpc.ServiceError;
+  if (err?.code === grpc.status.UNAUTHENTICATED) {
+    return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token.`, {
+      hint: 'Set RAYTS_TOKEN (or --token) to the token in the head\'s session directory (<session>/token), or run on the head machine where it is read from the session.',
+      ids: { address },
+    });
+  }
+  if (err?.code === grpc.status.INVALID_ARGUMENT) {
+    return new InvalidArgumentError(`${what}: ${err.details}`, { ids: { address } });
+  }
+  if (err?.code === grpc.status.UNAVAILABLE || err?.code === grpc.status.DEADLINE_EXCEEDED) {
+    return new ConnectionError(`${what}: cannot reach ${address} (${err.details}).`, {
+      hint: 'Check that the process at that address is running (rayts status) and that the address is right.',
+      ids: { address },
+    });
+  }
+  return new RayError(`${what} failed at ${address}: ${err?.details ?? (e as Error)?.message ?? String(e)}`, { ids: { address } });
+}
+
+/** Promise form of a unary call with a deadline. */
+export function callUnary<Req, Res>(
+  client: grpc.Client,
+  name: string,
+  req: Req,
+  token: string,
+  timeoutMs = 30_000,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+    fn.call(
+      client,
+      req,
+      authMetadata(token),
+      { deadline: Date.now() + timeoutMs },
+      (err: grpc.ServiceError | null, res: Res) => {
+        if (err) reject(fromGrpcError(err, name, client.getChannel().getTarget()));
+        else resolve(res);
+      },
+    );
+  });
+}

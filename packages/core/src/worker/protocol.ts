@@ -1,0 +1,65 @@
+/**
+ * Messages between a node's main thread and its worker threads.
+ * - Tasks go main → worker as piscina tasks ({@link WorkerTask} → {@link WorkerReply}).
+ * - Calls user code makes inside a task (nested submit, get, put, wait…) go worker → main over a
+ *   BroadcastChannel named `rayts:req:<bridgeId>` and are answered on `rayts:rep:<bridgeId>:<threadId>`.
+ */
+import type { ErrorWire } from '@samsara/ray-common';
+import type { CallableKind } from '../api/function-descriptor.js';
+
+export interface WorkerFunction {
+  readonly functionId: string;
+  readonly name: string;
+  readonly kind: CallableKind;
+  readonly source: string;
+  readonly modulePath: string;
+  readonly moduleIndex: number;
+}
+
+export interface WorkerTask {
+  readonly taskId: string;
+  readonly jobId: string;
+  readonly nodeId: string;
+  readonly attempt: number;
+  readonly name: string;
+  readonly fn: WorkerFunction;
+  /** Extracted working directory of the job on this node, or ''. */
+  readonly workingDirPath: string;
+  /** Encoded argument values (top-level refs already resolved). */
+  readonly args: readonly Uint8Array[];
+}
+
+export type WorkerReply = { readonly ok: true; readonly value: Uint8Array } | { readonly ok: false; readonly error: ErrorWire };
+
+export interface WorkerInit {
+  readonly bridgeId: string;
+  /** Address of the node (owner of objects that worker code creates). */
+  readonly nodeAddress: string;
+  readonly nodeId: string;
+}
+
+export type BridgeArg = { kind: 'value'; bytes: Uint8Array } | { kind: 'ref'; id: string; owner: string };
+
+export type BridgeRequest =
+  | { op: 'submit'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string; info: unknown; args: BridgeArg[]; opts: unknown }
+  | { op: 'get'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; timeoutMs?: number }
+  | { op: 'put'; reqId: number; threadId: number; parentTaskId: string; jobId: string; bytes: Uint8Array }
+  | { op: 'wait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; numReturns: number; timeoutMs?: number }
+  | { op: 'cancel'; reqId: number; threadId: number; parentTaskId: string; jobId: string; ref: [string, string]; force: boolean }
+  | { op: 'free'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][] }
+  | { op: 'nodes'; reqId: number; threadId: number; parentTaskId: string; jobId: string }
+  | { op: 'stats'; reqId: number; threadId: number; parentTaskId: string; jobId: string };
+
+export interface BridgeReply {
+  reqId: number;
+  ok: boolean;
+  error?: ErrorWire;
+  value?: unknown;
+}
+
+export function requestChannelName(bridgeId: string): string {
+  return `rayts:req:${bridgeId}`;
+}
+export function replyChannelName(bridgeId: string, threadId: number): string {
+  return `rayts:rep:${bridgeId}:${threadId}`;
+}

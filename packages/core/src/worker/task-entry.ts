@@ -1,0 +1,30 @@
+/**
+ * Piscina worker entry: runs one task per call. Loads the callable (cached), decodes arguments, runs
+ * user code inside the task's AsyncLocalStorage scope, and returns the encoded result or the error in
+ * wire form (user throws become TaskError with the original name, message and stack).
+ */
+import { workerData } from 'node:worker_threads';
+import { encodeValue, decodeValue, errorToWire, toTaskError } from '@samsara/ray-common';
+import * as api from '../index.js';
+import { setRuntime } from '../api/runtime.js';
+import { loadCallable, setApiBindings } from './code-loader.js';
+import { WorkerThreadRuntime } from './worker-runtime.js';
+import type { WorkerInit, WorkerReply, WorkerTask } from './protocol.js';
+
+const init = (workerData as { rayts: WorkerInit }).rayts;
+const runtime = new WorkerThreadRuntime(init);
+setRuntime(runtime);
+setApiBindings(api as unknown as Record<string, unknown>);
+(globalThis as Record<string, unknown>).__name ??= (t: unknown) => t;
+
+export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
+  const ids = { taskId: task.taskId, nodeId: task.nodeId };
+  try {
+    const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
+    const args = task.args.map((b) => decodeValue(b));
+    const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath }, () => fn(...args));
+    return { ok: true, value: encodeValue(result, undefined, `the result of ${task.name}`) };
+  } catch (e) {
+    return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)) };
+  }
+}

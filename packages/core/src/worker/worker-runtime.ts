@@ -1,0 +1,131 @@
+/**
+ * The runtime inside a worker thread. Work that user code starts from a task (nested tasks, get, put,
+ * wait…) is forwarded to the node's main thread, which owns the resulting objects. The current task is
+ * tracked with AsyncLocalStorage so concurrent async tasks on one thread keep their own context.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { threadId } from 'node:worker_threads';
+import {
+  ObjectRef,
+  encodeValue,
+  decodeValue,
+  errorFromWire,
+  newTaskId,
+  objectIdOf,
+  type ObjectId,
+} from '@samsara/ray-common';
+import type { CallableInfo } from '../api/function-descriptor.js';
+import { shipCallable } from '../api/function-descriptor.js';
+import type { ResolvedTaskOptions } from '../api/options.js';
+import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
+import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
+
+export interface TaskScope {
+  readonly taskId: string;
+  readonly nodeId: string;
+  readonly jobId: string;
+  readonly workingDirPath: string;
+  readonly actorId?: string;
+}
+
+type Req = BridgeRequest extends infer R ? (R extends { op: infer O } ? Omit<R, 'reqId' | 'threadId' | 'parentTaskId' | 'jobId'> & { op: O } : never) : never;
+
+export class WorkerThreadRuntime implements Runtime {
+  readonly kind = 'worker' as const;
+  readonly scope = new AsyncLocalStorage<TaskScope>();
+  private readonly req: BroadcastChannel;
+  private readonly rep: BroadcastChannel;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(private readonly init: WorkerInit) {
+    this.req = new BroadcastChannel(requestChannelName(init.bridgeId));
+    this.rep = new BroadcastChannel(replyChannelName(init.bridgeId, threadId));
+    this.rep.onmessage = (ev: Event) => this.onReply((ev as MessageEvent<BridgeReply>).data);
+    // Do not keep the worker alive for the channels alone.
+    (this.req as unknown as { unref?: () => void }).unref?.();
+    (this.rep as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private current(): TaskScope {
+    return this.scope.getStore() ?? { taskId: '', nodeId: this.init.nodeId, jobId: '', workingDirPath: '' };
+  }
+
+  private onReply(r: BridgeReply): void {
+    const w = this.waiting.get(r.reqId);
+    if (!w) return;
+    this.waiting.delete(r.reqId);
+    if (r.ok) w.resolve(r.value);
+    else w.reject(errorFromWire(r.error!));
+  }
+
+  private call<T>(msg: Req): Promise<T> {
+    const s = this.current();
+    const reqId = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(reqId, { resolve: resolve as (v: unknown) => void, reject });
+      this.req.postMessage({ ...msg, reqId, threadId, parentTaskId: s.taskId, jobId: s.jobId });
+    });
+  }
+
+  private toArgs(args: readonly unknown[]): BridgeArg[] {
+    return args.map((a, i) =>
+      a instanceof ObjectRef ? { kind: 'ref', id: a.id, owner: a.ownerAddress || this.init.nodeAddress } : { kind: 'value', bytes: encodeValue(a, undefined, `argument ${i}`) },
+    );
+  }
+
+  private refPairs(refs: readonly ObjectRef[]): [string, string][] {
+    return refs.map((r) => [r.id, r.ownerAddress || this.init.nodeAddress]);
+  }
+
+  submitTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRef {
+    // Fail fast, in the caller, for code that cannot be shipped.
+    shipCallable(info, this.current().workingDirPath || undefined, undefined);
+    const taskId = newTaskId();
+    const pg = opts.placementGroup;
+    const plainOpts = { ...opts, placementGroup: pg ? { id: pg.id, bundles: pg.bundles, strategy: pg.strategy, name: pg.name } : undefined };
+    void this.call({ op: 'submit', taskId, info, args: this.toArgs(args), opts: plainOpts }).catch(() => undefined);
+    return new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress);
+  }
+
+  async get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
+    const values = await this.call<Uint8Array[]>({ op: 'get', refs: this.refPairs(refs), timeoutMs });
+    return values.map((b) => decodeValue(b));
+  }
+
+  async put(value: unknown): Promise<ObjectRef> {
+    const id = await this.call<string>({ op: 'put', bytes: encodeValue(value, undefined, 'put() value') });
+    return new ObjectRef(id as ObjectId, this.init.nodeAddress);
+  }
+
+  async wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult> {
+    const idx = await this.call<number[]>({ op: 'wait', refs: this.refPairs(refs), numReturns, timeoutMs });
+    const readySet = new Set(idx);
+    return { ready: refs.filter((_, i) => readySet.has(i)), notReady: refs.filter((_, i) => !readySet.has(i)) };
+  }
+
+  async cancel(ref: ObjectRef, force: boolean): Promise<void> {
+    await this.call({ op: 'cancel', ref: this.refPairs([ref])[0], force });
+  }
+
+  async free(refs: readonly ObjectRef[]): Promise<void> {
+    await this.call({ op: 'free', refs: this.refPairs(refs) });
+  }
+
+  context(): RuntimeContext {
+    const s = this.current();
+    return { nodeId: s.nodeId || this.init.nodeId, jobId: s.jobId, taskId: s.taskId, actorId: s.actorId, workerKind: s.actorId ? 'actor' : 'task' };
+  }
+
+  nodes(): Promise<NodeSummary[]> {
+    return this.call({ op: 'nodes' });
+  }
+
+  objectStoreStats(): Promise<ObjectStoreStats> {
+    return this.call({ op: 'stats' });
+  }
+
+  async shutdown(): Promise<void> {
+    /* A task cannot shut the cluster down; shutdown() inside a task is a no-op. */
+  }
+}
