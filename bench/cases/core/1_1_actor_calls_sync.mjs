@@ -1,0 +1,15 @@
+/** Ray row 1_1_actor_calls_sync: one call to an actor, get it. */
+import { get } from '@samsara/ray';
+import { coreBenches } from '../../lib/core.mjs';
+import { newActor } from '../../lib/ray-workload.mjs';
+
+export default coreBenches({
+  file: '1_1_actor_calls_sync',
+  baseline: 'worker_postmessage_rtt',
+  clusterBaseline: 'grpc_unary_calls',
+  setup: () => ({ a: newActor() }),
+  run: async ({ state }) => {
+    await get(state.a.smallValue.remote());
+    return 1;
+  },
+});

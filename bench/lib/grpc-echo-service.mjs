@@ -1,0 +1,16 @@
+/**
+ * A generic gRPC service with raw Buffer (de)serializers, so the baselines measure grpc-js and HTTP/2,
+ * not protobuf. Three methods:
+ *   Unary  echo one message;
+ *   Stream the request is a uint32 count n; the server writes n messages of 64 B, one way;
+ *   Bidi   echo every message on one long-lived stream.
+ */
+const raw = { requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b };
+
+export const ECHO_SERVICE = Object.freeze({
+  unary: { path: '/rayts.bench.Echo/Unary', requestStream: false, responseStream: false, ...raw },
+  stream: { path: '/rayts.bench.Echo/Stream', requestStream: false, responseStream: true, ...raw },
+  bidi: { path: '/rayts.bench.Echo/Bidi', requestStream: true, responseStream: true, ...raw },
+});
+
+export const MESSAGE_BYTES = 64;
