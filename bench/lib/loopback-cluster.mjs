@@ -13,9 +13,10 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stopChild } from './child.mjs';
 
-export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CORE = join(REPO_ROOT, 'packages/core');
 const START_MS = 60_000;
 
