@@ -1,1 +1,54 @@
-export {};
+/**
+ * @samsara/ray — a Ray-like distributed task and actor runtime for Node.js.
+ *
+ * @example
+ * import { init, remote, get, shutdown } from '@samsara/ray';
+ * await init();                                   // embedded local cluster
+ * const square = remote((x: number) => x * x);
+ * console.log(await get(square.remote(4)));       // 16
+ * await shutdown();
+ */
+export { init, shutdown, type InitOptions, type RuntimeEnv } from './api/init.js';
+export { remote, type RemoteFunction, type RemoteArgs } from './api/remote-function.js';
+export type { RemoteOptions } from './api/options.js';
+export {
+  get,
+  put,
+  wait,
+  cancel,
+  free,
+  runtimeContext,
+  nodes,
+  clusterResources,
+  availableResources,
+  objectStoreStats,
+  type GetOptions,
+  type WaitOptions,
+  type CancelOptions,
+} from './api/objects-api.js';
+export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './api/runtime.js';
+export { PlacementGroup } from './api/placement-group-handle.js';
+export {
+  ObjectRef,
+  RayError,
+  TaskError,
+  TaskCancelledError,
+  WorkerCrashedError,
+  NodeDiedError,
+  ActorDiedError,
+  ActorUnavailableError,
+  ObjectLostError,
+  OwnerDiedError,
+  ObjectStoreFullError,
+  SchedulingError,
+  GetTimeoutError,
+  InvalidArgumentError,
+  AuthenticationError,
+  ConnectionError,
+  SerializationError,
+  NotInitializedError,
+  isRayError,
+  type RayErrorCode,
+  type ResourceMap,
+} from '@samsara/ray-common';
+export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy } from '@samsara/ray-scheduler';

@@ -226,14 +226,14 @@ export class NodeDaemon {
   private acceptStream(call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>): void {
     const sub: Submitter = { call, results: [], events: [], flushScheduled: false, closed: false };
     call.on('data', (batch: rayts.TaskBatch) => {
-      for (const spec of batch.tasks) {
+      for (const spec of batch.tasks as rayts.TaskSpec[]) {
         try {
           this.accept(spec, sub);
         } catch (e) {
           this.reply(sub, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
         }
       }
-      for (const c of batch.cancels) this.cancel(c.taskId, c.force);
+      for (const c of batch.cancels as rayts.CancelRequest[]) this.cancel(c.taskId, c.force);
     });
     const gone = () => {
       if (sub.closed) return;
@@ -250,7 +250,7 @@ export class NodeDaemon {
   }
 
   private accept(spec: rayts.TaskSpec, from: Submitter): void {
-    const fn = spec.fn;
+    const fn = spec.fn as rayts.FunctionDescriptor | null;
     if (!fn || !fn.functionId) throw new TaskCancelledError('task spec without a function descriptor');
     if (fn.source || fn.modulePath) {
       this.functions.set(fn.functionId, {
@@ -298,7 +298,7 @@ export class NodeDaemon {
     const cleanup: string[] = [];
     try {
       const args: Uint8Array[] = [];
-      for (const a of spec.args) {
+      for (const a of spec.args as rayts.Arg[]) {
         if (a.objectId && !(a.inline && a.inline.byteLength)) {
           let bytes = this.o.store.getBytes(a.objectId);
           if (!bytes) {
@@ -309,13 +309,14 @@ export class NodeDaemon {
           args.push(bytes);
         } else args.push(a.inline);
       }
-      const fn = this.functions.get(spec.fn!.functionId)!;
+      const fnDesc = spec.fn as rayts.FunctionDescriptor;
+      const fn = this.functions.get(fnDesc.functionId)!;
       const wt: WorkerTask = {
         taskId: spec.taskId,
         jobId: spec.jobId,
         nodeId: this.nodeId,
         attempt: spec.attempt,
-        name: spec.fn!.name,
+        name: fnDesc.name,
         fn,
         workingDirPath: spec.workingDirHash ? (this.workingDirs.get(spec.workingDirHash) ?? '') : '',
         args,

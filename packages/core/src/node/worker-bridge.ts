@@ -4,6 +4,7 @@
  * this node, one per job. A task blocked in `get`/`wait` lends its CPU to other tasks meanwhile, so
  * nested tasks cannot deadlock a full node.
  */
+import { BroadcastChannel } from 'node:worker_threads';
 import { ObjectRef, errorToWire, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
@@ -25,8 +26,8 @@ export class WorkerBridge {
     private readonly log: Logger,
   ) {
     this.channel = new BroadcastChannel(requestChannelName(daemon.bridgeId));
-    this.channel.onmessage = (ev: Event) => {
-      const req = (ev as MessageEvent<BridgeRequest>).data;
+    this.channel.onmessage = (ev: unknown) => {
+      const req = (ev as unknown as { data: BridgeRequest }).data;
       this.handle(req).then(
         (value) => this.send(req.threadId, { reqId: req.reqId, ok: true, value }),
         (e) => this.send(req.threadId, { reqId: req.reqId, ok: false, error: errorToWire(e) }),
@@ -86,7 +87,7 @@ export class WorkerBridge {
       case 'submit': {
         const args: TaskArg[] = req.args.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
         try {
-          owner.submit(req.info as CallableInfo, args, req.opts as ResolvedTaskOptions, req.taskId);
+          owner.submit(req.info as CallableInfo, args, req.opts as ResolvedTaskOptions, req.taskId as never);
         } catch (e) {
           owner.objects.fail(objectIdOf(req.taskId as never, 0), e as Error);
         }

@@ -299,13 +299,13 @@ export class CoreWorker {
   // ------------------------------------------------------------------------------------------------
 
   private onResults(batch: rayts.ResultBatch): void {
-    for (const ev of batch.events) {
+    for (const ev of batch.events as rayts.TaskEvent[]) {
       const rec = this.tasks.get(ev.taskId);
       if (rec && rec.state === 'submitted' && ev.attempt === rec.attempt && ev.state === 'PENDING') {
         rec.reason = ev.reason;
       }
     }
-    for (const r of batch.results) this.onResult(r);
+    for (const r of batch.results as rayts.TaskResult[]) this.onResult(r);
   }
 
   private onResult(r: rayts.TaskResult): void {
@@ -520,7 +520,7 @@ export class CoreWorker {
         }
         throw e;
       }
-      const o = reply.objects[0];
+      const o = reply.objects[0] as rayts.ResolvedObject | undefined;
       if (o?.ready || timeoutMs > 0) return o ?? pb.ResolvedObject.create({ objectId: ref.id, ready: false });
     }
   }

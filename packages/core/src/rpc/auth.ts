@@ -31,15 +31,14 @@ function statusOf(e: unknown): { code: grpc.status; details: string } {
   return { code: grpc.status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
 }
 
-type Handler = (call: never, callback?: never) => unknown;
 
 /**
  * Wraps each handler of a service implementation with the token check and an exception guard.
  * `onError` sees handler failures (for logging); it must not throw.
  */
-export function guardService<T extends Record<string, Handler>>(
+export function guardService(
   def: grpc.ServiceDefinition,
-  impl: T,
+  impl: Record<string, (...a: never[]) => unknown>,
   token: string,
   onError: (method: string, e: unknown) => void,
 ): grpc.UntypedServiceImplementation {
@@ -68,7 +67,7 @@ export function guardService<T extends Record<string, Handler>>(
         }
       };
     } else {
-      out[name] = (call: grpc.ServerWritableStream<unknown, unknown> & grpc.ServerDuplexStream<unknown, unknown>) => {
+      out[name] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
         // A client that goes away mid-stream must never surface as an unhandled 'error' event.
         call.on('error', (e: unknown) => onError(name, e));
         if (!tokenOk(call.metadata, token)) {
@@ -91,7 +90,7 @@ export function guardService<T extends Record<string, Handler>>(
           onError(name, e);
           call.emit('error', statusOf(e));
         }
-      };
+      }) as grpc.UntypedHandleCall;
     }
   }
   return out;

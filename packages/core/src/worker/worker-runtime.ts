@@ -4,7 +4,7 @@
  * tracked with AsyncLocalStorage so concurrent async tasks on one thread keep their own context.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { threadId } from 'node:worker_threads';
+import { threadId, BroadcastChannel } from 'node:worker_threads';
 import {
   ObjectRef,
   encodeValue,
@@ -41,7 +41,7 @@ export class WorkerThreadRuntime implements Runtime {
   constructor(private readonly init: WorkerInit) {
     this.req = new BroadcastChannel(requestChannelName(init.bridgeId));
     this.rep = new BroadcastChannel(replyChannelName(init.bridgeId, threadId));
-    this.rep.onmessage = (ev: Event) => this.onReply((ev as MessageEvent<BridgeReply>).data);
+    this.rep.onmessage = (ev: unknown) => this.onReply((ev as unknown as { data: BridgeReply }).data);
     // Do not keep the worker alive for the channels alone.
     (this.req as unknown as { unref?: () => void }).unref?.();
     (this.rep as unknown as { unref?: () => void }).unref?.();

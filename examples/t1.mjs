@@ -1,0 +1,13 @@
+import { init, remote, get, shutdown, nodes, runtimeContext } from '@samsara/ray';
+const t0 = Date.now();
+await init({ numCpus: 2 });
+console.log('init', Date.now() - t0, 'ms', (await nodes()).length);
+const sq = remote((x) => x * x);
+console.log(await get(sq.remote(4)));
+const t1 = Date.now();
+const r = await get(Array.from({ length: 2000 }, (_, i) => sq.remote(i)));
+console.log('2000 tasks', Date.now() - t1, 'ms', r[1999]);
+const ctx = remote(() => runtimeContext());
+console.log(await get(ctx.remote()));
+await shutdown();
+console.log('done');

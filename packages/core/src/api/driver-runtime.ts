@@ -1,0 +1,98 @@
+/**
+ * The runtime of a driver process: the public API on top of the driver's CoreWorker. With an embedded
+ * cluster the same process also hosts the head and a node (ClusterProcess).
+ */
+import { ObjectRef, encodeValue, newTaskId, type Logger } from '@samsara/ray-common';
+import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
+import type { ClusterProcess } from '../process/cluster-process.js';
+import type { CallableInfo } from './function-descriptor.js';
+import type { ResolvedTaskOptions } from './options.js';
+import { nodeSummaries } from './node-summaries.js';
+import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
+
+export function toTaskArgs(args: readonly unknown[], fnName: string): TaskArg[] {
+  return args.map((a, i) =>
+    a instanceof ObjectRef ? { kind: 'ref', ref: a } : { kind: 'value', bytes: encodeValue(a, undefined, `argument ${i} of ${fnName}`) },
+  );
+}
+
+export class DriverRuntime implements Runtime {
+  readonly kind = 'driver' as const;
+  private readonly driverTaskId = newTaskId();
+
+  constructor(
+    readonly worker: CoreWorker,
+    readonly proc: ClusterProcess,
+    readonly embedded: boolean,
+    private readonly log: Logger,
+    private readonly cleanup: () => Promise<void>,
+  ) {}
+
+  submitTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRef {
+    return this.worker.submit(info, toTaskArgs(args, info.name), opts);
+  }
+
+  get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
+    return this.worker.getValues(refs, timeoutMs);
+  }
+
+  async put(value: unknown): Promise<ObjectRef> {
+    return this.worker.put(value);
+  }
+
+  wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult> {
+    return this.worker.wait(refs, numReturns, timeoutMs);
+  }
+
+  async cancel(ref: ObjectRef, force: boolean): Promise<void> {
+    this.worker.cancel(ref, force);
+  }
+
+  free(refs: readonly ObjectRef[]): Promise<void> {
+    return this.worker.free(refs);
+  }
+
+  context(): RuntimeContext {
+    return {
+      nodeId: this.worker.localNodeId ?? '',
+      jobId: this.worker.jobId,
+      taskId: this.driverTaskId,
+      workerKind: 'driver',
+    };
+  }
+
+  async nodes(): Promise<NodeSummary[]> {
+    return nodeSummaries(await this.worker.headCall('clusterStatus', {}));
+  }
+
+  /**
+   * Embedded: this process's node store, exact. Joined cluster: the sum over alive nodes as of their
+   * last heartbeat plus this driver's own store.
+   */
+  async objectStoreStats(): Promise<ObjectStoreStats> {
+    const own = this.proc.store.stats();
+    if (this.embedded) return { usedBytes: own.usedBytes, capacityBytes: own.capacityBytes, spilledBytes: own.spilledBytes, numObjects: own.numObjects };
+    const view = await this.worker.headCall<{ nodes: { alive: boolean; store?: ObjectStoreStats }[] }>('clusterStatus', {});
+    const acc = { usedBytes: own.usedBytes, capacityBytes: 0, spilledBytes: own.spilledBytes, numObjects: own.numObjects };
+    for (const n of view.nodes) {
+      if (!n.alive || !n.store) continue;
+      acc.usedBytes += n.store.usedBytes;
+      acc.capacityBytes += n.store.capacityBytes;
+      acc.spilledBytes += n.store.spilledBytes;
+      acc.numObjects += n.store.numObjects;
+    }
+    return acc;
+  }
+
+  async shutdown(): Promise<void> {
+    try {
+      await this.worker.headCall('finishJob', { jobId: this.worker.jobId }, 2000);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'finishJob failed');
+    }
+    await this.worker.close();
+    this.proc.router.owners.delete(this.worker);
+    await this.proc.close();
+    await this.cleanup();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The long-running side of `rayts start`: a head (with its own node unless it has no resources) or a
+ * worker node. Logs with pino into the session directory, records itself for `rayts stop`, writes a
+ * ready file the starting CLI waits for, and exits cleanly on SIGTERM/SIGINT or a head shutdown order.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRootLogger, type ResourceMap } from '@samsara/ray-common';
+import { ClusterProcess } from '../process/cluster-process.js';
+import { writeHeadRecord } from '../session.js';
+import { forgetProcess, recordProcess } from './process-records.js';
+
+export interface DaemonConfig {
+  role: 'head' | 'worker';
+  host: string;
+  port: number;
+  headAddress?: string;
+  sessionDir: string;
+  sessionName: string;
+  resources: ResourceMap;
+  labels: Record<string, string>;
+  objectStoreMemory?: number;
+  readyFile: string;
+}
+
+export async function runDaemon(cfg: DaemonConfig): Promise<void> {
+  const token = process.env.RAYTS_TOKEN ?? '';
+  delete process.env.RAYTS_TOKEN;
+  const log = createRootLogger(`rayts-${cfg.role}`, join(cfg.sessionDir, 'logs', `${cfg.role}-${process.pid}.log`));
+  let proc: ClusterProcess | undefined;
+  let stopping = false;
+  const stop = async (why: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping');
+    const hard = setTimeout(() => process.exit(code), 5000);
+    hard.unref();
+    try {
+      await proc?.close();
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'error while stopping');
+    }
+    forgetProcess(process.pid);
+    log.flush?.();
+    setTimeout(() => process.exit(code), 50);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('uncaughtException', (e) => {
+    // A daemon must never die on what a peer sends; anything reaching here is a bug worth logging loudly.
+    log.error({ err: e.message, stack: e.stack }, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (e) => log.error({ err: (e as Error)?.message ?? String(e) }, 'unhandled rejection'));
+
+  const hasNode = Object.values(cfg.resources).some((v) => v > 0);
+  proc = await ClusterProcess.start({
+    head: cfg.role === 'head',
+    node: cfg.role === 'worker' || hasNode,
+    headAddress: cfg.headAddress,
+    host: cfg.host,
+    port: cfg.port,
+    token,
+    sessionDir: cfg.sessionDir,
+    sessionName: cfg.sessionName,
+    resources: cfg.resources,
+    labels: cfg.labels,
+    kind: cfg.role,
+    log,
+    objectStoreMemory: cfg.objectStoreMemory,
+    onShutdown: (reason) => void stop(`cluster shutdown: ${reason}`),
+  });
+  if (cfg.role === 'head') writeHeadRecord(cfg.sessionDir, { address: proc.address, pid: process.pid, sessionDir: cfg.sessionDir });
+  recordProcess({ pid: process.pid, role: cfg.role, address: proc.address, sessionDir: cfg.sessionDir, startedAt: new Date().toISOString() });
+  log.info({ address: proc.address, nodeId: proc.node?.nodeId }, 'ready');
+  writeFileSync(cfg.readyFile, JSON.stringify({ address: proc.address, nodeId: proc.node?.nodeId ?? '', pid: process.pid }));
+}

@@ -1,0 +1,177 @@
+/**
+ * `rayts status` and `rayts list nodes|tasks|jobs`: read the head's view and print it for people (a
+ * table) or tools (`--json`). The head is found from --address or this machine's latest session.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError, RayError, formatResources, shortId } from '@samsara/ray-common';
+import type { rayts } from '@samsara/ray-proto';
+import { HeadClient, CHANNEL_OPTIONS } from '../rpc/services.js';
+import { callUnary } from '../rpc/auth.js';
+import { latestSessionDir, readHeadRecord, resolveToken } from '../session.js';
+import { parse } from './args.js';
+import { nodeSummaries } from '../api/node-summaries.js';
+
+export const STATUS_USAGE = 'rayts status [--address HOST:PORT] [--token T] [--json]';
+export const LIST_USAGE = 'rayts list nodes|actors|tasks|placement-groups|jobs [--address HOST:PORT] [--token T] [--json] [--limit N]';
+
+function headAddress(explicit: string | undefined): string {
+  if (explicit) return explicit;
+  const dir = latestSessionDir();
+  const rec = dir ? readHeadRecord(dir) : undefined;
+  if (!rec) throw new RayError('No running cluster found on this machine.', { hint: 'Start one with `rayts start --head`, or pass --address HOST:PORT.' });
+  return rec.address;
+}
+
+async function withHead<T>(address: string, token: string, f: (c: grpc.Client) => Promise<T>): Promise<T> {
+  const c = new HeadClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  try {
+    return await f(c);
+  } finally {
+    c.close();
+  }
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+function usage(total: Record<string, number>, available: Record<string, number>): string {
+  return Object.keys(total)
+    .filter((k) => !k.includes('_group_'))
+    .sort((a, b) => (a === 'CPU' ? -1 : b === 'CPU' ? 1 : a.localeCompare(b)))
+    .map((k) => `${k} ${+(total[k] - (available[k] ?? 0)).toFixed(4)}/${total[k]}`)
+    .join(', ');
+}
+
+interface View {
+  sessionName: string;
+  nodes: rayts.NodeInfo[];
+  pending: rayts.PendingTaskInfo[];
+  actors: rayts.ActorInfo[];
+  placementGroups: rayts.PlacementGroupInfo[];
+}
+
+/** Decoded messages carry defaults on their prototypes; this view types them as complete. */
+function asView(v: rayts.ClusterView): View {
+  return v as unknown as View;
+}
+
+/** A decoded message as a plain object, defaults included (JSON.stringify skips prototype fields). */
+function plain(m: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const proto = Object.getPrototypeOf(m) as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(proto), ...Object.keys(m)])) {
+    const v = (m as Record<string, unknown>)[k];
+    if (typeof v === 'function' || k.startsWith('$')) continue;
+    out[k] = v instanceof Uint8Array ? undefined : v;
+  }
+  return out;
+}
+
+function actorPlain(a: rayts.ActorInfo): Record<string, unknown> {
+  const p = plain(a);
+  delete p.spec;
+  return p;
+}
+
+function gib(b: number): string {
+  return b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : `${(b / (1 << 20)).toFixed(1)} MiB`;
+}
+
+export async function status(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { address: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } }, STATUS_USAGE);
+  const address = headAddress(values.address as string | undefined);
+  const token = resolveToken(values.token as string | undefined);
+  const view = asView(await withHead(address, token, (c) => callUnary<unknown, rayts.ClusterView>(c, 'clusterStatus', {}, token, 10_000)));
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ sessionName: view.sessionName, nodes: nodeSummaries(view), pending: view.pending.map(plain), actors: view.actors.map(actorPlain), placementGroups: view.placementGroups.map(plain) }, null, 2) + '\n');
+    return 0;
+  }
+  const alive = view.nodes.filter((n) => n.alive);
+  const out: string[] = [`rayts cluster at ${address} (${view.sessionName})`, '', `Nodes: ${alive.length} alive, ${view.nodes.length - alive.length} dead`];
+  const rows = [['NODE', 'KIND', 'ADDRESS', 'STATE', 'RESOURCES (used/total)', 'QUEUED', 'RUNNING', 'STORE', 'LABELS']];
+  for (const n of view.nodes) {
+    rows.push([
+      shortId(n.nodeId),
+      n.kind || 'worker',
+      n.address,
+      n.alive ? 'ALIVE' : `DEAD (${n.deathReason})`,
+      n.alive ? usage(n.total, n.available) : '-',
+      String(n.queuedTasks ?? 0),
+      String(n.runningTasks ?? 0),
+      n.store ? `${gib(n.store.usedBytes ?? 0)}/${gib(n.store.capacityBytes ?? 0)}` : "-",
+      Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(','),
+    ]);
+  }
+  out.push(table(rows));
+  const totals: Record<string, number> = {};
+  const avail: Record<string, number> = {};
+  for (const n of alive) {
+    for (const [k, v] of Object.entries(n.total)) totals[k] = (totals[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(n.available)) avail[k] = (avail[k] ?? 0) + v;
+  }
+  out.push('', `Resources (used/total): ${usage(totals, avail) || 'none'}`);
+  if (view.actors?.length) {
+    out.push('', 'Actors:');
+    out.push(table([['ACTOR', 'CLASS', 'NAME', 'STATE', 'NODE', 'REASON'], ...view.actors.map((a) => [shortId(a.actorId), a.className, a.name, a.state, shortId(a.nodeId), a.reason])]));
+  }
+  if (view.placementGroups?.length) {
+    out.push('', 'Placement groups:');
+    out.push(table([['GROUP', 'NAME', 'STRATEGY', 'STATE', 'REASON'], ...view.placementGroups.map((g) => [shortId(g.pgId), g.name, g.strategy, g.state, g.reason])]));
+  }
+  out.push('', view.pending.length ? `Pending tasks (${view.pending.length}):` : 'Pending tasks: none');
+  for (const p of view.pending) out.push(`  ${p.name} (task ${shortId(p.taskId)}) needs ${formatResources(p.resources)}: ${p.reason}`);
+  const demands = alive.flatMap((n) => (n.queuedTasks ? [`  ${shortId(n.nodeId)}: ${n.queuedTasks} queued`] : []));
+  if (demands.length) out.push('', 'Queued on nodes:', ...demands);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+export async function list(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { address: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, limit: { type: 'string' } },
+    LIST_USAGE,
+  );
+  const what = positionals[0];
+  const kinds = ['nodes', 'actors', 'tasks', 'placement-groups', 'jobs', 'objects'];
+  if (!what || !kinds.includes(what)) {
+    throw new InvalidArgumentError(`rayts list needs one of ${kinds.join(', ')}${what ? `, got ${JSON.stringify(what)}` : ''}.`, { hint: `Usage: ${LIST_USAGE}` });
+  }
+  const address = headAddress(values.address as string | undefined);
+  const token = resolveToken(values.token as string | undefined);
+  const limit = values.limit ? Number(values.limit) : 1000;
+  const data = await withHead(address, token, async (c) => {
+    switch (what) {
+      case 'tasks':
+        return (await callUnary<unknown, rayts.TaskList>(c, 'listTasks', { limit }, token)).tasks.map(plain);
+      case 'jobs':
+        return (await callUnary<unknown, rayts.JobList>(c, 'listJobs', {}, token)).jobs.map(plain);
+      default: {
+        const v = asView(await callUnary<unknown, rayts.ClusterView>(c, 'clusterStatus', {}, token));
+        if (what === 'nodes') return nodeSummaries(v).map((n) => ({ ...n, total: n.resources }));
+        if (what === 'actors') return v.actors.map(actorPlain);
+        if (what === 'placement-groups') return v.placementGroups.map(plain);
+        return [];
+      }
+    }
+  });
+  if (values.json) {
+    process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+    return 0;
+  }
+  const rows = data as Record<string, unknown>[];
+  const columns: Record<string, string[]> = {
+    nodes: ['nodeId', 'kind', 'address', 'alive', 'total', 'labels'],
+    tasks: ['taskId', 'name', 'state', 'nodeId', 'attempt', 'reason'],
+    jobs: ['jobId', 'state', 'pid', 'driverAddress', 'entrypoint'],
+    actors: ['actorId', 'className', 'name', 'namespace', 'state', 'nodeId', 'numRestarts', 'reason'],
+    'placement-groups': ['pgId', 'name', 'strategy', 'state', 'reason'],
+    objects: ['objectId'],
+  };
+  const cols = columns[what];
+  const fmt = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k}=${x}`).join(',') : String(v));
+  process.stdout.write(table([cols.map((c) => c.toUpperCase()), ...rows.map((r) => cols.map((c) => fmt(r[c])))]) + `\n${rows.length} ${what}\n`);
+  return 0;
+}

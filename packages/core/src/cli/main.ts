@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * `rayts` command line: start, stop, status, list. Prints for people; errors go to stderr as
+ * "rayts: <what failed>. <what to do>" with exit code 2 for bad usage and 1 for other failures.
+ */
+import { writeFileSync } from 'node:fs';
+import { isRayError } from '@samsara/ray-common';
+import { start, START_USAGE } from './start.js';
+import { stop } from './stop.js';
+import { status, list, STATUS_USAGE, LIST_USAGE } from './inspect.js';
+import { runDaemon, type DaemonConfig } from './daemon.js';
+
+const USAGE = `rayts — a Ray-like cluster for Node.js
+
+Usage:
+  ${START_USAGE}
+  rayts stop [--force]
+  ${STATUS_USAGE}
+  ${LIST_USAGE}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start':
+      return start(rest);
+    case 'stop':
+      return stop(rest);
+    case 'status':
+      return status(rest);
+    case 'list':
+      return list(rest);
+    case '__daemon': {
+      const cfg = JSON.parse(process.env.RAYTS_DAEMON_CONFIG ?? '{}') as DaemonConfig;
+      delete process.env.RAYTS_DAEMON_CONFIG;
+      try {
+        await runDaemon(cfg);
+      } catch (e) {
+        const msg = (e as Error).message;
+        process.stderr.write(`rayts daemon: ${msg}\n`);
+        writeFileSync(cfg.readyFile, JSON.stringify({ error: msg }));
+        return 1;
+      }
+      return -1;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`rayts: unknown command ${JSON.stringify(cmd)}.\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e: unknown) => {
+    const usage = isRayError(e) && e.code === 'INVALID_ARGUMENT';
+    process.stderr.write(`rayts: ${(e as Error)?.message ?? String(e)}\n`);
+    process.exit(usage ? 2 : 1);
+  },
+);
+
+

@@ -1,0 +1,147 @@
+/**
+ * `rayts start --head` / `rayts start --address HOST:PORT`: validates flags, prepares the session and
+ * token, launches the daemon detached (or in the foreground with --block), waits until it is ready and
+ * prints the address, where the token is, and the line to join another node.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_HEAD_PORT, InvalidArgumentError, RayError, sessionsRoot, formatResources, randomId } from '@samsara/ray-common';
+import { createSession, latestSessionDir, readHeadRecord, resolveToken, tokenPath, writeToken } from '../session.js';
+import { defaultNodeResources } from '../process/cluster-process.js';
+import { addressFlag, labelsFlag, numberFlag, parse, portFlag, resourcesFlag } from './args.js';
+import { runDaemon, type DaemonConfig } from './daemon.js';
+
+export const START_USAGE =
+  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--block]\n' +
+  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--block]';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+export async function start(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      head: { type: 'boolean' },
+      address: { type: 'string' },
+      port: { type: 'string' },
+      'num-cpus': { type: 'string' },
+      'num-gpus': { type: 'string' },
+      resources: { type: 'string' },
+      labels: { type: 'string' },
+      token: { type: 'string' },
+      'object-store-memory': { type: 'string' },
+      'node-ip-address': { type: 'string' },
+      block: { type: 'boolean' },
+    },
+    START_USAGE,
+  );
+  if (positionals.length) throw new InvalidArgumentError(`unexpected argument ${JSON.stringify(positionals[0])}.`, { hint: `Usage: ${START_USAGE}` });
+  if (!!values.head === !!values.address) {
+    throw new InvalidArgumentError('give exactly one of --head (start a cluster) or --address HOST:PORT (join one).', { hint: `Usage: ${START_USAGE}` });
+  }
+  const resources = defaultNodeResources(numberFlag(values['num-cpus'], 'num-cpus'), numberFlag(values['num-gpus'], 'num-gpus'), resourcesFlag(values.resources));
+  const labels = labelsFlag(values.labels);
+  const osm = numberFlag(values['object-store-memory'], 'object-store-memory');
+  const host = values['node-ip-address'] ?? '127.0.0.1';
+
+  let cfg: DaemonConfig;
+  let token: string;
+  let sessionDir: string;
+  if (values.head) {
+    const port = portFlag(values.port, DEFAULT_HEAD_PORT);
+    const s = createSession();
+    sessionDir = s.dir;
+    token = values.token ?? writeToken(s.dir);
+    cfg = { role: 'head', host, port, sessionDir, sessionName: s.name, resources, labels, objectStoreMemory: osm, readyFile: '' };
+  } else {
+    addressFlag(values.address!);
+    if (values.port) throw new InvalidArgumentError('--port is for the head; worker nodes pick a free port.', { hint: `Usage: ${START_USAGE}` });
+    token = resolveToken(values.token);
+    const latest = latestSessionDir();
+    const rec = latest ? readHeadRecord(latest) : undefined;
+    if (latest && rec && rec.address === values.address) sessionDir = latest;
+    else {
+      sessionDir = join(sessionsRoot(), `node_${Date.now()}_${randomId(3)}`);
+      mkdirSync(join(sessionDir, 'logs'), { recursive: true, mode: 0o700 });
+    }
+    cfg = { role: 'worker', host, port: 0, headAddress: values.address, sessionDir, sessionName: '', resources, labels, objectStoreMemory: osm, readyFile: '' };
+  }
+  cfg.readyFile = join(sessionDir, `ready-${randomId(4)}.json`);
+
+  if (values.block) {
+    process.env.RAYTS_TOKEN = token;
+    await runDaemon(cfg);
+    const ready = JSON.parse(readFileSync(cfg.readyFile, 'utf8')) as { address: string; nodeId: string };
+    rmSync(cfg.readyFile, { force: true });
+    printStarted(cfg, ready, sessionDir);
+    return -1; // keep running
+  }
+
+  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a');
+  const child = spawn(process.execPath, [...process.execArgv, MAIN, '__daemon'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, RAYTS_TOKEN: token, RAYTS_DAEMON_CONFIG: JSON.stringify(cfg) },
+  });
+  const ready = await waitReady(cfg.readyFile, child, sessionDir);
+  child.unref();
+  printStarted(cfg, ready, sessionDir);
+  return 0;
+}
+
+function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string }> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 30_000;
+    let exited = false;
+    child.once('exit', (code) => {
+      exited = true;
+      reject(new RayError(`the rayts daemon exited during start (code ${code}).`, { hint: `See the logs in ${join(sessionDir, 'logs')}.` }));
+    });
+    const tick = () => {
+      if (exited) return;
+      if (existsSync(file)) {
+        try {
+          const r = JSON.parse(readFileSync(file, 'utf8')) as { address: string; nodeId: string; error?: string };
+          rmSync(file, { force: true });
+          child.removeAllListeners('exit');
+          if (r.error) reject(new RayError(`the rayts daemon failed to start: ${r.error}`, { hint: `See the logs in ${join(sessionDir, 'logs')}.` }));
+          else resolve(r);
+          return;
+        } catch {
+          /* partially written; try again */
+        }
+      }
+      if (Date.now() > deadline) {
+        reject(new RayError('the rayts daemon did not become ready within 30 s.', { hint: `See the logs in ${join(sessionDir, 'logs')}.` }));
+        return;
+      }
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string }, sessionDir: string): void {
+  const lines: string[] = [];
+  if (cfg.role === 'head') {
+    lines.push(`rayts head started at ${ready.address}${ready.nodeId ? ` (node ${ready.nodeId}, ${formatResources(cfg.resources)})` : ' (no node: --num-cpus 0)'}`);
+    lines.push(`  session:  ${sessionDir}`);
+    lines.push(`  token:    ${tokenPath(sessionDir)}  (mode 0600; other machines need it as RAYTS_TOKEN)`);
+    lines.push(`  logs:     ${join(sessionDir, 'logs')}`);
+    lines.push('');
+    lines.push('Join another node on this machine:');
+    lines.push(`  rayts start --address ${ready.address}`);
+    lines.push('Join from another machine (start the head with --node-ip-address <reachable IP>):');
+    lines.push(`  RAYTS_TOKEN=$(cat ${tokenPath(sessionDir)}) rayts start --address ${ready.address}`);
+    lines.push('Connect a driver:');
+    lines.push(`  await init({ address: '${ready.address}' })`);
+    lines.push('Check the cluster: rayts status     Stop what this machine started: rayts stop');
+  } else {
+    lines.push(`rayts node ${ready.nodeId} joined ${cfg.headAddress} (${formatResources(cfg.resources)}${Object.keys(cfg.labels).length ? `, labels ${JSON.stringify(cfg.labels)}` : ''})`);
+    lines.push(`  listening on ${ready.address}; logs in ${join(sessionDir, 'logs')}`);
+    lines.push('Check the cluster: rayts status     Stop what this machine started: rayts stop');
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,43 @@
+/**
+ * `rayts stop`: stops the rayts daemons this machine started (recorded by `rayts start`): SIGTERM,
+ * then SIGKILL for any still alive after 10 s (or at once with --force).
+ */
+import { forgetProcess, isAlive, listProcesses } from './process-records.js';
+import { parse } from './args.js';
+
+export async function stop(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { force: { type: 'boolean' } }, 'rayts stop [--force]');
+  const procs = listProcesses();
+  const alive = procs.filter((p) => isAlive(p.pid));
+  for (const p of procs) if (!alive.includes(p)) forgetProcess(p.pid);
+  if (alive.length === 0) {
+    process.stdout.write('No rayts processes started on this machine are running.\n');
+    return 0;
+  }
+  // Workers first, so the head does not see them as failures to recover from.
+  alive.sort((a, b) => (a.role === 'head' ? 1 : 0) - (b.role === 'head' ? 1 : 0));
+  for (const p of alive) {
+    try {
+      process.kill(p.pid, values.force ? 'SIGKILL' : 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  const deadline = Date.now() + (values.force ? 2000 : 10_000);
+  while (alive.some((p) => isAlive(p.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  let killed = 0;
+  for (const p of alive) {
+    if (isAlive(p.pid)) {
+      killed++;
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    forgetProcess(p.pid);
+  }
+  const roles = alive.map((p) => `${p.role} ${p.pid} (${p.address})`).join(', ');
+  process.stdout.write(`Stopped ${alive.length} rayts process${alive.length > 1 ? 'es' : ''}: ${roles}${killed ? ` — ${killed} needed SIGKILL` : ''}.\n`);
+  return 0;
+}

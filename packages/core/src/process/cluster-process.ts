@@ -1,0 +1,116 @@
+/**
+ * ClusterProcess: what one OS process hosts — a gRPC server with the services of its roles (head, node,
+ * owner), the local object store, and the node's worker bridge. Used by the CLI daemons (head, worker
+ * node), by `init()` for the embedded cluster (head + node + driver in one process), and by a driver
+ * joining a cluster (owner services only).
+ */
+import { availableParallelism } from 'node:os';
+import { healthConfig, type HealthConfig, type Logger, type ResourceMap } from '@samsara/ray-common';
+import { ServerHost } from '../rpc/server-host.js';
+import { ownerServiceDefinition, nodeServiceDefinition } from '../rpc/services.js';
+import { HeadServer } from '../head/head-server.js';
+import { NodeDaemon } from '../node/node-daemon.js';
+import { WorkerBridge } from '../node/worker-bridge.js';
+import { OwnerRouter, pullObjectHandler, freeObjectsHandler } from '../node/object-server.js';
+import { HeapProcessStore, type ProcessStore } from '../owner/process-store.js';
+
+export interface ClusterProcessOptions {
+  /** Run the head here. */
+  readonly head: boolean;
+  /** Run a node daemon here (offering `resources`). */
+  readonly node: boolean;
+  /** Address of the head when it is elsewhere. */
+  readonly headAddress?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  readonly sessionDir: string;
+  readonly sessionName: string;
+  readonly resources: ResourceMap;
+  readonly labels: Record<string, string>;
+  readonly kind?: 'head' | 'worker' | 'edge';
+  readonly log: Logger;
+  readonly health?: HealthConfig;
+  readonly objectStoreMemory?: number;
+  readonly onShutdown?: (reason: string) => void;
+}
+
+export class ClusterProcess {
+  readonly router = new OwnerRouter();
+  head?: HeadServer;
+  node?: NodeDaemon;
+  bridge?: WorkerBridge;
+  address = '';
+
+  private constructor(
+    readonly host: ServerHost,
+    readonly store: ProcessStore,
+    readonly options: ClusterProcessOptions,
+  ) {}
+
+  get headAddress(): string {
+    return this.options.head ? this.address : (this.options.headAddress ?? '');
+  }
+
+  static async start(o: ClusterProcessOptions): Promise<ClusterProcess> {
+    const health = o.health ?? healthConfig();
+    const host = new ServerHost(o.token, o.log);
+    const store = new HeapProcessStore(o.objectStoreMemory);
+    const p = new ClusterProcess(host, store, o);
+    host.add({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler() } as never });
+    if (o.head) {
+      p.head = new HeadServer({ health, sessionName: o.sessionName, log: o.log.child({ role: 'head' }), onShutdown: o.onShutdown });
+      host.add(p.head.service());
+    }
+    // The node service is registered before listening; the daemon that backs it is created once the
+    // address is known (it advertises it to the head).
+    let daemon: NodeDaemon | undefined;
+    if (o.node) {
+      const lazy: Record<string, (...a: never[]) => unknown> = {};
+      for (const name of Object.keys(nodeServiceDefinition)) {
+        lazy[name] = ((...a: never[]) => (daemon!.service().implementation[name] as (...x: never[]) => unknown)(...a)) as never;
+      }
+      host.add({ definition: nodeServiceDefinition, implementation: lazy });
+    } else {
+      host.add({
+        definition: nodeServiceDefinition,
+        implementation: { pullObject: pullObjectHandler(store), freeObjects: freeObjectsHandler(store) } as never,
+      });
+    }
+    p.address = await host.listen(o.host, o.port);
+    if (o.node) {
+      daemon = new NodeDaemon({
+        headAddress: p.headAddress,
+        token: o.token,
+        address: p.address,
+        resources: o.resources,
+        labels: o.labels,
+        kind: o.kind ?? (o.head ? 'head' : 'worker'),
+        sessionDir: o.sessionDir,
+        store,
+        log: o.log.child({ role: 'node' }),
+        health,
+        onShutdown: o.onShutdown,
+      });
+      p.node = daemon;
+      p.bridge = new WorkerBridge(daemon, p.router, p.headAddress, o.log.child({ role: 'bridge' }));
+      await daemon.start_();
+    }
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await this.bridge?.close();
+    await this.node?.close();
+    this.head?.close();
+    await this.host.close();
+  }
+}
+
+/** Default resources of a node: every CPU of the machine unless told otherwise. */
+export function defaultNodeResources(numCpus?: number, numGpus?: number, extra: ResourceMap = {}): ResourceMap {
+  const r: ResourceMap = { CPU: numCpus ?? availableParallelism(), ...extra };
+  if (numGpus) r.GPU = numGpus;
+  if (r.CPU === 0) delete r.CPU;
+  return r;
+}

@@ -1,0 +1,202 @@
+/**
+ * The public API on the embedded local cluster (`init()` with no address), used the way a script would.
+ */
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableFromArrays, type Table } from 'apache-arrow';
+import {
+  init,
+  shutdown,
+  remote,
+  get,
+  put,
+  wait,
+  cancel,
+  free,
+  nodes,
+  runtimeContext,
+  objectStoreStats,
+  InvalidArgumentError,
+  SerializationError,
+  TaskCancelledError,
+  NotInitializedError,
+  ObjectLostError,
+  TaskError,
+  type ObjectRef,
+} from '@samsara/ray';
+
+describe('before init', () => {
+  it('API - calls before init() fail with NotInitializedError that says what to call', async () => {
+    const f = remote((x: number) => x);
+    expect(() => f.remote(1)).toThrow(NotInitializedError);
+    expect(() => f.remote(1)).toThrow(/Call `await init\(\)`/);
+  });
+});
+
+describe('embedded cluster', () => {
+  beforeAll(async () => {
+    await init({ numCpus: 2, resources: { spark_executor: 1 } });
+  });
+  afterAll(async () => {
+    await shutdown();
+  });
+
+  it('init - a second init() is refused unless ignoreReinitError', async () => {
+    await expect(init()).rejects.toThrow(/already called/);
+    await init({ ignoreReinitError: true });
+  });
+
+  it('remote - types flow from the function to the ref and the value', async () => {
+    const square = remote((x: number) => x * x);
+    const ref = square.remote(4);
+    expectTypeOf(ref).toEqualTypeOf<ObjectRef<number>>();
+    const v = await get(ref);
+    expectTypeOf(v).toEqualTypeOf<number>();
+    expect(v).toBe(16);
+    const both = await get([square.remote(1), square.remote(2)] as const);
+    expect(both).toEqual([1, 4]);
+  });
+
+  it('remote - async functions, many tasks, results in order', async () => {
+    const f = remote(async (i: number) => {
+      await new Promise((r) => setTimeout(r, 1));
+      return i * 2;
+    });
+    const out = await get(Array.from({ length: 500 }, (_, i) => f.remote(i)));
+    expect(out).toEqual(Array.from({ length: 500 }, (_, i) => i * 2));
+  });
+
+  it('runtimeContext - tasks see their node, job and task id', async () => {
+    const ctx = remote(() => runtimeContext());
+    const c = await get(ctx.remote());
+    const [n] = await nodes();
+    expect(c.nodeId).toBe(n.nodeId);
+    expect(c.workerKind).toBe('task');
+    expect(c.jobId).toBe(runtimeContext().jobId);
+    expect(c.taskId).not.toBe(runtimeContext().taskId);
+  });
+
+  it('closures - a function that closes over outer variables fails at .remote() naming it and the variable', () => {
+    const factor = 3;
+    const scale = remote(function scale(x: number) {
+      return x * factor;
+    });
+    expect(() => scale.remote(2)).toThrow(SerializationError);
+    expect(() => scale.remote(2)).toThrow(/remote function scale .*closes over outer variable `factor`/);
+  });
+
+  it('options - malformed options are rejected at the call with the valid names', () => {
+    const f = remote((x: number) => x);
+    expect(() => f.options({ numCpus: -1 })).toThrow(InvalidArgumentError);
+    expect(() => f.options({ numCpus: Number.NaN })).toThrow(/got NaN/);
+    expect(() => f.options({ cpus: 1 } as never)).toThrow(/unknown option "cpus".*Valid options:/);
+  });
+
+  it('put/get - Arrow tables and typed arrays round-trip with equal contents', async () => {
+    const t = tableFromArrays({ id: new Int32Array([1, 2, 3]), v: new Float64Array([0.5, 1, 1.5]) });
+    const ref = await put(t);
+    const sum = remote((tbl: Table) => (tbl.getChild('v')!.toArray() as Float64Array).reduce((a, b) => a + b, 0));
+    expect(await get(sum.remote(ref))).toBe(3);
+    const back = await get(ref);
+    expect(back.numRows).toBe(3);
+  });
+
+  it('wait - numReturns and timeout', async () => {
+    const sleep = remote(async (ms: number) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return ms;
+    });
+    const refs = [sleep.remote(3000), sleep.remote(1), sleep.remote(2)];
+    const { ready, notReady } = await wait(refs, { numReturns: 2, timeoutMs: 2500 });
+    expect(ready).toHaveLength(2);
+    expect(notReady).toEqual([refs[0]]);
+    await expect(wait(refs, { numReturns: 4 })).rejects.toThrow(/numReturns must be an integer between 0 and 3/);
+  });
+
+  it('cancel - a queued task never runs and get rejects with TaskCancelledError', async () => {
+    const block = remote(async (ms: number) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return 'done';
+    });
+    // Fill both CPUs, then queue one more and cancel it.
+    const busy = [block.remote(400), block.remote(400)];
+    const queued = block.remote(1);
+    await cancel(queued);
+    await expect(get(queued)).rejects.toBeInstanceOf(TaskCancelledError);
+    expect(await get(busy)).toEqual(['done', 'done']);
+  });
+
+  it('cancel - force stops a running task', async () => {
+    const spin = remote(() => {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end) {
+        /* busy */
+      }
+      return 'finished';
+    });
+    const ref = spin.remote();
+    await new Promise((r) => setTimeout(r, 300));
+    await cancel(ref, { force: true });
+    await expect(get(ref, { timeoutMs: 20_000 })).rejects.toBeInstanceOf(TaskCancelledError);
+  });
+
+  it('retries - a worker that exits is retried; with maxRetries 0 it fails with WorkerCrashedError', async () => {
+    const crash = remote(() => {
+      process.exit(3);
+    });
+    const err = await get(crash.options({ maxRetries: 0 }).remote()).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('WorkerCrashedError');
+    expect((err as Error).message).toMatch(/died/);
+  });
+
+  it('retryExceptions - application errors are retried when asked', async () => {
+    const key = `attempts-${Date.now()}`;
+    const flaky = remote((k: string) => {
+      const g = globalThis as unknown as Record<string, number>;
+      g[k] = (g[k] ?? 0) + 1;
+      if (g[k] < 3) throw new RangeError(`attempt ${g[k]}`);
+      return g[k];
+    });
+    // One worker thread per CPU: attempts may land on different threads, so count per thread is ≤ 3.
+    const v = await get(flaky.options({ retryExceptions: ['RangeError'], maxRetries: 10, numCpus: 2 }).remote(key));
+    expect(v).toBe(3);
+    const err = await get(flaky.options({ retryExceptions: false }).remote(`${key}-b`)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+  });
+
+  it('free - a freed object can no longer be read', async () => {
+    const ref = await put({ big: 'x'.repeat(200_000) });
+    expect((await get(ref)).big.length).toBe(200_000);
+    const before = (await objectStoreStats()).numObjects;
+    await free([ref]);
+    expect((await objectStoreStats()).numObjects).toBe(before - 1);
+    await expect(get(ref)).rejects.toBeInstanceOf(ObjectLostError);
+  });
+});
+
+describe('working directory', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rayts-wd-'));
+    mkdirSync(join(dir, 'lib'));
+    // A user's project has its own node_modules; link ours so '@samsara/ray' resolves from it.
+    symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'), 'dir');
+    writeFileSync(join(dir, 'lib', 'helper.mjs'), 'export const OFFSET = 100;\nexport function shift(x) { return x + OFFSET; }\n');
+    writeFileSync(
+      join(dir, 'lib', 'tasks.mjs'),
+      "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nexport const shifted = remote((x) => shift(x) * 2);\n",
+    );
+    await init({ numCpus: 2, runtimeEnv: { workingDir: dir } });
+  });
+  afterAll(async () => {
+    await shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('workingDir - a function defined in a module of the working dir runs with its imports', async () => {
+    const { shifted } = (await import(join(dir, 'lib', 'tasks.mjs'))) as { shifted: { remote(x: number): ObjectRef<number> } };
+    expect(await get(shifted.remote(1))).toBe(202);
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * Starts a real cluster through the CLI for integration tests: `rayts start --head` and worker nodes
+ * with `rayts start --address`, each a separate OS process on random loopback ports, in a private
+ * RAYTS_TMPDIR so tests never see each other's sessions. `stop()` runs `rayts stop` and removes it all.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
+export const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../packages/core/dist/cli/main.js');
+
+export interface NodeSpec {
+  numCpus?: number;
+  resources?: Record<string, number>;
+  labels?: string;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+export class CliCluster {
+  readonly env: NodeJS.ProcessEnv;
+  address = '';
+  token = '';
+  nodeIds: string[] = [];
+
+  constructor(readonly tmp: string, extraEnv: Record<string, string>) {
+    this.env = { ...process.env, RAYTS_TMPDIR: tmp, ...extraEnv };
+    delete this.env.RAYTS_TOKEN;
+  }
+
+  async cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...this.env, ...env }, timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    }
+  }
+
+  static async start(head: NodeSpec, workers: NodeSpec[], extraEnv: Record<string, string> = {}): Promise<CliCluster> {
+    const c = new CliCluster(mkdtempSync(join(tmpdir(), 'rayts-it-')), { RAYTS_HEARTBEAT_MS: '200', RAYTS_DEAD_AFTER_MS: '3000', ...extraEnv });
+    const port = await freePort();
+    const r = await c.cli(['start', '--head', '--port', String(port), ...nodeFlags(head)]);
+    if (r.code !== 0) throw new Error(`rayts start --head failed: ${r.stderr}${r.stdout}`);
+    c.address = `127.0.0.1:${port}`;
+    c.nodeIds.push(/node ([0-9a-f]+)/.exec(r.stdout)?.[1] ?? '');
+    c.token = readFileSync(join(tmp(c), 'session_latest', 'token'), 'utf8').trim();
+    const joined = await Promise.all(workers.map((w) => c.cli(['start', '--address', c.address, ...nodeFlags(w)])));
+    for (const j of joined) {
+      if (j.code !== 0) throw new Error(`rayts start --address failed: ${j.stderr}${j.stdout}`);
+      c.nodeIds.push(/rayts node ([0-9a-f]+)/.exec(j.stdout)?.[1] ?? '');
+    }
+    return c;
+  }
+
+  async stop(): Promise<void> {
+    await this.cli(['stop']);
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+function tmp(c: CliCluster): string {
+  return c.tmp;
+}
+
+function nodeFlags(n: NodeSpec): string[] {
+  const out = ['--num-cpus', String(n.numCpus ?? 1)];
+  if (n.resources) out.push('--resources', JSON.stringify(n.resources));
+  if (n.labels) out.push('--labels', n.labels);
+  return out;
+}
+
+/** Resolves when `check` returns true; polls on an interval, fails after `timeoutMs` with `what`. */
+export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
