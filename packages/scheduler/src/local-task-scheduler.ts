@@ -274,7 +274,11 @@ export class LocalTaskScheduler<T> {
   /** Resources missing for pending acquires: no queued item needing them starts. */
   private heldForAcquires(): Set<string> {
     const held = new Set<string>();
-    for (const a of this.acquires) for (const k of Object.keys(missingResources(a.demand, this.avail))) held.add(k);
+    for (const a of this.acquires) {
+      // An acquire the node can no longer ever grant (capacity removed) must not stall the queue.
+      if (!fits(a.demand, this.totalRes)) continue;
+      for (const k of Object.keys(missingResources(a.demand, this.avail))) held.add(k);
+    }
     return held;
   }
 

@@ -2,7 +2,7 @@
  * Feasibility, shared by every strategy: which nodes could ever run a demand (alive, labels match,
  * TOTAL fits) and which can run it now (AVAILABLE fits), and the reasons given when none can.
  */
-import { fits, type ResourceMap } from '@samsara/ray-common';
+import { fits, shortId, type ResourceMap } from '@samsara/ray-common';
 import { formatAmounts, formatDemand, formatLabels, nodeName } from '../reasons.js';
 import { demandedKeys, toUnits } from '../resource-units.js';
 import type { LabelSelector, NodeView } from '../types.js';
@@ -61,9 +61,19 @@ export function infeasibleReason(c: Candidates, demand: Readonly<ResourceMap>, s
   const subject = hasSelector ? `no node matching labels ${formatLabels(selector ?? {})}` : 'no node';
   const keys = demandedKeys(demand);
   const absent = keys.filter((k) => c.matching.every((n) => toUnits(n.total[k]) <= 0));
-  if (absent.length > 0) return `${subject} offers ${formatAmounts(demand, absent)}`;
+  if (absent.length > 0) return `${subject} offers ${formatAmounts(demand, absent)}${groupHint(absent)}`;
   const largest = largestNode(c.matching, demand);
   return `${subject} has ${formatDemand(demand)} in total (largest: ${formatAmounts(largest.total, keys)} on ${nodeName(largest.nodeId)})`;
+}
+
+const GROUP_RESOURCE = /_group_(?:\d+_)?([0-9a-f]{8,})$/;
+
+/** For placement-group resources: which group is missing, e.g. " (placement group 1a2b3c4d… is not placed)". */
+function groupHint(absent: readonly string[]): string {
+  const ids = new Set(absent.map((k) => GROUP_RESOURCE.exec(k)?.[1]));
+  if (ids.size !== 1 || ids.has(undefined)) return '';
+  const [id] = [...ids] as string[];
+  return ` (placement group ${shortId(id)} is not placed: not ready yet, removed, or the bundle index is out of range)`;
 }
 
 /** The node that comes closest to holding `demand`: the largest smallest ratio total/demand. */
