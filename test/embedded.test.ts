@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tableFromArrays, type Table } from 'apache-arrow';
 import {
@@ -84,7 +85,7 @@ describe('embedded cluster', () => {
       return x * factor;
     });
     expect(() => scale.remote(2)).toThrow(SerializationError);
-    expect(() => scale.remote(2)).toThrow(/remote function scale .*closes over outer variable `factor`/);
+    expect(() => scale.remote(2)).toThrow(/remote function scale\d* \(defined at .*embedded\.test\.ts:\d+\): it closes over outer variable `factor`/);
   });
 
   it('options - malformed options are rejected at the call with the valid names', () => {
@@ -178,9 +179,10 @@ describe('embedded cluster', () => {
 
 describe('working directory', () => {
   let dir: string;
-  beforeAll(async () => {
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'rayts-wd-'));
     mkdirSync(join(dir, 'lib'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     // A user's project has its own node_modules; link ours so '@samsara/ray' resolves from it.
     symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'), 'dir');
     writeFileSync(join(dir, 'lib', 'helper.mjs'), 'export const OFFSET = 100;\nexport function shift(x) { return x + OFFSET; }\n');
@@ -188,15 +190,40 @@ describe('working directory', () => {
       join(dir, 'lib', 'tasks.mjs'),
       "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nexport const shifted = remote((x) => shift(x) * 2);\n",
     );
-    await init({ numCpus: 2, runtimeEnv: { workingDir: dir } });
+    writeFileSync(join(dir, 'lib', 'model.ts'), "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nconst scale = (x: number): number => shift(x) * 3;\nexport const scaled = remote((x: number) => scale(x));\n");
+    writeFileSync(
+      join(dir, 'main.mjs'),
+      "import { init, get, shutdown } from '@samsara/ray';\nimport { shifted } from './lib/tasks.mjs';\nawait init({ numCpus: 1, runtimeEnv: { workingDir: process.cwd() } });\nconsole.log('RESULT', await get(shifted.remote(1)));\nawait shutdown();\n",
+    );
+    writeFileSync(
+      join(dir, 'main.ts'),
+      "import { init, get, shutdown } from '@samsara/ray';\nimport { scaled } from './lib/model.ts';\nawait init({ numCpus: 1, runtimeEnv: { workingDir: process.cwd() } });\nconsole.log('RESULT', await get(scaled.remote(2)));\nawait shutdown();\n",
+    );
+    writeFileSync(
+      join(dir, 'nodir.mjs'),
+      "import { init, get, shutdown } from '@samsara/ray';\nimport { shifted } from './lib/tasks.mjs';\nawait init({ numCpus: 1 });\ntry { shifted.remote(1); console.log('SUBMITTED'); } catch (e) { console.log(e.name + ': ' + e.message); }\nawait shutdown();\n",
+    );
   });
-  afterAll(async () => {
-    await shutdown();
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('workingDir - a function defined in a module of the working dir runs with its imports', async () => {
-    const { shifted } = (await import(join(dir, 'lib', 'tasks.mjs'))) as { shifted: { remote(x: number): ObjectRef<number> } };
-    expect(await get(shifted.remote(1))).toBe(202);
+  const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+
+  it('workingDir - a function defined in a module of the working dir runs with its imports', () => {
+    const r = node(['main.mjs']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('RESULT 202');
+  });
+
+  it('workingDir - TypeScript modules work when the driver runs under tsx', () => {
+    const r = node(['--import', 'tsx', 'main.ts']);
+    expect(r.stdout).toContain('RESULT 306');
+  });
+
+  it('workingDir - without a working dir the same function fails, naming it and its imports', () => {
+    const r = node(['nodir.mjs']);
+    expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:3\): it closes over outer variable `shift`/);
+    expect(r.stdout).not.toContain('SUBMITTED');
   });
 });

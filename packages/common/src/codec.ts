@@ -28,11 +28,19 @@ addExtension({
   },
 } as never);
 
+/**
+ * msgpackr writes a Map as a plain msgpack map, which decodes as an object. Maps are therefore boxed
+ * before packing (only when the pre-walk saw one) and rebuilt as Maps on decode.
+ */
+class MapBox {
+  constructor(readonly entries: [unknown, unknown][]) {}
+}
+
 addExtension({
-  Class: Map,
+  Class: MapBox,
   type: EXT.map,
-  write(m: Map<unknown, unknown>) {
-    return [...m];
+  write(m: MapBox) {
+    return m.entries;
   },
   read(entries: [unknown, unknown][]) {
     return new Map(entries);
@@ -73,8 +81,12 @@ export function registerExtension(ext: {
 
 const MAX_WALK = 20_000;
 
-/** Throws SerializationError if a function hides in plain objects or arrays of `v`. */
-export function assertShippable(v: unknown, what: string): void {
+/**
+ * Throws SerializationError if a function hides in plain objects or arrays of `v`. Returns true when
+ * the value holds a Map (which must be boxed before packing).
+ */
+export function assertShippable(v: unknown, what: string): boolean {
+  let hasMap = false;
   let budget = MAX_WALK;
   const seen = new Set<object>();
   const walk = (x: unknown, path: string): void => {
@@ -90,6 +102,7 @@ export function assertShippable(v: unknown, what: string): void {
     if (Array.isArray(x)) {
       for (let i = 0; i < x.length && budget > 0; i++) walk(x[i], `${path}[${i}]`);
     } else if (x instanceof Map) {
+      hasMap = true;
       for (const [k, val] of x) walk(val, `${path}.get(${String(k)})`);
     } else if (x instanceof Set) {
       for (const val of x) walk(val, `${path} item`);
@@ -98,17 +111,49 @@ export function assertShippable(v: unknown, what: string): void {
     }
   };
   walk(v, 'value');
+  return hasMap;
+}
+
+/** A copy of `v` in which every Map is a MapBox (plain objects, arrays, Sets and Maps are copied). */
+function boxMaps(v: unknown, seen = new Map<object, unknown>()): unknown {
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
+  if (v instanceof ObjectRef || v instanceof Table || v instanceof Date) return v;
+  const hit = seen.get(v);
+  if (hit) return hit;
+  if (v instanceof Map) {
+    const box = new MapBox([]);
+    seen.set(v, box);
+    for (const [k, val] of v) box.entries.push([boxMaps(k, seen), boxMaps(val, seen)]);
+    return box;
+  }
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    seen.set(v, out);
+    for (const x of v) out.push(boxMaps(x, seen));
+    return out;
+  }
+  if (v instanceof Set) {
+    const out = new Set<unknown>();
+    seen.set(v, out);
+    for (const x of v) out.add(boxMaps(x, seen));
+    return out;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  seen.set(v, out);
+  for (const k of Object.keys(v)) out[k] = boxMaps((v as Record<string, unknown>)[k], seen);
+  return out;
 }
 
 /**
  * Encodes a value. `refs` (if given) receives every ObjectRef found inside, for reference counting.
  */
 export function encodeValue(v: unknown, refs?: ObjectRef[], what = 'value'): Uint8Array {
-  assertShippable(v, what);
+  const hasMap = assertShippable(v, what);
   const prev = collecting;
   collecting = refs ?? null;
   try {
-    return packr.pack(v);
+    return packr.pack(hasMap ? boxMaps(v) : v);
   } catch (e) {
     throw new SerializationError(`${what} cannot be encoded: ${(e as Error).message}.`, {
       cause: e,

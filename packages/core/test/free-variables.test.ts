@@ -26,3 +26,11 @@ describe('freeVariables', () => {
     expect(freeVariables('function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }')).toEqual([]);
   });
 });
+
+describe('analyzeFreeVariables', () => {
+  it('analyzeFreeVariables - a namespace used only for API calls is an alias, not a closure', async () => {
+    const { analyzeFreeVariables } = await import('../src/api/free-variables.js');
+    expect(analyzeFreeVariables('(r) => import_ray.get(r)')).toEqual({ free: [], apiAliases: ['import_ray'] });
+    expect(analyzeFreeVariables('(r) => rt.get(r) + rt.other')).toEqual({ free: ['rt'], apiAliases: [] });
+  });
+});

@@ -83,11 +83,28 @@ function declarePattern(p: Node | null | undefined, declared: Set<string>, visit
   }
 }
 
+export interface FreeVariableReport {
+  /** Names read but neither declared inside nor globals: the callable closes over them. */
+  readonly free: string[];
+  /**
+   * Free names used only as `name.apiFunction` (e.g. `ray.get`, or what a transpiler makes of an import:
+   * `import_ray.get`, `__vite_ssr_import_1__.remote`). The worker binds them to the public API.
+   */
+  readonly apiAliases: string[];
+}
+
 /** Returns the sorted free variable names of the callable whose source is given. */
 export function freeVariables(source: string): string[] {
+  return analyzeFreeVariables(source).free;
+}
+
+const API_SET: ReadonlySet<string> = new Set(API_NAMES);
+
+export function analyzeFreeVariables(source: string): FreeVariableReport {
   const ast = parseCallableSource(source);
   const declared = new Set<string>();
   const referenced = new Set<string>();
+  const aliasUses = new Set<string>();
 
   const visit = (n: unknown): void => {
     if (!n || typeof n !== 'object') return;
@@ -100,10 +117,14 @@ export function freeVariables(source: string): string[] {
       case 'Identifier':
         referenced.add(node.name as string);
         return;
-      case 'MemberExpression':
-        visit(node.object);
+      case 'MemberExpression': {
+        const obj = node.object as Node;
+        const prop = node.property as Node;
+        if (obj.type === 'Identifier' && !node.computed && API_SET.has(prop.name as string)) aliasUses.add(obj.name as string);
+        else visit(obj);
         if (node.computed) visit(node.property);
         return;
+      }
       case 'Property':
       case 'MethodDefinition':
       case 'PropertyDefinition':
@@ -149,5 +170,9 @@ export function freeVariables(source: string): string[] {
   };
   visit(ast);
   const g = globals();
-  return [...referenced].filter((name) => !declared.has(name) && !g.has(name)).sort();
+  const isFree = (name: string) => !declared.has(name) && !g.has(name);
+  return {
+    free: [...referenced].filter(isFree).sort(),
+    apiAliases: [...aliasUses].filter((n) => isFree(n) && !referenced.has(n)).sort(),
+  };
 }

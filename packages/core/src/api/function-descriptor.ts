@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, relative, isAbsolute, sep } from 'node:path';
 import { SerializationError } from '@samsara/ray-common';
-import { freeVariables } from './free-variables.js';
+import { analyzeFreeVariables } from './free-variables.js';
 
 export type CallableKind = 'function' | 'class';
 
@@ -24,6 +24,8 @@ export interface CallableInfo {
   readonly sourceId: string;
   /** Free variables, or the parse error that prevented the analysis. */
   readonly freeVars: readonly string[];
+  /** Free names used only as `x.<api function>`: bound to the public API on workers. */
+  readonly apiAliases: readonly string[];
   readonly parseError?: string;
   /** Absolute path of the module that called remote()/actor(), when it could be found. */
   readonly definedIn?: string;
@@ -41,7 +43,8 @@ export function callableRegistry(): Registry {
   return (g[REGISTRY] ??= new Map());
 }
 
-const ownDir = dirname(dirname(fileURLToPath(import.meta.url)));
+// The package root (frames in src/ and dist/ both belong to rayts itself; stacks may be source-mapped).
+const ownDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 function callerLocation(): { file?: string; at?: string } {
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
@@ -50,7 +53,7 @@ function callerLocation(): { file?: string; at?: string } {
     if (!m) continue;
     let file = m[1];
     if (file.startsWith('file://')) file = fileURLToPath(file);
-    if (file.startsWith(ownDir + sep) || file.includes(`${sep}node_modules${sep}tsx${sep}`)) continue;
+    if ((file.startsWith(ownDir + sep) && !file.startsWith(`${ownDir}${sep}test${sep}`)) || file.includes(`${sep}node_modules${sep}`)) continue;
     if (file.startsWith('node:')) continue;
     return { file, at: `${file}:${m[2]}` };
   }
@@ -62,12 +65,13 @@ export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo 
   const source = Function.prototype.toString.call(fn);
   const name = (fn as { name?: string }).name || 'anonymous';
   let freeVars: string[] = [];
+  let apiAliases: string[] = [];
   let parseError: string | undefined;
   if (/\{\s*\[native code\]\s*\}$/.test(source)) {
     parseError = 'it is a native or bound function, whose source is not available';
   } else {
     try {
-      freeVars = freeVariables(source);
+      ({ free: freeVars, apiAliases } = analyzeFreeVariables(source));
     } catch (e) {
       parseError = `its source could not be parsed (${(e as Error).message})`;
     }
@@ -82,7 +86,7 @@ export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo 
     reg.set(file, list);
   }
   const sourceId = createHash('sha1').update(kind).update('\0').update(source).digest('hex').slice(0, 24);
-  return { kind, name, source, sourceId, freeVars, parseError, definedIn: file, definedAt: at, moduleIndex };
+  return { kind, name, source, sourceId, freeVars, apiAliases, parseError, definedIn: file, definedAt: at, moduleIndex };
 }
 
 /** What a submission sends: the source, or a module reference inside the working directory. */
@@ -93,6 +97,7 @@ export interface ShippedCallable {
   readonly source: string;
   readonly modulePath: string;
   readonly moduleIndex: number;
+  readonly apiAliases: readonly string[];
 }
 
 /**
@@ -103,7 +108,7 @@ export function shipCallable(info: CallableInfo, workingDir: string | undefined,
   const what = info.kind === 'class' ? `actor class ${info.name}` : `remote function ${info.name}`;
   const where = info.definedAt ? ` (defined at ${info.definedAt})` : '';
   if (!info.parseError && info.freeVars.length === 0) {
-    return { functionId: info.sourceId, name: info.name, kind: info.kind, source: info.source, modulePath: '', moduleIndex: -1 };
+    return { functionId: info.sourceId, name: info.name, kind: info.kind, source: info.source, modulePath: '', moduleIndex: -1, apiAliases: info.apiAliases };
   }
   const inDir =
     workingDir && info.definedIn && info.moduleIndex >= 0 && isInside(workingDir, info.definedIn) && info.definedIn !== entryScript;
@@ -116,6 +121,7 @@ export function shipCallable(info: CallableInfo, workingDir: string | undefined,
       source: '',
       modulePath: rel,
       moduleIndex: info.moduleIndex,
+      apiAliases: [],
     };
   }
   const reason = info.parseError

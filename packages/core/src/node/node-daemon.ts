@@ -260,6 +260,7 @@ export class NodeDaemon {
         source: fn.source,
         modulePath: fn.modulePath,
         moduleIndex: fn.moduleIndex,
+        apiAliases: fn.apiAliases ?? [],
       });
     } else if (!this.functions.has(fn.functionId)) {
       throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);

@@ -284,6 +284,7 @@ export class CoreWorker {
         modulePath: rec.fn.modulePath,
         moduleIndex: rec.fn.moduleIndex,
         kind: rec.fn.kind,
+        apiAliases: rec.fn.apiAliases as string[],
       },
       args: rec.wireArgs as rayts.Arg[],
       resources: rec.demand,

@@ -13,10 +13,12 @@ import type { WorkerFunction } from './protocol.js';
 
 const cache = new Map<string, unknown>();
 let apiValues: unknown[] | undefined;
+let apiNamespace: Record<string, unknown> | undefined;
 let tsxRegistered = false;
 
 /** The values bound to API_NAMES when evaluating shipped source (set by the worker entry). */
 export function setApiBindings(api: Record<string, unknown>): void {
+  apiNamespace = api;
   apiValues = API_NAMES.map((n) => (n === 'ray' ? api : api[n]));
 }
 
@@ -31,8 +33,9 @@ const nameHelper = (target: unknown, value: string) => {
 };
 
 function evaluate(fn: WorkerFunction): unknown {
-  const params = [...API_NAMES, '__name'];
-  const args = [...(apiValues ?? API_NAMES.map(() => undefined)), nameHelper];
+  const aliases = fn.apiAliases.filter((a) => /^[A-Za-z_$][\w$]*$/.test(a));
+  const params = [...API_NAMES, '__name', ...aliases];
+  const args = [...(apiValues ?? API_NAMES.map(() => undefined)), nameHelper, ...aliases.map(() => apiNamespace)];
   const bodies = [`"use strict"; return (${fn.source});`, `"use strict"; return ({${fn.source}})[${JSON.stringify(fn.name)}];`];
   let lastErr: unknown;
   for (const body of bodies) {

@@ -14,6 +14,7 @@ export interface WorkerFunction {
   readonly source: string;
   readonly modulePath: string;
   readonly moduleIndex: number;
+  readonly apiAliases: readonly string[];
 }
 
 export interface WorkerTask {
