@@ -55,11 +55,12 @@ class Writer {
     this.length += n;
     return at;
   }
-  u8(v: number): void { this.view.setUint8(this.reserve(1), v); }
-  i8(v: number): void { this.view.setInt8(this.reserve(1), v); }
-  u16(v: number): void { this.view.setUint16(this.reserve(2), v, true); }
-  u32(v: number): void { this.view.setUint32(this.reserve(4), v, true); }
-  f32(v: number): void { this.view.setFloat32(this.reserve(4), v, true); }
+  // reserve() may replace the buffer, so it must run before `this.view` is read.
+  u8(v: number): void { const at = this.reserve(1); this.view.setUint8(at, v); }
+  i8(v: number): void { const at = this.reserve(1); this.view.setInt8(at, v); }
+  u16(v: number): void { const at = this.reserve(2); this.view.setUint16(at, v, true); }
+  u32(v: number): void { const at = this.reserve(4); this.view.setUint32(at, v, true); }
+  f32(v: number): void { const at = this.reserve(4); this.view.setFloat32(at, v, true); }
   f32s(a: Float32Array): void { for (const v of a) this.f32(v); }
   i32s(a: Int32Array): void { const at = this.reserve(4 * a.length); a.forEach((v, i) => this.view.setInt32(at + 4 * i, v, true)); }
   i8s(a: Int8Array): void { const at = this.reserve(a.length); this.buf.set(new Uint8Array(a.buffer, a.byteOffset, a.length), at); }
