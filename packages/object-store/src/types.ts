@@ -46,6 +46,10 @@ export interface StoreStats {
   readonly spilledBytes: number;
   readonly numObjects: number;
   readonly numSpilled: number;
+  /** Bytes of objects that cannot be spilled or freed now (pinned by readers, or being written). */
+  readonly pinnedBytes?: number;
+  /** 'shm' = /dev/shm file other processes can map; 'heap' = plain SharedArrayBuffer (addon not built). */
+  readonly mode?: 'shm' | 'heap';
 }
 
 export interface ObjectStoreOptions {
@@ -57,4 +61,12 @@ export interface ObjectStoreOptions {
   readonly spillThreshold?: number;
   /** Set false to make a full store throw ObjectStoreFullError instead of spilling. Default true. */
   readonly spillingEnabled?: boolean;
+  /** Put the area in a /dev/shm file (needs the native addon) so other processes can map it. Default true;
+   *  without the addon the store falls back to a plain SharedArrayBuffer either way. */
+  readonly useSharedMemoryFile?: boolean;
+  /** Directory of the area file. Default /dev/shm. */
+  readonly shmDir?: string;
+  /** Touch every page at start so the first puts run at warm-copy speed (costs ~1 s per GB at start).
+   *  Default false. */
+  readonly prefault?: boolean;
 }
