@@ -343,7 +343,9 @@ export class NodeDaemon {
     }
     t.state = 'done';
     this.running.delete(spec.taskId);
-    this.scheduler.release(t.lent ? this.subtractLent(t) : t.demand);
+    // A task that still lends its CPU gives back only the rest, without counting as a second finish.
+    if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
+    else this.scheduler.release(t.demand);
     this.reply(t.from, { ...result, taskId: spec.taskId, attempt: spec.attempt, nodeId: this.nodeId, nodeAddress: this.o.address });
   }
 

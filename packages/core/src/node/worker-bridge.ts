@@ -18,6 +18,7 @@ export class WorkerBridge {
   private readonly channel: BroadcastChannel;
   private readonly replies = new Map<number, BroadcastChannel>();
   private readonly owners = new Map<string, CoreWorker>();
+  private closed = false;
 
   constructor(
     private readonly daemon: NodeDaemon,
@@ -37,6 +38,7 @@ export class WorkerBridge {
   }
 
   private send(threadId: number, r: BridgeReply): void {
+    if (this.closed) return;
     let ch = this.replies.get(threadId);
     if (!ch) {
       ch = new BroadcastChannel(replyChannelName(this.daemon.bridgeId, threadId));
@@ -94,10 +96,7 @@ export class WorkerBridge {
         return undefined;
       }
       case 'get':
-        return this.blocking(req.parentTaskId, () => {
-          const deadline = req.timeoutMs === undefined ? undefined : Date.now() + req.timeoutMs;
-          return Promise.all(this.refs(req.refs).map((r) => owner.fetchBytes(r, deadline)));
-        });
+        return this.blocking(req.parentTaskId, () => owner.fetchAll(this.refs(req.refs), req.timeoutMs));
       case 'put': {
         const ref = owner.putEncoded(req.bytes);
         return ref.id;
@@ -125,6 +124,7 @@ export class WorkerBridge {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.channel.close();
     for (const c of this.replies.values()) c.close();
     for (const o of this.owners.values()) {

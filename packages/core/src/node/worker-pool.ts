@@ -1,6 +1,8 @@
 /**
- * WorkerPool: a piscina pool of worker threads running {@link ../worker/task-entry.ts}. One thread per
- * CPU; a thread may hold several tasks when one is blocked in `get` (its CPU is lent to another task).
+ * WorkerPool: a piscina pool of worker threads running {@link ../worker/task-entry.ts}. One task per
+ * thread (every task is abortable, so that `cancel(ref, { force: true })` can end its thread). The pool
+ * keeps one thread per CPU and grows up to `maxThreads` when tasks blocked in `get` have lent their CPU
+ * to others — as Ray starts more workers for blocked tasks; idle extra threads exit after a minute.
  * A task whose thread dies (process.exit, an uncaught error, heap exhaustion) rejects with
  * WorkerCrashedError and the node stays up; piscina replaces the thread.
  */
@@ -10,7 +12,10 @@ import { WorkerCrashedError, TaskCancelledError, type ErrorWire, errorToWire } f
 import type { WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js';
 
 export interface WorkerPoolOptions {
+  /** Threads kept warm (one per CPU). */
   readonly threads: number;
+  /** Upper bound, for tasks blocked in get plus fractional-CPU tasks [max(32, 4 × threads)]. */
+  readonly maxThreads?: number;
   readonly init: WorkerInit;
   /** Heap limit per worker thread in MiB (worker resource limits). */
   readonly maxOldGenerationSizeMb?: number;
@@ -25,8 +30,8 @@ export class WorkerPool {
     this.pool = new Piscina({
       filename: ENTRY,
       minThreads: o.threads,
-      maxThreads: o.threads,
-      concurrentTasksPerWorker: 16,
+      maxThreads: o.maxThreads ?? Math.max(32, 4 * o.threads),
+      concurrentTasksPerWorker: 1,
       idleTimeout: 60_000,
       workerData: { rayts: o.init },
       maxQueue: 'auto',

@@ -564,9 +564,14 @@ export class CoreWorker {
   }
 
   async getValues(refs: readonly ObjectRef[], timeoutMs: number | undefined): Promise<unknown[]> {
+    return (await this.fetchAll(refs, timeoutMs)).map((b) => decodeValue(b));
+  }
+
+  /** Encoded values of refs, in order; GetTimeoutError (with pending reasons) after `timeoutMs`. */
+  async fetchAll(refs: readonly ObjectRef[], timeoutMs: number | undefined): Promise<Uint8Array[]> {
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     try {
-      return await Promise.all(refs.map(async (r) => decodeValue(await this.fetchBytes(r, deadline))));
+      return await Promise.all(refs.map((r) => this.fetchBytes(r, deadline)));
     } catch (e) {
       if (isRayError(e) && e.code === 'GET_TIMEOUT') throw this.timeoutError(refs, timeoutMs ?? 0);
       throw e;
