@@ -97,7 +97,15 @@ function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: st
     let exited = false;
     child.once('exit', (code) => {
       exited = true;
-      reject(new RayError(`the rayts daemon exited during start (code ${code}).`, { hint: `See the logs in ${join(sessionDir, 'logs')}.` }));
+      let why = `exited during start (code ${code})`;
+      try {
+        const r = JSON.parse(readFileSync(file, 'utf8')) as { error?: string };
+        if (r.error) why = `failed to start: ${r.error}`;
+        rmSync(file, { force: true });
+      } catch {
+        /* no ready file: the daemon died before it could say why */
+      }
+      reject(new RayError(`the rayts daemon ${why}`, { hint: `See the logs in ${join(sessionDir, 'logs')}.` }));
     });
     const tick = () => {
       if (exited) return;
