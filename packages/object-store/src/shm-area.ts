@@ -6,7 +6,8 @@
  * and giving the memory back on close. Not responsible for: what lives where inside it (see Allocator).
  *
  * The addon (`native/shm.cc`, built by node-gyp when the package is installed) is loaded from
- * `build/Release/rayts_shm.node`. `RAYTS_OBJECT_STORE_NO_ADDON=1` ignores it (tests of the fallback).
+ * `build/Release/rayts_shm.node` (or `$RAYTS_OBJECT_STORE_ADDON`, e.g. a build for another Node version).
+ * `RAYTS_OBJECT_STORE_NO_ADDON=1` ignores it (tests of the fallback).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -34,8 +35,9 @@ interface NativeShm {
 let nativeCache: NativeShm | null | undefined;
 let nativeLoadError: string | undefined;
 
-/** Absolute path of the compiled addon (it may not exist). */
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../build/Release/rayts_shm.node', import.meta.url));
+/** Absolute path of the compiled addon (it may not exist); `RAYTS_OBJECT_STORE_ADDON` overrides it. */
+export const NATIVE_ADDON_PATH =
+  process.env.RAYTS_OBJECT_STORE_ADDON ?? fileURLToPath(new URL('../build/Release/rayts_shm.node', import.meta.url));
 
 function loadNative(): NativeShm | null {
   if (nativeCache !== undefined) return nativeCache;
