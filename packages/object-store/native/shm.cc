@@ -8,12 +8,18 @@
 //   discard(sab) -> undefined                            replaces the pages with anonymous zero pages, so the
 //                                                         memory is returned now and stale views read zeros
 //   unlink(path) -> undefined
+//   alias(sab) -> ArrayBuffer                            the same memory as a plain ArrayBuffer, for the
+//                                                         owner's own copies: V8 copies into a
+//                                                         SharedArrayBuffer with relaxed atomics (~6 GB/s
+//                                                         here) but into an ArrayBuffer with memcpy (~11 GB/s).
+//                                                         It keeps the mapping alive while it lives.
 // The mapping itself is released (munmap) by the backing store's deleter when the last view is collected.
 #include <node.h>
 #include <v8.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include <fcntl.h>
@@ -42,6 +48,10 @@ void Throw(Isolate* isolate, const std::string& what, int err) {
 
 void Unmap(void* data, size_t length, void* /*deleter_data*/) {
   if (data != nullptr && length > 0) munmap(data, length);
+}
+
+void DropRef(void* /*data*/, size_t /*length*/, void* deleter_data) {
+  delete static_cast<std::shared_ptr<BackingStore>*>(deleter_data);
 }
 
 bool PathArg(const FunctionCallbackInfo<Value>& args, int i, std::string* out) {
@@ -132,6 +142,18 @@ void Discard(const FunctionCallbackInfo<Value>& args) {
   if (again == MAP_FAILED) return Throw(isolate, "mmap (discard)", errno);
 }
 
+void Alias(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 1 || !args[0]->IsSharedArrayBuffer()) {
+    isolate->ThrowException(Exception::TypeError(String::NewFromUtf8(isolate, "expected a SharedArrayBuffer").ToLocalChecked()));
+    return;
+  }
+  std::shared_ptr<BackingStore> shared = args[0].As<SharedArrayBuffer>()->GetBackingStore();
+  auto* keep = new std::shared_ptr<BackingStore>(shared);
+  std::unique_ptr<BackingStore> store = ArrayBuffer::NewBackingStore(shared->Data(), shared->ByteLength(), DropRef, keep);
+  args.GetReturnValue().Set(ArrayBuffer::New(isolate, std::move(store)));
+}
+
 void Unlink(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
   std::string path;
@@ -146,4 +168,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "map", Map);
   NODE_SET_METHOD(exports, "discard", Discard);
   NODE_SET_METHOD(exports, "unlink", Unlink);
+  NODE_SET_METHOD(exports, "alias", Alias);
 }

@@ -75,7 +75,10 @@ function formatBytes(n: number): string {
 export class SharedObjectStore {
   private readonly opts: ResolvedStoreOptions;
   private readonly area: SharedArea;
+  /** The area for reading and for handing out views (SharedArrayBuffer). */
   private readonly bytes: Uint8Array;
+  /** The same memory for the store's own copies (memcpy speed; see SharedArea.writeBytes). */
+  private readonly writeBytes: Uint8Array;
   private readonly allocator: Allocator;
   private readonly spill: SpillDirectory;
   private readonly entries = new Map<string, Entry>();
@@ -95,6 +98,7 @@ export class SharedObjectStore {
     this.opts = resolveStoreOptions(opts);
     this.area = SharedArea.create(this.opts);
     this.bytes = new Uint8Array(this.area.buffer);
+    this.writeBytes = this.area.writeBytes;
     this.allocator = new Allocator(this.opts.capacityBytes);
     this.spill = new SpillDirectory(this.opts.spillDir);
   }
@@ -150,7 +154,7 @@ export class SharedObjectStore {
     const offset = this.allocate(id, total);
     let pos = offset;
     for (const s of obj.segments) {
-      this.bytes.set(s, pos);
+      this.writeBytes.set(s, pos);
       pos += s.byteLength;
     }
     this.addEntry(id, obj.meta, 'memory', offset, false);
@@ -201,7 +205,7 @@ export class SharedObjectStore {
           );
         }
         if (file) file.write(offset, chunk);
-        else this.bytes.set(chunk, entry.offset + offset);
+        else this.writeBytes.set(chunk, entry.offset + offset);
         written += chunk.byteLength;
       },
       seal: (): void => {
@@ -422,7 +426,7 @@ export class SharedObjectStore {
     e.state = 'restoring';
     this.spilledBytes -= e.meta.sizeBytes;
     this.numSpilled--;
-    const target = this.bytes.subarray(e.offset, e.offset + e.meta.sizeBytes);
+    const target = this.writeBytes.subarray(e.offset, e.offset + e.meta.sizeBytes);
     const done = this.spill.readInto(path, target).then(
       () => {
         e.restoring = undefined;

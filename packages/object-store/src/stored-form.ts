@@ -9,7 +9,7 @@
  * | typed array (`Float32Array`, `Uint8Array`, `BigInt64Array`, ...) | `'typed'` | the elements' bytes |
  * | anything else | `'msgpack'` | `encodeValue` of `@samsara/ray-common` |
  */
-import { Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { RecordBatchStreamWriter, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { decodeValue, encodeValue, InvalidArgumentError, type ObjectRef } from '@samsara/ray-common';
 import type { EncodedObject, StoredMeta } from './types.js';
 
@@ -43,9 +43,24 @@ function typedArrayName(v: unknown): string | undefined {
 }
 
 /**
+ * The Arrow IPC stream of a table as the writer's own pieces: message headers, padding and the column
+ * buffers themselves (views, not copies), so the store copies each byte once. `tableToIPC` would first
+ * concatenate them into a fresh buffer (a second copy, into pages never touched before). The pieces sit
+ * in the writer's queue (`_sink._values`, not a public API); if that shape changes, this falls back to
+ * `tableToIPC`.
+ */
+function arrowStreamSegments(table: Table): Uint8Array[] {
+  const writer = RecordBatchStreamWriter.writeAll(table);
+  const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (Array.isArray(pieces) && pieces.length > 0 && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
+  return [tableToIPC(table, 'stream')];
+}
+
+/**
  * Encodes a value into its stored form. Typed arrays and Buffers are not copied (the segment is a view
- * of the value's memory); Arrow tables are serialized once to an IPC stream; other values are encoded by
- * `encodeValue` (msgpackr with the rayts extensions).
+ * of the value's memory); an Arrow table becomes the pieces of its IPC stream, whose column buffers are
+ * views of the table's own memory; other values are encoded by `encodeValue` (msgpackr with the rayts
+ * extensions).
  *
  * @param refs when given, receives every ObjectRef found inside a msgpack-encoded value (for reference
  *   counting of nested refs).
@@ -53,8 +68,10 @@ function typedArrayName(v: unknown): string | undefined {
  */
 export function encodeForStore(value: unknown, refs?: ObjectRef[]): EncodedObject {
   if (value instanceof Table) {
-    const bytes = tableToIPC(value, 'stream');
-    return { meta: { format: 'arrow', sizeBytes: bytes.byteLength }, segments: [bytes] };
+    const segments = arrowStreamSegments(value);
+    let size = 0;
+    for (const s of segments) size += s.byteLength;
+    return { meta: { format: 'arrow', sizeBytes: size }, segments };
   }
   if (Buffer.isBuffer(value)) {
     return { meta: { format: 'buffer', sizeBytes: value.byteLength }, segments: [value] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tableFromArrays, type Table } from 'apache-arrow';
+import { tableFromArrays, tableToIPC, type Table } from 'apache-arrow';
 import { SerializationError } from '@samsara/ray-common';
 import { decodeFromStore, encodeForStore, type EncodedObject } from '../src/index.js';
 
@@ -39,6 +39,15 @@ describe('stored form', () => {
     // zero copy: the column's values are a view of the shared memory
     const values = back.getChild('score')!.data[0].values as Float64Array;
     expect(values.buffer).toBe(sab);
+  });
+
+  it('encodeForStore - an Arrow table encodes to the IPC stream without copying its columns', () => {
+    const score = Float64Array.from({ length: 4096 }, (_, i) => i * 0.5);
+    const t = tableFromArrays({ score, n: Int32Array.from({ length: 4096 }, (_, i) => i) });
+    const obj = encodeForStore(t);
+    expect(Buffer.concat(obj.segments as Uint8Array[])).toEqual(Buffer.from(tableToIPC(t, 'stream')));
+    const columnBuffer = (t.getChild('score')!.data[0].values as Float64Array).buffer;
+    expect(obj.segments.some((s) => s.buffer === columnBuffer)).toBe(true);
   });
 
   it('encodeForStore - typed arrays come back as the same class over the same memory', () => {
