@@ -13,7 +13,7 @@
  * - get + decode: pin and rebuild the Float64Array over shared memory (no copy; a fixed cost).
  * - get + decode + scan: the same plus reading every element (compare with scan of a heap array).
  * - arrow put / get: a Table of two Float64 columns (IPC pieces copied once; tableFromIPC in place).
- * Writes results.json next to this script and prints a table. Medians of --runs (default 5).
+ * Writes put-get.json next to this script and prints a table. Medians of --runs (default 5).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -166,7 +166,7 @@ const result = {
   runs: RUNS,
   rows,
 };
-writeFileSync(join(here, 'results.json'), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(join(here, 'put-get.json'), JSON.stringify(result, null, 2) + '\n');
 
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`object store put/get, node ${process.version}, ${os.cpus().length} CPUs, median of ${RUNS}`);

@@ -262,3 +262,36 @@ describe('SharedObjectStore', () => {
     expect(() => s.putEncoded('a', { meta: { ...enc.meta, sizeBytes: 11 }, segments: enc.segments })).toThrow(/segments hold 10 bytes but meta.sizeBytes is 11/);
   });
 });
+
+describe('store helpers', () => {
+  it('removeStaleAreas - removes area files of dead processes and keeps live ones', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { spawnSync } = await import('node:child_process');
+    const { removeStaleAreas } = await import('../src/index.js');
+    const dir = mkdtempSync(`${tmpdir()}/rayts-shm-`);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(`${dir}/rayts-store-${dead}-aaaa`, '');
+    writeFileSync(`${dir}/rayts-store-${process.pid}-bbbb`, '');
+    writeFileSync(`${dir}/other-file`, '');
+    expect(removeStaleAreas(dir)).toEqual([`${dir}/rayts-store-${dead}-aaaa`]);
+    expect(readdirSync(dir).sort()).toEqual(['other-file', `rayts-store-${process.pid}-bbbb`]);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('releaseWhenCollected - a primitive value cannot alias the store and releases at once', async () => {
+    const { releaseWhenCollected } = await import('../src/index.js');
+    let released = 0;
+    releaseWhenCollected(42, { release: () => released++ });
+    expect(released).toBe(1);
+  });
+
+  it('defaultObjectStoreMemory - 30% of available memory, whole MiB, within /dev/shm', async () => {
+    const { defaultObjectStoreMemory } = await import('../src/index.js');
+    const os = await import('node:os');
+    const bytes = defaultObjectStoreMemory();
+    expect(bytes % MiB).toBe(0);
+    expect(bytes).toBeGreaterThanOrEqual(64 * MiB);
+    expect(bytes).toBeLessThanOrEqual(0.3 * os.totalmem());
+  });
+});
