@@ -7,6 +7,7 @@ import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
 import type { ClusterProcess } from '../process/cluster-process.js';
 import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
+import type { ResolvedActorOptions } from './actor.js';
 import { nodeSummaries } from './node-summaries.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
 
@@ -46,6 +47,26 @@ export class DriverRuntime implements Runtime {
 
   async cancel(ref: ObjectRef, force: boolean): Promise<void> {
     this.worker.cancel(ref, force);
+  }
+
+  createActor(info: CallableInfo, args: readonly unknown[], opts: ResolvedActorOptions): string {
+    return this.worker.createActor(info, toTaskArgs(args, `${info.name}.constructor`), opts);
+  }
+
+  submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef {
+    return this.worker.submitActorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`));
+  }
+
+  killActor(actorId: string): Promise<void> {
+    return this.worker.killActor(actorId);
+  }
+
+  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined> {
+    return this.worker.getActor(name, namespace ?? this.namespace());
+  }
+
+  namespace(): string {
+    return this.worker.namespace;
   }
 
   free(refs: readonly ObjectRef[]): Promise<void> {

@@ -68,6 +68,9 @@ function driverLogger(sessionDir: string | undefined): Logger {
 /** Starts or joins a cluster and makes this process a driver. */
 export async function init(opts: InitOptions = {}): Promise<void> {
   checkKnownKeys(opts, INIT_OPTIONS, 'init()');
+  if (opts.namespace !== undefined && (typeof opts.namespace !== 'string' || !opts.namespace)) {
+    throw new InvalidArgumentError(`init(): namespace must be a non-empty string, got ${describe(opts.namespace)}.`);
+  }
   if (currentRuntime()) {
     if (opts.ignoreReinitError) return;
     throw new RayError('init() was already called in this process.', { hint: 'Call shutdown() first, or pass { ignoreReinitError: true }.' });
@@ -108,7 +111,7 @@ export async function init(opts: InitOptions = {}): Promise<void> {
       log,
     });
     try {
-      const worker = await connectDriver(proc, address, token, log, pkg, entryScript, undefined);
+      const worker = await connectDriver(proc, address, token, log, pkg, entryScript, undefined, opts.namespace);
       setRuntime(new DriverRuntime(worker, proc, false, log, async () => undefined));
     } catch (e) {
       await proc.close();
@@ -139,7 +142,7 @@ export async function init(opts: InitOptions = {}): Promise<void> {
     objectStoreMemory: opts.objectStoreMemory,
   });
   try {
-    const worker = await connectDriver(proc, proc.address, token, log, pkg, entryScript, proc.node?.nodeId);
+    const worker = await connectDriver(proc, proc.address, token, log, pkg, entryScript, proc.node?.nodeId, opts.namespace);
     setRuntime(
       new DriverRuntime(worker, proc, true, log, async () => {
         rmSync(session.dir, { recursive: true, force: true });
@@ -159,6 +162,7 @@ async function connectDriver(
   pkg: ReturnType<typeof packWorkingDir> | undefined,
   entryScript: string | undefined,
   localNodeId: string | undefined,
+  namespace: string | undefined,
 ): Promise<CoreWorker> {
   const probe = new CoreWorker({
     headAddress,
@@ -191,6 +195,8 @@ async function connectDriver(
     workingDir: pkg?.sourceDir,
     workingDirArchive: pkg ? { hash: pkg.hash, bytes: pkg.bytes } : undefined,
     entryScript,
+    isDriver: true,
+    namespace: namespace ?? `anonymous_${jobId}`,
   });
   proc.router.owners.add(worker);
   await worker.view.ready();

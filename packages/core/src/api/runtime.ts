@@ -7,6 +7,7 @@
 import { NotInitializedError, type ObjectRef, type ResourceMap } from '@samsara/ray-common';
 import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
+import type { ResolvedActorOptions } from './actor.js';
 
 /** Where the calling code runs. */
 export interface RuntimeContext {
@@ -60,6 +61,13 @@ export interface Runtime {
   put(value: unknown): Promise<ObjectRef>;
   wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult>;
   cancel(ref: ObjectRef, force: boolean): Promise<void>;
+  /** Starts creating an actor; returns its id at once. */
+  createActor(info: CallableInfo, args: readonly unknown[], opts: ResolvedActorOptions): string;
+  submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef;
+  killActor(actorId: string, noRestart: boolean): Promise<void>;
+  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined>;
+  /** The namespace named actors are created and looked up in by default. */
+  namespace(): string;
   free(refs: readonly ObjectRef[]): Promise<void>;
   context(): RuntimeContext;
   nodes(): Promise<NodeSummary[]>;

@@ -13,6 +13,7 @@ import { headServiceDefinition, pb } from '../rpc/services.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { NodeTable } from './node-table.js';
 import { TaskEventTable } from './task-event-table.js';
+import { ActorDirectory } from './actor-directory.js';
 
 export interface HeadServerOptions {
   readonly health: HealthConfig;
@@ -35,6 +36,9 @@ interface JobRecord {
 export class HeadServer {
   readonly nodes: NodeTable;
   readonly tasks = new TaskEventTable(20_000);
+  readonly actors: ActorDirectory;
+  /** Open WatchCluster streams per driver job: when the last one closes, the driver is gone. */
+  private readonly jobWatchers = new Map<string, number>();
   private readonly jobs = new Map<string, JobRecord>();
   private readonly kv = new Map<string, Uint8Array>();
   private readonly watchers = new Set<grpc.ServerWritableStream<rayts.WatchRequest, rayts.ClusterView>>();
@@ -43,13 +47,19 @@ export class HeadServer {
   private pushScheduled = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly pushTimer: NodeJS.Timeout;
-  /** Extension points for actor directory and placement groups (filled by their managers). */
-  actorHandler?: (req: rayts.ActorDirectoryRequest) => Promise<rayts.IActorDirectoryReply>;
+  /** Extension point for placement groups (filled by their manager). */
   placementGroupHandler?: (req: rayts.PlacementGroupRequest) => Promise<rayts.IPlacementGroupReply>;
   viewExtras?: () => Partial<rayts.IClusterView>;
 
   constructor(private readonly o: HeadServerOptions) {
     this.nodes = new NodeTable(o.health.deadAfterMs);
+    this.actors = new ActorDirectory(
+      {
+        killOnNode: (nodeId, actorId, reason, graceful) => this.sendCommand(nodeId, { kind: 'kill_actor', targetId: actorId, reason, graceful }),
+        changed: () => this.schedulePush(),
+      },
+      o.log.child({ component: 'actors' }),
+    );
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, o.health.heartbeatPeriodMs)));
     this.sweepTimer.unref();
     this.pushTimer = setInterval(() => this.schedulePush(), Math.max(200, o.health.heartbeatPeriodMs));
@@ -60,6 +70,7 @@ export class HeadServer {
     const dead = this.nodes.sweep();
     for (const d of dead) {
       this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
+      this.actors.nodeDied(d.nodeId, d.deathReason);
       this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
     }
     if (dead.length) this.schedulePush();
@@ -71,6 +82,7 @@ export class HeadServer {
       version: this.version,
       sessionName: this.o.sessionName,
       pending: this.tasks.pending() as rayts.PendingTaskInfo[],
+      actors: this.actors.list().map((a) => ({ ...a, spec: undefined })) as unknown as rayts.ActorInfo[],
       ...(this.viewExtras?.() ?? {}),
     } as rayts.IClusterView);
   }
@@ -135,7 +147,15 @@ export class HeadServer {
       watchCluster: (call: grpc.ServerWritableStream<rayts.WatchRequest, rayts.ClusterView>) => {
         this.watchers.add(call);
         call.write(this.view());
-        const done = () => this.watchers.delete(call);
+        const jobId = call.request.jobId;
+        if (jobId) this.jobWatchers.set(jobId, (this.jobWatchers.get(jobId) ?? 0) + 1);
+        let closed = false;
+        const done = () => {
+          this.watchers.delete(call);
+          if (closed) return;
+          closed = true;
+          if (jobId) this.watcherGone(jobId);
+        };
         call.on('cancelled', done);
         call.on('error', done);
         call.on('close', done);
@@ -160,8 +180,7 @@ export class HeadServer {
           j.state = 'SUCCEEDED';
           j.endMs = Date.now();
         }
-        this.tasks.dropPendingOfJob(call.request.jobId);
-        this.schedulePush();
+        this.endJob(call.request.jobId);
         return {};
       },
       reportEvents: async (call: grpc.ServerUnaryCall<rayts.EventBatch, unknown>) => {
@@ -182,9 +201,10 @@ export class HeadServer {
         setTimeout(() => this.o.onShutdown?.(reason), 100).unref();
         return {};
       },
-      actorCall: async (call: grpc.ServerUnaryCall<rayts.ActorDirectoryRequest, unknown>) => {
-        if (!this.actorHandler) throw new InvalidArgumentError('actors are not enabled on this head');
-        return this.actorHandler(call.request);
+      actorCall: async (call: grpc.ServerUnaryCall<rayts.ActorDirectoryRequest, unknown>) => this.actorCall(call.request),
+      reportActor: async (call: grpc.ServerUnaryCall<rayts.ActorInfo, unknown>) => {
+        this.actors.update(call.request);
+        return {};
       },
       placementGroupCall: async (call: grpc.ServerUnaryCall<rayts.PlacementGroupRequest, unknown>) => {
         if (!this.placementGroupHandler) throw new InvalidArgumentError('placement groups are not enabled on this head');
@@ -212,6 +232,55 @@ export class HeadServer {
       },
     };
     return { definition: headServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
+  }
+
+  private watcherGone(jobId: string): void {
+    const n = (this.jobWatchers.get(jobId) ?? 1) - 1;
+    if (n > 0) {
+      this.jobWatchers.set(jobId, n);
+      return;
+    }
+    this.jobWatchers.delete(jobId);
+    const j = this.jobs.get(jobId);
+    if (j && j.state === 'RUNNING') {
+      // The driver went away without finishing its job: it died.
+      j.state = 'FAILED';
+      j.endMs = Date.now();
+      this.o.log.warn({ jobId }, 'driver disconnected; ending its job');
+      this.endJob(jobId);
+    }
+  }
+
+  private endJob(jobId: string): void {
+    this.tasks.dropPendingOfJob(jobId);
+    this.actors.jobFinished(jobId);
+    this.schedulePush();
+  }
+
+  private async actorCall(r: rayts.ActorDirectoryRequest): Promise<rayts.IActorDirectoryReply> {
+    switch (r.op) {
+      case 'register':
+        return { actor: this.actors.register(r.actor ?? {}), found: true };
+      case 'update':
+        return { actor: this.actors.update(r.actor ?? {}), found: true };
+      case 'get': {
+        const id = r.actor?.actorId;
+        const a = id ? this.actors.get(id) : this.actors.byName(r.namespace, r.name);
+        return { actor: a, found: !!a };
+      }
+      case 'wait': {
+        const a = await this.actors.waitSettled(r.actor?.actorId ?? '', 30_000);
+        return { actor: a, found: !!a };
+      }
+      case 'list':
+        return { actors: this.actors.list().map((a) => ({ ...a, spec: undefined })) };
+      case 'kill': {
+        const a = this.actors.kill(r.actor?.actorId ?? '', r.actor?.reason || 'killed by kill()', false);
+        return { actor: a, found: !!a };
+      }
+      default:
+        throw new InvalidArgumentError(`actor op ${JSON.stringify(r.op)} is not one of register, update, get, wait, list, kill.`);
+    }
   }
 
   close(): void {

@@ -32,6 +32,7 @@ import { WorkerPool } from './worker-pool.js';
 import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
+import { ActorHost } from './actor-host.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 
 export interface NodeDaemonOptions {
@@ -87,6 +88,9 @@ export class NodeDaemon {
   private readonly pulls: PullClient;
   private closed = false;
   private registering: Promise<void> | undefined;
+  readonly actors: ActorHost;
+  /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
+  private readonly actorChains = new Map<string, Promise<void>>();
 
   constructor(private readonly o: NodeDaemonOptions) {
     this.scheduler = new LocalTaskScheduler<NodeTask>(o.resources, (t) => this.start(t));
@@ -97,6 +101,17 @@ export class NodeDaemon {
     });
     this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token);
+    this.actors = new ActorHost({
+      log: o.log.child({ component: 'actors' }),
+      init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId }),
+      nodeId: () => this.nodeId,
+      address: o.address,
+      reply: (to, r) => this.reply(to as Submitter, r),
+      report: (info) => {
+        callUnary(this.head, 'reportActor', info, o.token, 10_000).catch((e) => o.log.warn({ err: (e as Error).message }, 'could not report actor state'));
+      },
+      release: (demand) => this.scheduler.release(demand),
+    });
   }
 
   get address(): string {
@@ -187,6 +202,9 @@ export class NodeDaemon {
         this.o.log.info({ reason: cmd.reason }, 'head ordered shutdown');
         this.o.onShutdown?.(cmd.reason);
         break;
+      case 'kill_actor':
+        void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
+        break;
       case 'dead':
         // The head no longer trusts our id: join again under a new one.
         this.o.log.warn({ reason: cmd.reason, nodeId: this.nodeId }, 'head declared this node dead; re-registering');
@@ -250,6 +268,10 @@ export class NodeDaemon {
   }
 
   private accept(spec: rayts.TaskSpec, from: Submitter): void {
+    if (spec.actorId && !spec.actorCreation) {
+      this.deliverActorCall(spec, from);
+      return;
+    }
     const fn = spec.fn as rayts.FunctionDescriptor | null;
     if (!fn || !fn.functionId) throw new TaskCancelledError('task spec without a function descriptor');
     if (fn.source || fn.modulePath) {
@@ -289,27 +311,74 @@ export class NodeDaemon {
 
   private start(t: NodeTask): void {
     t.state = 'running';
+    if (t.spec.actorCreation) {
+      void this.createActor(t);
+      return;
+    }
     this.running.set(t.spec.taskId, t);
     void this.execute(t);
+  }
+
+  private async createActor(t: NodeTask): Promise<void> {
+    const spec = t.spec;
+    try {
+      const { args } = await this.resolveArgs(spec);
+      const fn = this.functions.get((spec.fn as rayts.FunctionDescriptor).functionId)!;
+      const wd = spec.workingDirHash ? (this.workingDirs.get(spec.workingDirHash) ?? '') : '';
+      this.actors.create({ ...spec, args: args.map((inline) => ({ inline })) } as unknown as rayts.TaskSpec, t.from, t.demand, fn, wd);
+    } catch (e) {
+      this.scheduler.release(t.demand);
+      this.reply(t.from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
+    }
+  }
+
+  private deliverActorCall(spec: rayts.TaskSpec, from: Submitter): void {
+    const needsPull = (spec.args as rayts.Arg[]).some((a) => a.objectId && !(a.inline && a.inline.byteLength));
+    const prev = this.actorChains.get(spec.actorId);
+    if (!needsPull && !prev) {
+      this.actors.call(spec, from, (spec.args as rayts.Arg[]).map((a) => a.inline));
+      return;
+    }
+    const next = (prev ?? Promise.resolve()).then(async () => {
+      try {
+        const { args } = await this.resolveArgs(spec);
+        this.actors.call(spec, from, args);
+      } catch (e) {
+        this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
+      }
+    });
+    this.actorChains.set(spec.actorId, next);
+    void next.then(() => {
+      if (this.actorChains.get(spec.actorId) === next) this.actorChains.delete(spec.actorId);
+    });
+  }
+
+  /** Argument bytes of a spec: inline ones as they are, stored ones from the local store or pulled. */
+  private async resolveArgs(spec: rayts.TaskSpec): Promise<{ args: Uint8Array[]; cleanup: string[] }> {
+    const args: Uint8Array[] = [];
+    const cleanup: string[] = [];
+    for (const a of spec.args as rayts.Arg[]) {
+      if (a.objectId && !(a.inline && a.inline.byteLength)) {
+        let bytes = this.o.store.getBytes(a.objectId);
+        if (!bytes) {
+          bytes = await this.pulls.pull(a.objectId, a.location);
+          this.o.store.putBytes(a.objectId, bytes);
+          cleanup.push(a.objectId);
+        }
+        args.push(bytes);
+      } else args.push(a.inline);
+    }
+    return { args, cleanup };
   }
 
   private async execute(t: NodeTask): Promise<void> {
     const spec = t.spec;
     let result: rayts.ITaskResult;
-    const cleanup: string[] = [];
+    let cleanup: string[] = [];
     try {
-      const args: Uint8Array[] = [];
-      for (const a of spec.args as rayts.Arg[]) {
-        if (a.objectId && !(a.inline && a.inline.byteLength)) {
-          let bytes = this.o.store.getBytes(a.objectId);
-          if (!bytes) {
-            bytes = await this.pulls.pull(a.objectId, a.location);
-            this.o.store.putBytes(a.objectId, bytes);
-            cleanup.push(a.objectId);
-          }
-          args.push(bytes);
-        } else args.push(a.inline);
-      }
+      const resolved = await this.resolveArgs(spec);
+      cleanup = resolved.cleanup;
+      const args = resolved.args;
       const fnDesc = spec.fn as rayts.FunctionDescriptor;
       const fn = this.functions.get(fnDesc.functionId)!;
       const wt: WorkerTask = {
@@ -321,6 +390,7 @@ export class NodeDaemon {
         fn,
         workingDirPath: spec.workingDirHash ? (this.workingDirs.get(spec.workingDirHash) ?? '') : '',
         args,
+        namespace: spec.namespace,
       };
       t.abort = new AbortController();
       const reply = await this.pool.run(wt, t.abort.signal);
@@ -426,6 +496,7 @@ export class NodeDaemon {
     this.channel?.end();
     this.head.close();
     this.pulls.close();
+    await this.actors.close();
     await this.pool.close();
   }
 }

@@ -8,10 +8,11 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { ObjectRef, errorToWire, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
+import type { ResolvedActorOptions } from '../api/actor.js';
 import { CoreWorker, type TaskArg } from '../owner/core-worker.js';
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
-import { replyChannelName, requestChannelName, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
+import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
 import { nodeSummaries } from '../api/node-summaries.js';
 
 export class WorkerBridge {
@@ -70,6 +71,10 @@ export class WorkerBridge {
     return o;
   }
 
+  private args(list: BridgeArg[]): TaskArg[] {
+    return list.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
+  }
+
   private refs(pairs: [string, string][]): ObjectRef[] {
     return pairs.map(([id, owner]) => new ObjectRef(id as ObjectId, owner));
   }
@@ -87,9 +92,8 @@ export class WorkerBridge {
     const owner = this.ownerFor(req.jobId);
     switch (req.op) {
       case 'submit': {
-        const args: TaskArg[] = req.args.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
         try {
-          owner.submit(req.info as CallableInfo, args, req.opts as ResolvedTaskOptions, req.taskId as never);
+          owner.submit(req.info as CallableInfo, this.args(req.args), req.opts as ResolvedTaskOptions, req.taskId as never);
         } catch (e) {
           owner.objects.fail(objectIdOf(req.taskId as never, 0), e as Error);
         }
@@ -118,6 +122,17 @@ export class WorkerBridge {
         return nodeSummaries(await owner.headCall('clusterStatus', {}));
       case 'stats':
         return this.daemon.store.stats();
+      case 'createActor':
+        owner.createActor(req.info as CallableInfo, this.args(req.args), req.opts as ResolvedActorOptions, req.actorId);
+        return undefined;
+      case 'actorCall':
+        owner.submitActorCall(req.actorId, req.className, req.method, this.args(req.args), req.taskId as never);
+        return undefined;
+      case 'killActor':
+        await owner.killActor(req.actorId);
+        return undefined;
+      case 'getActor':
+        return owner.getActor(req.name, req.namespace);
       default:
         throw new Error(`unknown bridge op ${(req as { op: string }).op}`);
     }

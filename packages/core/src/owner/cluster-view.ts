@@ -47,6 +47,8 @@ export class ClusterView {
     private readonly headAddress: string,
     private readonly token: string,
     private readonly log: Logger,
+    /** The driver's job: the head ends the job when this watch goes away. Empty for nodes. */
+    private readonly jobId = '',
   ) {
     this.client = new HeadClient(headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.firstView = new Promise((res, rej) => {
@@ -65,7 +67,7 @@ export class ClusterView {
   private subscribe(): void {
     if (this.closed) return;
     const s = (this.client as unknown as { watchCluster(r: unknown, md: grpc.Metadata): grpc.ClientReadableStream<rayts.ClusterView> }).watchCluster(
-      {},
+      { jobId: this.jobId },
       authMetadata(this.token),
     );
     this.stream = s;

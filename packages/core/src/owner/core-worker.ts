@@ -26,6 +26,8 @@ import {
   RayError,
   ObjectLostError,
   OwnerDiedError,
+  ActorDiedError,
+  newActorId,
   fits,
   isRayError,
   shortId,
@@ -43,6 +45,7 @@ import { HeadClient, NodeClient, OwnerClient, CHANNEL_OPTIONS, pb } from '../rpc
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
+import type { ResolvedActorOptions } from '../api/actor.js';
 import { PULL_CHUNK_BYTES } from '@samsara/ray-common';
 
 /** One argument of a task as the submitter holds it. */
@@ -64,7 +67,27 @@ interface TaskRecord {
   cancelled?: boolean;
   wireArgs?: rayts.IArg[];
   argBytesByNode?: Record<string, number>;
+  /** Set for an actor's creation task. */
+  creation?: { actorId: string; maxConcurrency: number; pgId: string };
+  /** Set for an actor method call. */
+  call?: { actorId: string; method: string };
 }
+
+/** What this process knows of an actor it created or calls. */
+interface ActorRef {
+  readonly actorId: string;
+  readonly className: string;
+  state: 'pending' | 'alive' | 'dead';
+  nodeId?: string;
+  error?: Error;
+  /** Calls in submission order, waiting for their arguments or for the actor to be placed. */
+  queue: TaskRecord[];
+  lookingUp?: boolean;
+  maxTaskRetries: number;
+}
+
+const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
+const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1 });
 
 export interface CoreWorkerOptions {
   readonly headAddress: string;
@@ -79,6 +102,10 @@ export interface CoreWorkerOptions {
   readonly workingDir?: string;
   readonly workingDirArchive?: { hash: string; bytes: Uint8Array };
   readonly entryScript?: string;
+  /** A driver's CoreWorker: its cluster watch tells the head the job is alive. */
+  readonly isDriver?: boolean;
+  /** Namespace of named actors this worker creates by default. */
+  readonly namespace?: string;
 }
 
 /** Summary used by `get` timeouts and `rayts status`. */
@@ -93,6 +120,7 @@ export class CoreWorker {
   readonly objects = new ObjectTable();
   readonly view: ClusterView;
   private readonly tasks = new Map<string, TaskRecord>();
+  private readonly actorRefs = new Map<string, ActorRef>();
   private readonly conns = new Map<string, NodeConnection>();
   private readonly infeasible = new Set<TaskRecord>();
   private readonly spread = new SpreadState();
@@ -105,7 +133,7 @@ export class CoreWorker {
   private readonly submitterId = newTaskId();
 
   constructor(private readonly o: CoreWorkerOptions) {
-    this.view = new ClusterView(o.headAddress, o.token, o.log);
+    this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
     this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
     this.eventTimer = setInterval(() => this.flushEvents(), 250);
@@ -126,6 +154,9 @@ export class CoreWorker {
   }
   get localNodeId(): string | undefined {
     return this.o.localNodeId;
+  }
+  get namespace(): string {
+    return this.o.namespace ?? '';
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -160,7 +191,7 @@ export class CoreWorker {
     const refs = rec.args.filter((a): a is { kind: 'ref'; ref: ObjectRef } => a.kind === 'ref');
     if (refs.length === 0) {
       rec.wireArgs = rec.args.map((a) => ({ inline: (a as { bytes: Uint8Array }).bytes }));
-      this.place(rec);
+      this.argsReady(rec);
       return;
     }
     rec.reason = `waiting for ${refs.length} argument object${refs.length > 1 ? 's' : ''}`;
@@ -177,12 +208,17 @@ export class CoreWorker {
           return { objectId: a.ref.id, location: r.location, sizeBytes: r.sizeBytes, isRef: true };
         });
         rec.argBytesByNode = byNode;
-        this.place(rec);
+        this.argsReady(rec);
       })
       .catch((e: unknown) => {
         // An argument failed: the task fails with the same error, as in Ray.
         this.finish(rec, undefined, e as Error);
       });
+  }
+
+  private argsReady(rec: TaskRecord): void {
+    if (rec.call) this.flushActor(this.actorRefs.get(rec.call.actorId)!);
+    else this.place(rec);
   }
 
   private place(rec: TaskRecord): void {
@@ -279,7 +315,8 @@ export class CoreWorker {
       jobId: this.o.jobId,
       fn: {
         functionId: rec.fn.functionId,
-        name: rec.name,
+        // Actor classes keep their class name (the worker labels errors "Class.method").
+        name: rec.creation ? rec.fn.name : rec.name,
         source: fnSent ? '' : rec.fn.source,
         modulePath: rec.fn.modulePath,
         moduleIndex: rec.fn.moduleIndex,
@@ -292,6 +329,11 @@ export class CoreWorker {
       ownerAddress: this.o.ownAddress,
       workingDirHash: wd?.hash ?? '',
       workingDirArchive: archive,
+      namespace: this.o.namespace ?? '',
+      actorId: rec.creation?.actorId ?? '',
+      actorCreation: !!rec.creation,
+      maxConcurrency: rec.creation?.maxConcurrency ?? 0,
+      pgId: rec.creation?.pgId ?? '',
     });
   }
 
@@ -321,9 +363,20 @@ export class CoreWorker {
       if (r.stored) this.objects.resolveStored(rec.objectId, r.nodeAddress, r.nodeId, r.sizeBytes);
       else this.objects.resolveInline(rec.objectId, r.inline);
       this.finish(rec, r.nodeId);
+      if (rec.creation) this.actorAlive(rec.creation.actorId, r.nodeId);
       return;
     }
     const err = decodeError(r.inline);
+    if (rec.creation) {
+      this.actorDied(rec.creation.actorId, err);
+      this.finish(rec, r.nodeId, err);
+      return;
+    }
+    if (rec.call && isRayError(err) && err.code === 'ACTOR_DIED') {
+      this.actorDied(rec.call.actorId, err);
+      this.finish(rec, r.nodeId, err);
+      return;
+    }
     if (rec.cancelled || (isRayError(err) && err.code === 'TASK_CANCELLED')) {
       this.finish(rec, r.nodeId, this.cancelledError(rec));
       return;
@@ -390,6 +443,16 @@ export class CoreWorker {
     for (const rec of [...this.tasks.values()]) {
       if (rec.state !== 'submitted' || rec.nodeId !== nodeId) continue;
       this.view.removeInflight(nodeId, rec.demand);
+      const actorId = rec.call?.actorId ?? rec.creation?.actorId;
+      if (actorId) {
+        const e = new ActorDiedError(`The actor ${shortId(actorId)} was on node ${shortId(nodeId)}, which died (${why}).`, {
+          hint: 'Create a new actor, or give it maxRestarts to have it restarted after failures.',
+          ids: { actorId, nodeId },
+        });
+        this.actorDied(actorId, e);
+        this.finish(rec, nodeId, e);
+        continue;
+      }
       const err = new NodeDiedError(
         `Task ${rec.name} (task ${shortId(rec.taskId)}) was running on node ${shortId(nodeId)}, which died or disconnected (${why}).`,
         { hint: 'Retries were exhausted; raise maxRetries to survive more node failures.', ids: { taskId: rec.taskId, nodeId } },
@@ -417,6 +480,205 @@ export class CoreWorker {
   private *objectsAt(nodeId: string): Generator<[string, unknown]> {
     void nodeId;
     // Lineage reconstruction of lost objects lands with failure handling; nothing is enumerated yet.
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Actors
+  // ------------------------------------------------------------------------------------------------
+
+  /**
+   * Registers a new actor with the head, then places its creation like a task. Returns its id at once;
+   * calls made meanwhile queue here until the actor is alive.
+   */
+  createActor(info: CallableInfo, args: TaskArg[], opts: ResolvedActorOptions, actorId: string = newActorId()): string {
+    const fn = shipCallable(info, this.o.workingDir, this.o.entryScript);
+    const taskId = newTaskId();
+    const pg = opts.placementGroup;
+    const demand = pg ? demandInGroup(pg.id, opts.bundleIndex, opts.demand) : { ...opts.demand };
+    const ar: ActorRef = { actorId, className: info.name, state: 'pending', queue: [], maxTaskRetries: opts.maxTaskRetries };
+    this.actorRefs.set(actorId, ar);
+    const rec: TaskRecord = {
+      taskId,
+      objectId: objectIdOf(taskId as never, 0),
+      name: `${info.name}.constructor`,
+      fn,
+      args,
+      opts: { ...NO_TASK_OPTIONS, scheduling: opts.scheduling, labelSelector: opts.labelSelector },
+      demand,
+      attempt: 0,
+      retriesLeft: 0,
+      state: 'resolving',
+      creation: { actorId, maxConcurrency: opts.maxConcurrency, pgId: pg?.id ?? '' },
+    };
+    this.tasks.set(taskId, rec);
+    this.objects.createPending(rec.objectId);
+    const namespace = opts.namespace ?? this.o.namespace ?? '';
+    this.headCall<rayts.ActorDirectoryReply>('actorCall', {
+      op: 'register',
+      actor: {
+        actorId,
+        name: opts.name ?? '',
+        namespace,
+        className: info.name,
+        state: 'PENDING',
+        jobId: this.o.jobId,
+        detached: opts.detached,
+        resources: demand,
+        ownerAddress: this.o.ownAddress,
+        maxRestarts: opts.maxRestarts,
+        pgId: pg?.id ?? '',
+      },
+      noRestart: opts.getIfExists,
+    }).then(
+      (reply) => {
+        const existing = reply.actor?.actorId && reply.actor.actorId !== actorId ? reply.actor : undefined;
+        if (existing) {
+          // getIfExists: this handle refers to the actor that already had the name.
+          this.finish(rec, undefined);
+          this.objects.resolveInline(rec.objectId, encodeValue(null));
+          this.adoptExisting(ar, existing);
+          return;
+        }
+        this.resolveArgs(rec);
+      },
+      (e: Error) => {
+        this.actorDied(actorId, e);
+        this.finish(rec, undefined, e);
+      },
+    );
+    return actorId;
+  }
+
+  private adoptExisting(ar: ActorRef, info: rayts.IActorInfo): void {
+    this.actorRefs.set(info.actorId!, ar);
+    (ar as { actorId: string }).actorId = info.actorId!;
+    this.applyActorInfo(ar, info);
+  }
+
+  /** Submits a method call; calls from this process to one actor are delivered in submission order. */
+  submitActorCall(actorId: string, className: string, method: string, args: TaskArg[], taskId: string = newTaskId()): ObjectRef {
+    let ar = this.actorRefs.get(actorId);
+    if (!ar) {
+      ar = { actorId, className, state: 'pending', queue: [], maxTaskRetries: 0 };
+      this.actorRefs.set(actorId, ar);
+    }
+    const rec: TaskRecord = {
+      taskId,
+      objectId: objectIdOf(taskId as never, 0),
+      name: `${className}.${method}`,
+      fn: ACTOR_CALL_FN,
+      args,
+      opts: NO_TASK_OPTIONS,
+      demand: {},
+      attempt: 0,
+      retriesLeft: ar.maxTaskRetries,
+      state: 'resolving',
+      call: { actorId: ar.actorId, method },
+    };
+    this.tasks.set(taskId, rec);
+    this.objects.createPending(rec.objectId);
+    const ref = new ObjectRef(rec.objectId, this.o.ownAddress);
+    if (ar.state === 'dead') {
+      this.finish(rec, undefined, ar.error ?? this.deadActorError(ar, 'it is dead'));
+      return ref;
+    }
+    ar.queue.push(rec);
+    if (ar.state === 'pending' && !this.tasksCreating(ar.actorId)) this.lookupActor(ar);
+    this.resolveArgs(rec);
+    return ref;
+  }
+
+  private tasksCreating(actorId: string): boolean {
+    for (const r of this.tasks.values()) if (r.creation?.actorId === actorId) return true;
+    return false;
+  }
+
+  private deadActorError(ar: ActorRef, why: string): ActorDiedError {
+    return new ActorDiedError(`The actor ${ar.className} (actor ${shortId(ar.actorId)}) is dead: ${why}.`, {
+      hint: 'Create a new actor, or give it maxRestarts to have it restarted after failures.',
+      ids: { actorId: ar.actorId },
+    });
+  }
+
+  /** Asks the head where an actor this process did not create lives (waiting while it is pending). */
+  private lookupActor(ar: ActorRef): void {
+    if (ar.lookingUp || this.closed) return;
+    ar.lookingUp = true;
+    this.headCall<rayts.ActorDirectoryReply>('actorCall', { op: 'wait', actor: { actorId: ar.actorId } }, 40_000).then(
+      (reply) => {
+        ar.lookingUp = false;
+        if (!reply.found || !reply.actor) {
+          this.actorDied(ar.actorId, this.deadActorError(ar, 'the head does not know it (it never existed or its cluster restarted)'));
+          return;
+        }
+        this.applyActorInfo(ar, reply.actor);
+        if (ar.state === 'pending') this.lookupActor(ar);
+      },
+      (e: Error) => {
+        ar.lookingUp = false;
+        this.actorDied(ar.actorId, e);
+      },
+    );
+  }
+
+  private applyActorInfo(ar: ActorRef, info: rayts.IActorInfo): void {
+    if (info.state === 'ALIVE' && info.nodeId) this.actorAlive(ar.actorId, info.nodeId);
+    else if (info.state === 'DEAD') this.actorDied(ar.actorId, this.deadActorError(ar, info.deathCause || info.reason || 'it ended'));
+  }
+
+  private actorAlive(actorId: string, nodeId: string): void {
+    const ar = this.actorRefs.get(actorId);
+    if (!ar || ar.state === 'dead') return;
+    ar.state = 'alive';
+    ar.nodeId = nodeId;
+    this.flushActor(ar);
+  }
+
+  private actorDied(actorId: string, err: Error): void {
+    const ar = this.actorRefs.get(actorId);
+    if (!ar || ar.state === 'dead') return;
+    ar.state = 'dead';
+    ar.error = isRayError(err) && err.code === 'ACTOR_DIED' ? err : this.deadActorError(ar, err.message);
+    for (const rec of ar.queue.splice(0)) this.finish(rec, undefined, ar.error);
+  }
+
+  private flushActor(ar: ActorRef): void {
+    if (ar.state !== 'alive' || !ar.nodeId) return;
+    while (ar.queue.length && ar.queue[0].wireArgs) {
+      const rec = ar.queue.shift()!;
+      if (rec.state === 'done') continue;
+      const conn = this.connection(ar.nodeId);
+      if (!conn) {
+        this.actorDied(ar.actorId, this.deadActorError(ar, `its node ${shortId(ar.nodeId)} is gone`));
+        this.finish(rec, undefined, ar.error);
+        return;
+      }
+      rec.state = 'submitted';
+      rec.nodeId = ar.nodeId;
+      conn.send({
+        taskId: rec.taskId,
+        jobId: this.o.jobId,
+        args: rec.wireArgs as rayts.Arg[],
+        attempt: rec.attempt,
+        ownerAddress: this.o.ownAddress,
+        actorId: ar.actorId,
+        method: rec.call!.method,
+        namespace: this.o.namespace ?? '',
+      });
+    }
+  }
+
+  async killActor(actorId: string): Promise<void> {
+    const ar = this.actorRefs.get(actorId);
+    await this.headCall('actorCall', { op: 'kill', actor: { actorId: ar?.actorId ?? actorId, reason: 'killed by kill()' } });
+    if (ar) this.actorDied(ar.actorId, this.deadActorError(ar, 'killed by kill()'));
+  }
+
+  async getActor(name: string, namespace: string): Promise<{ actorId: string; className: string } | undefined> {
+    const reply = await this.headCall<rayts.ActorDirectoryReply>('actorCall', { op: 'get', name, namespace });
+    const a = reply.found ? reply.actor : undefined;
+    if (!a || a.state === 'DEAD') return undefined;
+    return { actorId: a.actorId!, className: a.className ?? 'Actor' };
   }
 
   // ------------------------------------------------------------------------------------------------

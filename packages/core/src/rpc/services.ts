@@ -52,6 +52,7 @@ export const headServiceDefinition = {
   actorCall: unary('HeadService', 'ActorCall', pb.ActorDirectoryRequest, pb.ActorDirectoryReply),
   placementGroupCall: unary('HeadService', 'PlacementGroupCall', pb.PlacementGroupRequest, pb.PlacementGroupReply),
   kvCall: unary('HeadService', 'KvCall', pb.KvRequest, pb.KvReply),
+  reportActor: unary('HeadService', 'ReportActor', pb.ActorInfo, pb.Empty),
 } satisfies grpc.ServiceDefinition;
 
 export const nodeServiceDefinition = {

@@ -28,6 +28,8 @@ export interface WorkerTask {
   readonly workingDirPath: string;
   /** Encoded argument values (top-level refs already resolved). */
   readonly args: readonly Uint8Array[];
+  /** The job's namespace for named actors. */
+  readonly namespace: string;
 }
 
 export type WorkerReply = { readonly ok: true; readonly value: Uint8Array } | { readonly ok: false; readonly error: ErrorWire };
@@ -49,7 +51,11 @@ export type BridgeRequest =
   | { op: 'cancel'; reqId: number; threadId: number; parentTaskId: string; jobId: string; ref: [string, string]; force: boolean }
   | { op: 'free'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][] }
   | { op: 'nodes'; reqId: number; threadId: number; parentTaskId: string; jobId: string }
-  | { op: 'stats'; reqId: number; threadId: number; parentTaskId: string; jobId: string };
+  | { op: 'stats'; reqId: number; threadId: number; parentTaskId: string; jobId: string }
+  | { op: 'createActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; info: unknown; args: BridgeArg[]; opts: unknown }
+  | { op: 'actorCall'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; className: string; method: string; taskId: string; args: BridgeArg[] }
+  | { op: 'killActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string }
+  | { op: 'getActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; name: string; namespace: string };
 
 export interface BridgeReply {
   reqId: number;

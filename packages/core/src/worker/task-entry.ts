@@ -22,7 +22,7 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   try {
     const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
     const args = task.args.map((b) => decodeValue(b));
-    const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath }, () => fn(...args));
+    const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath, namespace: task.namespace }, () => fn(...args));
     return { ok: true, value: encodeValue(result, undefined, `the result of ${task.name}`) };
   } catch (e) {
     return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)) };

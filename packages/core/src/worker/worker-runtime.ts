@@ -11,12 +11,14 @@ import {
   decodeValue,
   errorFromWire,
   newTaskId,
+  newActorId,
   objectIdOf,
   type ObjectId,
 } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import { shipCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
+import type { ResolvedActorOptions } from '../api/actor.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
 
@@ -26,6 +28,7 @@ export interface TaskScope {
   readonly jobId: string;
   readonly workingDirPath: string;
   readonly actorId?: string;
+  readonly namespace?: string;
 }
 
 type Req = BridgeRequest extends infer R ? (R extends { op: infer O } ? Omit<R, 'reqId' | 'threadId' | 'parentTaskId' | 'jobId'> & { op: O } : never) : never;
@@ -82,10 +85,39 @@ export class WorkerThreadRuntime implements Runtime {
     // Fail fast, in the caller, for code that cannot be shipped.
     shipCallable(info, this.current().workingDirPath || undefined, undefined);
     const taskId = newTaskId();
-    const pg = opts.placementGroup;
-    const plainOpts = { ...opts, placementGroup: pg ? { id: pg.id, bundles: pg.bundles, strategy: pg.strategy, name: pg.name } : undefined };
-    void this.call({ op: 'submit', taskId, info, args: this.toArgs(args), opts: plainOpts }).catch(() => undefined);
+    void this.call({ op: 'submit', taskId, info, args: this.toArgs(args), opts: this.plainPg(opts) }).catch(() => undefined);
     return new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress);
+  }
+
+  private plainPg<T extends { placementGroup?: { id: string; bundles: unknown; strategy: unknown; name: string } }>(opts: T): unknown {
+    const pg = opts.placementGroup;
+    return { ...opts, placementGroup: pg ? { id: pg.id, bundles: pg.bundles, strategy: pg.strategy, name: pg.name } : undefined };
+  }
+
+  createActor(info: CallableInfo, args: readonly unknown[], opts: ResolvedActorOptions): string {
+    shipCallable(info, this.current().workingDirPath || undefined, undefined);
+    const actorId = newActorId();
+    const withNs = { ...opts, namespace: opts.namespace ?? this.namespace() };
+    void this.call({ op: 'createActor', actorId, info, args: this.toArgs(args), opts: this.plainPg(withNs) }).catch(() => undefined);
+    return actorId;
+  }
+
+  submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef {
+    const taskId = newTaskId();
+    void this.call({ op: 'actorCall', actorId, className, method, taskId, args: this.toArgs(args) }).catch(() => undefined);
+    return new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress);
+  }
+
+  async killActor(actorId: string): Promise<void> {
+    await this.call({ op: 'killActor', actorId });
+  }
+
+  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined> {
+    return this.call({ op: 'getActor', name, namespace: namespace ?? this.namespace() });
+  }
+
+  namespace(): string {
+    return this.current().namespace ?? '';
   }
 
   async get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {

@@ -1,0 +1,207 @@
+/**
+ * Actors: `actor(Class)` → `.remote(...ctorArgs)` creates one instance in its own worker on a node
+ * chosen like a task's; `handle.method.remote(...args)` calls it. Calls from one caller run in
+ * submission order; methods that return promises run concurrently up to `maxConcurrency`.
+ * Handles can be passed to tasks and other actors; named actors are found with `getActor`.
+ */
+import { InvalidArgumentError, ObjectRef, describe, registerExtension, EXT, type ResourceMap } from '@samsara/ray-common';
+import { parseLabelSelector, type LabelSelector, type SchedulingStrategy } from '@samsara/ray-scheduler';
+import { describeCallable, type CallableInfo } from './function-descriptor.js';
+import { checkKnownKeys, resolveDemand, resolveRetries, resolveScheduling } from './options.js';
+import type { PlacementGroup } from './placement-group-handle.js';
+import type { RemoteArgs } from './remote-function.js';
+import { requireRuntime } from './runtime.js';
+
+/** Options of an actor class (defaults in brackets). */
+export interface ActorOptions {
+  /** Name to find it with getActor(name) [none]. Unique per namespace. */
+  name?: string;
+  /** Namespace of the name [the job's namespace: init({ namespace }) or an anonymous one]. */
+  namespace?: string;
+  /** 'detached' outlives its creator; otherwise the actor ends with the job that created it. */
+  lifetime?: 'detached' | 'non_detached';
+  /** With a name: return the existing actor of that name instead of failing [false]. */
+  getIfExists?: boolean;
+  /** CPUs held for the actor's whole life [0]. */
+  numCpus?: number;
+  numGpus?: number;
+  memory?: number;
+  resources?: ResourceMap;
+  /** Calls running at once; >1 lets async methods interleave [1]. */
+  maxConcurrency?: number;
+  /** Restarts after its worker or node dies [0]. */
+  maxRestarts?: number;
+  /** Retries of a call that was in flight when the actor died [0]. */
+  maxTaskRetries?: number;
+  scheduling?: SchedulingStrategy;
+  labelSelector?: Record<string, string>;
+  placementGroup?: PlacementGroup;
+  bundleIndex?: number;
+}
+
+export const ACTOR_OPTION_NAMES = [
+  'name', 'namespace', 'lifetime', 'getIfExists', 'numCpus', 'numGpus', 'memory', 'resources', 'maxConcurrency',
+  'maxRestarts', 'maxTaskRetries', 'scheduling', 'labelSelector', 'placementGroup', 'bundleIndex',
+] as const;
+
+export interface ResolvedActorOptions {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly detached: boolean;
+  readonly getIfExists: boolean;
+  readonly demand: Readonly<ResourceMap>;
+  readonly maxConcurrency: number;
+  readonly maxRestarts: number;
+  readonly maxTaskRetries: number;
+  readonly scheduling: SchedulingStrategy;
+  readonly labelSelector?: LabelSelector;
+  readonly placementGroup?: PlacementGroup;
+  readonly bundleIndex: number;
+}
+
+export function resolveActorOptions(o: ActorOptions, where: string): ResolvedActorOptions {
+  checkKnownKeys(o, ACTOR_OPTION_NAMES, where);
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) throw new InvalidArgumentError(`${where}: name must be a non-empty string, got ${describe(o.name)}.`);
+  if (o.namespace !== undefined && typeof o.namespace !== 'string') throw new InvalidArgumentError(`${where}: namespace must be a string, got ${describe(o.namespace)}.`);
+  if (o.lifetime !== undefined && o.lifetime !== 'detached' && o.lifetime !== 'non_detached') {
+    throw new InvalidArgumentError(`${where}: lifetime must be 'detached' or 'non_detached', got ${describe(o.lifetime)}.`);
+  }
+  if (o.lifetime === 'detached' && !o.name) {
+    throw new InvalidArgumentError(`${where}: a detached actor needs a name, or nothing could ever reach it after its creator exits.`);
+  }
+  const mc = o.maxConcurrency ?? 1;
+  if (!Number.isInteger(mc) || mc < 1 || mc > 10_000) throw new InvalidArgumentError(`${where}: maxConcurrency must be an integer from 1 to 10000, got ${describe(o.maxConcurrency)}.`);
+  const bundleIndex = o.bundleIndex ?? -1;
+  if (!Number.isInteger(bundleIndex) || bundleIndex < -1) throw new InvalidArgumentError(`${where}: bundleIndex must be an integer ≥ -1, got ${describe(o.bundleIndex)}.`);
+  return Object.freeze({
+    name: o.name,
+    namespace: o.namespace,
+    detached: o.lifetime === 'detached',
+    getIfExists: o.getIfExists === true,
+    demand: Object.freeze(resolveDemand(o, where, 0)),
+    maxConcurrency: mc,
+    maxRestarts: resolveRetries(o.maxRestarts, where, 'maxRestarts', 0),
+    maxTaskRetries: resolveRetries(o.maxTaskRetries, where, 'maxTaskRetries', 0),
+    scheduling: resolveScheduling(o.scheduling, where),
+    labelSelector: o.labelSelector === undefined ? undefined : parseLabelSelector(o.labelSelector, where),
+    placementGroup: o.placementGroup,
+    bundleIndex,
+  });
+}
+
+type AnyFn = (...a: never[]) => unknown;
+/** A method of an actor handle: `.remote(...args)` returns an ObjectRef of its (awaited) result. */
+export interface ActorMethod<A extends unknown[], R> {
+  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+}
+/** A handle to one actor, typed from its class: every method becomes an ActorMethod. */
+export type ActorHandle<T> = {
+  readonly [K in keyof T as T[K] extends AnyFn ? (K extends `__${string}` ? never : K) : never]: T[K] extends (...a: infer A) => infer R
+    ? ActorMethod<A, R>
+    : never;
+} & { readonly actorId: string; readonly className: string };
+
+export interface ActorClass<C extends new (...a: never[]) => unknown> {
+  /** Creates the actor; returns its handle at once (construction happens on the chosen node). */
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>>;
+  options(opts: ActorOptions): ActorClass<C>;
+  readonly className: string;
+}
+
+/** The data of a handle; the Proxy around it turns property reads into methods. */
+export class ActorHandleData {
+  constructor(
+    readonly actorId: string,
+    readonly className: string,
+  ) {}
+}
+
+const NOT_METHODS = new Set(['then', 'toJSON', 'constructor', 'actorId', 'className', 'inspect', 'asymmetricMatch', '$$typeof', 'nodeType', 'tagName']);
+
+/** Wraps handle data in the Proxy that exposes `handle.method.remote(...)`. */
+export function makeActorHandle<T>(actorId: string, className: string): ActorHandle<T> {
+  const data = new ActorHandleData(actorId, className);
+  const methods = new Map<string, ActorMethod<unknown[], unknown>>();
+  return new Proxy(data, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'symbol' || NOT_METHODS.has(prop) || prop in target) return Reflect.get(target, prop, receiver);
+      let m = methods.get(prop);
+      if (!m) {
+        m = {
+          remote: (...args: unknown[]) => requireRuntime(`${className}.${prop}.remote()`).submitActorCall(actorId, className, prop, args),
+        };
+        methods.set(prop, m);
+      }
+      return m;
+    },
+  }) as unknown as ActorHandle<T>;
+}
+
+registerExtension({
+  Class: ActorHandleData as never,
+  type: EXT.handle,
+  write: ((h: ActorHandleData) => [h.actorId, h.className]) as never,
+  read: ((d: [string, string]) => makeActorHandle(d[0], d[1])) as never,
+});
+
+class ActorClassImpl<C extends new (...a: never[]) => unknown> implements ActorClass<C> {
+  constructor(
+    readonly info: CallableInfo,
+    private readonly raw: ActorOptions,
+    private readonly resolved: ResolvedActorOptions,
+  ) {}
+  get className(): string {
+    return this.info.name;
+  }
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
+    const actorId = requireRuntime(`${this.info.name}.remote()`).createActor(this.info, args, this.resolved);
+    return makeActorHandle(actorId, this.info.name);
+  }
+  options(opts: ActorOptions): ActorClass<C> {
+    const merged = { ...this.raw, ...opts };
+    return new ActorClassImpl<C>(this.info, merged, resolveActorOptions(merged, `${this.info.name}.options()`));
+  }
+}
+
+/**
+ * Makes a class an actor class.
+ * @example
+ * const Counter = actor(class Counter { n = 0; incr(by = 1) { return (this.n += by); } });
+ * const c = Counter.remote();
+ * await get(c.incr.remote(2)); // 2
+ */
+export function actor<C extends new (...a: never[]) => unknown>(cls: C, opts: ActorOptions = {}): ActorClass<C> {
+  if (typeof cls !== 'function' || !/^class[\s{]/.test(Function.prototype.toString.call(cls))) {
+    throw new InvalidArgumentError(`actor() takes a class, got ${typeof cls === 'function' ? 'a function' : describe(cls)}.`, {
+      hint: 'For a function, use remote(fn).',
+    });
+  }
+  const info = describeCallable(cls, 'class');
+  return new ActorClassImpl<C>(info, opts, resolveActorOptions(opts, `actor(${info.name})`));
+}
+
+function handleData(h: unknown, what: string): ActorHandleData {
+  if (!(h instanceof ActorHandleData)) throw new InvalidArgumentError(`${what} takes an actor handle, got ${describe(h)}.`);
+  return h;
+}
+
+/** Finds a named actor. Rejects with InvalidArgumentError when none of that name is alive. */
+export async function getActor<T = Record<string, AnyFn>>(name: string, opts: { namespace?: string } = {}): Promise<ActorHandle<T>> {
+  checkKnownKeys(opts, ['namespace'], 'getActor()');
+  if (typeof name !== 'string' || !name) throw new InvalidArgumentError(`getActor() takes an actor name, got ${describe(name)}.`);
+  const rt = requireRuntime('getActor()');
+  const found = await rt.getActor(name, opts.namespace);
+  if (!found) {
+    throw new InvalidArgumentError(`No live actor named "${name}" in namespace "${opts.namespace ?? rt.namespace()}".`, {
+      hint: 'Check the name and namespace (rayts list actors); actors that are not detached end with the job that created them.',
+    });
+  }
+  return makeActorHandle<T>(found.actorId, found.className);
+}
+
+/** Ends an actor now. Later calls reject with ActorDiedError. Its restarts (if any) are not used. */
+export async function kill(handle: ActorHandle<unknown>, opts: { noRestart?: boolean } = {}): Promise<void> {
+  checkKnownKeys(opts, ['noRestart'], 'kill()');
+  const h = handleData(handle, 'kill()');
+  await requireRuntime('kill()').killActor(h.actorId, opts.noRestart !== false);
+}

@@ -1,0 +1,140 @@
+/**
+ * ActorDirectory: the head's table of actors — ids, names per namespace, where each lives, its state.
+ * Responsible for name uniqueness, answering lookups (`getActor`, callers that learn an actor's
+ * address), killing on request, and ending the non-detached actors of a job that finished. Not on the
+ * call path: callers send method calls to the actor's node directly.
+ *
+ * States: PENDING → ALIVE → DEAD; PENDING → DEAD (creation failed or killed first);
+ * ALIVE → RESTARTING → ALIVE (restarts, when enabled).
+ */
+import { InvalidArgumentError, type Logger } from '@samsara/ray-common';
+import type { rayts } from '@samsara/ray-proto';
+
+export type ActorRecord = rayts.IActorInfo & { actorId: string; state: string };
+
+export interface ActorDirectoryHooks {
+  /** Tell the node hosting `actorId` to stop it. */
+  killOnNode(nodeId: string, actorId: string, reason: string, graceful: boolean): void;
+  changed(): void;
+}
+
+export class ActorDirectory {
+  private readonly actors = new Map<string, ActorRecord>();
+  private readonly names = new Map<string, string>();
+  private readonly waiters = new Map<string, (() => void)[]>();
+
+  constructor(
+    private readonly hooks: ActorDirectoryHooks,
+    private readonly log: Logger,
+  ) {}
+
+  private key(ns: string | null | undefined, name: string): string {
+    return `${ns ?? ''}\0${name}`;
+  }
+
+  list(): ActorRecord[] {
+    return [...this.actors.values()];
+  }
+
+  get(actorId: string): ActorRecord | undefined {
+    return this.actors.get(actorId);
+  }
+
+  byName(namespace: string, name: string): ActorRecord | undefined {
+    const id = this.names.get(this.key(namespace, name));
+    const a = id ? this.actors.get(id) : undefined;
+    return a && a.state !== 'DEAD' ? a : undefined;
+  }
+
+  register(a: rayts.IActorInfo): ActorRecord {
+    if (!a.actorId) throw new InvalidArgumentError('register actor: actorId is required.');
+    if (a.name) {
+      const taken = this.byName(a.namespace ?? '', a.name);
+      if (taken && taken.actorId !== a.actorId) {
+        throw new InvalidArgumentError(
+          `An actor named "${a.name}" already exists in namespace "${a.namespace}" (actor ${taken.actorId}, ${taken.state}).`,
+          { hint: 'Use getActor(name) to reach it, pass getIfExists: true to reuse it, or pick another name.' },
+        );
+      }
+    }
+    const rec: ActorRecord = { ...a, actorId: a.actorId, state: a.state || 'PENDING' };
+    this.actors.set(rec.actorId, rec);
+    if (rec.name) this.names.set(this.key(rec.namespace, rec.name), rec.actorId);
+    this.hooks.changed();
+    return rec;
+  }
+
+  /** A node or owner reports a state change. Unknown actors are recorded (e.g. after a head restart). */
+  update(a: rayts.IActorInfo): ActorRecord | undefined {
+    const rec = this.actors.get(a.actorId ?? '');
+    if (!rec) return a.actorId ? this.register(a) : undefined;
+    if (rec.state === 'DEAD') return rec;
+    if (a.state) rec.state = a.state;
+    if (a.nodeId) rec.nodeId = a.nodeId;
+    if (a.address) rec.address = a.address;
+    if (a.reason !== undefined && a.reason !== null) rec.reason = a.reason;
+    if (a.deathCause) rec.deathCause = a.deathCause;
+    if (a.numRestarts) rec.numRestarts = a.numRestarts;
+    this.settle(rec);
+    this.hooks.changed();
+    return rec;
+  }
+
+  kill(actorId: string, reason: string, graceful = false): ActorRecord | undefined {
+    const rec = this.actors.get(actorId);
+    if (!rec || rec.state === 'DEAD') return rec;
+    const nodeId = rec.nodeId;
+    rec.state = 'DEAD';
+    rec.reason = reason;
+    rec.deathCause = reason;
+    if (nodeId) this.hooks.killOnNode(nodeId, actorId, reason, graceful);
+    this.settle(rec);
+    this.hooks.changed();
+    this.log.info({ actorId, reason }, 'actor killed');
+    return rec;
+  }
+
+  /** Ends the non-detached actors a finished job owned. */
+  jobFinished(jobId: string): void {
+    for (const a of this.actors.values()) {
+      if (a.jobId === jobId && !a.detached && a.state !== 'DEAD') this.kill(a.actorId, `its owner (job ${jobId}) exited`, true);
+    }
+  }
+
+  /** Actors on a dead node die (restarts are decided by their owners). */
+  nodeDied(nodeId: string, reason: string): void {
+    for (const a of this.actors.values()) {
+      if (a.nodeId === nodeId && a.state !== 'DEAD') {
+        a.state = 'DEAD';
+        a.reason = `its node ${nodeId} died (${reason})`;
+        a.deathCause = a.reason;
+        this.settle(a);
+      }
+    }
+    this.hooks.changed();
+  }
+
+  /** Resolves when the actor leaves PENDING/RESTARTING, or after `timeoutMs`. */
+  waitSettled(actorId: string, timeoutMs: number): Promise<ActorRecord | undefined> {
+    const rec = this.actors.get(actorId);
+    if (!rec || (rec.state !== 'PENDING' && rec.state !== 'RESTARTING')) return Promise.resolve(rec);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => done(), timeoutMs);
+      const done = () => {
+        clearTimeout(t);
+        resolve(this.actors.get(actorId));
+      };
+      const list = this.waiters.get(actorId) ?? [];
+      list.push(done);
+      this.waiters.set(actorId, list);
+    });
+  }
+
+  private settle(rec: ActorRecord): void {
+    if (rec.state === 'PENDING' || rec.state === 'RESTARTING') return;
+    const w = this.waiters.get(rec.actorId);
+    if (!w) return;
+    this.waiters.delete(rec.actorId);
+    for (const f of w) f();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * ActorHost: the actors living on one node, each in its own worker thread. Responsible for creating an
+ * actor from its creation spec, delivering method calls in arrival order, answering calls to dead or
+ * unknown actors with ActorDiedError, killing actors (on request, with their placement group, or when
+ * the node stops) and reporting state changes to the head. Holds the actor's resources until it dies.
+ */
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import {
+  ActorDiedError,
+  encodeError,
+  encodeValue,
+  errorFromWire,
+  shortId,
+  type Logger,
+  type ResourceMap,
+} from '@samsara/ray-common';
+import type { rayts } from '@samsara/ray-proto';
+import type { WorkerFunction, WorkerInit } from '../worker/protocol.js';
+import type { ActorToMain, ActorWorkerData, MainToActor } from '../worker/actor-protocol.js';
+
+const ENTRY = fileURLToPath(new URL('../worker/actor-entry.js', import.meta.url));
+
+/** Where a result goes: the submitter stream it came from. */
+export interface ReplyTarget {
+  readonly closed: boolean;
+}
+
+export interface ActorHostDeps {
+  readonly log: Logger;
+  readonly init: () => WorkerInit;
+  readonly nodeId: () => string;
+  readonly address: string;
+  reply(to: ReplyTarget, r: rayts.ITaskResult): void;
+  report(info: rayts.IActorInfo): void;
+  release(demand: ResourceMap): void;
+}
+
+interface HostedActor {
+  readonly actorId: string;
+  readonly name: string;
+  readonly worker: Worker;
+  readonly demand: ResourceMap;
+  readonly pgId: string;
+  readonly creation: { taskId: string; attempt: number; to: ReplyTarget };
+  readonly calls: Map<string, { attempt: number; to: ReplyTarget }>;
+  state: 'creating' | 'alive' | 'dead';
+  shutdownDone?: () => void;
+}
+
+export class ActorHost {
+  private readonly actors = new Map<string, HostedActor>();
+  /** Why recently ended actors died, for calls that still arrive. Bounded. */
+  private readonly dead = new Map<string, string>();
+
+  constructor(private readonly d: ActorHostDeps) {}
+
+  get size(): number {
+    return this.actors.size;
+  }
+
+  create(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, fn: WorkerFunction, workingDirPath: string): void {
+    const data: ActorWorkerData = {
+      rayts: this.d.init(),
+      actorId: spec.actorId,
+      jobId: spec.jobId,
+      nodeId: this.d.nodeId(),
+      creationTaskId: spec.taskId,
+      fn,
+      workingDirPath,
+      maxConcurrency: Math.max(1, spec.maxConcurrency || 1),
+      namespace: spec.namespace,
+    };
+    const worker = new Worker(ENTRY, { workerData: data });
+    const a: HostedActor = {
+      actorId: spec.actorId,
+      name: fn.name,
+      worker,
+      demand,
+      pgId: spec.pgId,
+      creation: { taskId: spec.taskId, attempt: spec.attempt, to },
+      calls: new Map(),
+      state: 'creating',
+    };
+    this.actors.set(a.actorId, a);
+    worker.on('message', (m: ActorToMain) => this.onMessage(a, m));
+    worker.on('error', (e) => this.die(a, `its worker crashed: ${e.message}`));
+    worker.on('exit', (code) => this.die(a, `its worker exited with code ${code}`));
+    this.post(a, { type: 'create', args: (spec.args as rayts.Arg[]).map((x) => x.inline) });
+  }
+
+  /** Delivers a method call; calls to unknown or dead actors fail at once with ActorDiedError. */
+  call(spec: rayts.TaskSpec, to: ReplyTarget, args: Uint8Array[]): void {
+    const a = this.actors.get(spec.actorId);
+    if (!a || a.state === 'dead') {
+      const why = this.dead.get(spec.actorId) ?? 'it is not running on this node';
+      this.d.reply(to, {
+        taskId: spec.taskId,
+        attempt: spec.attempt,
+        status: 'error',
+        nodeId: this.d.nodeId(),
+        inline: encodeError(this.diedError(spec.actorId, spec.method, why)),
+      });
+      return;
+    }
+    a.calls.set(spec.taskId, { attempt: spec.attempt, to });
+    this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args });
+  }
+
+  private diedError(actorId: string, method: string, why: string): ActorDiedError {
+    return new ActorDiedError(`The actor ${shortId(actorId)} is dead${method ? `; ${method}() was not run` : ''}: ${why}.`, {
+      hint: 'Create a new actor, or give it maxRestarts to have it restarted after failures.',
+      ids: { actorId },
+    });
+  }
+
+  private post(a: HostedActor, m: MainToActor): void {
+    a.worker.postMessage(m);
+  }
+
+  private onMessage(a: HostedActor, m: ActorToMain): void {
+    switch (m.type) {
+      case 'created':
+        a.state = 'alive';
+        this.d.report({ actorId: a.actorId, state: 'ALIVE', nodeId: this.d.nodeId(), address: this.d.address });
+        this.d.reply(a.creation.to, {
+          taskId: a.creation.taskId,
+          attempt: a.creation.attempt,
+          status: 'ok',
+          inline: encodeValue(null),
+          nodeId: this.d.nodeId(),
+          nodeAddress: this.d.address,
+        });
+        break;
+      case 'create_failed': {
+        const err = errorFromWire(m.error);
+        this.d.reply(a.creation.to, {
+          taskId: a.creation.taskId,
+          attempt: a.creation.attempt,
+          status: 'error',
+          inline: encodeError(err),
+          nodeId: this.d.nodeId(),
+        });
+        this.die(a, `its constructor threw: ${err.message}`, true);
+        break;
+      }
+      case 'result': {
+        const c = a.calls.get(m.taskId);
+        if (!c) return;
+        a.calls.delete(m.taskId);
+        this.d.reply(c.to, {
+          taskId: m.taskId,
+          attempt: c.attempt,
+          status: m.reply.ok ? 'ok' : 'error',
+          inline: m.reply.ok ? m.reply.value : encodeError(errorFromWire(m.reply.error)),
+          sizeBytes: m.reply.ok ? m.reply.value.byteLength : 0,
+          nodeId: this.d.nodeId(),
+          nodeAddress: this.d.address,
+        });
+        break;
+      }
+      case 'shutdown_done':
+        a.shutdownDone?.();
+        break;
+    }
+  }
+
+  private die(a: HostedActor, why: string, alreadyReplied = false): void {
+    if (a.state === 'dead') return;
+    const wasCreating = a.state === 'creating';
+    a.state = 'dead';
+    this.actors.delete(a.actorId);
+    this.dead.set(a.actorId, why);
+    if (this.dead.size > 10_000) this.dead.delete(this.dead.keys().next().value as string);
+    if (wasCreating && !alreadyReplied) {
+      this.d.reply(a.creation.to, {
+        taskId: a.creation.taskId,
+        attempt: a.creation.attempt,
+        status: 'error',
+        inline: encodeError(this.diedError(a.actorId, '', why)),
+        nodeId: this.d.nodeId(),
+      });
+    }
+    for (const [taskId, c] of a.calls) {
+      this.d.reply(c.to, { taskId, attempt: c.attempt, status: 'error', nodeId: this.d.nodeId(), inline: encodeError(this.diedError(a.actorId, '', why)) });
+    }
+    a.calls.clear();
+    void a.worker.terminate();
+    this.d.release(a.demand);
+    this.d.report({ actorId: a.actorId, state: 'DEAD', nodeId: this.d.nodeId(), reason: why, deathCause: why });
+    this.d.log.info({ actorId: a.actorId, why }, 'actor ended');
+  }
+
+  /** Stops an actor; `graceful` runs its `__rayShutdown__` hook first (at most `graceMs`). */
+  async kill(actorId: string, why: string, graceful: boolean, graceMs = 2000): Promise<void> {
+    const a = this.actors.get(actorId);
+    if (!a) return;
+    if (graceful && a.state === 'alive') {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        a.shutdownDone = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        this.post(a, { type: 'shutdown' });
+      });
+    }
+    this.die(a, why);
+  }
+
+  /** Stops the actors running in a placement group that is being removed. */
+  async killGroup(pgId: string): Promise<void> {
+    await Promise.all([...this.actors.values()].filter((a) => a.pgId === pgId).map((a) => this.kill(a.actorId, `its placement group ${pgId} was removed`, true)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.actors.keys()].map((id) => this.kill(id, 'its node is shutting down', true)));
+  }
+}

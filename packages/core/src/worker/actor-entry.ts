@@ -1,0 +1,110 @@
+/**
+ * The dedicated worker thread of one actor. Builds the instance from the shipped class, then runs
+ * method calls in arrival order: one at a time by default, or up to `maxConcurrency` at once (useful
+ * for methods that return promises). A method's throw becomes a TaskError for that call only; the
+ * actor keeps its state and goes on. `__rayShutdown__()` on the instance runs on a graceful exit.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeValue, encodeValue, errorToWire, toTaskError, InvalidArgumentError } from '@samsara/ray-common';
+import * as api from '../index.js';
+import { setRuntime } from '../api/runtime.js';
+import { loadCallable, setApiBindings } from './code-loader.js';
+import { WorkerThreadRuntime } from './worker-runtime.js';
+import type { ActorWorkerData, ActorToMain, MainToActor } from './actor-protocol.js';
+
+const data = workerData as ActorWorkerData;
+const runtime = new WorkerThreadRuntime(data.rayts);
+setRuntime(runtime);
+setApiBindings(api as unknown as Record<string, unknown>);
+(globalThis as Record<string, unknown>).__name ??= (t: unknown) => t;
+
+const port = parentPort!;
+let instance: Record<string, unknown> | undefined;
+/** Calls wait until the constructor finished. */
+let ready = false;
+let running = 0;
+const queue: Extract<MainToActor, { type: 'call' }>[] = [];
+const scope = (taskId: string) => ({
+  taskId,
+  nodeId: data.nodeId,
+  jobId: data.jobId,
+  workingDirPath: data.workingDirPath,
+  actorId: data.actorId,
+  namespace: data.namespace,
+});
+
+function send(m: ActorToMain): void {
+  port.postMessage(m);
+}
+
+async function create(args: readonly Uint8Array[]): Promise<void> {
+  try {
+    const Cls = (await loadCallable(data.fn, data.workingDirPath)) as new (...a: unknown[]) => Record<string, unknown>;
+    const decoded = args.map((b) => decodeValue(b));
+    instance = await runtime.scope.run(scope(data.creationTaskId), async () => new Cls(...decoded));
+    ready = true;
+    send({ type: 'created' });
+    pump();
+  } catch (e) {
+    send({ type: 'create_failed', error: errorToWire(toTaskError(`${data.fn.name}.constructor`, e, { actorId: data.actorId })) });
+  }
+}
+
+async function runCall(c: Extract<MainToActor, { type: 'call' }>): Promise<void> {
+  const label = `${data.fn.name}.${c.method}`;
+  try {
+    const m = instance?.[c.method];
+    if (typeof m !== 'function') {
+      const methods = instance ? methodNames(instance) : [];
+      throw new InvalidArgumentError(`Actor ${data.fn.name} (actor ${data.actorId}) has no method "${c.method}".`, {
+        hint: `Its methods are: ${methods.join(', ') || '(none)'}.`,
+      });
+    }
+    const args = c.args.map((b) => decodeValue(b));
+    const result = await runtime.scope.run(scope(c.taskId), () => (m as (...a: unknown[]) => unknown).apply(instance, args));
+    send({ type: 'result', taskId: c.taskId, reply: { ok: true, value: encodeValue(result, undefined, `the result of ${label}`) } });
+  } catch (e) {
+    send({ type: 'result', taskId: c.taskId, reply: { ok: false, error: errorToWire(toTaskError(label, e, { actorId: data.actorId, taskId: c.taskId })) } });
+  }
+}
+
+function pump(): void {
+  while (ready && running < data.maxConcurrency && queue.length) {
+    const c = queue.shift()!;
+    running++;
+    void runCall(c).finally(() => {
+      running--;
+      pump();
+    });
+  }
+}
+
+export function methodNames(obj: object): string[] {
+  const out = new Set<string>();
+  for (let p = Object.getPrototypeOf(obj); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) if (k !== 'constructor' && typeof (obj as Record<string, unknown>)[k] === 'function') out.add(k);
+  }
+  return [...out];
+}
+
+port.on('message', (m: MainToActor) => {
+  switch (m.type) {
+    case 'create':
+      void create(m.args);
+      break;
+    case 'call':
+      queue.push(m);
+      pump();
+      break;
+    case 'shutdown': {
+      const hook = instance?.__rayShutdown__;
+      const done = () => send({ type: 'shutdown_done' });
+      if (typeof hook === 'function') {
+        Promise.resolve()
+          .then(() => runtime.scope.run(scope(''), () => (hook as () => unknown).call(instance)))
+          .then(done, done);
+      } else done();
+      break;
+    }
+  }
+});

@@ -1,0 +1,26 @@
+/** Messages between a node's main thread and an actor's dedicated worker thread. */
+import type { ErrorWire } from '@samsara/ray-common';
+import type { WorkerFunction, WorkerInit, WorkerReply } from './protocol.js';
+
+export interface ActorWorkerData {
+  readonly rayts: WorkerInit;
+  readonly actorId: string;
+  readonly jobId: string;
+  readonly nodeId: string;
+  readonly creationTaskId: string;
+  readonly fn: WorkerFunction;
+  readonly workingDirPath: string;
+  readonly maxConcurrency: number;
+  readonly namespace: string;
+}
+
+export type MainToActor =
+  | { type: 'create'; args: Uint8Array[] }
+  | { type: 'call'; taskId: string; method: string; args: Uint8Array[] }
+  | { type: 'shutdown' };
+
+export type ActorToMain =
+  | { type: 'created' }
+  | { type: 'create_failed'; error: ErrorWire }
+  | { type: 'result'; taskId: string; reply: WorkerReply }
+  | { type: 'shutdown_done' };
