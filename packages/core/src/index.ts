@@ -28,6 +28,7 @@ export {
 } from './api/objects-api.js';
 export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './api/runtime.js';
 export { PlacementGroup } from './api/placement-group-handle.js';
+export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from './api/placement-group.js';
 export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorOptions } from './api/actor.js';
 export {
   ObjectRef,

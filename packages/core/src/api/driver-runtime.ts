@@ -2,7 +2,7 @@
  * The runtime of a driver process: the public API on top of the driver's CoreWorker. With an embedded
  * cluster the same process also hosts the head and a node (ClusterProcess).
  */
-import { ObjectRef, encodeValue, newTaskId, type Logger } from '@samsara/ray-common';
+import { ObjectRef, encodeValue, newTaskId, type Logger, type ResourceMap } from '@samsara/ray-common';
 import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
 import type { ClusterProcess } from '../process/cluster-process.js';
 import type { CallableInfo } from './function-descriptor.js';
@@ -67,6 +67,18 @@ export class DriverRuntime implements Runtime {
 
   namespace(): string {
     return this.worker.namespace;
+  }
+
+  createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void {
+    this.worker.createPlacementGroup(id, bundles, strategy, name);
+  }
+
+  waitPlacementGroup(id: string, timeoutMs?: number): Promise<void> {
+    return this.worker.waitPlacementGroup(id, timeoutMs);
+  }
+
+  removePlacementGroup(id: string): Promise<void> {
+    return this.worker.removePlacementGroup(id);
   }
 
   free(refs: readonly ObjectRef[]): Promise<void> {

@@ -66,6 +66,10 @@ export interface Runtime {
   submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef;
   killActor(actorId: string, noRestart: boolean): Promise<void>;
   getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined>;
+  /** Sends a placement group's creation to the head (fire and forget; `waitPlacementGroup` reports). */
+  createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void;
+  waitPlacementGroup(id: string, timeoutMs?: number): Promise<void>;
+  removePlacementGroup(id: string): Promise<void>;
   /** The namespace named actors are created and looked up in by default. */
   namespace(): string;
   free(refs: readonly ObjectRef[]): Promise<void>;

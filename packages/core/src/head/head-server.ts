@@ -14,6 +14,7 @@ import type { HostedService } from '../rpc/server-host.js';
 import { NodeTable } from './node-table.js';
 import { TaskEventTable } from './task-event-table.js';
 import { ActorDirectory } from './actor-directory.js';
+import { PlacementGroupManager } from './placement-group-manager.js';
 
 export interface HeadServerOptions {
   readonly health: HealthConfig;
@@ -37,6 +38,7 @@ export class HeadServer {
   readonly nodes: NodeTable;
   readonly tasks = new TaskEventTable(20_000);
   readonly actors: ActorDirectory;
+  readonly placementGroups: PlacementGroupManager;
   /** Open WatchCluster streams per driver job: when the last one closes, the driver is gone. */
   private readonly jobWatchers = new Map<string, number>();
   private readonly jobs = new Map<string, JobRecord>();
@@ -47,8 +49,6 @@ export class HeadServer {
   private pushScheduled = false;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly pushTimer: NodeJS.Timeout;
-  /** Extension point for placement groups (filled by their manager). */
-  placementGroupHandler?: (req: rayts.PlacementGroupRequest) => Promise<rayts.IPlacementGroupReply>;
   viewExtras?: () => Partial<rayts.IClusterView>;
 
   constructor(private readonly o: HeadServerOptions) {
@@ -59,6 +59,11 @@ export class HeadServer {
         changed: () => this.schedulePush(),
       },
       o.log.child({ component: 'actors' }),
+    );
+    this.placementGroups = new PlacementGroupManager(
+      this.nodes,
+      { command: (nodeId, cmd) => this.sendCommand(nodeId, cmd), changed: () => this.schedulePush() },
+      o.log.child({ component: 'placement-groups' }),
     );
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, o.health.heartbeatPeriodMs)));
     this.sweepTimer.unref();
@@ -71,9 +76,11 @@ export class HeadServer {
     for (const d of dead) {
       this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
       this.actors.nodeDied(d.nodeId, d.deathReason);
+      this.placementGroups.nodeDied(d.nodeId);
       this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
     }
     if (dead.length) this.schedulePush();
+    this.placementGroups.retryPending();
   }
 
   view(): rayts.ClusterView {
@@ -83,6 +90,7 @@ export class HeadServer {
       sessionName: this.o.sessionName,
       pending: this.tasks.pending() as rayts.PendingTaskInfo[],
       actors: this.actors.list().map((a) => ({ ...a, spec: undefined })) as unknown as rayts.ActorInfo[],
+      placementGroups: this.placementGroups.list() as rayts.PlacementGroupInfo[],
       ...(this.viewExtras?.() ?? {}),
     } as rayts.IClusterView);
   }
@@ -114,6 +122,7 @@ export class HeadServer {
         validateResources(req.resources, 'RegisterNode');
         const rec = this.nodes.register(req, req.kind === 'head');
         this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels }, 'node registered');
+        this.placementGroups.retryPending();
         this.schedulePush();
         return {
           nodeId: rec.nodeId,
@@ -206,10 +215,7 @@ export class HeadServer {
         this.actors.update(call.request);
         return {};
       },
-      placementGroupCall: async (call: grpc.ServerUnaryCall<rayts.PlacementGroupRequest, unknown>) => {
-        if (!this.placementGroupHandler) throw new InvalidArgumentError('placement groups are not enabled on this head');
-        return this.placementGroupHandler(call.request);
-      },
+      placementGroupCall: async (call: grpc.ServerUnaryCall<rayts.PlacementGroupRequest, unknown>) => this.placementGroupCall(call.request),
       kvCall: async (call: grpc.ServerUnaryCall<rayts.KvRequest, unknown>): Promise<rayts.IKvReply> => {
         const r = call.request;
         const key = `${r.namespace}\0${r.key}`;
@@ -254,7 +260,23 @@ export class HeadServer {
   private endJob(jobId: string): void {
     this.tasks.dropPendingOfJob(jobId);
     this.actors.jobFinished(jobId);
+    this.placementGroups.jobFinished(jobId);
     this.schedulePush();
+  }
+
+  private async placementGroupCall(r: rayts.PlacementGroupRequest): Promise<rayts.IPlacementGroupReply> {
+    switch (r.op) {
+      case 'create':
+        return { group: this.placementGroups.create(r.group ?? {}) };
+      case 'remove':
+        return { group: this.placementGroups.remove(r.pgId) };
+      case 'wait':
+        return { group: await this.placementGroups.wait(r.pgId, Math.min(Math.max(r.timeoutMs || 30_000, 1), 60_000)) };
+      case 'list':
+        return { groups: this.placementGroups.list() };
+      default:
+        throw new InvalidArgumentError(`placement group op ${JSON.stringify(r.op)} is not one of create, remove, wait, list.`);
+    }
   }
 
   private async actorCall(r: rayts.ActorDirectoryRequest): Promise<rayts.IActorDirectoryReply> {

@@ -46,6 +46,8 @@ interface HostedActor {
   readonly calls: Map<string, { attempt: number; to: ReplyTarget }>;
   state: 'creating' | 'alive' | 'dead';
   shutdownDone?: () => void;
+  /** Set while the actor is being stopped, so that concurrent kills share one shutdown. */
+  killing?: Promise<void>;
 }
 
 export class ActorHost {
@@ -195,6 +197,11 @@ export class ActorHost {
   async kill(actorId: string, why: string, graceful: boolean, graceMs = 2000): Promise<void> {
     const a = this.actors.get(actorId);
     if (!a) return;
+    a.killing ??= this.stop(a, why, graceful, graceMs);
+    return a.killing;
+  }
+
+  private async stop(a: HostedActor, why: string, graceful: boolean, graceMs: number): Promise<void> {
     if (graceful && a.state === 'alive') {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, graceMs);

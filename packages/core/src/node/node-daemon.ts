@@ -17,11 +17,13 @@ import {
   errorFromWire,
   formatResources,
   randomId,
+  unpackInternal,
+  SchedulingError,
   type Logger,
   type ResourceMap,
   type HealthConfig,
 } from '@samsara/ray-common';
-import { LocalTaskScheduler } from '@samsara/ray-scheduler';
+import { LocalTaskScheduler, bundleResources } from '@samsara/ray-scheduler';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, CHANNEL_OPTIONS, nodeServiceDefinition, pb } from '../rpc/services.js';
 import { authMetadata, callUnary } from '../rpc/auth.js';
@@ -202,6 +204,17 @@ export class NodeDaemon {
         this.o.log.info({ reason: cmd.reason }, 'head ordered shutdown');
         this.o.onShutdown?.(cmd.reason);
         break;
+      case 'pg_commit': {
+        const { index, bundle } = unpackInternal<{ index: number; bundle: ResourceMap }>(cmd.payload);
+        this.scheduler.removeTotal(bundle);
+        this.scheduler.addTotal(bundleResources(cmd.targetId, index, bundle));
+        break;
+      }
+      case 'pg_release': {
+        const { index, bundle } = unpackInternal<{ index: number; bundle: ResourceMap }>(cmd.payload);
+        void this.releaseGroup(cmd.targetId, index, bundle);
+        break;
+      }
       case 'kill_actor':
         void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
         break;
@@ -466,6 +479,25 @@ export class NodeDaemon {
       r.cancelled = true;
       if (force) r.abort?.abort();
     }
+  }
+
+  /** A placement group was removed: stop what ran in it and turn its resources back into plain ones. */
+  private async releaseGroup(pgId: string, index: number, bundle: ResourceMap): Promise<void> {
+    const inGroup = (demand: ResourceMap) => Object.keys(demand).some((k) => k.endsWith(`_group_${pgId}`) || k.includes(`_group_${index}_${pgId}`));
+    for (const t of this.scheduler.remove((q) => inGroup(q.demand))) {
+      t.state = 'done';
+      this.reply(t.from, {
+        taskId: t.spec.taskId,
+        attempt: t.spec.attempt,
+        status: 'error',
+        nodeId: this.nodeId,
+        inline: encodeError(new SchedulingError(`Task ${t.spec.fn?.name} (task ${t.spec.taskId}) was queued in placement group ${pgId}, which was removed.`, { ids: { taskId: t.spec.taskId, pgId } })),
+      });
+    }
+    for (const t of this.running.values()) if (inGroup(t.demand)) this.cancel(t.spec.taskId, true);
+    await this.actors.killGroup(pgId);
+    this.scheduler.removeTotal(bundleResources(pgId, index, bundle));
+    this.scheduler.addTotal(bundle);
   }
 
   /** Lends a blocked task's CPU to other tasks (the task waits in get). */

@@ -133,6 +133,13 @@ export class WorkerBridge {
         return undefined;
       case 'getActor':
         return owner.getActor(req.name, req.namespace);
+      case 'pgCreate':
+        owner.createPlacementGroup(req.id, req.bundles, req.strategy, req.name);
+        return undefined;
+      case 'pgWait':
+        return this.blocking(req.parentTaskId, () => owner.waitPlacementGroup(req.id, req.timeoutMs));
+      case 'pgRemove':
+        return owner.removePlacementGroup(req.id);
       default:
         throw new Error(`unknown bridge op ${(req as { op: string }).op}`);
     }

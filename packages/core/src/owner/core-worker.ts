@@ -28,6 +28,7 @@ import {
   OwnerDiedError,
   ActorDiedError,
   newActorId,
+  SchedulingError,
   fits,
   isRayError,
   shortId,
@@ -679,6 +680,47 @@ export class CoreWorker {
     const a = reply.found ? reply.actor : undefined;
     if (!a || a.state === 'DEAD') return undefined;
     return { actorId: a.actorId!, className: a.className ?? 'Actor' };
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Placement groups (reserved by the head)
+  // ------------------------------------------------------------------------------------------------
+
+  private readonly pgCreations = new Map<string, Promise<unknown>>();
+
+  createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void {
+    const p = this.headCall('placementGroupCall', {
+      op: 'create',
+      group: { pgId: id, name, strategy, jobId: this.o.jobId, bundles: bundles.map((b) => ({ resources: b })) },
+    });
+    p.catch(() => undefined);
+    this.pgCreations.set(id, p);
+  }
+
+  async waitPlacementGroup(id: string, timeoutMs: number | undefined): Promise<void> {
+    await this.pgCreations.get(id);
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    for (;;) {
+      const slice = Math.max(1, Math.min(30_000, deadline - Date.now()));
+      const r = await this.headCall<rayts.PlacementGroupReply>('placementGroupCall', { op: 'wait', pgId: id, timeoutMs: slice }, slice + 10_000);
+      const g = r.group;
+      if (g?.state === 'CREATED') return;
+      if (!g || g.state === 'REMOVED') {
+        throw new SchedulingError(`Placement group ${shortId(id)} was removed before it was ready.`, { ids: { pgId: id } });
+      }
+      if (Date.now() >= deadline) {
+        throw new GetTimeoutError(`Placement group ${shortId(id)} is not ready after ${timeoutMs} ms: ${g.reason || 'waiting for resources'}.`, {
+          hint: 'Add nodes that offer the missing resources, free resources, or choose a less strict strategy.',
+          ids: { pgId: id },
+        });
+      }
+    }
+  }
+
+  async removePlacementGroup(id: string): Promise<void> {
+    await this.pgCreations.get(id)?.catch(() => undefined);
+    this.pgCreations.delete(id);
+    await this.headCall('placementGroupCall', { op: 'remove', pgId: id });
   }
 
   // ------------------------------------------------------------------------------------------------

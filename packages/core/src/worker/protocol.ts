@@ -55,7 +55,10 @@ export type BridgeRequest =
   | { op: 'createActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; info: unknown; args: BridgeArg[]; opts: unknown }
   | { op: 'actorCall'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; className: string; method: string; taskId: string; args: BridgeArg[] }
   | { op: 'killActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string }
-  | { op: 'getActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; name: string; namespace: string };
+  | { op: 'getActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; name: string; namespace: string }
+  | { op: 'pgCreate'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; bundles: Record<string, number>[]; strategy: string; name: string }
+  | { op: 'pgWait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; timeoutMs?: number }
+  | { op: 'pgRemove'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string };
 
 export interface BridgeReply {
   reqId: number;

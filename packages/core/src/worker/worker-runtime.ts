@@ -14,6 +14,7 @@ import {
   newActorId,
   objectIdOf,
   type ObjectId,
+  type ResourceMap,
 } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import { shipCallable } from '../api/function-descriptor.js';
@@ -118,6 +119,18 @@ export class WorkerThreadRuntime implements Runtime {
 
   namespace(): string {
     return this.current().namespace ?? '';
+  }
+
+  createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void {
+    void this.call({ op: 'pgCreate', id, bundles: [...bundles], strategy, name }).catch(() => undefined);
+  }
+
+  async waitPlacementGroup(id: string, timeoutMs?: number): Promise<void> {
+    await this.call({ op: 'pgWait', id, timeoutMs });
+  }
+
+  async removePlacementGroup(id: string): Promise<void> {
+    await this.call({ op: 'pgRemove', id });
   }
 
   async get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
