@@ -22,6 +22,8 @@ export class ActorDirectory {
   private readonly actors = new Map<string, ActorRecord>();
   private readonly names = new Map<string, string>();
   private readonly waiters = new Map<string, (() => void)[]>();
+  /** Handles created with getIfExists that found an existing actor: their id → the real one. */
+  private readonly aliases = new Map<string, string>();
 
   constructor(
     private readonly hooks: ActorDirectoryHooks,
@@ -37,7 +39,7 @@ export class ActorDirectory {
   }
 
   get(actorId: string): ActorRecord | undefined {
-    return this.actors.get(actorId);
+    return this.actors.get(this.aliases.get(actorId) ?? actorId);
   }
 
   byName(namespace: string, name: string): ActorRecord | undefined {
@@ -46,10 +48,15 @@ export class ActorDirectory {
     return a && a.state !== 'DEAD' ? a : undefined;
   }
 
-  register(a: rayts.IActorInfo): ActorRecord {
+  /** Records a new actor. With `getIfExists`, a live actor of the same name is returned instead. */
+  register(a: rayts.IActorInfo, getIfExists = false): ActorRecord {
     if (!a.actorId) throw new InvalidArgumentError('register actor: actorId is required.');
     if (a.name) {
       const taken = this.byName(a.namespace ?? '', a.name);
+      if (taken && taken.actorId !== a.actorId && getIfExists) {
+        this.aliases.set(a.actorId, taken.actorId);
+        return taken;
+      }
       if (taken && taken.actorId !== a.actorId) {
         throw new InvalidArgumentError(
           `An actor named "${a.name}" already exists in namespace "${a.namespace}" (actor ${taken.actorId}, ${taken.state}).`,
@@ -81,7 +88,7 @@ export class ActorDirectory {
   }
 
   kill(actorId: string, reason: string, graceful = false): ActorRecord | undefined {
-    const rec = this.actors.get(actorId);
+    const rec = this.get(actorId);
     if (!rec || rec.state === 'DEAD') return rec;
     const nodeId = rec.nodeId;
     rec.state = 'DEAD';
@@ -116,6 +123,7 @@ export class ActorDirectory {
 
   /** Resolves when the actor leaves PENDING/RESTARTING, or after `timeoutMs`. */
   waitSettled(actorId: string, timeoutMs: number): Promise<ActorRecord | undefined> {
+    actorId = this.aliases.get(actorId) ?? actorId;
     const rec = this.actors.get(actorId);
     if (!rec || (rec.state !== 'PENDING' && rec.state !== 'RESTARTING')) return Promise.resolve(rec);
     return new Promise((resolve) => {

@@ -282,7 +282,7 @@ export class HeadServer {
   private async actorCall(r: rayts.ActorDirectoryRequest): Promise<rayts.IActorDirectoryReply> {
     switch (r.op) {
       case 'register':
-        return { actor: this.actors.register(r.actor ?? {}), found: true };
+        return { actor: this.actors.register(r.actor ?? {}, r.noRestart), found: true };
       case 'update':
         return { actor: this.actors.update(r.actor ?? {}), found: true };
       case 'get': {

@@ -595,7 +595,7 @@ export class CoreWorker {
   }
 
   private deadActorError(ar: ActorRef, why: string): ActorDiedError {
-    return new ActorDiedError(`The actor ${ar.className} (actor ${shortId(ar.actorId)}) is dead: ${why}.`, {
+    return new ActorDiedError(`The actor ${ar.className} (actor ${shortId(ar.actorId)}) is dead: ${why.replace(/\.+$/, '')}.`, {
       hint: 'Create a new actor, or give it maxRestarts to have it restarted after failures.',
       ids: { actorId: ar.actorId },
     });
