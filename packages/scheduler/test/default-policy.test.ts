@@ -87,3 +87,15 @@ describe('chooseNode DEFAULT', () => {
     expect(chooseNode(nodes, { demand: { CPU: 1 } } as never)).toEqual({ kind: 'placed', nodeId: 'a' });
   });
 });
+
+describe('defaultPolicy - locality', () => {
+  it('defaultPolicy - a node holding ≥ 1 MiB of arguments wins even above the spread threshold', async () => {
+    const { defaultPolicy } = await import('../src/policy/default-policy.js');
+    const busy = { nodeId: 'b', address: 'b:1', total: { CPU: 2 }, available: { CPU: 0.5 }, labels: {}, alive: true };
+    const idle = { nodeId: 'a', address: 'a:1', total: { CPU: 2 }, available: { CPU: 2 }, labels: {}, alive: true };
+    const d = defaultPolicy([idle, busy], { demand: { CPU: 0.1 }, strategy: 'DEFAULT', argBytesByNode: { b: 2 * 1024 * 1024 } }, () => 0);
+    expect(d).toEqual({ kind: 'placed', nodeId: 'b' });
+    const small = defaultPolicy([idle, busy], { demand: { CPU: 0.1 }, strategy: 'DEFAULT', argBytesByNode: { b: 1000 } }, () => 0);
+    expect(small).toEqual({ kind: 'placed', nodeId: 'a' });
+  });
+});

@@ -7,7 +7,7 @@ import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
 import type { ClusterProcess } from '../process/cluster-process.js';
 import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
-import type { ResolvedActorOptions } from './actor.js';
+import type { ResolvedActorOptions } from './actor-options.js';
 import { nodeSummaries } from './node-summaries.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
 

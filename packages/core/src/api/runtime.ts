@@ -7,7 +7,7 @@
 import { NotInitializedError, type ObjectRef, type ResourceMap } from '@samsara/ray-common';
 import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
-import type { ResolvedActorOptions } from './actor.js';
+import type { ResolvedActorOptions } from './actor-options.js';
 
 /** Where the calling code runs. */
 export interface RuntimeContext {

@@ -8,7 +8,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { ObjectRef, errorToWire, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
-import type { ResolvedActorOptions } from '../api/actor.js';
+import type { ResolvedActorOptions } from '../api/actor-options.js';
 import { CoreWorker, type TaskArg } from '../owner/core-worker.js';
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';

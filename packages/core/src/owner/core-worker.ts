@@ -46,7 +46,7 @@ import { HeadClient, NodeClient, OwnerClient, CHANNEL_OPTIONS, pb } from '../rpc
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
-import type { ResolvedActorOptions } from '../api/actor.js';
+import type { ResolvedActorOptions } from '../api/actor-options.js';
 import { PULL_CHUNK_BYTES } from '@samsara/ray-common';
 
 /** One argument of a task as the submitter holds it. */

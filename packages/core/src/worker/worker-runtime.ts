@@ -19,7 +19,7 @@ import {
 import type { CallableInfo } from '../api/function-descriptor.js';
 import { shipCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
-import type { ResolvedActorOptions } from '../api/actor.js';
+import type { ResolvedActorOptions } from '../api/actor-options.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
 

@@ -10,6 +10,8 @@ import { classify, infeasibleReason, waitReason } from './feasibility.js';
 
 /** Slack for comparing utilisations computed from fixed-point amounts. */
 const EPSILON = 1e-9;
+/** Argument bytes on one node above which DEFAULT places there whenever it has room (1 MiB). */
+export const LOCALITY_MIN_BYTES = 1024 * 1024;
 
 /**
  * Hybrid placement over the nodes that pass the label selector and fit the demand.
@@ -27,6 +29,12 @@ export function defaultPolicy(nodes: readonly NodeView[], req: PlacementRequest,
     return c.feasible.length > 0
       ? { kind: 'wait', reason: waitReason(c, req.demand) }
       : { kind: 'infeasible', reason: infeasibleReason(c, req.demand, req.labelSelector) };
+  }
+  // Data locality first: moving a large argument costs more than a less even spread, so the node that
+  // already holds at least LOCALITY_MIN_BYTES of the arguments wins whenever it has room.
+  const argNode = heaviestArgNode(req.argBytesByNode);
+  if (argNode !== undefined && (req.argBytesByNode?.[argNode] ?? 0) >= LOCALITY_MIN_BYTES && c.available.some((n) => n.nodeId === argNode)) {
+    return { kind: 'placed', nodeId: argNode };
   }
   const ordered = candidateOrder(c.available, req);
   const util = ordered.map((n) => utilisationAfter(n.total, n.available, req.demand as ResourceMap));
