@@ -18,6 +18,8 @@ import {
 import type { rayts } from '@samsara/ray-proto';
 import type { WorkerFunction, WorkerInit } from '../worker/protocol.js';
 import type { ActorToMain, ActorWorkerData, MainToActor } from '../worker/actor-protocol.js';
+import type { WorkerArg } from '../worker/values.js';
+import type { EncodedObject } from '@samsara/ray-object-store';
 
 const ENTRY = fileURLToPath(new URL('../worker/actor-entry.js', import.meta.url));
 
@@ -34,6 +36,8 @@ export interface ActorHostDeps {
   reply(to: ReplyTarget, r: rayts.ITaskResult): void;
   report(info: rayts.IActorInfo): void;
   release(demand: ResourceMap): void;
+  /** Puts a large result into the node's store; returns the result message fields. */
+  storeResult(objectId: string, stored: EncodedObject): rayts.ITaskResult;
 }
 
 interface HostedActor {
@@ -43,9 +47,10 @@ interface HostedActor {
   readonly demand: ResourceMap;
   readonly pgId: string;
   readonly creation: { taskId: string; attempt: number; to: ReplyTarget };
-  readonly calls: Map<string, { attempt: number; to: ReplyTarget }>;
+  readonly calls: Map<string, { attempt: number; to: ReplyTarget; release: () => void }>;
   state: 'creating' | 'alive' | 'dead';
   shutdownDone?: () => void;
+  releaseCreationArgs?: () => void;
   /** Set while the actor is being stopped, so that concurrent kills share one shutdown. */
   killing?: Promise<void>;
 }
@@ -61,7 +66,7 @@ export class ActorHost {
     return this.actors.size;
   }
 
-  create(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, fn: WorkerFunction, workingDirPath: string): void {
+  create(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, fn: WorkerFunction, workingDirPath: string, args: WorkerArg[], release: () => void): void {
     const data: ActorWorkerData = {
       rayts: this.d.init(),
       actorId: spec.actorId,
@@ -88,13 +93,15 @@ export class ActorHost {
     worker.on('message', (m: ActorToMain) => this.onMessage(a, m));
     worker.on('error', (e) => this.die(a, `its worker crashed: ${e.message}`));
     worker.on('exit', (code) => this.die(a, `its worker exited with code ${code}`));
-    this.post(a, { type: 'create', args: (spec.args as rayts.Arg[]).map((x) => x.inline) });
+    a.releaseCreationArgs = release;
+    this.post(a, { type: 'create', args });
   }
 
   /** Delivers a method call; calls to unknown or dead actors fail at once with ActorDiedError. */
-  call(spec: rayts.TaskSpec, to: ReplyTarget, args: Uint8Array[]): void {
+  call(spec: rayts.TaskSpec, to: ReplyTarget, args: WorkerArg[], release: () => void): void {
     const a = this.actors.get(spec.actorId);
     if (!a || a.state === 'dead') {
+      release();
       const why = this.dead.get(spec.actorId) ?? 'it is not running on this node';
       this.d.reply(to, {
         taskId: spec.taskId,
@@ -105,7 +112,7 @@ export class ActorHost {
       });
       return;
     }
-    a.calls.set(spec.taskId, { attempt: spec.attempt, to });
+    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release });
     this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args });
   }
 
@@ -124,6 +131,7 @@ export class ActorHost {
     switch (m.type) {
       case 'created':
         a.state = 'alive';
+        a.releaseCreationArgs?.();
         this.d.report({ actorId: a.actorId, state: 'ALIVE', nodeId: this.d.nodeId(), address: this.d.address });
         this.d.reply(a.creation.to, {
           taskId: a.creation.taskId,
@@ -135,6 +143,7 @@ export class ActorHost {
         });
         break;
       case 'create_failed': {
+        a.releaseCreationArgs?.();
         const err = errorFromWire(m.error);
         this.d.reply(a.creation.to, {
           taskId: a.creation.taskId,
@@ -150,15 +159,13 @@ export class ActorHost {
         const c = a.calls.get(m.taskId);
         if (!c) return;
         a.calls.delete(m.taskId);
-        this.d.reply(c.to, {
-          taskId: m.taskId,
-          attempt: c.attempt,
-          status: m.reply.ok ? 'ok' : 'error',
-          inline: m.reply.ok ? m.reply.value : encodeError(errorFromWire(m.reply.error)),
-          sizeBytes: m.reply.ok ? m.reply.value.byteLength : 0,
-          nodeId: this.d.nodeId(),
-          nodeAddress: this.d.address,
-        });
+        c.release();
+        const r = m.reply;
+        let fields: rayts.ITaskResult;
+        if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
+        else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored);
+        else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
+        this.d.reply(c.to, { ...fields, taskId: m.taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address });
         break;
       }
       case 'shutdown_done':
@@ -183,7 +190,9 @@ export class ActorHost {
         nodeId: this.d.nodeId(),
       });
     }
+    a.releaseCreationArgs?.();
     for (const [taskId, c] of a.calls) {
+      c.release();
       this.d.reply(c.to, { taskId, attempt: c.attempt, status: 'error', nodeId: this.d.nodeId(), inline: encodeError(this.diedError(a.actorId, '', why)) });
     }
     a.calls.clear();

@@ -11,7 +11,7 @@ import type * as grpc from '@grpc/grpc-js';
 import * as grpcjs from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import {
-  INLINE_MAX_BYTES,
+  ObjectLostError,
   TaskCancelledError,
   encodeError,
   errorFromWire,
@@ -36,6 +36,8 @@ import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
 import { ActorHost } from './actor-host.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
+import type { WorkerArg } from '../worker/values.js';
+import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
 
 export interface NodeDaemonOptions {
   readonly headAddress: string;
@@ -99,13 +101,13 @@ export class NodeDaemon {
     const cpu = o.resources.CPU ?? 0;
     this.pool = new WorkerPool({
       threads: o.threads ?? Math.max(1, Math.ceil(cpu)),
-      init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '' },
+      init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '', sharedBuffer: o.store.sharedBuffer },
     });
     this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), CHANNEL_OPTIONS);
-    this.pulls = new PullClient(o.token);
+    this.pulls = new PullClient(o.token, o.store);
     this.actors = new ActorHost({
       log: o.log.child({ component: 'actors' }),
-      init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId }),
+      init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId, sharedBuffer: o.store.sharedBuffer }),
       nodeId: () => this.nodeId,
       address: o.address,
       reply: (to, r) => this.reply(to as Submitter, r),
@@ -113,6 +115,7 @@ export class NodeDaemon {
         callUnary(this.head, 'reportActor', info, o.token, 10_000).catch((e) => o.log.warn({ err: (e as Error).message }, 'could not report actor state'));
       },
       release: (demand) => this.scheduler.release(demand),
+      storeResult: (objectId, stored) => this.storeResult(objectId, stored),
     });
   }
 
@@ -335,10 +338,10 @@ export class NodeDaemon {
   private async createActor(t: NodeTask): Promise<void> {
     const spec = t.spec;
     try {
-      const { args } = await this.resolveArgs(spec);
+      const { args, release } = await this.resolveArgs(spec);
       const fn = this.functions.get((spec.fn as rayts.FunctionDescriptor).functionId)!;
       const wd = spec.workingDirHash ? (this.workingDirs.get(spec.workingDirHash) ?? '') : '';
-      this.actors.create({ ...spec, args: args.map((inline) => ({ inline })) } as unknown as rayts.TaskSpec, t.from, t.demand, fn, wd);
+      this.actors.create(spec, t.from, t.demand, fn, wd, args, release);
     } catch (e) {
       this.scheduler.release(t.demand);
       this.reply(t.from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
@@ -349,13 +352,13 @@ export class NodeDaemon {
     const needsPull = (spec.args as rayts.Arg[]).some((a) => a.objectId && !(a.inline && a.inline.byteLength));
     const prev = this.actorChains.get(spec.actorId);
     if (!needsPull && !prev) {
-      this.actors.call(spec, from, (spec.args as rayts.Arg[]).map((a) => a.inline));
+      this.actors.call(spec, from, (spec.args as rayts.Arg[]).map((a) => a.inline), () => undefined);
       return;
     }
     const next = (prev ?? Promise.resolve()).then(async () => {
       try {
-        const { args } = await this.resolveArgs(spec);
-        this.actors.call(spec, from, args);
+        const { args, release } = await this.resolveArgs(spec);
+        this.actors.call(spec, from, args, release);
       } catch (e) {
         this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
       }
@@ -366,31 +369,56 @@ export class NodeDaemon {
     });
   }
 
-  /** Argument bytes of a spec: inline ones as they are, stored ones from the local store or pulled. */
-  private async resolveArgs(spec: rayts.TaskSpec): Promise<{ args: Uint8Array[]; cleanup: string[] }> {
-    const args: Uint8Array[] = [];
-    const cleanup: string[] = [];
-    for (const a of spec.args as rayts.Arg[]) {
-      if (a.objectId && !(a.inline && a.inline.byteLength)) {
-        let bytes = this.o.store.getBytes(a.objectId);
-        if (!bytes) {
-          bytes = await this.pulls.pull(a.objectId, a.location);
-          this.o.store.putBytes(a.objectId, bytes);
-          cleanup.push(a.objectId);
+  /**
+   * Arguments of a spec as a worker receives them: inline bytes as they are; stored objects as slices
+   * of the shared area (pulled into the local store first when they live elsewhere), pinned until
+   * `release()`. Copies pulled only for this task are dropped on release.
+   */
+  private async resolveArgs(spec: rayts.TaskSpec): Promise<{ args: WorkerArg[]; release: () => void }> {
+    const args: WorkerArg[] = [];
+    const views: ObjectView[] = [];
+    const pulled: string[] = [];
+    const release = () => {
+      for (const v of views.splice(0)) v.release();
+      for (const id of pulled.splice(0)) this.o.store.delete(id);
+    };
+    try {
+      for (const a of spec.args as rayts.Arg[]) {
+        if (!a.objectId || (a.inline && a.inline.byteLength)) {
+          args.push(a.inline);
+          continue;
         }
-        args.push(bytes);
-      } else args.push(a.inline);
+        let view = await this.o.store.getAsync(a.objectId);
+        if (!view) {
+          await this.pulls.pull(a.objectId, a.location);
+          pulled.push(a.objectId);
+          view = await this.o.store.getAsync(a.objectId);
+          if (!view) throw new ObjectLostError(`Object ${a.objectId} vanished from this node's store right after it was pulled.`, { ids: { objectId: a.objectId } });
+        }
+        views.push(view);
+        const loc = this.o.store.locate(a.objectId);
+        args.push(loc ? { meta: view.meta, offset: loc.offset, length: loc.length } : { meta: view.meta, bytes: view.data });
+      }
+    } catch (e) {
+      release();
+      throw e;
     }
-    return { args, cleanup };
+    return { args, release };
+  }
+
+  /** Puts a worker's large result into the store; returns the result message fields. */
+  storeResult(objectId: string, stored: EncodedObject): rayts.ITaskResult {
+    const meta = this.o.store.putEncoded(objectId, stored);
+    return { status: 'ok', stored: true, objectId, sizeBytes: meta.sizeBytes };
   }
 
   private async execute(t: NodeTask): Promise<void> {
     const spec = t.spec;
     let result: rayts.ITaskResult;
-    let cleanup: string[] = [];
+    let release = () => undefined as void;
     try {
       const resolved = await this.resolveArgs(spec);
-      cleanup = resolved.cleanup;
+      release = resolved.release;
       const args = resolved.args;
       const fnDesc = spec.fn as rayts.FunctionDescriptor;
       const fn = this.functions.get(fnDesc.functionId)!;
@@ -410,19 +438,14 @@ export class NodeDaemon {
       if (t.cancelled) {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
       } else if (reply.ok) {
-        const v = reply.value;
-        if (v.byteLength > INLINE_MAX_BYTES) {
-          const objectId = `${spec.taskId}.0`;
-          this.o.store.putBytes(objectId, v);
-          result = { status: 'ok', stored: true, objectId, sizeBytes: v.byteLength };
-        } else result = { status: 'ok', inline: v, sizeBytes: v.byteLength };
+        result = 'stored' in reply ? this.storeResult(`${spec.taskId}.0`, reply.stored) : { status: 'ok', inline: reply.value, sizeBytes: reply.value.byteLength };
       } else {
         result = { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!reply.crashed };
       }
     } catch (e) {
       result = { status: 'error', inline: encodeError(e), retriable: false };
     } finally {
-      for (const id of cleanup) this.o.store.delete(id);
+      release();
     }
     t.state = 'done';
     this.running.delete(spec.taskId);

@@ -13,23 +13,29 @@ import type { CoreWorker } from '../owner/core-worker.js';
 export function pullObjectHandler(store: ProcessStore) {
   return async (call: grpc.ServerWritableStream<rayts.PullRequest, rayts.IObjectChunk>): Promise<void> => {
     const { objectId } = call.request;
-    const data = store.getBytes(objectId);
-    if (!data) {
+    // Pinned while it streams, so that it is not spilled or freed under the reader.
+    const view = await store.getAsync(objectId);
+    if (!view) {
       call.emit('error', { code: status.NOT_FOUND, details: `object ${objectId} is not stored here` });
       return;
     }
-    const chunk = Math.min(Math.max(call.request.chunkBytes || PULL_CHUNK_BYTES, 64 * 1024), 16 * 1024 * 1024);
-    const total = data.byteLength;
-    let offset = Math.max(0, Math.min(total, Math.floor(call.request.offset || 0)));
-    if (total === 0) call.write({ data: new Uint8Array(0), offset: 0, totalBytes: 0 });
-    while (offset < total) {
-      if (call.cancelled) return;
-      const end = Math.min(total, offset + chunk);
-      const ok = call.write({ data: data.subarray(offset, end), offset, totalBytes: total });
-      offset = end;
-      if (!ok) await new Promise<void>((resolve) => call.once('drain', () => resolve()));
+    try {
+      const chunkBytes = Math.min(Math.max(call.request.chunkBytes || PULL_CHUNK_BYTES, 64 * 1024), 16 * 1024 * 1024);
+      const total = view.meta.sizeBytes;
+      const meta = JSON.stringify(view.meta);
+      let offset = Math.max(0, Math.min(total, Math.floor(call.request.offset || 0)));
+      if (offset >= total) call.write({ data: new Uint8Array(0), offset, totalBytes: total, meta });
+      for await (const chunk of store.readChunks(objectId, offset, chunkBytes)) {
+        if (call.cancelled) return;
+        // Chunks are views of shared memory valid until the next one: the message gets its own copy.
+        const ok = call.write({ data: Buffer.from(chunk), offset, totalBytes: total, meta });
+        offset += chunk.byteLength;
+        if (!ok) await new Promise<void>((resolve) => call.once('drain', () => resolve()));
+      }
+      call.end();
+    } finally {
+      view.release();
     }
-    call.end();
   };
 }
 

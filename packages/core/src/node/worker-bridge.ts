@@ -9,7 +9,9 @@ import { ObjectRef, errorToWire, objectIdOf, type Logger, type ObjectId } from '
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
-import { CoreWorker, type TaskArg } from '../owner/core-worker.js';
+import { CoreWorker, type Fetched, type TaskArg } from '../owner/core-worker.js';
+import type { ObjectView } from '@samsara/ray-object-store';
+import type { WorkerArg } from '../worker/values.js';
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
@@ -20,6 +22,8 @@ export class WorkerBridge {
   private readonly replies = new Map<number, BroadcastChannel>();
   private readonly owners = new Map<string, CoreWorker>();
   private closed = false;
+  private readonly pins = new Map<number, ObjectView>();
+  private nextPin = 1;
 
   constructor(
     private readonly daemon: NodeDaemon,
@@ -71,6 +75,24 @@ export class WorkerBridge {
     return o;
   }
 
+  /**
+   * A fetched object as a worker reads it: inline bytes, or a slice of the shared area pinned until the
+   * worker's value is collected (the worker then sends `release` with the pin id).
+   */
+  private toWorker(f: Fetched, id: string): { arg: WorkerArg; pin?: number } {
+    if ('inline' in f) return { arg: f.inline };
+    const loc = this.daemon.store.locate(id);
+    if (!loc) {
+      // Kept outside the shared area (e.g. larger than the store): the worker gets a copy.
+      const copy = new Uint8Array(f.view.data);
+      f.view.release();
+      return { arg: { meta: f.view.meta, bytes: copy } };
+    }
+    const pin = this.nextPin++;
+    this.pins.set(pin, f.view);
+    return { arg: { meta: f.view.meta, offset: loc.offset, length: loc.length }, pin };
+  }
+
   private args(list: BridgeArg[]): TaskArg[] {
     return list.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
   }
@@ -99,12 +121,19 @@ export class WorkerBridge {
         }
         return undefined;
       }
-      case 'get':
-        return this.blocking(req.parentTaskId, () => owner.fetchAll(this.refs(req.refs), req.timeoutMs));
-      case 'put': {
-        const ref = owner.putEncoded(req.bytes);
-        return ref.id;
+      case 'get': {
+        const refs = this.refs(req.refs);
+        const fetched = await this.blocking(req.parentTaskId, () => owner.fetchAll(refs, req.timeoutMs));
+        return fetched.map((f, i) => this.toWorker(f, refs[i].id));
       }
+      case 'put':
+        return owner.putEncoded(req.value).id;
+      case 'release':
+        for (const id of req.pins) {
+          this.pins.get(id)?.release();
+          this.pins.delete(id);
+        }
+        return undefined;
       case 'wait':
         return this.blocking(req.parentTaskId, async () => {
           const refs = this.refs(req.refs);
@@ -147,6 +176,8 @@ export class WorkerBridge {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const v of this.pins.values()) v.release();
+    this.pins.clear();
     this.channel.close();
     for (const c of this.replies.values()) c.close();
     for (const o of this.owners.values()) {
@@ -155,3 +186,4 @@ export class WorkerBridge {
     }
   }
 }
+

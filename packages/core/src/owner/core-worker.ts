@@ -42,12 +42,17 @@ import { ObjectTable } from './object-table.js';
 import { NodeConnection } from './node-connection.js';
 import { ClusterView } from './cluster-view.js';
 import type { ProcessStore } from './process-store.js';
+import { PullClient } from '../rpc/pull-client.js';
+import { encodeResult, type EncodedResult } from '../worker/values.js';
+import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
 import { HeadClient, NodeClient, OwnerClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
-import { PULL_CHUNK_BYTES } from '@samsara/ray-common';
+
+/** A ready object as `fetchObject` returns it. */
+export type Fetched = { readonly inline: Uint8Array } | { readonly view: ObjectView };
 
 /** One argument of a task as the submitter holds it. */
 export type TaskArg = { readonly kind: 'value'; readonly bytes: Uint8Array } | { readonly kind: 'ref'; readonly ref: ObjectRef };
@@ -126,7 +131,7 @@ export class CoreWorker {
   private readonly infeasible = new Set<TaskRecord>();
   private readonly spread = new SpreadState();
   private readonly head: grpc.Client;
-  private readonly pullClients = new Map<string, grpc.Client>();
+  private readonly pulls: PullClient;
   private readonly ownerClients = new Map<string, grpc.Client>();
   private events: rayts.ITaskEvent[] = [];
   private eventTimer: NodeJS.Timeout;
@@ -134,6 +139,7 @@ export class CoreWorker {
   private readonly submitterId = newTaskId();
 
   constructor(private readonly o: CoreWorkerOptions) {
+    this.pulls = new PullClient(o.token, o.store);
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
     this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
@@ -728,25 +734,21 @@ export class CoreWorker {
   // ------------------------------------------------------------------------------------------------
 
   put(value: unknown): ObjectRef {
-    return this.putEncoded(encodeValue(value, undefined, 'put() value'));
+    return this.putEncoded(encodeResult(value, 'put() value'));
   }
 
-  /** Stores an already encoded value as a new object owned by this process. */
-  putEncoded(bytes: Uint8Array): ObjectRef {
+  /**
+   * Stores a value this process encoded (inline bytes when small, else its stored form) as a new object
+   * owned by this process: inline in the object table, or in the local store.
+   */
+  putEncoded(r: EncodedResult): ObjectRef {
     const id = objectIdOf(newTaskId(), 0);
-    this.storeOwned(id, bytes);
-    return new ObjectRef(id, this.o.ownAddress);
-  }
-
-  /** Stores an encoded value this process owns: inline when small, else in the local store. */
-  storeOwned(id: ObjectId, bytes: Uint8Array, taskId?: string): void {
-    void taskId;
-    if (bytes.byteLength <= INLINE_MAX_BYTES) {
-      this.objects.resolveInline(id, bytes);
-    } else {
-      this.o.store.putBytes(id, bytes);
-      this.objects.resolveStored(id, this.o.ownAddress, this.o.localNodeId ?? '', bytes.byteLength);
+    if ('value' in r) this.objects.resolveInline(id, r.value);
+    else {
+      const meta = this.o.store.putEncoded(id, r.stored);
+      this.objects.resolveStored(id, this.o.ownAddress, this.o.localNodeId ?? '', meta.sizeBytes);
     }
+    return new ObjectRef(id, this.o.ownAddress);
   }
 
   private isOwned(ref: ObjectRef): boolean {
@@ -830,53 +832,50 @@ export class CoreWorker {
     }
   }
 
-  /** Bytes of a ready object: inline, from the local store, or pulled from its location. */
-  async fetchBytes(ref: ObjectRef, deadline: number | undefined): Promise<Uint8Array> {
+  /**
+   * A ready object: inline bytes, or a pinned view of it in the local store (pulled there first when it
+   * lives elsewhere). The caller releases the view (or ties it to the decoded value's lifetime).
+   */
+  async fetchObject(ref: ObjectRef, deadline: number | undefined): Promise<Fetched> {
     const loc = await this.resolveLocation(ref, deadline);
-    if (loc.inline) return loc.inline;
-    const local = this.o.store.getBytes(ref.id);
-    if (local) return local;
-    if (!loc.location) throw this.unknownObject(ref);
-    return this.pull(ref.id, loc.location);
+    if (loc.inline) return { inline: loc.inline };
+    let view = await this.o.store.getAsync(ref.id);
+    if (!view) {
+      if (!loc.location) throw this.unknownObject(ref);
+      await this.pulls.pull(ref.id, loc.location);
+      view = await this.o.store.getAsync(ref.id);
+      if (!view) throw this.unknownObject(ref);
+    }
+    return { view };
   }
 
-  /** Pulls an object from another process's store in chunks. */
-  async pull(id: string, location: string): Promise<Uint8Array> {
-    let c = this.pullClients.get(location);
-    if (!c) {
-      c = new NodeClient(location, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-      this.pullClients.set(location, c);
-    }
-    const stream = (c as unknown as { pullObject(r: unknown, md: grpc.Metadata): grpc.ClientReadableStream<rayts.ObjectChunk> }).pullObject(
-      { objectId: id, offset: 0, chunkBytes: PULL_CHUNK_BYTES },
-      authMetadata(this.o.token),
-    );
-    let out: Uint8Array | undefined;
-    try {
-      for await (const chunk of stream as AsyncIterable<rayts.ObjectChunk>) {
-        if (!out) out = new Uint8Array(chunk.totalBytes);
-        out.set(chunk.data, chunk.offset);
-      }
-    } catch (e) {
-      const err = e as grpc.ServiceError;
-      if (err.code === grpc.status.NOT_FOUND) {
-        throw new ObjectLostError(`Object ${shortId(id)} is no longer stored at ${location}.`, { ids: { objectId: id, location } });
-      }
-      throw fromGrpcError(e, 'PullObject', location);
-    }
-    return out ?? new Uint8Array(0);
+  /** Decodes a fetched object; a stored one stays pinned while the value is reachable (zero copy). */
+  static decodeFetched(f: Fetched): unknown {
+    if ('inline' in f) return decodeValue(f.inline);
+    const v = decodeFromStore(f.view.meta, f.view.data);
+    releaseWhenCollected(v, f.view);
+    return v;
   }
 
   async getValues(refs: readonly ObjectRef[], timeoutMs: number | undefined): Promise<unknown[]> {
-    return (await this.fetchAll(refs, timeoutMs)).map((b) => decodeValue(b));
+    return (await this.fetchAll(refs, timeoutMs)).map((f) => CoreWorker.decodeFetched(f));
   }
 
-  /** Encoded values of refs, in order; GetTimeoutError (with pending reasons) after `timeoutMs`. */
-  async fetchAll(refs: readonly ObjectRef[], timeoutMs: number | undefined): Promise<Uint8Array[]> {
+  /** Objects of refs, in order; GetTimeoutError (with pending reasons) after `timeoutMs`. */
+  async fetchAll(refs: readonly ObjectRef[], timeoutMs: number | undefined): Promise<Fetched[]> {
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    const got: Fetched[] = [];
     try {
-      return await Promise.all(refs.map((r) => this.fetchBytes(r, deadline)));
+      const all = await Promise.all(
+        refs.map(async (r) => {
+          const f = await this.fetchObject(r, deadline);
+          got.push(f);
+          return f;
+        }),
+      );
+      return all;
     } catch (e) {
+      for (const f of got) if ('view' in f) f.view.release();
       if (isRayError(e) && e.code === 'GET_TIMEOUT') throw this.timeoutError(refs, timeoutMs ?? 0);
       throw e;
     }
@@ -948,8 +947,7 @@ export class CoreWorker {
     }
     await Promise.all(
       [...byLocation].map(([loc, ids]) => {
-        const c = this.pullClients.get(loc) ?? new NodeClient(loc, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-        this.pullClients.set(loc, c);
+        const c = this.pulls.client(loc);
         return callUnary(c, 'freeObjects', { objectIds: ids }, this.o.token).catch(() => undefined);
       }),
     );
@@ -1043,7 +1041,7 @@ export class CoreWorker {
     this.conns.clear();
     this.view.close();
     this.head.close();
-    for (const c of this.pullClients.values()) c.close();
+    this.pulls.close();
     for (const c of this.ownerClients.values()) c.close();
   }
 }

@@ -1,45 +1,40 @@
 /**
- * The object store as the core sees it inside one process: encoded values by object id, read whole or
- * in chunks for pulls. The node daemon and the driver each have one; in an embedded cluster they share it.
+ * The object store of one process: a SharedObjectStore (shared memory, native forms, spilling) from
+ * @samsara/ray-object-store. A node daemon and an embedded driver share one; a driver that joins a
+ * cluster has its own for the objects it puts and pulls.
  */
-export interface ProcessStore {
-  /** Stores encoded bytes; the store may keep a view, callers must not mutate `data` afterwards. */
-  putBytes(id: string, data: Uint8Array): void;
-  getBytes(id: string): Uint8Array | undefined;
-  has(id: string): boolean;
-  delete(id: string): boolean;
-  sizeOf(id: string): number | undefined;
-  stats(): { usedBytes: number; capacityBytes: number; spilledBytes: number; numObjects: number };
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { constants } from 'node:buffer';
+import { InvalidArgumentError, randomId } from '@samsara/ray-common';
+
+const MAX_LENGTH = constants.MAX_LENGTH;
+import { SharedObjectStore, defaultObjectStoreMemory } from '@samsara/ray-object-store';
+
+export type ProcessStore = SharedObjectStore;
+
+export interface ProcessStoreOptions {
+  /** Bytes of object store [a documented fraction of RAM, see docs/object-store.md]. */
+  readonly capacityBytes?: number;
+  /** Directory for spill files; a per-process sub-directory is created. */
+  readonly spillRoot?: string;
 }
 
-/** A heap-backed store (used when no shared-memory store is configured). */
-export class HeapProcessStore implements ProcessStore {
-  private readonly m = new Map<string, Uint8Array>();
-  private used = 0;
-  constructor(private readonly capacityBytes = Number.MAX_SAFE_INTEGER) {}
-  putBytes(id: string, data: Uint8Array): void {
-    const prev = this.m.get(id);
-    if (prev) this.used -= prev.byteLength;
-    this.m.set(id, data);
-    this.used += data.byteLength;
+/** Default cap of one process's store: 2 GiB unless `--object-store-memory` / RAYTS_OBJECT_STORE_MEMORY says more. */
+export const DEFAULT_STORE_CAP_BYTES = 2 * 1024 ** 3;
+
+export function createProcessStore(o: ProcessStoreOptions = {}): ProcessStore {
+  const envCap = Number(process.env.RAYTS_OBJECT_STORE_MEMORY);
+  let capacityBytes = o.capacityBytes ?? (Number.isFinite(envCap) && envCap > 0 ? envCap : Math.min(defaultObjectStoreMemory(), DEFAULT_STORE_CAP_BYTES));
+  // One area is one typed array: Node 20 caps those at 4 GiB (buffer.constants.MAX_LENGTH).
+  if (capacityBytes > MAX_LENGTH) {
+    throw new InvalidArgumentError(`object store memory ${capacityBytes} bytes is more than this Node.js can map as one area (${MAX_LENGTH} bytes).`, {
+      hint: 'Use a smaller --object-store-memory, or Node 22+ which allows larger areas.',
+    });
   }
-  getBytes(id: string): Uint8Array | undefined {
-    return this.m.get(id);
-  }
-  has(id: string): boolean {
-    return this.m.has(id);
-  }
-  delete(id: string): boolean {
-    const prev = this.m.get(id);
-    if (!prev) return false;
-    this.used -= prev.byteLength;
-    this.m.delete(id);
-    return true;
-  }
-  sizeOf(id: string): number | undefined {
-    return this.m.get(id)?.byteLength;
-  }
-  stats(): { usedBytes: number; capacityBytes: number; spilledBytes: number; numObjects: number } {
-    return { usedBytes: this.used, capacityBytes: this.capacityBytes, spilledBytes: 0, numObjects: this.m.size };
-  }
+  capacityBytes = Math.floor(capacityBytes);
+  return new SharedObjectStore({
+    capacityBytes,
+    spillDir: join(o.spillRoot || join(tmpdir(), 'rayts-spill'), `spill-${process.pid}-${randomId(3)}`),
+  });
 }

@@ -12,7 +12,7 @@ import { HeadServer } from '../head/head-server.js';
 import { NodeDaemon } from '../node/node-daemon.js';
 import { WorkerBridge } from '../node/worker-bridge.js';
 import { OwnerRouter, pullObjectHandler, freeObjectsHandler } from '../node/object-server.js';
-import { HeapProcessStore, type ProcessStore } from '../owner/process-store.js';
+import { createProcessStore, type ProcessStore } from '../owner/process-store.js';
 
 export interface ClusterProcessOptions {
   /** Run the head here. */
@@ -55,7 +55,7 @@ export class ClusterProcess {
   static async start(o: ClusterProcessOptions): Promise<ClusterProcess> {
     const health = o.health ?? healthConfig();
     const host = new ServerHost(o.token, o.log);
-    const store = new HeapProcessStore(o.objectStoreMemory);
+    const store = createProcessStore({ capacityBytes: o.objectStoreMemory, spillRoot: o.sessionDir ? `${o.sessionDir}/spill` : undefined });
     const p = new ClusterProcess(host, store, o);
     host.add({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler() } as never });
     if (o.head) {
@@ -104,6 +104,7 @@ export class ClusterProcess {
     await this.node?.close();
     this.head?.close();
     await this.host.close();
+    this.store.close();
   }
 }
 

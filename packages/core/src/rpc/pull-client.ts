@@ -1,17 +1,27 @@
 /**
- * Pulls a stored object from another process in chunks (NodeService.PullObject). The reader applies
- * back-pressure through the gRPC stream; the result is assembled into one preallocated buffer.
+ * Pulls stored objects from other processes into the local store: NodeService.PullObject streams the
+ * object's bytes in chunks (gRPC back-pressure) and a PullManager writes them into shared memory,
+ * merging concurrent pulls of one object and resuming a broken stream from its last offset. The JS heap
+ * never holds the object whole.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ObjectLostError, PULL_CHUNK_BYTES, shortId } from '@samsara/ray-common';
+import { PullManager, type PullChunk, type StoredMeta } from '@samsara/ray-object-store';
 import type { rayts } from '@samsara/ray-proto';
 import { NodeClient, CHANNEL_OPTIONS } from './services.js';
 import { authMetadata, fromGrpcError } from './auth.js';
+import type { ProcessStore } from '../owner/process-store.js';
 
 export class PullClient {
   private readonly clients = new Map<string, grpc.Client>();
+  private readonly manager: PullManager;
 
-  constructor(private readonly token: string) {}
+  constructor(
+    private readonly token: string,
+    store: ProcessStore,
+  ) {
+    this.manager = new PullManager(store, (location, id, offset) => this.fetch(location, id, offset));
+  }
 
   client(address: string): grpc.Client {
     let c = this.clients.get(address);
@@ -22,15 +32,20 @@ export class PullClient {
     return c;
   }
 
-  async pull(id: string, location: string): Promise<Uint8Array> {
+  /** Copies object `id` from `location` into the local store (once, however many ask at a time). */
+  pull(id: string, location: string): Promise<void> {
+    return this.manager.pull(id, location);
+  }
+
+  private async *fetch(location: string, id: string, offset: number): AsyncIterable<PullChunk> {
     const stream = (this.client(location) as unknown as {
       pullObject(r: unknown, md: grpc.Metadata): grpc.ClientReadableStream<rayts.ObjectChunk>;
-    }).pullObject({ objectId: id, offset: 0, chunkBytes: PULL_CHUNK_BYTES }, authMetadata(this.token));
-    let out: Uint8Array | undefined;
+    }).pullObject({ objectId: id, offset, chunkBytes: PULL_CHUNK_BYTES }, authMetadata(this.token));
+    let meta: StoredMeta | undefined;
     try {
       for await (const chunk of stream as AsyncIterable<rayts.ObjectChunk>) {
-        if (!out) out = new Uint8Array(chunk.totalBytes);
-        out.set(chunk.data, chunk.offset);
+        if (!meta) meta = JSON.parse(chunk.meta) as StoredMeta;
+        yield { data: chunk.data, totalBytes: chunk.totalBytes, meta };
       }
     } catch (e) {
       if ((e as grpc.ServiceError).code === grpc.status.NOT_FOUND) {
@@ -41,7 +56,6 @@ export class PullClient {
       }
       throw fromGrpcError(e, 'PullObject', location);
     }
-    return out ?? new Uint8Array(0);
   }
 
   close(): void {

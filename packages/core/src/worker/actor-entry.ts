@@ -5,7 +5,8 @@
  * actor keeps its state and goes on. `__rayShutdown__()` on the instance runs on a graceful exit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeValue, encodeValue, errorToWire, toTaskError, InvalidArgumentError } from '@samsara/ray-common';
+import { errorToWire, toTaskError, InvalidArgumentError } from '@samsara/ray-common';
+import { decodeArg, encodeResult, type WorkerArg } from './values.js';
 import * as api from '../index.js';
 import { setRuntime } from '../api/runtime.js';
 import { loadCallable, setApiBindings } from './code-loader.js';
@@ -37,10 +38,10 @@ function send(m: ActorToMain): void {
   port.postMessage(m);
 }
 
-async function create(args: readonly Uint8Array[]): Promise<void> {
+async function create(args: readonly WorkerArg[]): Promise<void> {
   try {
     const Cls = (await loadCallable(data.fn, data.workingDirPath)) as new (...a: unknown[]) => Record<string, unknown>;
-    const decoded = args.map((b) => decodeValue(b));
+    const decoded = args.map((a) => decodeArg(a, data.rayts.sharedBuffer));
     instance = await runtime.scope.run(scope(data.creationTaskId), async () => new Cls(...decoded));
     ready = true;
     send({ type: 'created' });
@@ -60,9 +61,9 @@ async function runCall(c: Extract<MainToActor, { type: 'call' }>): Promise<void>
         hint: `Its methods are: ${methods.join(', ') || '(none)'}.`,
       });
     }
-    const args = c.args.map((b) => decodeValue(b));
+    const args = c.args.map((a) => decodeArg(a, data.rayts.sharedBuffer));
     const result = await runtime.scope.run(scope(c.taskId), () => (m as (...a: unknown[]) => unknown).apply(instance, args));
-    send({ type: 'result', taskId: c.taskId, reply: { ok: true, value: encodeValue(result, undefined, `the result of ${label}`) } });
+    send({ type: 'result', taskId: c.taskId, reply: { ok: true, ...encodeResult(result, `the result of ${label}`) } });
   } catch (e) {
     send({ type: 'result', taskId: c.taskId, reply: { ok: false, error: errorToWire(toTaskError(label, e, { actorId: data.actorId, taskId: c.taskId })) } });
   }

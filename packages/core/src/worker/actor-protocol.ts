@@ -1,6 +1,7 @@
 /** Messages between a node's main thread and an actor's dedicated worker thread. */
 import type { ErrorWire } from '@samsara/ray-common';
 import type { WorkerFunction, WorkerInit, WorkerReply } from './protocol.js';
+import type { WorkerArg } from './values.js';
 
 export interface ActorWorkerData {
   readonly rayts: WorkerInit;
@@ -15,8 +16,8 @@ export interface ActorWorkerData {
 }
 
 export type MainToActor =
-  | { type: 'create'; args: Uint8Array[] }
-  | { type: 'call'; taskId: string; method: string; args: Uint8Array[] }
+  | { type: 'create'; args: WorkerArg[] }
+  | { type: 'call'; taskId: string; method: string; args: WorkerArg[] }
   | { type: 'shutdown' };
 
 export type ActorToMain =

@@ -6,6 +6,8 @@
  */
 import type { ErrorWire } from '@samsara/ray-common';
 import type { CallableKind } from '../api/function-descriptor.js';
+import type { EncodedObject } from '@samsara/ray-object-store';
+import type { EncodedResult, WorkerArg } from './values.js';
 
 export interface WorkerFunction {
   readonly functionId: string;
@@ -26,19 +28,24 @@ export interface WorkerTask {
   readonly fn: WorkerFunction;
   /** Extracted working directory of the job on this node, or ''. */
   readonly workingDirPath: string;
-  /** Encoded argument values (top-level refs already resolved). */
-  readonly args: readonly Uint8Array[];
+  /** Arguments (top-level refs already resolved): inline bytes or slices of the shared area. */
+  readonly args: readonly WorkerArg[];
   /** The job's namespace for named actors. */
   readonly namespace: string;
 }
 
-export type WorkerReply = { readonly ok: true; readonly value: Uint8Array } | { readonly ok: false; readonly error: ErrorWire };
+export type WorkerReply =
+  | { readonly ok: true; readonly value: Uint8Array }
+  | { readonly ok: true; readonly stored: EncodedObject }
+  | { readonly ok: false; readonly error: ErrorWire };
 
 export interface WorkerInit {
   readonly bridgeId: string;
   /** Address of the node (owner of objects that worker code creates). */
   readonly nodeAddress: string;
   readonly nodeId: string;
+  /** The node's shared object area, where stored arguments are read without a copy. */
+  readonly sharedBuffer?: SharedArrayBuffer;
 }
 
 export type BridgeArg = { kind: 'value'; bytes: Uint8Array } | { kind: 'ref'; id: string; owner: string };
@@ -46,7 +53,8 @@ export type BridgeArg = { kind: 'value'; bytes: Uint8Array } | { kind: 'ref'; id
 export type BridgeRequest =
   | { op: 'submit'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string; info: unknown; args: BridgeArg[]; opts: unknown }
   | { op: 'get'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; timeoutMs?: number }
-  | { op: 'put'; reqId: number; threadId: number; parentTaskId: string; jobId: string; bytes: Uint8Array }
+  | { op: 'put'; reqId: number; threadId: number; parentTaskId: string; jobId: string; value: EncodedResult }
+  | { op: 'release'; reqId: number; threadId: number; parentTaskId: string; jobId: string; pins: number[] }
   | { op: 'wait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; numReturns: number; timeoutMs?: number }
   | { op: 'cancel'; reqId: number; threadId: number; parentTaskId: string; jobId: string; ref: [string, string]; force: boolean }
   | { op: 'free'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][] }

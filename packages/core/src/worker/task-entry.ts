@@ -4,7 +4,8 @@
  * wire form (user throws become TaskError with the original name, message and stack).
  */
 import { workerData } from 'node:worker_threads';
-import { encodeValue, decodeValue, errorToWire, toTaskError } from '@samsara/ray-common';
+import { errorToWire, toTaskError } from '@samsara/ray-common';
+import { decodeArg, encodeResult } from './values.js';
 import * as api from '../index.js';
 import { setRuntime } from '../api/runtime.js';
 import { loadCallable, setApiBindings } from './code-loader.js';
@@ -21,9 +22,9 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   const ids = { taskId: task.taskId, nodeId: task.nodeId };
   try {
     const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
-    const args = task.args.map((b) => decodeValue(b));
+    const args = task.args.map((a) => decodeArg(a, init.sharedBuffer));
     const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath, namespace: task.namespace }, () => fn(...args));
-    return { ok: true, value: encodeValue(result, undefined, `the result of ${task.name}`) };
+    return { ok: true, ...encodeResult(result, `the result of ${task.name}`) };
   } catch (e) {
     return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)) };
   }

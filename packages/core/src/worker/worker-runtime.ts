@@ -8,7 +8,6 @@ import { threadId, BroadcastChannel } from 'node:worker_threads';
 import {
   ObjectRef,
   encodeValue,
-  decodeValue,
   errorFromWire,
   newTaskId,
   newActorId,
@@ -21,6 +20,7 @@ import { shipCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
+import { decodeArg, encodeResult, type WorkerArg } from './values.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
 
 export interface TaskScope {
@@ -134,12 +134,35 @@ export class WorkerThreadRuntime implements Runtime {
   }
 
   async get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
-    const values = await this.call<Uint8Array[]>({ op: 'get', refs: this.refPairs(refs), timeoutMs });
-    return values.map((b) => decodeValue(b));
+    const got = await this.call<{ arg: WorkerArg; pin?: number }[]>({ op: 'get', refs: this.refPairs(refs), timeoutMs });
+    return got.map(({ arg, pin }) => {
+      const v = decodeArg(arg, this.init.sharedBuffer);
+      if (pin !== undefined) this.holdPin(v, pin);
+      return v;
+    });
+  }
+
+  private readonly pinRegistry = new FinalizationRegistry<number>((pin) => this.unpin(pin));
+  private pendingUnpins: number[] = [];
+
+  /** Keeps a stored object pinned on the node while the value that views it is reachable. */
+  private holdPin(value: unknown, pin: number): void {
+    if ((typeof value === 'object' && value !== null) || typeof value === 'function') this.pinRegistry.register(value as object, pin);
+    else this.unpin(pin);
+  }
+
+  private unpin(pin: number): void {
+    this.pendingUnpins.push(pin);
+    if (this.pendingUnpins.length === 1) {
+      setImmediate(() => {
+        const pins = this.pendingUnpins.splice(0);
+        void this.call({ op: 'release', pins }).catch(() => undefined);
+      });
+    }
   }
 
   async put(value: unknown): Promise<ObjectRef> {
-    const id = await this.call<string>({ op: 'put', bytes: encodeValue(value, undefined, 'put() value') });
+    const id = await this.call<string>({ op: 'put', value: encodeResult(value, 'put() value') });
     return new ObjectRef(id as ObjectId, this.init.nodeAddress);
   }
 

@@ -1,0 +1,43 @@
+/**
+ * How values cross between a node's main thread and its workers. Small values travel as msgpack bytes;
+ * stored objects travel as a place in the node's shared area (the worker reads them there without a
+ * copy); large results travel as their stored form and are written into the area once by the node.
+ */
+import { INLINE_MAX_BYTES, decodeValue, encodeValue } from '@samsara/ray-common';
+import { Table } from 'apache-arrow';
+import { decodeFromStore, encodeForStore, type EncodedObject, type StoredMeta } from '@samsara/ray-object-store';
+
+/** Where a stored object lies in the node's shared area. */
+export interface SharedSlice {
+  readonly meta: StoredMeta;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * An argument as a worker receives it: inline msgpack bytes, a slice of the shared area, or (for an
+ * object kept outside the area, e.g. larger than the store) its stored bytes.
+ */
+export type WorkerArg = Uint8Array | SharedSlice | { readonly meta: StoredMeta; readonly bytes: Uint8Array };
+
+export function decodeArg(a: WorkerArg, shared: SharedArrayBuffer | undefined): unknown {
+  if (a instanceof Uint8Array) return decodeValue(a);
+  if ('bytes' in a) return decodeFromStore(a.meta, a.bytes);
+  if (!shared) throw new Error('stored argument without a shared area');
+  return decodeFromStore(a.meta, new Uint8Array(shared, a.offset, a.length));
+}
+
+export type EncodedResult = { readonly value: Uint8Array } | { readonly stored: EncodedObject };
+
+/** Encodes a result: inline msgpack when small, else its stored form (Arrow IPC, raw typed array …). */
+export function encodeResult(v: unknown, what: string): EncodedResult {
+  const native = v instanceof Table || ArrayBuffer.isView(v);
+  if (!native) {
+    const bytes = encodeValue(v, undefined, what);
+    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: bytes };
+    return { stored: { meta: { format: 'msgpack', sizeBytes: bytes.byteLength }, segments: [bytes] } };
+  }
+  const enc = encodeForStore(v);
+  if (enc.meta.sizeBytes <= INLINE_MAX_BYTES) return { value: encodeValue(v, undefined, what) };
+  return { stored: enc };
+}
