@@ -2,7 +2,7 @@
  * The runtime of a driver process: the public API on top of the driver's CoreWorker. With an embedded
  * cluster the same process also hosts the head and a node (ClusterProcess).
  */
-import { ObjectRef, encodeValue, newTaskId, type Logger, type ResourceMap } from '@samsara/ray-common';
+import { ObjectRef, encodeValue, newTaskId, setRefHooks, type Logger, type ResourceMap } from '@samsara/ray-common';
 import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
 import type { ClusterProcess } from '../process/cluster-process.js';
 import type { CallableInfo } from './function-descriptor.js';
@@ -11,10 +11,14 @@ import type { ResolvedActorOptions } from './actor-options.js';
 import { nodeSummaries } from './node-summaries.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
 
+/** Task arguments: top-level refs stay refs (resolved before the task runs); values are encoded, and the refs nested in them are listed. */
 export function toTaskArgs(args: readonly unknown[], fnName: string): TaskArg[] {
-  return args.map((a, i) =>
-    a instanceof ObjectRef ? { kind: 'ref', ref: a } : { kind: 'value', bytes: encodeValue(a, undefined, `argument ${i} of ${fnName}`) },
-  );
+  return args.map((a, i) => {
+    if (a instanceof ObjectRef) return { kind: 'ref', ref: a };
+    const nested: ObjectRef[] = [];
+    const bytes = encodeValue(a, nested, `argument ${i} of ${fnName}`);
+    return nested.length ? { kind: 'value', bytes, nested: nested.map((r) => r.id) } : { kind: 'value', bytes };
+  });
 }
 
 export class DriverRuntime implements Runtime {
@@ -27,7 +31,10 @@ export class DriverRuntime implements Runtime {
     readonly embedded: boolean,
     private readonly log: Logger,
     private readonly cleanup: () => Promise<void>,
-  ) {}
+  ) {
+    // Refs to this driver's objects that come back inside values count as local references too.
+    setRefHooks({ onDecode: (id, owner) => worker.decodedRef(id, owner) });
+  }
 
   submitTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRef {
     return this.worker.submit(info, toTaskArgs(args, info.name), opts);
@@ -118,6 +125,7 @@ export class DriverRuntime implements Runtime {
   }
 
   async shutdown(): Promise<void> {
+    setRefHooks({});
     try {
       await this.worker.headCall('finishJob', { jobId: this.worker.jobId }, 2000);
     } catch (e) {

@@ -165,6 +165,7 @@ export class ActorHost {
         if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
         else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored);
         else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
+        if (r.ok) fields.containedRefs = r.containedRefs;
         this.d.reply(c.to, { ...fields, taskId: m.taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address });
         break;
       }

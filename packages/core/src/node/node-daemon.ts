@@ -439,6 +439,7 @@ export class NodeDaemon {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
       } else if (reply.ok) {
         result = 'stored' in reply ? this.storeResult(`${spec.taskId}.0`, reply.stored) : { status: 'ok', inline: reply.value, sizeBytes: reply.value.byteLength };
+        result.containedRefs = reply.containedRefs;
       } else {
         result = { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!reply.crashed };
       }

@@ -43,6 +43,7 @@ import { NodeConnection } from './node-connection.js';
 import { ClusterView } from './cluster-view.js';
 import type { ProcessStore } from './process-store.js';
 import { PullClient } from '../rpc/pull-client.js';
+import { ReferenceCounter } from './reference-counter.js';
 import { encodeResult, type EncodedResult } from '../worker/values.js';
 import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
 import { HeadClient, NodeClient, OwnerClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
@@ -54,8 +55,10 @@ import type { ResolvedActorOptions } from '../api/actor-options.js';
 /** A ready object as `fetchObject` returns it. */
 export type Fetched = { readonly inline: Uint8Array } | { readonly view: ObjectView };
 
-/** One argument of a task as the submitter holds it. */
-export type TaskArg = { readonly kind: 'value'; readonly bytes: Uint8Array } | { readonly kind: 'ref'; readonly ref: ObjectRef };
+/** One argument of a task as the submitter holds it (`nested`: ids of refs inside an encoded value). */
+export type TaskArg =
+  | { readonly kind: 'value'; readonly bytes: Uint8Array; readonly nested?: readonly string[] }
+  | { readonly kind: 'ref'; readonly ref: ObjectRef };
 
 interface TaskRecord {
   readonly taskId: string;
@@ -77,6 +80,8 @@ interface TaskRecord {
   creation?: { actorId: string; maxConcurrency: number; pgId: string };
   /** Set for an actor method call. */
   call?: { actorId: string; method: string };
+  /** Owned refs this task holds (its arguments), released when it finishes. */
+  argRefs?: string[];
 }
 
 /** What this process knows of an actor it created or calls. */
@@ -137,9 +142,13 @@ export class CoreWorker {
   private eventTimer: NodeJS.Timeout;
   private closed = false;
   private readonly submitterId = newTaskId();
+  /** Frees owned objects nothing refers to any more (drivers only; see ReferenceCounter). */
+  private readonly refs?: ReferenceCounter;
+  private readonly freeWhenSettled = new Set<string>();
 
   constructor(private readonly o: CoreWorkerOptions) {
     this.pulls = new PullClient(o.token, o.store);
+    if (o.isDriver) this.refs = new ReferenceCounter((id) => this.release(id));
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
     this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
@@ -167,6 +176,57 @@ export class CoreWorker {
   }
 
   // ------------------------------------------------------------------------------------------------
+  // References
+  // ------------------------------------------------------------------------------------------------
+
+  private ref(objectId: ObjectId): ObjectRef {
+    const r = new ObjectRef(objectId, this.o.ownAddress);
+    return this.refs ? this.refs.track(r) : r;
+  }
+
+  /** A ref decoded in this process: counted as a local reference when it names an object we own. */
+  decodedRef(id: ObjectId, owner: string): ObjectRef {
+    const r = new ObjectRef(id, owner);
+    if (this.refs && owner === this.o.ownAddress && this.objects.has(id)) this.refs.track(r);
+    return r;
+  }
+
+  /** Records the owned refs a task holds; refs nested in actor arguments are pinned (actors may keep them). */
+  private holdArgs(rec: TaskRecord): void {
+    if (!this.refs) return;
+    const top: string[] = [];
+    const nested: string[] = [];
+    for (const a of rec.args) {
+      if (a.kind === 'ref') top.push(a.ref.id);
+      else if (a.nested) nested.push(...a.nested);
+    }
+    if (rec.call || rec.creation) {
+      this.refs.pin(nested);
+      rec.argRefs = top;
+    } else rec.argRefs = [...top, ...nested];
+    this.refs.addSubmitted(rec.argRefs);
+  }
+
+  /** Nothing refers to an owned object any more: drop it and its stored copies. */
+  private release(id: string): void {
+    const e = this.objects.get(id);
+    if (!e) return;
+    if (e.state === 'pending') {
+      this.freeWhenSettled.add(id);
+      return;
+    }
+    this.dropObject(id);
+  }
+
+  private dropObject(id: string): void {
+    const e = this.objects.delete(id);
+    if (!e?.location) return;
+    if (this.o.store.delete(id)) return;
+    const loc = e.location;
+    callUnary(this.pulls.client(loc), 'freeObjects', { objectIds: [id] }, this.o.token).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------------------------------------
   // Submission
   // ------------------------------------------------------------------------------------------------
 
@@ -190,8 +250,10 @@ export class CoreWorker {
     };
     this.tasks.set(taskId, rec);
     this.objects.createPending(objectId);
+    const ref = this.ref(objectId);
+    this.holdArgs(rec);
     this.resolveArgs(rec);
-    return new ObjectRef(objectId, this.o.ownAddress);
+    return ref;
   }
 
   private resolveArgs(rec: TaskRecord): void {
@@ -369,6 +431,7 @@ export class CoreWorker {
       }
       if (r.stored) this.objects.resolveStored(rec.objectId, r.nodeAddress, r.nodeId, r.sizeBytes);
       else this.objects.resolveInline(rec.objectId, r.inline);
+      if (r.containedRefs?.length) this.refs?.addContained(rec.objectId, r.containedRefs);
       this.finish(rec, r.nodeId);
       if (rec.creation) this.actorAlive(rec.creation.actorId, r.nodeId);
       return;
@@ -432,6 +495,8 @@ export class CoreWorker {
     rec.state = 'done';
     this.infeasible.delete(rec);
     this.tasks.delete(rec.taskId);
+    if (rec.argRefs) this.refs?.removeSubmitted(rec.argRefs);
+    if (this.freeWhenSettled.delete(rec.objectId)) queueMicrotask(() => this.dropObject(rec.objectId));
     if (error) {
       this.objects.fail(rec.objectId, error);
       this.event(rec, error instanceof TaskCancelledError ? 'CANCELLED' : 'FAILED', error.message, nodeId);
@@ -519,6 +584,7 @@ export class CoreWorker {
     };
     this.tasks.set(taskId, rec);
     this.objects.createPending(rec.objectId);
+    this.holdArgs(rec);
     const namespace = opts.namespace ?? this.o.namespace ?? '';
     this.headCall<rayts.ActorDirectoryReply>('actorCall', {
       op: 'register',
@@ -584,7 +650,8 @@ export class CoreWorker {
     };
     this.tasks.set(taskId, rec);
     this.objects.createPending(rec.objectId);
-    const ref = new ObjectRef(rec.objectId, this.o.ownAddress);
+    const ref = this.ref(rec.objectId);
+    this.holdArgs(rec);
     if (ar.state === 'dead') {
       this.finish(rec, undefined, ar.error ?? this.deadActorError(ar, 'it is dead'));
       return ref;
@@ -748,7 +815,9 @@ export class CoreWorker {
       const meta = this.o.store.putEncoded(id, r.stored);
       this.objects.resolveStored(id, this.o.ownAddress, this.o.localNodeId ?? '', meta.sizeBytes);
     }
-    return new ObjectRef(id, this.o.ownAddress);
+    const ref = this.ref(id);
+    if (r.containedRefs?.length) this.refs?.addContained(id, r.containedRefs);
+    return ref;
   }
 
   private isOwned(ref: ObjectRef): boolean {
@@ -937,6 +1006,7 @@ export class CoreWorker {
     const byLocation = new Map<string, string[]>();
     for (const r of refs) {
       if (!this.isOwned(r)) continue;
+      this.refs?.forget(r.id);
       const e = this.objects.delete(r.id);
       if (e?.location) {
         if (this.o.store.delete(r.id)) continue;

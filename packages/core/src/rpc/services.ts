@@ -53,6 +53,7 @@ export const headServiceDefinition = {
   placementGroupCall: unary('HeadService', 'PlacementGroupCall', pb.PlacementGroupRequest, pb.PlacementGroupReply),
   kvCall: unary('HeadService', 'KvCall', pb.KvRequest, pb.KvReply),
   reportActor: unary('HeadService', 'ReportActor', pb.ActorInfo, pb.Empty),
+  edgeTunnel: method('HeadService', 'EdgeTunnel', pb.EdgeUp as any, pb.EdgeDown as any, true, true),
 } satisfies grpc.ServiceDefinition;
 
 export const nodeServiceDefinition = {

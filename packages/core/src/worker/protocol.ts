@@ -6,7 +6,6 @@
  */
 import type { ErrorWire } from '@samsara/ray-common';
 import type { CallableKind } from '../api/function-descriptor.js';
-import type { EncodedObject } from '@samsara/ray-object-store';
 import type { EncodedResult, WorkerArg } from './values.js';
 
 export interface WorkerFunction {
@@ -35,8 +34,7 @@ export interface WorkerTask {
 }
 
 export type WorkerReply =
-  | { readonly ok: true; readonly value: Uint8Array }
-  | { readonly ok: true; readonly stored: EncodedObject }
+  | ({ readonly ok: true } & EncodedResult)
   | { readonly ok: false; readonly error: ErrorWire };
 
 export interface WorkerInit {

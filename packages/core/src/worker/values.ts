@@ -3,7 +3,7 @@
  * stored objects travel as a place in the node's shared area (the worker reads them there without a
  * copy); large results travel as their stored form and are written into the area once by the node.
  */
-import { INLINE_MAX_BYTES, decodeValue, encodeValue } from '@samsara/ray-common';
+import { INLINE_MAX_BYTES, decodeValue, encodeValue, type ObjectRef } from '@samsara/ray-common';
 import { Table } from 'apache-arrow';
 import { decodeFromStore, encodeForStore, type EncodedObject, type StoredMeta } from '@samsara/ray-object-store';
 
@@ -27,15 +27,20 @@ export function decodeArg(a: WorkerArg, shared: SharedArrayBuffer | undefined): 
   return decodeFromStore(a.meta, new Uint8Array(shared, a.offset, a.length));
 }
 
-export type EncodedResult = { readonly value: Uint8Array } | { readonly stored: EncodedObject };
+export type EncodedResult = ({ readonly value: Uint8Array } | { readonly stored: EncodedObject }) & {
+  /** Ids of the ObjectRefs inside the value. */
+  readonly containedRefs?: string[];
+};
 
 /** Encodes a result: inline msgpack when small, else its stored form (Arrow IPC, raw typed array …). */
 export function encodeResult(v: unknown, what: string): EncodedResult {
   const native = v instanceof Table || ArrayBuffer.isView(v);
   if (!native) {
-    const bytes = encodeValue(v, undefined, what);
-    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: bytes };
-    return { stored: { meta: { format: 'msgpack', sizeBytes: bytes.byteLength }, segments: [bytes] } };
+    const refs: ObjectRef[] = [];
+    const bytes = encodeValue(v, refs, what);
+    const containedRefs = refs.length ? refs.map((r) => r.id) : undefined;
+    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: bytes, containedRefs };
+    return { stored: { meta: { format: 'msgpack', sizeBytes: bytes.byteLength }, segments: [bytes] }, containedRefs };
   }
   const enc = encodeForStore(v);
   if (enc.meta.sizeBytes <= INLINE_MAX_BYTES) return { value: encodeValue(v, undefined, what) };

@@ -1,0 +1,93 @@
+/**
+ * ReferenceCounter: when an object owned by this driver may be freed. An object stays alive while any
+ * of these hold it:
+ * - local references: ObjectRef instances in this process (counted with a FinalizationRegistry, so a
+ *   dropped variable is noticed at the next garbage collection);
+ * - submitted tasks that take it as an argument (top-level or nested), until they finish;
+ * - other live objects that contain it (a put value or a task result holding the ref);
+ * - pins: refs handed to actors (which may keep them in their state) are never freed automatically.
+ * When every count is zero, `onZero` frees the object (and its stored copies).
+ *
+ * Not tracked: a task that keeps a nested ref beyond its own end in some other way than its result
+ * (that borrower may then find the object freed: ObjectLostError). See docs/object-store.md.
+ */
+import type { ObjectRef } from '@samsara/ray-common';
+
+interface Counts {
+  local: number;
+  submitted: number;
+  contained: number;
+  pinned: boolean;
+}
+
+export class ReferenceCounter {
+  private readonly counts = new Map<string, Counts>();
+  /** Container object → the refs it holds (released when the container is freed). */
+  private readonly containers = new Map<string, string[]>();
+  private readonly registry = new FinalizationRegistry<string>((id) => this.change(id, 'local', -1));
+
+  constructor(private readonly onZero: (id: string) => void) {}
+
+  private entry(id: string): Counts {
+    let c = this.counts.get(id);
+    if (!c) {
+      c = { local: 0, submitted: 0, contained: 0, pinned: false };
+      this.counts.set(id, c);
+    }
+    return c;
+  }
+
+  private change(id: string, kind: 'local' | 'submitted' | 'contained', delta: number): void {
+    const c = this.counts.get(id);
+    if (!c) return;
+    c[kind] = Math.max(0, c[kind] + delta);
+    if (!c.pinned && c.local === 0 && c.submitted === 0 && c.contained === 0) {
+      this.counts.delete(id);
+      const held = this.containers.get(id);
+      if (held) {
+        this.containers.delete(id);
+        for (const h of held) this.change(h, 'contained', -1);
+      }
+      this.onZero(id);
+    }
+  }
+
+  /** Counts a new ObjectRef instance of an owned object; returns it. */
+  track<T extends ObjectRef>(ref: T): T {
+    this.entry(ref.id).local++;
+    this.registry.register(ref, ref.id);
+    return ref;
+  }
+
+  addSubmitted(ids: readonly string[]): void {
+    for (const id of ids) if (this.counts.has(id)) this.entry(id).submitted++;
+  }
+
+  removeSubmitted(ids: readonly string[]): void {
+    for (const id of ids) this.change(id, 'submitted', -1);
+  }
+
+  /** `container` holds `ids` until it is freed itself. */
+  addContained(container: string, ids: readonly string[]): void {
+    const owned = ids.filter((id) => this.counts.has(id));
+    if (owned.length === 0) return;
+    for (const id of owned) this.entry(id).contained++;
+    const list = this.containers.get(container) ?? [];
+    list.push(...owned);
+    this.containers.set(container, list);
+  }
+
+  /** Never freed automatically (handed to an actor). */
+  pin(ids: readonly string[]): void {
+    for (const id of ids) if (this.counts.has(id)) this.entry(id).pinned = true;
+  }
+
+  /** Forgets an object that was freed explicitly. */
+  forget(id: string): void {
+    this.counts.delete(id);
+  }
+
+  get size(): number {
+    return this.counts.size;
+  }
+}
