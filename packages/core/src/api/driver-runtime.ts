@@ -44,7 +44,7 @@ export class DriverRuntime implements Runtime {
     return this.worker.getValues(refs, timeoutMs);
   }
 
-  async put(value: unknown): Promise<ObjectRef> {
+  put(value: unknown): Promise<ObjectRef> {
     return this.worker.put(value);
   }
 

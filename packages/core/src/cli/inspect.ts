@@ -100,7 +100,7 @@ export async function status(argv: string[]): Promise<number> {
       n.alive ? usage(n.total, n.available) : '-',
       String(n.queuedTasks ?? 0),
       String(n.runningTasks ?? 0),
-      n.store ? `${gib(n.store.usedBytes ?? 0)}/${gib(n.store.capacityBytes ?? 0)}` : "-",
+      n.store ? `${gib(n.store.usedBytes ?? 0)}/${gib(n.store.capacityBytes ?? 0)}, ${n.store.numObjects ?? 0} obj${n.store.spilledBytes ? `, ${gib(n.store.spilledBytes)} spilled` : ''}` : '-',
       Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(','),
     ]);
   }
@@ -112,6 +112,8 @@ export async function status(argv: string[]): Promise<number> {
     for (const [k, v] of Object.entries(n.available)) avail[k] = (avail[k] ?? 0) + v;
   }
   out.push('', `Resources (used/total): ${usage(totals, avail) || 'none'}`);
+  const st = alive.reduce((a, n) => ({ used: a.used + (n.store?.usedBytes ?? 0), cap: a.cap + (n.store?.capacityBytes ?? 0), spilled: a.spilled + (n.store?.spilledBytes ?? 0), objs: a.objs + (n.store?.numObjects ?? 0) }), { used: 0, cap: 0, spilled: 0, objs: 0 });
+  out.push(`Object store: ${gib(st.used)} used of ${gib(st.cap)}, ${gib(st.spilled)} spilled, ${st.objs} objects`);
   if (view.actors?.length) {
     out.push('', 'Actors:');
     out.push(table([['ACTOR', 'CLASS', 'NAME', 'STATE', 'NODE', 'REASON'], ...view.actors.map((a) => [shortId(a.actorId), a.className, a.name, a.state, shortId(a.nodeId), a.reason])]));

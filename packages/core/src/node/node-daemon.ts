@@ -35,6 +35,7 @@ import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
 import { ActorHost } from './actor-host.js';
+import { withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import type { WorkerArg } from '../worker/values.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
@@ -53,12 +54,28 @@ export interface NodeDaemonOptions {
   readonly health: HealthConfig;
   /** Worker threads; default ceil(CPU), at least 1. */
   readonly threads?: number;
+  /**
+   * Tasks waiting for resources beyond which new ones are refused (retriably, so their owners place
+   * them again) [unbounded]. Edge nodes bound it.
+   */
+  readonly maxQueuedTasks?: number;
   /** Called when the head orders a shutdown. */
   readonly onShutdown?: (reason: string) => void;
 }
 
+/**
+ * A submitter's task stream as the daemon uses it: a grpc-js server call, or a sub-stream of an edge
+ * tunnel (edge/edge-tunnel-client.ts) that behaves the same.
+ */
+export interface TaskDuplex {
+  on(event: 'data', listener: (batch: rayts.TaskBatch) => void): unknown;
+  on(event: 'end' | 'error' | 'cancelled', listener: () => void): unknown;
+  write(batch: rayts.ResultBatch): unknown;
+  end(): void;
+}
+
 interface Submitter {
-  readonly call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>;
+  readonly call: TaskDuplex;
   results: rayts.ITaskResult[];
   events: rayts.ITaskEvent[];
   flushScheduled: boolean;
@@ -239,7 +256,7 @@ export class NodeDaemon {
 
   service(): HostedService {
     const impl = {
-      taskStream: (call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>) => this.acceptStream(call),
+      taskStream: (call: TaskDuplex) => this.acceptStream(call),
       pullObject: pullObjectHandler(this.o.store),
       freeObjects: freeObjectsHandler(this.o.store),
       nodeStats: async (): Promise<rayts.INodeInfo> => ({
@@ -257,7 +274,8 @@ export class NodeDaemon {
     return { definition: nodeServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
   }
 
-  private acceptStream(call: grpc.ServerDuplexStream<rayts.TaskBatch, rayts.ResultBatch>): void {
+  /** Serves one submitter's task stream until it ends. */
+  acceptStream(call: TaskDuplex): void {
     const sub: Submitter = { call, results: [], events: [], flushScheduled: false, closed: false };
     call.on('data', (batch: rayts.TaskBatch) => {
       for (const spec of batch.tasks as rayts.TaskSpec[]) {
@@ -311,6 +329,11 @@ export class NodeDaemon {
       }
     }
     const demand = { ...spec.resources };
+    if (this.o.maxQueuedTasks !== undefined && this.scheduler.queuedCount >= this.o.maxQueuedTasks) {
+      const why = `node ${this.nodeId} already has ${this.scheduler.queuedCount} queued tasks (its limit)`;
+      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId } })) });
+      return;
+    }
     const task: NodeTask = { spec, from, demand, state: 'queued' };
     this.scheduler.enqueue(task, demand);
     if (task.state === 'queued') {
@@ -388,11 +411,12 @@ export class NodeDaemon {
           args.push(a.inline);
           continue;
         }
-        let view = await this.o.store.getAsync(a.objectId);
+        const store = this.o.store;
+        let view = await withStoreRoom(() => store.getAsync(a.objectId));
         if (!view) {
-          await this.pulls.pull(a.objectId, a.location);
+          await withStoreRoom(() => this.pulls.pull(a.objectId, a.location));
           pulled.push(a.objectId);
-          view = await this.o.store.getAsync(a.objectId);
+          view = await withStoreRoom(() => store.getAsync(a.objectId));
           if (!view) throw new ObjectLostError(`Object ${a.objectId} vanished from this node's store right after it was pulled.`, { ids: { objectId: a.objectId } });
         }
         views.push(view);
@@ -438,7 +462,8 @@ export class NodeDaemon {
       if (t.cancelled) {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
       } else if (reply.ok) {
-        result = 'stored' in reply ? this.storeResult(`${spec.taskId}.0`, reply.stored) : { status: 'ok', inline: reply.value, sizeBytes: reply.value.byteLength };
+        const stored = 'stored' in reply ? reply.stored : undefined;
+        result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
         result.containedRefs = reply.containedRefs;
       } else {
         result = { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!reply.crashed };

@@ -12,6 +12,7 @@ import type { ResolvedActorOptions } from '../api/actor-options.js';
 import { CoreWorker, type Fetched, type TaskArg } from '../owner/core-worker.js';
 import type { ObjectView } from '@samsara/ray-object-store';
 import type { WorkerArg } from '../worker/values.js';
+import { withStoreRoom } from '../owner/store-pressure.js';
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
@@ -127,7 +128,7 @@ export class WorkerBridge {
         return fetched.map((f, i) => this.toWorker(f, refs[i].id));
       }
       case 'put':
-        return owner.putEncoded(req.value).id;
+        return (await withStoreRoom(() => owner.putEncoded(req.value))).id;
       case 'release':
         for (const id of req.pins) {
           this.pins.get(id)?.release();

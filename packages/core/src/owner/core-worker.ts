@@ -44,9 +44,11 @@ import { ClusterView } from './cluster-view.js';
 import type { ProcessStore } from './process-store.js';
 import { PullClient } from '../rpc/pull-client.js';
 import { ReferenceCounter } from './reference-counter.js';
+import { withStoreRoom } from './store-pressure.js';
 import { encodeResult, type EncodedResult } from '../worker/values.js';
 import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
 import { HeadClient, NodeClient, OwnerClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
+import { dialPeer } from '../edge/edge-address.js';
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
@@ -800,8 +802,9 @@ export class CoreWorker {
   // Objects: put, get, wait, free
   // ------------------------------------------------------------------------------------------------
 
-  put(value: unknown): ObjectRef {
-    return this.putEncoded(encodeResult(value, 'put() value'));
+  put(value: unknown): Promise<ObjectRef> {
+    const r = encodeResult(value, 'put() value');
+    return withStoreRoom(() => this.putEncoded(r));
   }
 
   /**
@@ -872,7 +875,7 @@ export class CoreWorker {
   private async askOwner(ref: ObjectRef, timeoutMs: number): Promise<rayts.ResolvedObject> {
     let c = this.ownerClients.get(ref.ownerAddress);
     if (!c) {
-      c = new OwnerClient(ref.ownerAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      c = dialPeer(OwnerClient, ref.ownerAddress);
       this.ownerClients.set(ref.ownerAddress, c);
     }
     // Wait in slices so that a dead owner is noticed; 0 means "until ready".
@@ -908,11 +911,12 @@ export class CoreWorker {
   async fetchObject(ref: ObjectRef, deadline: number | undefined): Promise<Fetched> {
     const loc = await this.resolveLocation(ref, deadline);
     if (loc.inline) return { inline: loc.inline };
-    let view = await this.o.store.getAsync(ref.id);
+    const store = this.o.store;
+    let view = await withStoreRoom(() => store.getAsync(ref.id));
     if (!view) {
       if (!loc.location) throw this.unknownObject(ref);
-      await this.pulls.pull(ref.id, loc.location);
-      view = await this.o.store.getAsync(ref.id);
+      await withStoreRoom(() => this.pulls.pull(ref.id, loc.location!));
+      view = await withStoreRoom(() => store.getAsync(ref.id));
       if (!view) throw this.unknownObject(ref);
     }
     return { view };

@@ -6,9 +6,9 @@
  * Not responsible for retries: when the stream breaks, `onClosed` hands the decision to the owner.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { NodeClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
+import { NodeClient, pb } from '../rpc/services.js';
+import { dialPeer } from '../edge/edge-address.js';
 import { authMetadata } from '../rpc/auth.js';
-import { credentials } from '@grpc/grpc-js';
 import type { rayts } from '@samsara/ray-proto';
 
 type TaskSpecMsg = rayts.TaskSpec.$Properties;
@@ -37,7 +37,8 @@ export class NodeConnection {
     private readonly submitterId: string,
     private readonly events: NodeConnectionEvents,
   ) {
-    this.client = new NodeClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+    // Edge nodes are reached through their head (edge/edge-address.ts).
+    this.client = dialPeer(NodeClient, address);
     this.open();
   }
 

@@ -13,6 +13,8 @@ import { NodeDaemon } from '../node/node-daemon.js';
 import { WorkerBridge } from '../node/worker-bridge.js';
 import { OwnerRouter, pullObjectHandler, freeObjectsHandler } from '../node/object-server.js';
 import { createProcessStore, type ProcessStore } from '../owner/process-store.js';
+import type { HostedService } from '../rpc/server-host.js';
+import { EdgeRelay } from '../edge/edge-relay.js';
 
 export interface ClusterProcessOptions {
   /** Run the head here. */
@@ -40,6 +42,8 @@ export class ClusterProcess {
   head?: HeadServer;
   node?: NodeDaemon;
   bridge?: WorkerBridge;
+  /** On the head: relays calls for edge nodes into their tunnels (docs/edge-agent.md). */
+  edgeRelay?: EdgeRelay;
   address = '';
 
   private constructor(
@@ -57,10 +61,14 @@ export class ClusterProcess {
     const host = new ServerHost(o.token, o.log);
     const store = createProcessStore({ capacityBytes: o.objectStoreMemory, spillRoot: o.sessionDir ? `${o.sessionDir}/spill` : undefined });
     const p = new ClusterProcess(host, store, o);
-    host.add({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler() } as never });
+    if (o.head) p.edgeRelay = new EdgeRelay({ token: o.token, headAddress: () => p.address, holdMs: health.deadAfterMs, log: o.log.child({ role: 'edge-relay' }) });
+    // Calls for an edge node (or from one) reach the head's server and go through the relay.
+    const routed = (svc: HostedService): HostedService => (p.edgeRelay ? p.edgeRelay.wrap(svc.definition, svc.implementation) : svc);
+    host.add(routed({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler() } as never }));
     if (o.head) {
       p.head = new HeadServer({ health, sessionName: o.sessionName, log: o.log.child({ role: 'head' }), onShutdown: o.onShutdown });
-      host.add(p.head.service());
+      const svc = p.head.service();
+      host.add({ definition: svc.definition, implementation: { ...svc.implementation, edgeTunnel: p.edgeRelay!.tunnelHandler() as never } });
     }
     // The node service is registered before listening; the daemon that backs it is created once the
     // address is known (it advertises it to the head).
@@ -70,12 +78,14 @@ export class ClusterProcess {
       for (const name of Object.keys(nodeServiceDefinition)) {
         lazy[name] = ((...a: never[]) => (daemon!.service().implementation[name] as (...x: never[]) => unknown)(...a)) as never;
       }
-      host.add({ definition: nodeServiceDefinition, implementation: lazy });
+      host.add(routed({ definition: nodeServiceDefinition, implementation: lazy }));
     } else {
-      host.add({
-        definition: nodeServiceDefinition,
-        implementation: { pullObject: pullObjectHandler(store), freeObjects: freeObjectsHandler(store) } as never,
-      });
+      host.add(
+        routed({
+          definition: nodeServiceDefinition,
+          implementation: { pullObject: pullObjectHandler(store), freeObjects: freeObjectsHandler(store) } as never,
+        }),
+      );
     }
     p.address = await host.listen(o.host, o.port);
     if (o.node) {
@@ -103,6 +113,7 @@ export class ClusterProcess {
     await this.bridge?.close();
     await this.node?.close();
     this.head?.close();
+    this.edgeRelay?.close();
     await this.host.close();
     this.store.close();
   }

@@ -8,7 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { ObjectLostError, PULL_CHUNK_BYTES, shortId } from '@samsara/ray-common';
 import { PullManager, type PullChunk, type StoredMeta } from '@samsara/ray-object-store';
 import type { rayts } from '@samsara/ray-proto';
-import { NodeClient, CHANNEL_OPTIONS } from './services.js';
+import { NodeClient } from './services.js';
+import { dialPeer } from '../edge/edge-address.js';
 import { authMetadata, fromGrpcError } from './auth.js';
 import type { ProcessStore } from '../owner/process-store.js';
 
@@ -26,7 +27,7 @@ export class PullClient {
   client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new NodeClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      c = dialPeer(NodeClient, address);
       this.clients.set(address, c);
     }
     return c;
