@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { isRayError, type Logger } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
-import { authMetadata } from '../rpc/auth.js';
+import { authMetadata, fromGrpcError } from '../rpc/auth.js';
 import { Inbox, Outbox, TUNNEL_MAX_UNACKED_BYTES, TUNNEL_WINDOW_BYTES, backoffMs, type OutFrame } from './tunnel-frames.js';
 
 type MethodDef = grpc.MethodDefinition<unknown, unknown>;
@@ -106,16 +106,24 @@ export class EdgeTunnelClient {
   private timer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private address = '';
-  private firstWelcome: { resolve: (a: string) => void; promise: Promise<string> };
+  private firstWelcome: { resolve: (a: string) => void; reject: (e: Error) => void; promise: Promise<string> };
+  private welcomedOnce = false;
 
   constructor(private readonly o: EdgeTunnelOptions) {
     this.client = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     let resolve!: (a: string) => void;
-    const promise = new Promise<string>((r) => (resolve = r));
-    this.firstWelcome = { resolve, promise };
+    let reject!: (e: Error) => void;
+    const promise = new Promise<string>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.firstWelcome = { resolve, reject, promise };
   }
 
-  /** Connects (retrying until it succeeds) and resolves with this node's address once welcomed. */
+  /**
+   * Connects (retrying while the head is unreachable) and resolves with this node's address once
+   * welcomed. Rejects with AuthenticationError when the head refuses the token.
+   */
   start(): Promise<string> {
     this.connect();
     return this.firstWelcome.promise;
@@ -151,7 +159,14 @@ export class EdgeTunnelClient {
       this.o.log.warn({ why, retryInMs: delay }, 'edge tunnel down; reconnecting');
       this.timer = setTimeout(() => this.connect(), delay);
     };
-    s.on('error', (e: Error) => broke(e.message));
+    s.on('error', (e: grpc.ServiceError) => {
+      if (e.code === grpc.status.UNAUTHENTICATED && !this.welcomedOnce) {
+        this.firstWelcome.reject(fromGrpcError(e, 'EdgeTunnel', this.o.headAddress));
+        this.close();
+        return;
+      }
+      broke(e.message);
+    });
     s.on('end', () => broke('ended by the head'));
     s.write(pb.EdgeUp.create({ kind: 'hello', edgeId: this.o.edgeId, streams: [...this.calls.keys()] }));
   }
@@ -170,6 +185,7 @@ export class EdgeTunnelClient {
       for (const f of c.out.pending()) this.writeFrame(c.id, f);
     }
     this.o.log.info({ address: d.address, resumedStreams: this.calls.size }, 'edge tunnel connected');
+    this.welcomedOnce = true;
     this.o.onWelcome?.(d.address);
     this.firstWelcome.resolve(d.address);
   }

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * `rayts-edge`: joins a dash cam (or any NAT'd device) to a rayts cluster as an edge node.
+ *
+ *   rayts-edge --address 10.0.0.5:6380 --resources '{"camera":1}' --labels device=cam-01,soc=qcs6490
+ *
+ * The token comes from --token, RAYTS_TOKEN, or the local session file, as for any node. Prints one
+ * line when joined and keeps running; exits non-zero with a clear message on bad input or a refused token.
+ */
+import { isRayError } from '@samsara/ray-common';
+import { parseAgentArgs, runEdgeAgent, USAGE } from './agent.js';
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`Usage: ${USAGE}\n`);
+    return;
+  }
+  const config = parseAgentArgs(argv);
+  const node = await runEdgeAgent(config);
+  const res = Object.entries(config.resources).map(([k, v]) => `${k}=${v}`).join(',') || 'none';
+  const labels = Object.entries(config.labels).map(([k, v]) => `${k}=${v}`).join(',') || 'none';
+  process.stdout.write(
+    `rayts-edge: edge node ${node.nodeId} joined the cluster at ${config.address} (address ${node.address}; resources ${res}; labels ${labels}).\n` +
+      'It opens no listening port: everything flows over its connection to the head. Stop it with SIGTERM or `rayts stop`.\n',
+  );
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const msg = isRayError(e) ? `${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}` : String((e as Error)?.stack ?? e);
+  process.stderr.write(`rayts-edge: ${msg}\n`);
+  process.exit(isRayError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1);
+});
