@@ -79,6 +79,19 @@ function gib(b: number): string {
   return b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : `${(b / (1 << 20)).toFixed(1)} MiB`;
 }
 
+/** CPU load per core, memory used/total and temperature of a node's last report; "-" where absent. */
+function telemetryColumns(
+  t: { cpuLoad?: number | null; memUsedBytes?: number | null; memTotalBytes?: number | null; hasTemperature?: boolean | null; temperatureC?: number | null } | null | undefined,
+): [string, string, string] {
+  if (!t) return ['-', '-', '-'];
+  const hasTemp = t.hasTemperature ?? t.temperatureC !== undefined;
+  return [
+    (t.cpuLoad ?? 0).toFixed(2),
+    `${gib(t.memUsedBytes ?? 0)}/${gib(t.memTotalBytes ?? 0)}`,
+    hasTemp ? `${(t.temperatureC ?? 0).toFixed(1)} °C` : '-',
+  ];
+}
+
 export async function status(argv: string[]): Promise<number> {
   const { values } = parse(argv, { address: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } }, STATUS_USAGE);
   const address = headAddress(values.address as string | undefined);
@@ -90,7 +103,7 @@ export async function status(argv: string[]): Promise<number> {
   }
   const alive = view.nodes.filter((n) => n.alive);
   const out: string[] = [`rayts cluster at ${address} (${view.sessionName})`, '', `Nodes: ${alive.length} alive, ${view.nodes.length - alive.length} dead`];
-  const rows = [['NODE', 'KIND', 'ADDRESS', 'STATE', 'RESOURCES (used/total)', 'QUEUED', 'RUNNING', 'STORE', 'LABELS']];
+  const rows = [['NODE', 'KIND', 'ADDRESS', 'STATE', 'RESOURCES (used/total)', 'QUEUED', 'RUNNING', 'STORE', 'LOAD', 'MEM', 'TEMP', 'LABELS']];
   for (const n of view.nodes) {
     rows.push([
       shortId(n.nodeId),
@@ -101,6 +114,7 @@ export async function status(argv: string[]): Promise<number> {
       String(n.queuedTasks ?? 0),
       String(n.runningTasks ?? 0),
       n.store ? `${gib(n.store.usedBytes ?? 0)}/${gib(n.store.capacityBytes ?? 0)}, ${n.store.numObjects ?? 0} obj${n.store.spilledBytes ? `, ${gib(n.store.spilledBytes)} spilled` : ''}` : '-',
+      ...telemetryColumns(n.alive ? n.telemetry : undefined),
       Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(','),
     ]);
   }
@@ -152,7 +166,12 @@ export async function list(argv: string[]): Promise<number> {
         return (await callUnary<unknown, rayts.JobList>(c, 'listJobs', {}, token)).jobs.map(plain);
       default: {
         const v = asView(await callUnary<unknown, rayts.ClusterView>(c, 'clusterStatus', {}, token));
-        if (what === 'nodes') return nodeSummaries(v).map((n) => ({ ...n, total: n.resources }));
+        if (what === 'nodes') {
+          return nodeSummaries(v).map((n) => {
+            const [load, mem, temp] = telemetryColumns(n.alive ? n.telemetry : undefined);
+            return { ...n, total: n.resources, load, mem, temp };
+          });
+        }
         if (what === 'actors') return v.actors.map(actorPlain);
         if (what === 'placement-groups') return v.placementGroups.map(plain);
         return [];
@@ -165,7 +184,7 @@ export async function list(argv: string[]): Promise<number> {
   }
   const rows = data as Record<string, unknown>[];
   const columns: Record<string, string[]> = {
-    nodes: ['nodeId', 'kind', 'address', 'alive', 'total', 'labels'],
+    nodes: ['nodeId', 'kind', 'address', 'alive', 'total', 'load', 'mem', 'temp', 'labels'],
     tasks: ['taskId', 'name', 'state', 'nodeId', 'attempt', 'reason'],
     jobs: ['jobId', 'state', 'pid', 'driverAddress', 'entrypoint'],
     actors: ['actorId', 'className', 'name', 'namespace', 'state', 'nodeId', 'numRestarts', 'reason'],

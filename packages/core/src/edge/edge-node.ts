@@ -135,6 +135,8 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
       health,
       threads: Math.max(1, Math.ceil(o.resources.CPU ?? 1)),
       maxQueuedTasks: o.maxQueuedTasks,
+      // Idle small: the worker thread starts with the first task (and ends after a minute idle).
+      warmThreads: 0,
       onShutdown: o.onShutdown,
     });
     bridge = new WorkerBridge(daemon, router, o.address, log.child({ role: 'bridge' }));
