@@ -59,6 +59,8 @@ export interface NodeDaemonOptions {
    * them again) [unbounded]. Edge nodes bound it.
    */
   readonly maxQueuedTasks?: number;
+  /** Worker threads started before any task [threads]; 0 starts them on demand. */
+  readonly warmThreads?: number;
   /** Called when the head orders a shutdown. */
   readonly onShutdown?: (reason: string) => void;
 }
@@ -118,6 +120,7 @@ export class NodeDaemon {
     const cpu = o.resources.CPU ?? 0;
     this.pool = new WorkerPool({
       threads: o.threads ?? Math.max(1, Math.ceil(cpu)),
+      minThreads: o.warmThreads,
       init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '', sharedBuffer: o.store.sharedBuffer },
     });
     this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), CHANNEL_OPTIONS);

@@ -14,6 +14,8 @@ import type { WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js'
 export interface WorkerPoolOptions {
   /** Threads kept warm (one per CPU). */
   readonly threads: number;
+  /** Threads started before any task [threads]; 0 starts them on demand (edge nodes, to idle small). */
+  readonly minThreads?: number;
   /** Upper bound, for tasks blocked in get plus fractional-CPU tasks [max(32, 4 × threads)]. */
   readonly maxThreads?: number;
   readonly init: WorkerInit;
@@ -29,7 +31,7 @@ export class WorkerPool {
   constructor(o: WorkerPoolOptions) {
     this.pool = new Piscina({
       filename: ENTRY,
-      minThreads: o.threads,
+      minThreads: o.minThreads ?? o.threads,
       maxThreads: o.maxThreads ?? Math.max(32, 4 * o.threads),
       concurrentTasksPerWorker: 1,
       idleTimeout: 60_000,
