@@ -73,15 +73,20 @@ export class ActorDirectory {
 
   /** A node or owner reports a state change. Unknown actors are recorded (e.g. after a head restart). */
   update(a: rayts.IActorInfo): ActorRecord | undefined {
+    a = { ...a };
     const rec = this.actors.get(a.actorId ?? '');
     if (!rec) return a.actorId ? this.register(a) : undefined;
     if (rec.state === 'DEAD') return rec;
+    if (a.state === 'DEAD' && (rec.maxRestarts ?? 0) !== 0 && ((rec.maxRestarts ?? 0) < 0 || (rec.numRestarts ?? 0) < (rec.maxRestarts ?? 0))) {
+      // Its creator restarts it (see CoreWorker.actorLost).
+      a = { ...a, state: 'RESTARTING' };
+    }
+    if (a.state === 'ALIVE' && rec.state === 'RESTARTING') rec.numRestarts = (rec.numRestarts ?? 0) + 1;
     if (a.state) rec.state = a.state;
     if (a.nodeId) rec.nodeId = a.nodeId;
     if (a.address) rec.address = a.address;
     if (a.reason !== undefined && a.reason !== null) rec.reason = a.reason;
     if (a.deathCause) rec.deathCause = a.deathCause;
-    if (a.numRestarts) rec.numRestarts = a.numRestarts;
     this.settle(rec);
     this.hooks.changed();
     return rec;

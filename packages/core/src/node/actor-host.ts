@@ -19,6 +19,7 @@ import type { rayts } from '@samsara/ray-proto';
 import type { WorkerFunction, WorkerInit } from '../worker/protocol.js';
 import type { ActorToMain, ActorWorkerData, MainToActor } from '../worker/actor-protocol.js';
 import type { WorkerArg } from '../worker/values.js';
+import { workerHeapMb } from './worker-pool.js';
 import type { EncodedObject } from '@samsara/ray-object-store';
 
 const ENTRY = fileURLToPath(new URL('../worker/actor-entry.js', import.meta.url));
@@ -78,7 +79,7 @@ export class ActorHost {
       maxConcurrency: Math.max(1, spec.maxConcurrency || 1),
       namespace: spec.namespace,
     };
-    const worker = new Worker(ENTRY, { workerData: data });
+    const worker = new Worker(ENTRY, { workerData: data, resourceLimits: { maxOldGenerationSizeMb: workerHeapMb() } });
     const a: HostedActor = {
       actorId: spec.actorId,
       name: fn.name,

@@ -12,6 +12,7 @@ import * as grpcjs from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import {
   ObjectLostError,
+  WorkerCrashedError,
   TaskCancelledError,
   encodeError,
   errorFromWire,
@@ -35,6 +36,7 @@ import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
 import { ActorHost } from './actor-host.js';
+import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js';
 import { withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import type { WorkerArg } from '../worker/values.js';
@@ -86,6 +88,9 @@ interface Submitter {
 
 interface NodeTask {
   readonly spec: rayts.TaskSpec;
+  startedAt?: number;
+  /** Set when the memory monitor ended it (the owner retries it with backoff). */
+  killedForMemory?: number;
   readonly from: Submitter;
   readonly demand: ResourceMap;
   state: 'queued' | 'running' | 'done';
@@ -112,6 +117,7 @@ export class NodeDaemon {
   private closed = false;
   private registering: Promise<void> | undefined;
   readonly actors: ActorHost;
+  private readonly memory: MemoryMonitor;
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
 
@@ -125,6 +131,7 @@ export class NodeDaemon {
     });
     this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);
+    this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });
     this.actors = new ActorHost({
       log: o.log.child({ component: 'actors' }),
       init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId, sharedBuffer: o.store.sharedBuffer }),
@@ -357,8 +364,22 @@ export class NodeDaemon {
       void this.createActor(t);
       return;
     }
+    t.startedAt = performance.now();
     this.running.set(t.spec.taskId, t);
     void this.execute(t);
+  }
+
+  /** Memory monitor: ends the newest running task that still has retries. */
+  private killNewest(usage: number): string | undefined {
+    let newest: NodeTask | undefined;
+    for (const t of this.running.values()) {
+      if (t.spec.maxRetries === 0 || t.cancelled || t.killedForMemory) continue;
+      if (!newest || (t.startedAt ?? 0) > (newest.startedAt ?? 0)) newest = t;
+    }
+    if (!newest) return undefined;
+    newest.killedForMemory = usage;
+    newest.abort?.abort();
+    return newest.spec.taskId;
   }
 
   private async createActor(t: NodeTask): Promise<void> {
@@ -462,7 +483,18 @@ export class NodeDaemon {
       };
       t.abort = new AbortController();
       const reply = await this.pool.run(wt, t.abort.signal);
-      if (t.cancelled) {
+      if (t.killedForMemory !== undefined) {
+        result = {
+          status: 'error',
+          retriable: true,
+          inline: encodeError(
+            new WorkerCrashedError(`Task ${wt.name} (task ${spec.taskId}) was killed by the memory monitor of node ${this.nodeId}: host memory at ${Math.round(t.killedForMemory * 100)}%.`, {
+              hint: 'It is retried with backoff. Give tasks less data at a time, or raise RAYTS_MEMORY_THRESHOLD.',
+              ids: { taskId: spec.taskId, nodeId: this.nodeId, reason: 'memory' },
+            }),
+          ),
+        };
+      } else if (t.cancelled) {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
       } else if (reply.ok) {
         const stored = 'stored' in reply ? reply.stored : undefined;
@@ -577,6 +609,7 @@ export class NodeDaemon {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.memory.close();
     this.channel?.end();
     this.head.close();
     this.pulls.close();

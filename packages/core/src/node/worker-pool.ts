@@ -23,6 +23,12 @@ export interface WorkerPoolOptions {
   readonly maxOldGenerationSizeMb?: number;
 }
 
+/** Heap limit of each worker thread: RAYTS_WORKER_HEAP_MB, default 2048 MiB. */
+export function workerHeapMb(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.RAYTS_WORKER_HEAP_MB);
+  return Number.isFinite(v) && v >= 16 ? v : 2048;
+}
+
 const ENTRY = fileURLToPath(new URL('../worker/task-entry.js', import.meta.url));
 
 export class WorkerPool {
@@ -37,7 +43,8 @@ export class WorkerPool {
       idleTimeout: 60_000,
       workerData: { rayts: o.init },
       maxQueue: 'auto',
-      resourceLimits: o.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb } : undefined,
+      // A task that exhausts its heap ends its own thread (WorkerCrashedError), never the node.
+      resourceLimits: { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb ?? workerHeapMb() },
       recordTiming: false,
     } as never);
     // Errors of individual workers surface through the tasks they ran.

@@ -115,11 +115,25 @@ export class ClusterView {
     return [...this.nodes.values()];
   }
 
+  /** Nodes this submitter could not reach lately: kept out of placement for a while. */
+  private readonly unreachable = new Map<string, number>();
+
+  /** The stream to a node broke: do not place there for `forMs` (the head may not have noticed yet). */
+  markUnreachable(nodeId: string, forMs = 10_000): void {
+    this.unreachable.set(nodeId, Date.now() + forMs);
+  }
+
   /** Nodes with `available` reduced by this submitter's in-flight work. */
   placementNodes(): NodeView[] {
     const out: NodeView[] = [];
+    const now = Date.now();
     for (const n of this.nodes.values()) {
       if (!n.alive) continue;
+      const until = this.unreachable.get(n.nodeId);
+      if (until !== undefined) {
+        if (until > now) continue;
+        this.unreachable.delete(n.nodeId);
+      }
       const mine = this.inflight.get(n.nodeId);
       if (!mine) {
         out.push(n);

@@ -27,6 +27,7 @@ import {
   ObjectLostError,
   OwnerDiedError,
   ActorDiedError,
+  ActorUnavailableError,
   newActorId,
   SchedulingError,
   fits,
@@ -84,6 +85,8 @@ interface TaskRecord {
   call?: { actorId: string; method: string };
   /** Owned refs this task holds (its arguments), released when it finishes. */
   argRefs?: string[];
+  /** Order of an actor call among this process's calls to that actor. */
+  seq?: number;
 }
 
 /** What this process knows of an actor it created or calls. */
@@ -97,6 +100,14 @@ interface ActorRef {
   queue: TaskRecord[];
   lookingUp?: boolean;
   maxTaskRetries: number;
+  /** Restarts left (creator only; -1 = unlimited). Other callers follow the head's word. */
+  restartsLeft: number;
+  /** How to build it again (creator only). */
+  template?: TaskRecord;
+  /** Ended by kill(): never restarted. */
+  killed?: boolean;
+  /** Submission counter: calls keep their order across restarts and retries. */
+  nextSeq: number;
 }
 
 const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
@@ -147,6 +158,8 @@ export class CoreWorker {
   /** Frees owned objects nothing refers to any more (drivers only; see ReferenceCounter). */
   private readonly refs?: ReferenceCounter;
   private readonly freeWhenSettled = new Set<string>();
+  /** The task that made each stored object still owned here, for lineage reconstruction. */
+  private readonly lineage = new Map<string, TaskRecord>();
 
   constructor(private readonly o: CoreWorkerOptions) {
     this.pulls = new PullClient(o.token, o.store);
@@ -221,6 +234,7 @@ export class CoreWorker {
   }
 
   private dropObject(id: string): void {
+    this.lineage.delete(id);
     const e = this.objects.delete(id);
     if (!e?.location) return;
     if (this.o.store.delete(id)) return;
@@ -398,6 +412,7 @@ export class CoreWorker {
       resources: rec.demand,
       attempt: rec.attempt,
       ownerAddress: this.o.ownAddress,
+      maxRetries: rec.retriesLeft,
       workingDirHash: wd?.hash ?? '',
       workingDirArchive: archive,
       namespace: this.o.namespace ?? '',
@@ -433,6 +448,7 @@ export class CoreWorker {
       }
       if (r.stored) this.objects.resolveStored(rec.objectId, r.nodeAddress, r.nodeId, r.sizeBytes);
       else this.objects.resolveInline(rec.objectId, r.inline);
+      if (r.stored && !rec.call && !rec.creation) this.lineage.set(rec.objectId, rec);
       if (r.containedRefs?.length) this.refs?.addContained(rec.objectId, r.containedRefs);
       this.finish(rec, r.nodeId);
       if (rec.creation) this.actorAlive(rec.creation.actorId, r.nodeId);
@@ -445,8 +461,7 @@ export class CoreWorker {
       return;
     }
     if (rec.call && isRayError(err) && err.code === 'ACTOR_DIED') {
-      this.actorDied(rec.call.actorId, err);
-      this.finish(rec, r.nodeId, err);
+      this.actorLost(rec.call.actorId, err);
       return;
     }
     if (rec.cancelled || (isRayError(err) && err.code === 'TASK_CANCELLED')) {
@@ -483,6 +498,12 @@ export class CoreWorker {
     rec.nodeId = undefined;
     this.event(rec, 'RETRYING', `attempt ${rec.attempt} after: ${err.message}`, failedOn);
     this.o.log.debug({ taskId: rec.taskId, attempt: rec.attempt }, 'retrying task');
+    if (isRayError(err) && err.ids.reason === 'memory') {
+      // Killed by a node's memory monitor: back off so that memory can recover (0.5 s, 1 s, 2 s … 10 s).
+      const t = setTimeout(() => this.place(rec), Math.min(10_000, 500 * 2 ** Math.min(rec.attempt - 1, 5)));
+      t.unref();
+      return;
+    }
     this.place(rec);
   }
 
@@ -510,6 +531,7 @@ export class CoreWorker {
   private onConnectionClosed(conn: NodeConnection, e: Error | undefined): void {
     if (this.conns.get(conn.nodeId) === conn) this.conns.delete(conn.nodeId);
     if (this.closed) return;
+    this.view.markUnreachable(conn.nodeId);
     this.failTasksOnNode(conn.nodeId, e?.message ?? 'stream closed');
   }
 
@@ -523,8 +545,13 @@ export class CoreWorker {
           hint: 'Create a new actor, or give it maxRestarts to have it restarted after failures.',
           ids: { actorId, nodeId },
         });
-        this.actorDied(actorId, e);
-        this.finish(rec, nodeId, e);
+        if (rec.creation) {
+          // Its creation never finished: place it again (a restart that costs nothing).
+          rec.state = 'resolving';
+          rec.attempt++;
+          rec.nodeId = undefined;
+          this.place(rec);
+        } else this.actorLost(actorId, e);
         continue;
       }
       const err = new NodeDiedError(
@@ -540,21 +567,46 @@ export class CoreWorker {
       this.conns.get(n.nodeId)?.close();
       this.conns.delete(n.nodeId);
       this.failTasksOnNode(n.nodeId, 'node declared dead by the head');
-      for (const [id, e] of this.objectsAt(n.nodeId)) {
-        this.objects.fail(id, new ObjectLostError(`Object ${shortId(id)} was stored on node ${shortId(n.nodeId)}, which died.`, {
-          hint: 'Reconstruction from lineage is not available for this object; recompute it.',
-          ids: { objectId: id, nodeId: n.nodeId },
-        }));
-        void e;
-      }
+      for (const id of this.objects.storedOn(n.nodeId)) this.objectLost(id, `node ${shortId(n.nodeId)} holding it died`);
     }
     if (this.infeasible.size) for (const rec of [...this.infeasible]) this.place(rec);
   }
 
-  private *objectsAt(nodeId: string): Generator<[string, unknown]> {
-    void nodeId;
-    // Lineage reconstruction of lost objects lands with failure handling; nothing is enumerated yet.
+  /**
+   * A stored object this process owns is gone (its node died, or a pull found nothing). Rebuilt by
+   * running the task that made it again, within that task's retry budget (lineage reconstruction);
+   * `put` objects and exhausted budgets fail with ObjectLostError. Returns true when rebuilding.
+   */
+  private objectLost(id: string, why: string): boolean {
+    const e = this.objects.get(id);
+    if (!e || e.state !== 'ready' || !e.location) return false;
+    const rec = this.lineage.get(id);
+    if (rec && rec.retriesLeft !== 0 && !this.closed) {
+      if (rec.retriesLeft > 0) rec.retriesLeft--;
+      rec.attempt++;
+      rec.state = 'resolving';
+      rec.nodeId = undefined;
+      this.lineage.delete(id);
+      rec.argRefs = undefined;
+      this.objects.reset(id);
+      this.tasks.set(rec.taskId, rec);
+      this.event(rec, 'RETRYING', `reconstructing object ${shortId(id)}: ${why}`);
+      this.resolveArgs(rec);
+      return true;
+    }
+    const put = !rec;
+    this.objects.fail(
+      id,
+      new ObjectLostError(`Object ${shortId(id)} is lost: ${why}.`, {
+        hint: put
+          ? 'It was created by put() and cannot be rebuilt from lineage; put it again.'
+          : 'The task that made it has no retries left to rebuild it; raise maxRetries.',
+        ids: { objectId: id },
+      }),
+    );
+    return false;
   }
+
 
   // ------------------------------------------------------------------------------------------------
   // Actors
@@ -569,7 +621,15 @@ export class CoreWorker {
     const taskId = newTaskId();
     const pg = opts.placementGroup;
     const demand = pg ? demandInGroup(pg.id, opts.bundleIndex, opts.demand) : { ...opts.demand };
-    const ar: ActorRef = { actorId, className: info.name, state: 'pending', queue: [], maxTaskRetries: opts.maxTaskRetries };
+    const ar: ActorRef = {
+      actorId,
+      className: info.name,
+      state: 'pending',
+      queue: [],
+      maxTaskRetries: opts.maxTaskRetries,
+      restartsLeft: opts.maxRestarts,
+      nextSeq: 0,
+    };
     this.actorRefs.set(actorId, ar);
     const rec: TaskRecord = {
       taskId,
@@ -584,6 +644,7 @@ export class CoreWorker {
       state: 'resolving',
       creation: { actorId, maxConcurrency: opts.maxConcurrency, pgId: pg?.id ?? '' },
     };
+    ar.template = rec;
     this.tasks.set(taskId, rec);
     this.objects.createPending(rec.objectId);
     this.holdArgs(rec);
@@ -634,7 +695,7 @@ export class CoreWorker {
   submitActorCall(actorId: string, className: string, method: string, args: TaskArg[], taskId: string = newTaskId()): ObjectRef {
     let ar = this.actorRefs.get(actorId);
     if (!ar) {
-      ar = { actorId, className, state: 'pending', queue: [], maxTaskRetries: 0 };
+      ar = { actorId, className, state: 'pending', queue: [], maxTaskRetries: 0, restartsLeft: 0, nextSeq: 0 };
       this.actorRefs.set(actorId, ar);
     }
     const rec: TaskRecord = {
@@ -649,6 +710,7 @@ export class CoreWorker {
       retriesLeft: ar.maxTaskRetries,
       state: 'resolving',
       call: { actorId: ar.actorId, method },
+      seq: ar.nextSeq++,
     };
     this.tasks.set(taskId, rec);
     this.objects.createPending(rec.objectId);
@@ -710,12 +772,73 @@ export class CoreWorker {
     this.flushActor(ar);
   }
 
+  /**
+   * The actor's worker or node died. Its creator restarts it while `maxRestarts` allows: calls that were
+   * in flight are sent again if they have retries left (`maxTaskRetries`), else fail with
+   * ActorUnavailableError; calls made meanwhile wait. Without restarts left it is dead: ActorDiedError.
+   * A caller that did not create it asks the head whether it comes back.
+   */
+  private actorLost(actorId: string, err: Error): void {
+    const ar = this.actorRefs.get(actorId);
+    if (!ar || ar.state === 'dead') return;
+    const inflight = [...this.tasks.values()]
+      .filter((r) => r.call?.actorId === ar.actorId && r.state === 'submitted')
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+    const comesBack = !ar.killed && (ar.template ? ar.restartsLeft !== 0 : true);
+    if (!comesBack) {
+      for (const rec of inflight) this.finish(rec, rec.nodeId, err);
+      this.actorDied(ar.actorId, err);
+      return;
+    }
+    if (ar.state === 'alive') {
+      ar.state = 'pending';
+      ar.nodeId = undefined;
+      if (ar.template) {
+        if (ar.restartsLeft > 0) ar.restartsLeft--;
+        this.recreateActor(ar);
+      } else this.lookupActor(ar);
+    }
+    const requeue: TaskRecord[] = [];
+    for (const rec of inflight) {
+      if (rec.retriesLeft !== 0) {
+        if (rec.retriesLeft > 0) rec.retriesLeft--;
+        rec.attempt++;
+        rec.state = 'resolving';
+        rec.nodeId = undefined;
+        requeue.push(rec);
+      } else {
+        this.finish(
+          rec,
+          rec.nodeId,
+          new ActorUnavailableError(`${rec.name} (task ${shortId(rec.taskId)}) was in flight when actor ${shortId(ar.actorId)} failed (${err.message.replace(/\.+$/, '')}); the actor is restarting and the call is not retried.`, {
+            hint: 'Give the actor maxTaskRetries to have calls in flight sent again after a restart.',
+            ids: { actorId: ar.actorId, taskId: rec.taskId },
+          }),
+        );
+      }
+    }
+    ar.queue = [...requeue, ...ar.queue].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  }
+
+  /** Creates a restarted actor again from its creation template (same id, new creation task). */
+  private recreateActor(ar: ActorRef): void {
+    const t = ar.template!;
+    const taskId = newTaskId();
+    const rec: TaskRecord = { ...t, taskId, objectId: objectIdOf(taskId as never, 0), attempt: 0, state: 'resolving', nodeId: undefined, argRefs: undefined };
+    this.tasks.set(taskId, rec);
+    this.objects.createPending(rec.objectId);
+    this.event(rec, 'RETRYING', `restarting actor ${shortId(ar.actorId)} (${ar.restartsLeft < 0 ? 'unlimited' : ar.restartsLeft} restarts left)`);
+    if (t.wireArgs) this.place(rec);
+    else this.resolveArgs(rec);
+  }
+
   private actorDied(actorId: string, err: Error): void {
     const ar = this.actorRefs.get(actorId);
     if (!ar || ar.state === 'dead') return;
     ar.state = 'dead';
     ar.error = isRayError(err) && err.code === 'ACTOR_DIED' ? err : this.deadActorError(ar, err.message);
     for (const rec of ar.queue.splice(0)) this.finish(rec, undefined, ar.error);
+    for (const rec of [...this.tasks.values()]) if (rec.call?.actorId === ar.actorId && rec.state === 'submitted') this.finish(rec, rec.nodeId, ar.error);
   }
 
   private flushActor(ar: ActorRef): void {
@@ -746,6 +869,7 @@ export class CoreWorker {
 
   async killActor(actorId: string): Promise<void> {
     const ar = this.actorRefs.get(actorId);
+    if (ar) ar.killed = true;
     await this.headCall('actorCall', { op: 'kill', actor: { actorId: ar?.actorId ?? actorId, reason: 'killed by kill()' } });
     if (ar) this.actorDied(ar.actorId, this.deadActorError(ar, 'killed by kill()'));
   }
@@ -915,7 +1039,15 @@ export class CoreWorker {
     let view = await withStoreRoom(() => store.getAsync(ref.id));
     if (!view) {
       if (!loc.location) throw this.unknownObject(ref);
-      await withStoreRoom(() => this.pulls.pull(ref.id, loc.location!));
+      try {
+        await withStoreRoom(() => this.pulls.pull(ref.id, loc.location!));
+      } catch (e) {
+        const code = isRayError(e) ? e.code : '';
+        if (this.isOwned(ref) && (code === 'OBJECT_LOST' || code === 'CONNECTION') && this.objectLost(ref.id, (e as Error).message)) {
+          return this.fetchObject(ref, deadline);
+        }
+        throw e;
+      }
       view = await withStoreRoom(() => store.getAsync(ref.id));
       if (!view) throw this.unknownObject(ref);
     }

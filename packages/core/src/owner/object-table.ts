@@ -81,6 +81,13 @@ export class ObjectTable {
     return e;
   }
 
+  /** Ids of ready objects stored on a node (their copies there are gone when it dies). */
+  storedOn(nodeId: string): string[] {
+    const out: string[] = [];
+    for (const [id, e] of this.entries) if (e.state === 'ready' && e.location && e.locationNodeId === nodeId) out.push(id);
+    return out;
+  }
+
   /** Calls `fn` once the object leaves the pending state (at once if it already has). */
   onSettled(id: string, fn: () => void): void {
     const e = this.entries.get(id);
