@@ -258,6 +258,8 @@ export class HeadServer {
   }
 
   private endJob(jobId: string): void {
+    // Nodes drop what they store for the job's tasks: its owner is gone or done with them.
+    for (const nodeId of this.channels.keys()) this.sendCommand(nodeId, { kind: 'job_finished', targetId: jobId });
     this.tasks.dropPendingOfJob(jobId);
     this.actors.jobFinished(jobId);
     this.placementGroups.jobFinished(jobId);

@@ -38,7 +38,7 @@ export interface ActorHostDeps {
   report(info: rayts.IActorInfo): void;
   release(demand: ResourceMap): void;
   /** Puts a large result into the node's store; returns the result message fields. */
-  storeResult(objectId: string, stored: EncodedObject): rayts.ITaskResult;
+  storeResult(objectId: string, stored: EncodedObject, jobId: string): rayts.ITaskResult;
 }
 
 interface HostedActor {
@@ -48,7 +48,7 @@ interface HostedActor {
   readonly demand: ResourceMap;
   readonly pgId: string;
   readonly creation: { taskId: string; attempt: number; to: ReplyTarget };
-  readonly calls: Map<string, { attempt: number; to: ReplyTarget; release: () => void }>;
+  readonly calls: Map<string, { attempt: number; to: ReplyTarget; release: () => void; jobId: string }>;
   state: 'creating' | 'alive' | 'dead';
   shutdownDone?: () => void;
   releaseCreationArgs?: () => void;
@@ -113,7 +113,7 @@ export class ActorHost {
       });
       return;
     }
-    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release });
+    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release, jobId: spec.jobId });
     this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args });
   }
 
@@ -164,7 +164,7 @@ export class ActorHost {
         const r = m.reply;
         let fields: rayts.ITaskResult;
         if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
-        else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored);
+        else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored, c.jobId);
         else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
         if (r.ok) fields.containedRefs = r.containedRefs;
         this.d.reply(c.to, { ...fields, taskId: m.taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address });

@@ -118,6 +118,8 @@ export class NodeDaemon {
   private registering: Promise<void> | undefined;
   readonly actors: ActorHost;
   private readonly memory: MemoryMonitor;
+  /** Stored results by job, dropped when the job ends. */
+  private readonly jobObjects = new Map<string, Set<string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
 
@@ -142,7 +144,7 @@ export class NodeDaemon {
         callUnary(this.head, 'reportActor', info, o.token, 10_000).catch((e) => o.log.warn({ err: (e as Error).message }, 'could not report actor state'));
       },
       release: (demand) => this.scheduler.release(demand),
-      storeResult: (objectId, stored) => this.storeResult(objectId, stored),
+      storeResult: (objectId, stored, jobId) => this.storeResult(objectId, stored, jobId),
     });
   }
 
@@ -245,6 +247,9 @@ export class NodeDaemon {
         void this.releaseGroup(cmd.targetId, index, bundle);
         break;
       }
+      case 'job_finished':
+        this.dropJobObjects(cmd.targetId);
+        break;
       case 'kill_actor':
         void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
         break;
@@ -455,9 +460,23 @@ export class NodeDaemon {
   }
 
   /** Puts a worker's large result into the store; returns the result message fields. */
-  storeResult(objectId: string, stored: EncodedObject): rayts.ITaskResult {
+  storeResult(objectId: string, stored: EncodedObject, jobId = ''): rayts.ITaskResult {
     const meta = this.o.store.putEncoded(objectId, stored);
+    if (jobId) {
+      const set = this.jobObjects.get(jobId) ?? new Set<string>();
+      set.add(objectId);
+      this.jobObjects.set(jobId, set);
+    }
     return { status: 'ok', stored: true, objectId, sizeBytes: meta.sizeBytes };
+  }
+
+  /** A job ended (or its driver died): the results its tasks left here are nobody's any more. */
+  private dropJobObjects(jobId: string): void {
+    const set = this.jobObjects.get(jobId);
+    if (!set) return;
+    this.jobObjects.delete(jobId);
+    for (const id of set) this.o.store.delete(id);
+    this.o.log.info({ jobId, objects: set.size }, 'dropped the stored results of a finished job');
   }
 
   private async execute(t: NodeTask): Promise<void> {
@@ -498,7 +517,7 @@ export class NodeDaemon {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
       } else if (reply.ok) {
         const stored = 'stored' in reply ? reply.stored : undefined;
-        result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
+        result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored, spec.jobId)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
         result.containedRefs = reply.containedRefs;
       } else {
         result = { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!reply.crashed };
