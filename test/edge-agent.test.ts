@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,18 +19,67 @@ interface Agent {
   readonly proc: ChildProcess;
   readonly device: string;
   nodeId: string;
+  edgeId: string;
   stopped: boolean;
 }
 
 let cluster: CliCluster;
 const agents: Agent[] = [];
 
-async function startAgent(device: string): Promise<Agent> {
-  const proc = spawn(process.execPath, [EDGE_CLI, '--address', cluster.address, '--resources', '{"camera":1}', '--labels', `device=${device},soc=qcs6490`], {
+/** A TCP relay in the test process between an agent and the head, whose connections the test can cut. */
+class CuttableLink {
+  private readonly sockets = new Set<Socket>();
+  private cut_ = false;
+  readonly server: Server;
+  port = 0;
+
+  constructor(target: number) {
+    this.server = createServer((down) => {
+      if (this.cut_) return void down.destroy();
+      const up = connect(target, '127.0.0.1');
+      for (const s of [down, up]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          this.sockets.delete(s);
+          down.destroy();
+          up.destroy();
+        });
+      }
+      down.pipe(up);
+      up.pipe(down);
+    });
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Drops every connection and refuses new ones until {@link restore}. */
+  cut(): void {
+    this.cut_ = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.cut_ = false;
+  }
+
+  close(): void {
+    this.cut();
+    this.server.close();
+  }
+}
+
+let link: CuttableLink | undefined;
+
+async function startAgent(device: string, via?: string, resources = '{"camera":1}'): Promise<Agent> {
+  const proc = spawn(process.execPath, [EDGE_CLI, '--address', via ?? cluster.address, '--resources', resources, '--labels', `device=${device},soc=qcs6490`], {
     env: cluster.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const a: Agent = { proc, device, nodeId: '', stopped: false };
+  const a: Agent = { proc, device, nodeId: '', edgeId: '', stopped: false };
   agents.push(a);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -38,6 +88,7 @@ async function startAgent(device: string): Promise<Agent> {
   const m = /edge node ([0-9a-f]+) joined/.exec(out);
   if (!m) throw new Error(`rayts-edge ${device} failed: ${out}`);
   a.nodeId = m[1];
+  a.edgeId = /edge:\/\/([0-9a-f]+)@/.exec(out)?.[1] ?? '';
   return a;
 }
 
@@ -88,6 +139,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await shutdown();
+  link?.close();
   for (const a of agents) {
     if (a.stopped) a.proc.kill('SIGCONT');
     a.proc.kill('SIGKILL');
@@ -194,6 +246,35 @@ describe('rayts-edge agent', () => {
     expect(me.alive).toBe(true);
   });
 
+  it('network cut - a tunnel broken and restored before the deadline resends what was unacknowledged, once', async () => {
+    link = new CuttableLink(Number(cluster.address.split(':')[1]));
+    await link.listen();
+    // No camera resource: later camera tests must not land on it once it is gone.
+    const a = await startAgent('cam-net', `127.0.0.1:${link.port}`, '{}');
+    await until(async () => (await nodes()).some((n) => n.nodeId === a.nodeId && n.alive), 'the agent behind the link');
+    const log = join(cluster.tmp, 'network-cut.log');
+    const step = remote(async (i: number, file: string) => {
+      const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+      fs.appendFileSync(file, `${i}\n`);
+      await new Promise((r) => setTimeout(r, 200));
+      return { i, nodeId: runtimeContext().nodeId };
+    });
+    const refs = Array.from({ length: 8 }, (_, i) => step.options({ labelSelector: { device: 'cam-net' } }).remote(i, log));
+    await until(() => existsSync(log) && readFileSync(log, 'utf8').trim().split('\n').length >= 2, 'tasks to start behind the link');
+    link.cut();
+    await new Promise((r) => setTimeout(r, 800)); // the outage: results finished meanwhile wait on the agent
+    link.restore();
+    const results = await get(refs);
+    expect(results).toEqual(Array.from({ length: 8 }, (_, i) => ({ i, nodeId: a.nodeId })));
+    expect(readFileSync(log, 'utf8').trim().split('\n').map(Number).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((await nodes()).find((n) => n.nodeId === a.nodeId)!.alive).toBe(true);
+    // The tunnel really broke and was resumed (not merely stalled).
+    const logFile = join(cluster.tmp, `edge_${a.edgeId}`, 'logs', `edge-${a.proc.pid}.log`);
+    await until(() => existsSync(logFile) && /"resumedStreams":[1-9]\d*[^\n]*edge tunnel connected/.test(readFileSync(logFile, 'utf8')), 'the tunnel to reconnect with its streams (agent log)');
+    a.proc.kill('SIGTERM');
+    await until(() => a.proc.exitCode !== null || a.proc.signalCode !== null, 'the agent to exit on SIGTERM');
+  });
+
   it('long outage - the stopped agent is declared dead, its task is retried on the other camera, and it re-joins under a new id', async () => {
     const second = await startAgent('cam-02');
     await until(async () => (await nodes()).some((n) => n.nodeId === second.nodeId && n.alive), 'the second camera');
@@ -208,7 +289,7 @@ describe('rayts-edge agent', () => {
     await until(() => existsSync(marks), 'the task to start on a camera');
     const firstNode = readFileSync(marks, 'utf8').trim().split('\n')[0];
     const victim = agents.find((x) => x.nodeId === firstNode)!;
-    const other = agents.find((x) => x !== victim && !x.stopped)!;
+    const other = agents.find((x) => x !== victim && x.device !== 'cam-net')!;
     signal(victim, 'SIGSTOP');
     await until(async () => (await nodes()).find((n) => n.nodeId === victim.nodeId)?.alive === false, 'the head to declare the stopped agent dead', 15_000);
     expect(await get(ref, { timeoutMs: 15_000 })).toBe(other.nodeId);
