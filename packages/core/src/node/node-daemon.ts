@@ -26,7 +26,8 @@ import {
 } from '@samsara/ray-common';
 import { LocalTaskScheduler, bundleResources } from '@samsara/ray-scheduler';
 import type { rayts } from '@samsara/ray-proto';
-import { HeadClient, CHANNEL_OPTIONS, nodeServiceDefinition, pb } from '../rpc/services.js';
+import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
+import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
 import { authMetadata, callUnary } from '../rpc/auth.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { PullClient } from '../rpc/pull-client.js';
@@ -36,10 +37,11 @@ import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
 import { ActorHost } from './actor-host.js';
+import { ActorReportQueue } from './actor-report-queue.js';
 import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js';
 import { withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
-import type { WorkerArg } from '../worker/values.js';
+import { compact, type WorkerArg } from '../worker/values.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
 
 export interface NodeDaemonOptions {
@@ -118,6 +120,7 @@ export class NodeDaemon {
   private registering: Promise<void> | undefined;
   readonly actors: ActorHost;
   private readonly memory: MemoryMonitor;
+  private readonly actorReports: ActorReportQueue;
   /** Stored results by job, dropped when the job ends. */
   private readonly jobObjects = new Map<string, Set<string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
@@ -131,8 +134,9 @@ export class NodeDaemon {
       minThreads: o.warmThreads,
       init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '', sharedBuffer: o.store.sharedBuffer },
     });
-    this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);
+    this.actorReports = new ActorReportQueue((info) => callUnary(this.head, 'reportActor', info, o.token, 10_000), o.log.child({ component: 'actor-reports' }));
     this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });
     this.actors = new ActorHost({
       log: o.log.child({ component: 'actors' }),
@@ -140,9 +144,8 @@ export class NodeDaemon {
       nodeId: () => this.nodeId,
       address: o.address,
       reply: (to, r) => this.reply(to as Submitter, r),
-      report: (info) => {
-        callUnary(this.head, 'reportActor', info, o.token, 10_000).catch((e) => o.log.warn({ err: (e as Error).message }, 'could not report actor state'));
-      },
+      // Kept and retried while the head is unreachable (a restarting head learns what changed meanwhile).
+      report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
       storeResult: (objectId, stored, jobId) => this.storeResult(objectId, stored, jobId),
     });
@@ -437,7 +440,7 @@ export class NodeDaemon {
     try {
       for (const a of spec.args as rayts.Arg[]) {
         if (!a.objectId || (a.inline && a.inline.byteLength)) {
-          args.push(a.inline);
+          args.push(compact(a.inline));
           continue;
         }
         const store = this.o.store;
@@ -629,6 +632,7 @@ export class NodeDaemon {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.memory.close();
+    this.actorReports.close();
     this.channel?.end();
     this.head.close();
     this.pulls.close();

@@ -9,7 +9,7 @@ import { constants } from 'node:buffer';
 import { InvalidArgumentError, randomId } from '@samsara/ray-common';
 
 const MAX_LENGTH = constants.MAX_LENGTH;
-import { SharedObjectStore, defaultObjectStoreMemory } from '@samsara/ray-object-store';
+import { SharedObjectStore, defaultObjectStoreMemory, removeStaleAreas } from '@samsara/ray-object-store';
 
 export type ProcessStore = SharedObjectStore;
 
@@ -33,6 +33,8 @@ export function createProcessStore(o: ProcessStoreOptions = {}): ProcessStore {
     });
   }
   capacityBytes = Math.floor(capacityBytes);
+  // Areas of processes that were killed (SIGKILL leaves their /dev/shm file behind).
+  removeStaleAreas();
   return new SharedObjectStore({
     capacityBytes,
     spillDir: join(o.spillRoot || join(tmpdir(), 'rayts-spill'), `spill-${process.pid}-${randomId(3)}`),

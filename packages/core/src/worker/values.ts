@@ -7,6 +7,15 @@ import { INLINE_MAX_BYTES, decodeValue, encodeValue, type ObjectRef } from '@sam
 import { Table } from 'apache-arrow';
 import { decodeFromStore, encodeForStore, type EncodedObject, type StoredMeta } from '@samsara/ray-object-store';
 
+/**
+ * A copy of `b` that owns its whole buffer, unless it already does. Posting a typed array to another
+ * thread clones its entire ArrayBuffer, and decoded protobuf fields and msgpackr output are views into
+ * much larger buffers: without this every task would carry its whole batch across.
+ */
+export function compact(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
+
 /** Where a stored object lies in the node's shared area. */
 export interface SharedSlice {
   readonly meta: StoredMeta;
@@ -39,10 +48,10 @@ export function encodeResult(v: unknown, what: string): EncodedResult {
     const refs: ObjectRef[] = [];
     const bytes = encodeValue(v, refs, what);
     const containedRefs = refs.length ? refs.map((r) => r.id) : undefined;
-    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: bytes, containedRefs };
+    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: compact(bytes), containedRefs };
     return { stored: { meta: { format: 'msgpack', sizeBytes: bytes.byteLength }, segments: [bytes] }, containedRefs };
   }
   const enc = encodeForStore(v);
-  if (enc.meta.sizeBytes <= INLINE_MAX_BYTES) return { value: encodeValue(v, undefined, what) };
+  if (enc.meta.sizeBytes <= INLINE_MAX_BYTES) return { value: compact(encodeValue(v, undefined, what)) };
   return { stored: enc };
 }
