@@ -4,7 +4,7 @@
  * RAYTS_TMPDIR so tests never see each other's sessions. `stop()` runs `rayts stop` and removes it all.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,9 +74,57 @@ export class CliCluster {
     return c;
   }
 
+  /** What `rayts start` recorded of the daemons it started (`<RAYTS_TMPDIR>/processes/*.json`). */
+  processes(role?: 'head' | 'worker' | 'edge'): ProcessInfo[] {
+    let files: string[] = [];
+    try {
+      files = readdirSync(join(this.tmp, 'processes'));
+    } catch {
+      return [];
+    }
+    const out: ProcessInfo[] = [];
+    for (const f of files) {
+      try {
+        out.push(JSON.parse(readFileSync(join(this.tmp, 'processes', f), 'utf8')) as ProcessInfo);
+      } catch {
+        /* being written or removed */
+      }
+    }
+    return out.filter((p) => !role || p.role === role);
+  }
+
+  /** The pid of the running head daemon. */
+  headPid(): number {
+    const alive = this.processes('head').filter((p) => isAlive(p.pid));
+    if (alive.length !== 1) throw new Error(`expected one running head, found ${alive.length}`);
+    return alive[0].pid;
+  }
+
   async stop(): Promise<void> {
     await this.cli(['stop']);
     rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+export interface ProcessInfo {
+  pid: number;
+  role: 'head' | 'worker' | 'edge';
+  address: string;
+  sessionDir: string;
+}
+
+/** True while `pid` runs (a zombie left by a SIGKILL does not count). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

@@ -9,6 +9,7 @@ import { createRootLogger, type ResourceMap } from '@samsara/ray-common';
 import { ClusterProcess } from '../process/cluster-process.js';
 import { writeHeadRecord } from '../session.js';
 import { forgetProcess, recordProcess } from './process-records.js';
+import { markHeadStopped } from './restore-session.js';
 
 export interface DaemonConfig {
   role: 'head' | 'worker';
@@ -21,6 +22,8 @@ export interface DaemonConfig {
   labels: Record<string, string>;
   objectStoreMemory?: number;
   readyFile: string;
+  /** Head: continue the session's persisted state (its previous head died). */
+  restore?: boolean;
 }
 
 export async function runDaemon(cfg: DaemonConfig): Promise<void> {
@@ -41,6 +44,7 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
       log.error({ err: (e as Error).message }, 'error while stopping');
     }
     forgetProcess(process.pid);
+    if (cfg.role === 'head') markHeadStopped(cfg.sessionDir, why);
     log.flush?.();
     setTimeout(() => process.exit(code), 50);
   };
@@ -68,9 +72,11 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     log,
     objectStoreMemory: cfg.objectStoreMemory,
     onShutdown: (reason) => void stop(`cluster shutdown: ${reason}`),
+    persistHeadState: cfg.role === 'head',
+    restoreHead: cfg.restore,
   });
   if (cfg.role === 'head') writeHeadRecord(cfg.sessionDir, { address: proc.address, pid: process.pid, sessionDir: cfg.sessionDir });
   recordProcess({ pid: process.pid, role: cfg.role, address: proc.address, sessionDir: cfg.sessionDir, startedAt: new Date().toISOString() });
   log.info({ address: proc.address, nodeId: proc.node?.nodeId }, 'ready');
-  writeFileSync(cfg.readyFile, JSON.stringify({ address: proc.address, nodeId: proc.node?.nodeId ?? '', pid: process.pid }));
+  writeFileSync(cfg.readyFile, JSON.stringify({ address: proc.address, nodeId: proc.node?.nodeId ?? '', pid: process.pid, restored: proc.head?.restored }));
 }

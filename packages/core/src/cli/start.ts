@@ -12,9 +12,12 @@ import { createSession, latestSessionDir, readHeadRecord, resolveToken, tokenPat
 import { defaultNodeResources } from '../process/cluster-process.js';
 import { addressFlag, labelsFlag, numberFlag, parse, portFlag, resourcesFlag } from './args.js';
 import { runDaemon, type DaemonConfig } from './daemon.js';
+import { findRestorableSession, type RestorableSession } from './restore-session.js';
+import { forgetProcess } from './process-records.js';
+import type { RecoverySummary } from '../head/head-recovery.js';
 
 export const START_USAGE =
-  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--block]\n' +
+  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh] [--block]\n' +
   '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--block]';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -34,6 +37,8 @@ export async function start(argv: string[]): Promise<number> {
       'object-store-memory': { type: 'string' },
       'node-ip-address': { type: 'string' },
       block: { type: 'boolean' },
+      restore: { type: 'boolean' },
+      fresh: { type: 'boolean' },
     },
     START_USAGE,
   );
@@ -49,13 +54,25 @@ export async function start(argv: string[]): Promise<number> {
   let cfg: DaemonConfig;
   let token: string;
   let sessionDir: string;
+  let restoring: RestorableSession | undefined;
   if (values.head) {
-    const port = portFlag(values.port, DEFAULT_HEAD_PORT);
-    const s = createSession();
-    sessionDir = s.dir;
-    token = values.token ?? writeToken(s.dir);
-    cfg = { role: 'head', host, port, sessionDir, sessionName: s.name, resources, labels, objectStoreMemory: osm, readyFile: '' };
+    restoring = restorableFor(values);
+    if (restoring) {
+      // The previous head of this session died: continue it on its address with its token.
+      sessionDir = restoring.dir;
+      token = restoring.token;
+      forgetProcess(restoring.head.pid);
+      const h = values['node-ip-address'] ?? restoring.host;
+      cfg = { role: 'head', host: h, port: restoring.port, sessionDir, sessionName: restoring.name, resources, labels, objectStoreMemory: osm, readyFile: '', restore: true };
+    } else {
+      const port = portFlag(values.port, DEFAULT_HEAD_PORT);
+      const s = createSession();
+      sessionDir = s.dir;
+      token = values.token ?? writeToken(s.dir);
+      cfg = { role: 'head', host, port, sessionDir, sessionName: s.name, resources, labels, objectStoreMemory: osm, readyFile: '' };
+    }
   } else {
+    if (values.restore || values.fresh) throw new InvalidArgumentError('--restore and --fresh are for the head.', { hint: `Usage: ${START_USAGE}` });
     addressFlag(values.address!);
     if (values.port) throw new InvalidArgumentError('--port is for the head; worker nodes pick a free port.', { hint: `Usage: ${START_USAGE}` });
     token = resolveToken(values.token);
@@ -91,7 +108,28 @@ export async function start(argv: string[]): Promise<number> {
   return 0;
 }
 
-function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string }> {
+/**
+ * The session `rayts start --head` continues, if any: by default the latest one when its head died
+ * without a stop (and --port, if given, is its port); `--restore` insists on one; `--fresh` never.
+ */
+function restorableFor(values: { restore?: boolean; fresh?: boolean; port?: string; token?: string }): RestorableSession | undefined {
+  if (values.restore && values.fresh) throw new InvalidArgumentError('give at most one of --restore and --fresh.', { hint: `Usage: ${START_USAGE}` });
+  if (values.fresh) return undefined;
+  const prev = findRestorableSession();
+  const port = values.port === undefined ? undefined : portFlag(values.port, DEFAULT_HEAD_PORT);
+  const fits = prev && (port === undefined || port === prev.port) && (values.token === undefined || values.token === prev.token);
+  if (values.restore && !fits) {
+    throw new InvalidArgumentError(
+      prev
+        ? `--restore: session ${prev.name} ran on port ${prev.port}${port !== undefined && port !== prev.port ? `, not ${port}` : ''}${values.token !== undefined && values.token !== prev.token ? ' with another token' : ''}.`
+        : '--restore: there is no session whose head died on this machine (a stopped head is not restored).',
+      { hint: 'Leave out --port/--token to continue it as it was, or use --fresh for a new cluster.' },
+    );
+  }
+  return fits ? prev : undefined;
+}
+
+function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string; restored?: RecoverySummary }> {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 30_000;
     let exited = false;
@@ -111,7 +149,7 @@ function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: st
       if (exited) return;
       if (existsSync(file)) {
         try {
-          const r = JSON.parse(readFileSync(file, 'utf8')) as { address: string; nodeId: string; error?: string };
+          const r = JSON.parse(readFileSync(file, 'utf8')) as { address: string; nodeId: string; error?: string; restored?: RecoverySummary };
           rmSync(file, { force: true });
           child.removeAllListeners('exit');
           if (r.error) reject(new RayError(`the rayts daemon failed to start: ${r.error}`, { hint: `See the logs in ${join(sessionDir, 'logs')}.` }));
@@ -131,10 +169,17 @@ function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: st
   });
 }
 
-function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string }, sessionDir: string): void {
+function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string; restored?: RecoverySummary }, sessionDir: string): void {
   const lines: string[] = [];
   if (cfg.role === 'head') {
     lines.push(`rayts head started at ${ready.address}${ready.nodeId ? ` (node ${ready.nodeId}, ${formatResources(cfg.resources)})` : ' (no node: --num-cpus 0)'}`);
+    const r = ready.restored;
+    if (r) {
+      lines.push(
+        `  restored: the previous head of this session died; ${r.aliveNodes} node(s) may reconnect under their ids, ` +
+          `${r.actors} actor(s), ${r.placementGroups} placement group(s), ${r.jobs} job(s), ${r.kvKeys} KV key(s) are back (--fresh starts a new cluster)`,
+      );
+    }
     lines.push(`  session:  ${sessionDir}`);
     lines.push(`  token:    ${tokenPath(sessionDir)}  (mode 0600; other machines need it as RAYTS_TOKEN)`);
     lines.push(`  logs:     ${join(sessionDir, 'logs')}`);

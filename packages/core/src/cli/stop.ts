@@ -1,14 +1,18 @@
 /**
  * `rayts stop`: stops the rayts daemons this machine started (recorded by `rayts start`): SIGTERM,
- * then SIGKILL for any still alive after 10 s (or at once with --force).
+ * then SIGKILL for any still alive after 10 s (or at once with --force). The sessions of the heads it
+ * stops are marked stopped, so the next `rayts start --head` starts a fresh one.
  */
 import { forgetProcess, isAlive, listProcesses } from './process-records.js';
 import { parse } from './args.js';
+import { markHeadStopped } from './restore-session.js';
 
 export async function stop(argv: string[]): Promise<number> {
   const { values } = parse(argv, { force: { type: 'boolean' } }, 'rayts stop [--force]');
   const procs = listProcesses();
   const alive = procs.filter((p) => isAlive(p.pid));
+  // A stopped cluster is over: the next `rayts start --head` does not restore its session.
+  for (const p of procs) if (p.role === 'head') markHeadStopped(p.sessionDir, 'rayts stop');
   for (const p of procs) if (!alive.includes(p)) forgetProcess(p.pid);
   if (alive.length === 0) {
     process.stdout.write('No rayts processes started on this machine are running.\n');

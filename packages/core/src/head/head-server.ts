@@ -15,6 +15,8 @@ import { NodeTable } from './node-table.js';
 import { TaskEventTable } from './task-event-table.js';
 import { ActorDirectory } from './actor-directory.js';
 import { PlacementGroupManager } from './placement-group-manager.js';
+import { HeadStateStore } from './head-state-store.js';
+import { restoreHeadState, type RecoverySummary } from './head-recovery.js';
 
 export interface HeadServerOptions {
   readonly health: HealthConfig;
@@ -22,9 +24,13 @@ export interface HeadServerOptions {
   readonly log: Logger;
   /** Called when a client asks the cluster to shut down (after nodes were told). */
   readonly onShutdown?: (reason: string) => void;
+  /** Persist nodes, actors, groups, jobs and KV in this session directory (docs/head-restart.md). */
+  readonly stateDir?: string;
+  /** With `stateDir`: start from what an earlier head of this session persisted. */
+  readonly restore?: boolean;
 }
 
-interface JobRecord {
+export interface JobRecord {
   jobId: string;
   driverAddress: string;
   state: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -41,8 +47,13 @@ export class HeadServer {
   readonly placementGroups: PlacementGroupManager;
   /** Open WatchCluster streams per driver job: when the last one closes, the driver is gone. */
   private readonly jobWatchers = new Map<string, number>();
-  private readonly jobs = new Map<string, JobRecord>();
-  private readonly kv = new Map<string, Uint8Array>();
+  /** Jobs and KV (persisted by HeadStateStore). */
+  readonly jobs = new Map<string, JobRecord>();
+  readonly kv = new Map<string, Uint8Array>();
+  /** Durable copy of the cluster state, when the head persists it. */
+  readonly state?: HeadStateStore;
+  /** What a restart restored, if this head restored a session. */
+  readonly restored?: RecoverySummary;
   private readonly watchers = new Set<grpc.ServerWritableStream<rayts.WatchRequest, rayts.ClusterView>>();
   private readonly channels = new Map<string, grpc.ServerDuplexStream<rayts.NodeReport, rayts.HeadCommand>>();
   private version = 0;
@@ -56,15 +67,29 @@ export class HeadServer {
     this.actors = new ActorDirectory(
       {
         killOnNode: (nodeId, actorId, reason, graceful) => this.sendCommand(nodeId, { kind: 'kill_actor', targetId: actorId, reason, graceful }),
-        changed: () => this.schedulePush(),
+        changed: () => {
+          this.state?.markDirty('actors');
+          this.schedulePush();
+        },
       },
       o.log.child({ component: 'actors' }),
     );
     this.placementGroups = new PlacementGroupManager(
       this.nodes,
-      { command: (nodeId, cmd) => this.sendCommand(nodeId, cmd), changed: () => this.schedulePush() },
+      {
+        command: (nodeId, cmd) => this.sendCommand(nodeId, cmd),
+        changed: () => {
+          this.state?.markDirty('groups', 'nodes');
+          this.schedulePush();
+        },
+      },
       o.log.child({ component: 'placement-groups' }),
     );
+    if (o.stateDir) {
+      this.state = new HeadStateStore(this, { sessionDir: o.stateDir, restore: !!o.restore, log: o.log.child({ component: 'state' }) });
+      if (o.restore) this.restored = restoreHeadState(this, this.state.replayed, o.health.deadAfterMs, o.log.child({ component: 'recovery' }));
+      this.state.markAllDirty();
+    }
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, o.health.heartbeatPeriodMs)));
     this.sweepTimer.unref();
     this.pushTimer = setInterval(() => this.schedulePush(), Math.max(200, o.health.heartbeatPeriodMs));
@@ -79,7 +104,10 @@ export class HeadServer {
       this.placementGroups.nodeDied(d.nodeId);
       this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
     }
-    if (dead.length) this.schedulePush();
+    if (dead.length) {
+      this.state?.markDirty('nodes');
+      this.schedulePush();
+    }
     this.placementGroups.retryPending();
   }
 
@@ -123,6 +151,7 @@ export class HeadServer {
         const rec = this.nodes.register(req, req.kind === 'head');
         this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels }, 'node registered');
         this.placementGroups.retryPending();
+        this.state?.markDirty('nodes');
         this.schedulePush();
         return {
           nodeId: rec.nodeId,
@@ -181,6 +210,7 @@ export class HeadServer {
           pid: r.pid,
           entrypoint: r.entrypoint,
         });
+        this.state?.markDirty('jobs');
         return { jobId, sessionName: this.o.sessionName };
       },
       finishJob: async (call: grpc.ServerUnaryCall<rayts.FinishJobRequest, unknown>) => {
@@ -223,12 +253,14 @@ export class HeadServer {
           case 'put':
             if (r.value.byteLength > 16 * 1024 * 1024) throw new InvalidArgumentError('KV values are limited to 16 MiB.');
             this.kv.set(key, r.value);
+            this.state?.kvPut(key, r.value);
             return { found: true };
           case 'get': {
             const v = this.kv.get(key);
             return { found: v !== undefined, value: v };
           }
           case 'delete':
+            this.state?.kvDelete(key);
             return { found: this.kv.delete(key) };
           case 'keys':
             return { keys: [...this.kv.keys()].filter((k) => k.startsWith(`${r.namespace}\0${r.key}`)).map((k) => k.split('\0')[1]) };
@@ -257,7 +289,19 @@ export class HeadServer {
     }
   }
 
+  /** After a restart: RUNNING jobs whose driver has not resubscribed ended while the head was down. */
+  endJobsWithoutDriver(reason: string): void {
+    for (const j of this.jobs.values()) {
+      if (j.state !== 'RUNNING' || this.jobWatchers.has(j.jobId)) continue;
+      j.state = 'FAILED';
+      j.endMs = Date.now();
+      this.o.log.warn({ jobId: j.jobId, reason }, 'ending job');
+      this.endJob(j.jobId);
+    }
+  }
+
   private endJob(jobId: string): void {
+    this.state?.markDirty('jobs');
     // Nodes drop what they store for the job's tasks: its owner is gone or done with them.
     for (const nodeId of this.channels.keys()) this.sendCommand(nodeId, { kind: 'job_finished', targetId: jobId });
     this.tasks.dropPendingOfJob(jobId);
@@ -308,6 +352,7 @@ export class HeadServer {
   }
 
   close(): void {
+    void this.state?.close();
     clearInterval(this.sweepTimer);
     clearInterval(this.pushTimer);
     for (const w of this.watchers) w.end();

@@ -65,6 +65,14 @@ export class NodeTable {
     return this.nodes.get(nodeId);
   }
 
+  /**
+   * Puts back a node recorded before a head restart. An alive one counts as heard from now: it keeps
+   * its id if its reports resume within the deadline, else the sweep declares it dead.
+   */
+  restore(rec: NodeRecord): void {
+    this.nodes.set(rec.nodeId, { ...rec, lastHeartbeatMs: this.now() });
+  }
+
   all(): NodeRecord[] {
     return [...this.nodes.values()];
   }

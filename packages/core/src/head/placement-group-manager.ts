@@ -92,6 +92,20 @@ export class PlacementGroupManager {
     this.wake(g);
   }
 
+  /**
+   * Puts back a group recorded before a head restart, as it was (its bundles' resources are already in
+   * the restored node totals, and the nodes still hold them).
+   */
+  restore(info: rayts.IPlacementGroupInfo): void {
+    const pgId = info.pgId ?? '';
+    if (!pgId || info.state === 'REMOVED') return;
+    const bundles = (info.bundles ?? []).map((b) => ({ ...(b.resources ?? {}) }));
+    const state = info.state === 'CREATED' ? 'CREATED' : 'PENDING';
+    const nodeIds = state === 'CREATED' ? (info.bundles ?? []).map((b) => b.nodeId ?? '') : [];
+    const strategy = (STRATEGIES as readonly string[]).includes(info.strategy ?? '') ? (info.strategy as PlacementGroupStrategy) : 'PACK';
+    this.groups.set(pgId, { pgId, name: info.name ?? '', strategy, bundles, state, nodeIds, reason: info.reason ?? '', jobId: info.jobId ?? '', waiters: [] });
+  }
+
   /** Retries pending groups (after a node joined, died, or resources were freed). */
   retryPending(): void {
     let changed = false;

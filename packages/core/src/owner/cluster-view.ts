@@ -8,7 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { addResources, subtractResources, type ResourceMap, type Logger } from '@samsara/ray-common';
 import type { NodeView } from '@samsara/ray-scheduler';
 import type { rayts } from '@samsara/ray-proto';
-import { HeadClient, CHANNEL_OPTIONS } from '../rpc/services.js';
+import { HeadClient } from '../rpc/services.js';
+import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
 import { authMetadata, fromGrpcError } from '../rpc/auth.js';
 
 export interface ClusterNode extends NodeView {
@@ -50,7 +51,7 @@ export class ClusterView {
     /** The driver's job: the head ends the job when this watch goes away. Empty for nodes. */
     private readonly jobId = '',
   ) {
-    this.client = new HeadClient(headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new HeadClient(headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
     this.firstView = new Promise((res, rej) => {
       this.resolveFirst = res;
       this.rejectFirst = rej;

@@ -48,7 +48,8 @@ import { ReferenceCounter } from './reference-counter.js';
 import { withStoreRoom } from './store-pressure.js';
 import { encodeResult, type EncodedResult } from '../worker/values.js';
 import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
-import { HeadClient, NodeClient, OwnerClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
+import { HeadClient, NodeClient, OwnerClient, pb } from '../rpc/services.js';
+import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
 import { dialPeer } from '../edge/edge-address.js';
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
@@ -111,6 +112,8 @@ interface ActorRef {
 }
 
 const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
+/** How long an actor lookup waits for an unreachable head (down or restarting) before the actor counts as dead (Ray: 60 s). */
+const HEAD_UNREACHABLE_GIVE_UP_MS = 60_000;
 const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1 });
 
 export interface CoreWorkerOptions {
@@ -165,7 +168,7 @@ export class CoreWorker {
     this.pulls = new PullClient(o.token, o.store);
     if (o.isDriver) this.refs = new ReferenceCounter((id) => this.release(id));
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
-    this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
     this.eventTimer = setInterval(() => this.flushEvents(), 250);
     this.eventTimer.unref();
@@ -739,7 +742,7 @@ export class CoreWorker {
   }
 
   /** Asks the head where an actor this process did not create lives (waiting while it is pending). */
-  private lookupActor(ar: ActorRef): void {
+  private lookupActor(ar: ActorRef, headDownSinceMs?: number): void {
     if (ar.lookingUp || this.closed) return;
     ar.lookingUp = true;
     this.headCall<rayts.ActorDirectoryReply>('actorCall', { op: 'wait', actor: { actorId: ar.actorId } }, 40_000).then(
@@ -754,6 +757,12 @@ export class CoreWorker {
       },
       (e: Error) => {
         ar.lookingUp = false;
+        // The head is down or restarting: its directory comes back with it (docs/head-restart.md).
+        const since = headDownSinceMs ?? Date.now();
+        if (isRayError(e) && e.code === 'CONNECTION' && Date.now() - since < HEAD_UNREACHABLE_GIVE_UP_MS) {
+          setTimeout(() => this.lookupActor(ar, since), 500).unref();
+          return;
+        }
         this.actorDied(ar.actorId, e);
       },
     );

@@ -35,6 +35,10 @@ export interface ClusterProcessOptions {
   readonly health?: HealthConfig;
   readonly objectStoreMemory?: number;
   readonly onShutdown?: (reason: string) => void;
+  /** Head: persist the cluster state in `sessionDir` (CLI heads; docs/head-restart.md). */
+  readonly persistHeadState?: boolean;
+  /** Head: start from the state an earlier head of this session persisted. */
+  readonly restoreHead?: boolean;
 }
 
 export class ClusterProcess {
@@ -66,7 +70,14 @@ export class ClusterProcess {
     const routed = (svc: HostedService): HostedService => (p.edgeRelay ? p.edgeRelay.wrap(svc.definition, svc.implementation) : svc);
     host.add(routed({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler() } as never }));
     if (o.head) {
-      p.head = new HeadServer({ health, sessionName: o.sessionName, log: o.log.child({ role: 'head' }), onShutdown: o.onShutdown });
+      p.head = new HeadServer({
+        health,
+        sessionName: o.sessionName,
+        log: o.log.child({ role: 'head' }),
+        onShutdown: o.onShutdown,
+        stateDir: o.persistHeadState ? o.sessionDir : undefined,
+        restore: o.restoreHead,
+      });
       const svc = p.head.service();
       host.add({ definition: svc.definition, implementation: { ...svc.implementation, edgeTunnel: p.edgeRelay!.tunnelHandler() as never } });
     }
