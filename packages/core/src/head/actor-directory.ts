@@ -15,7 +15,8 @@ export type ActorRecord = rayts.IActorInfo & { actorId: string; state: string };
 export interface ActorDirectoryHooks {
   /** Tell the node hosting `actorId` to stop it. */
   killOnNode(nodeId: string, actorId: string, reason: string, graceful: boolean): void;
-  changed(): void;
+  /** Records changed: these actors (all of them when no ids are given). */
+  changed(actorIds?: readonly string[]): void;
 }
 
 export class ActorDirectory {
@@ -67,7 +68,7 @@ export class ActorDirectory {
     const rec: ActorRecord = { ...a, actorId: a.actorId, state: a.state || 'PENDING' };
     this.actors.set(rec.actorId, rec);
     if (rec.name) this.names.set(this.key(rec.namespace, rec.name), rec.actorId);
-    this.hooks.changed();
+    this.hooks.changed([rec.actorId]);
     return rec;
   }
 
@@ -88,7 +89,7 @@ export class ActorDirectory {
     if (a.reason !== undefined && a.reason !== null) rec.reason = a.reason;
     if (a.deathCause) rec.deathCause = a.deathCause;
     this.settle(rec);
-    this.hooks.changed();
+    this.hooks.changed([rec.actorId]);
     return rec;
   }
 
@@ -101,7 +102,7 @@ export class ActorDirectory {
     rec.deathCause = reason;
     if (nodeId) this.hooks.killOnNode(nodeId, actorId, reason, graceful);
     this.settle(rec);
-    this.hooks.changed();
+    this.hooks.changed([rec.actorId]);
     this.log.info({ actorId, reason }, 'actor killed');
     return rec;
   }
@@ -115,15 +116,17 @@ export class ActorDirectory {
 
   /** Actors on a dead node die (restarts are decided by their owners). */
   nodeDied(nodeId: string, reason: string): void {
+    const ids: string[] = [];
     for (const a of this.actors.values()) {
       if (a.nodeId === nodeId && a.state !== 'DEAD') {
         a.state = 'DEAD';
         a.reason = `its node ${nodeId} died (${reason})`;
         a.deathCause = a.reason;
         this.settle(a);
+        ids.push(a.actorId);
       }
     }
-    this.hooks.changed();
+    this.hooks.changed(ids);
   }
 
   /** Resolves when the actor leaves PENDING/RESTARTING, or after `timeoutMs`. */

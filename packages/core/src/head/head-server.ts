@@ -67,8 +67,8 @@ export class HeadServer {
     this.actors = new ActorDirectory(
       {
         killOnNode: (nodeId, actorId, reason, graceful) => this.sendCommand(nodeId, { kind: 'kill_actor', targetId: actorId, reason, graceful }),
-        changed: () => {
-          this.state?.markDirty('actors');
+        changed: (ids) => {
+          this.state?.markActorsDirty(ids);
           this.schedulePush();
         },
       },

@@ -54,6 +54,8 @@ export interface HeadStateStoreOptions {
 
 export class HeadStateStore {
   private readonly dirty = new Set<HeadTable>();
+  /** Actors changed since the last flush (the directory can hold many: only these are encoded). */
+  private readonly dirtyActors = new Set<string>();
   readonly journal: StateJournal;
   /** The tables replayed at open (empty unless restoring). */
   readonly replayed: JournalTables;
@@ -76,6 +78,16 @@ export class HeadStateStore {
     this.journal.requestFlush();
   }
 
+  /** These actors changed (all of them without ids). */
+  markActorsDirty(actorIds?: readonly string[]): void {
+    if (!actorIds) {
+      this.markDirty('actors');
+      return;
+    }
+    for (const id of actorIds) this.dirtyActors.add(id);
+    this.journal.requestFlush();
+  }
+
   markAllDirty(): void {
     this.markDirty(...DIFFED);
   }
@@ -93,8 +105,16 @@ export class HeadStateStore {
   }
 
   private collect(): void {
-    if (this.dirty.size === 0) return;
     const h = this.head;
+    if (this.dirtyActors.size && !this.dirty.has('actors')) {
+      for (const id of this.dirtyActors) {
+        const a = h.actors.get(id);
+        if (a && a.actorId === id) this.journal.putIfChanged('actors', id, a);
+        else this.journal.delete('actors', id);
+      }
+    }
+    this.dirtyActors.clear();
+    if (this.dirty.size === 0) return;
     for (const t of this.dirty) {
       switch (t) {
         case 'nodes':

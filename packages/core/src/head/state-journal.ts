@@ -183,6 +183,12 @@ export class StateJournal {
     for (const k of lines.keys()) if (!seen.has(k)) this.pending.set(`${table}\0${k}`, { t: table, k, del: true });
   }
 
+  /** Queues `value` under `table`/`key` when its encoding differs from what is on disk (encodes now). */
+  putIfChanged(table: string, key: string, value: unknown): void {
+    const line = encodeSet(table, key, value);
+    if (this.tableLines(table).get(key) !== line) this.pending.set(`${table}\0${key}`, { t: table, k: key, line });
+  }
+
   private schedule(): void {
     if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
