@@ -105,6 +105,26 @@ function watchdogMs(timing) {
   return (180 + 3 * (timing.warmupSeconds + timing.runs * timing.seconds)) * 1000;
 }
 
+/** MemAvailable and MemTotal from /proc/meminfo in bytes (undefined where there is none). */
+function memInfo() {
+  try {
+    const t = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (k) => Number(t.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
+    const available = kb('MemAvailable');
+    const total = kb('MemTotal');
+    return Number.isFinite(available) && Number.isFinite(total) ? { available, total } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Memory guard (the machine is shared): a case is stopped when the machine's available memory falls
+ * below RAYTS_BENCH_MIN_FREE_FRACTION [0.2] of the total, instead of letting the kernel's OOM killer pick
+ * a process (it picked a case process at 23 GB once, and could pick anyone's).
+ */
+const MIN_FREE_FRACTION = Number(process.env.RAYTS_BENCH_MIN_FREE_FRACTION || 0.2);
+
 /** Runs one case file in a child; resolves to the records it produced (and skip records if it could not load). */
 function runCaseFile({ suite, file }, { env, timing, verbose, onLine }) {
   return new Promise((resolve) => {
@@ -128,6 +148,16 @@ function runCaseFile({ suite, file }, { env, timing, verbose, onLine }) {
         stopChild(child).catch(() => {});
       }, watchdogMs(timing));
     };
+    const guard = setInterval(() => {
+      const mem = memInfo();
+      if (!mem || !current || mem.available >= MIN_FREE_FRACTION * mem.total) return;
+      clearTimeout(timer);
+      const gib = (b) => (b / 2 ** 30).toFixed(1);
+      records.push({ ...current, error: `stopped by the bench's memory guard: the machine had ${gib(mem.available)} of ${gib(mem.total)} GiB available (< ${MIN_FREE_FRACTION * 100}%); case process killed (objects not freed?)` });
+      onLine(`  ${label(current)}: killed (memory guard)`);
+      current = undefined;
+      stopChild(child, 200).catch(() => {});
+    }, 250);
     child.on('message', (m) => {
       if (m.type === 'load-failed') {
         const row = RAY_248.find((r) => r.file === basename(file, '.mjs'));
@@ -147,6 +177,7 @@ function runCaseFile({ suite, file }, { env, timing, verbose, onLine }) {
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(guard);
       if (current) records.push({ ...current, error: `case process exited (${signal ?? code}) mid-bench: ${output.trim().slice(-600)}` });
       else if (code !== 0 && records.length === 0) records.push({ name: basename(file, '.mjs'), error: `case process exited (${signal ?? code}): ${output.trim().slice(-600)}` });
       resolve(records);

@@ -110,5 +110,32 @@ export const bidiEcho = defineBench({
   },
 });
 
+const BULK_BYTES = 100e6;
+const BULK_CHUNK = 4 * 1024 * 1024;
+
+/** The transport ceiling for object transfer: rayts pulls objects as a gRPC stream of 4 MiB chunks. */
+export const bulkStream = defineBench({
+  name: 'grpc_stream_100mb_4mib_chunks',
+  unit: 'MB/s',
+  setup: async () => {
+    const { child, message } = await forkReady(SERVER);
+    const client = new EchoClient(`127.0.0.1:${message.port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+    await new Promise((resolve, reject) => client.waitForReady(Date.now() + 10_000, (e) => (e ? reject(e) : resolve())));
+    return { child, client };
+  },
+  run: ({ state }) =>
+    new Promise((resolve, reject) => {
+      const req = Buffer.alloc(8);
+      req.writeUInt32LE(BULK_BYTES, 0);
+      req.writeUInt32LE(BULK_CHUNK, 4);
+      let n = 0;
+      const call = state.client.bulk(req);
+      call.on('data', (b) => (n += b.length));
+      call.on('error', reject);
+      call.on('end', () => (n === BULK_BYTES ? resolve(BULK_BYTES / 1e6) : reject(new Error(`got ${n} bytes`))));
+    }),
+  teardown: disconnect,
+});
+
 /** Declaration order, for the report. */
-export default [unaryOneAtATime, unary32InFlight, serverStream, bidiEcho];
+export default [unaryOneAtATime, unary32InFlight, serverStream, bidiEcho, bulkStream];

@@ -20,7 +20,7 @@ export const CLUSTER_NODES = 3;
 
 const NODES_READY_MS = 30_000;
 
-async function waitForNodes(count, timeoutMs) {
+export async function waitForNodes(count, timeoutMs = NODES_READY_MS) {
   const deadline = Date.now() + timeoutMs;
   let alive = 0;
   while (Date.now() < deadline) {
@@ -29,6 +29,22 @@ async function waitForNodes(count, timeoutMs) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`loopback cluster: ${alive} of ${count} nodes alive after ${timeoutMs} ms`);
+}
+
+/** Why the loopback-cluster variant cannot run in this process, or undefined. */
+export function clusterSkipReason() {
+  return (
+    process.env.RAYTS_BENCH_CLUSTER_SKIP ||
+    (process.env.RAYTS_BENCH_CLUSTER_ADDRESS ? undefined : 'no loopback cluster (RAYTS_BENCH_CLUSTER_ADDRESS unset; run through bench/run.mjs)')
+  );
+}
+
+/** Joins the loopback cluster bench/run.mjs started and waits until its three nodes are alive. */
+export async function connectLoopbackCluster() {
+  // The cluster's session dir (token, head record) is not the one the embedded variant used.
+  if (process.env.RAYTS_BENCH_CLUSTER_TMPDIR) process.env.RAYTS_TMPDIR = process.env.RAYTS_BENCH_CLUSTER_TMPDIR;
+  await init({ address: process.env.RAYTS_BENCH_CLUSTER_ADDRESS });
+  await waitForNodes(CLUSTER_NODES, NODES_READY_MS);
 }
 
 /**
@@ -72,15 +88,8 @@ export function coreBenches(spec) {
     ...common,
     variant: 'cluster',
     baseline: spec.clusterBaseline ?? spec.baseline,
-    skip: () =>
-      process.env.RAYTS_BENCH_CLUSTER_SKIP ||
-      (process.env.RAYTS_BENCH_CLUSTER_ADDRESS ? undefined : 'no loopback cluster (RAYTS_BENCH_CLUSTER_ADDRESS unset; run through bench/run.mjs)'),
-    setup: withInit(async () => {
-      // The cluster's session dir (token, head record) is not the one the embedded variant used.
-      if (process.env.RAYTS_BENCH_CLUSTER_TMPDIR) process.env.RAYTS_TMPDIR = process.env.RAYTS_BENCH_CLUSTER_TMPDIR;
-      await init({ address: process.env.RAYTS_BENCH_CLUSTER_ADDRESS });
-      await waitForNodes(CLUSTER_NODES, NODES_READY_MS);
-    }),
+    skip: clusterSkipReason,
+    setup: withInit(connectLoopbackCluster),
     teardown,
   });
   return [embedded, cluster];

@@ -23,10 +23,32 @@ function streamN(call) {
   pump();
 }
 
-const server = new grpc.Server();
+let bulkBuf = Buffer.alloc(0);
+
+function bulk(call) {
+  const total = call.request.readUInt32LE(0);
+  const chunk = call.request.readUInt32LE(4);
+  if (bulkBuf.length < chunk) bulkBuf = Buffer.alloc(chunk, 7);
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      const n = Math.min(chunk, total - sent);
+      sent += n;
+      if (!call.write(bulkBuf.subarray(0, n))) {
+        call.once('drain', pump);
+        return;
+      }
+    }
+    call.end();
+  };
+  pump();
+}
+
+const server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 });
 server.addService(ECHO_SERVICE, {
   unary: (call, callback) => callback(null, call.request),
   stream: streamN,
+  bulk,
   bidi: (call) => {
     call.on('data', (msg) => call.write(msg));
     call.on('end', () => call.end());

@@ -9,7 +9,7 @@
  * token there and `rayts stop` touches nothing but this cluster. CLI output goes to <tmp>/bench-cli.log.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -70,6 +70,55 @@ function tail(file, chars = 1500) {
   }
 }
 
+/** Pids of this user's processes whose environment has RAYTS_TMPDIR=<dir> (the daemons `rayts start` detached). */
+export function daemonPids(dir) {
+  const needle = `RAYTS_TMPDIR=${dir}\0`;
+  const out = [];
+  let entries = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out; // no procfs: rely on `rayts stop`
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (`${readFileSync(`/proc/${e}/environ`, 'latin1')}\0`.includes(needle)) out.push(Number(e));
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return out;
+}
+
+/** Ends the given pids (SIGTERM, then SIGKILL after `graceMs` for those still there). */
+async function endPids(pids, graceMs = 5_000) {
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  const deadline = Date.now() + graceMs;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /**
  * Starts the cluster. Resolves to { address, env, stop }. On failure it cleans up what it started and
  * rejects with the CLI's output in the message.
@@ -108,6 +157,10 @@ export async function startLoopbackCluster() {
       s.once('error', () => resolve());
     });
     for (const c of children) await stopChild(c);
+    // `rayts stop` can fail (e.g. the CLI is being rebuilt); daemons it left are found by their
+    // RAYTS_TMPDIR and ended by pid, so no cluster outlives the run.
+    const left = daemonPids(dir);
+    if (left.length) await endPids(left);
     closeSync(logFd);
     rmSync(dir, { recursive: true, force: true });
   };

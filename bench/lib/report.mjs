@@ -107,6 +107,25 @@ export function renderResultsMd(run, previousMd = '') {
     );
   }
 
+  const rayMetrics = new Set(RAY_248.map((r) => r.metric));
+  const extraNames = [...new Set(results.filter((r) => r.variant && !rayMetrics.has(r.name)).map((r) => r.name))];
+  if (extraNames.length) {
+    lines.push('', '## Core: beyond Ray\'s rows (issue 7)', '');
+    lines.push('| metric | unit | rayts embedded | rayts 3-process | target | target met | what one timed unit does |', '| --- | --- | ---: | ---: | --- | --- | --- |');
+    for (const name of extraNames) {
+      const emb = results.find((r) => r.name === name && r.variant === 'embedded');
+      const clu = results.find((r) => r.name === name && r.variant === 'cluster');
+      const any = emb ?? clu;
+      const met = [emb, clu]
+        .filter((r) => r && r.targetMet !== undefined)
+        .map((r) => `${r.variant === 'embedded' ? 'emb' : '3p'}: ${r.targetMet ? 'yes' : '**no**'}`)
+        .join(', ');
+      lines.push(
+        `| ${name} | ${any.unit ?? ''} | ${cell(emb, '–')} | ${cell(clu, '–')} | ${targetText(any.target ?? ISSUE_7_TARGETS[name]) || '–'} | ${met || '–'} | ${EXTRA_WHAT[name] ?? ''} |`,
+      );
+    }
+  }
+
   lines.push('', '## Baselines: what this machine and Node allow', '');
   lines.push('Measured in the same run. The anchor is shared/anchors/node-baselines.md (2026-11-25, medians of ≥ 3 runs, noise often ±30%).', '');
   lines.push('| baseline | unit | this run | anchor | this run / anchor | what it measures |', '| --- | --- | ---: | ---: | ---: | --- |');
@@ -134,6 +153,13 @@ export function extractNotes(md) {
   return `${NOTES_START}\nWhere a target is missed: profile (\`node --cpu-prof bench/run.mjs --only <row>\`) and write here where the time goes.\n${NOTES_END}`;
 }
 
+const EXTRA_WHAT = {
+  transfer_1mb_between_nodes: 'a task pinned to node B reads a 1 MB (10^6 B) object made on node A (MB = 10^6 B)',
+  transfer_100mb_between_nodes: 'same, 100 MB',
+  transfer_1gb_between_nodes: 'same, 1 GB (10^9 B)',
+  transfer_100mb_node_to_driver: 'the driver gets a 100 MB object stored on node A',
+};
+
 const BASELINE_WHAT = {
   grpc_unary_calls: 'grpc-js unary, one call at a time, TCP loopback, 64 B, raw Buffer serializers, server in a child process',
   grpc_unary_calls_32_in_flight: 'same, 32 calls in flight',
@@ -143,5 +169,7 @@ const BASELINE_WHAT = {
   piscina_noop_tasks_one_at_a_time: 'piscina, 2 threads, no-op task, one at a time',
   worker_postmessage_rtt: 'worker_threads postMessage round trip, one at a time',
   worker_postmessage_rtt_pipelined: 'same, 1000 in flight',
+  grpc_stream_100mb_4mib_chunks: 'grpc-js server stream of 100 MB (10^8 B) in 4 MiB chunks, one way, raw Buffers (how rayts pulls objects)',
+  tcp_socket_100mb: 'plain TCP socket, 100 MB (10^8 B) one way in 4 MiB writes, copied into a preallocated buffer',
   memcpy_gigabytes: 'Buffer.copy of 800 MiB into a preallocated, warm buffer (GB = 1000 MiB)',
 };

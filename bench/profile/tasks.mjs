@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * A small driver for profiling the task path (issue 7 point 3): runs Ray's single_client_tasks_async
+ * (submit 1000 no-op tasks, get all) — or `sync` (one at a time), `put`, `get` — on the embedded cluster
+ * for a few seconds and prints the rate. Meant to be run under the CPU profiler; `--cpu-prof` also
+ * profiles the piscina worker threads (one .cpuprofile per thread):
+ *
+ *   node --cpu-prof --cpu-prof-dir=/tmp/rayts-prof bench/profile/tasks.mjs [async|sync|put|get] [seconds]
+ *   node bench/profile/summarize.mjs /tmp/rayts-prof            # top self time per profile, by function and by package
+ *
+ * Not part of `npm run bench`; nothing here asserts on time.
+ */
+import { init, shutdown, remote, get, put } from '@samsara/ray';
+
+const mode = process.argv[2] ?? 'async';
+const seconds = Number(process.argv[3] ?? 5);
+const MODES = ['async', 'sync', 'put', 'get'];
+if (!MODES.includes(mode)) throw new Error(`mode ${mode}: expected one of ${MODES.join(', ')}`);
+
+await init();
+const noop = remote(() => 'ok');
+const small = await put(0);
+const units = {
+  async: async () => {
+    const refs = [];
+    for (let i = 0; i < 1000; i += 1) refs.push(noop.remote());
+    await get(refs);
+    return 1000;
+  },
+  sync: async () => {
+    await get(noop.remote());
+    return 1;
+  },
+  put: async () => {
+    await put(0);
+    return 1;
+  },
+  get: async () => {
+    await get(small);
+    return 1;
+  },
+};
+const unit = units[mode];
+// Warm-up (JIT, worker threads, function source shipped once).
+const w0 = performance.now();
+while (performance.now() - w0 < 1000) await unit();
+let count = 0;
+const t0 = performance.now();
+while (performance.now() - t0 < seconds * 1000) count += await unit();
+const elapsed = (performance.now() - t0) / 1000;
+process.stdout.write(`${mode}: ${Math.round(count / elapsed).toLocaleString('en-US')} per s (${count} in ${elapsed.toFixed(2)} s)\n`);
+await shutdown();
