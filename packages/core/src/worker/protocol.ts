@@ -5,18 +5,11 @@
  *   BroadcastChannel named `rayts:req:<bridgeId>` and are answered on `rayts:rep:<bridgeId>:<threadId>`.
  */
 import type { ErrorWire } from '@samsara/ray-common';
-import type { CallableKind } from '../api/function-descriptor.js';
+import type { ShippedCallable } from '../api/function-descriptor.js';
 import type { EncodedResult, WorkerArg } from './values.js';
 
-export interface WorkerFunction {
-  readonly functionId: string;
-  readonly name: string;
-  readonly kind: CallableKind;
-  readonly source: string;
-  readonly modulePath: string;
-  readonly moduleIndex: number;
-  readonly apiAliases: readonly string[];
-}
+/** A callable as a worker rebuilds it: exactly what the submitter shipped. */
+export type WorkerFunction = ShippedCallable;
 
 export interface WorkerTask {
   readonly taskId: string;
