@@ -76,7 +76,7 @@ describe('head restart', () => {
     const plain = CounterActor.options({ resources: { w: 1 } }).remote();
     expect(await get(keeper.incr.remote())).toBe(1);
     expect(await get(plain.incr.remote())).toBe(1);
-    const running = [0, 1, 2, 3].map((i) => longTask.options({ resources: { w: 1 }, maxRetries: 0 }).remote(dir, i));
+    const running = [0, 1, 2, 3].map((i) => longTask.options({ numCpus: 0.5, resources: { w: 1 }, maxRetries: 0 }).remote(dir, i));
     await until(() => [0, 1, 2, 3].every((i) => existsSync(join(dir, `started-${i}`))), 'four long tasks running');
 
     // The head dies hard.
@@ -88,6 +88,7 @@ describe('head restart', () => {
     // While it is down: calls go to the actors' nodes directly. A worker node dies meanwhile.
     expect(await get(keeper.incr.remote())).toBe(2);
     expect(await get([plain.incr.remote(), plain.incr.remote()])).toEqual([2, 3]);
+    expect([workerA, workerB]).toContain(await get(whereAmI.options({ resources: { w: 1 } }).remote())); // placed from the last view
     process.kill(victimPid, 'SIGKILL');
     await until(() => !isAlive(victimPid), 'the victim node gone');
     expect(await get(keeper.incr.remote())).toBe(3);

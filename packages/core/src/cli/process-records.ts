@@ -45,17 +45,11 @@ export function listProcesses(): ProcessRecord[] {
   return out;
 }
 
-/** True while `pid` runs. A zombie (killed, not yet reaped by an init that never reaps) is not alive. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
+    return true;
   } catch {
     return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no procfs (macOS): signal 0 is all we have
   }
 }
