@@ -70,6 +70,22 @@ async function nodesOrNothing(): Promise<Awaited<ReturnType<typeof nodes>>> {
   }
 }
 
+describe('rayts start --head --restore', () => {
+  it('rayts start --head --restore - with no session whose head died, fails with the reason; --fresh excludes it', async () => {
+    const c = new CliCluster(mkdtempSync(join(tmpdir(), 'rayts-hr-cli-')), {});
+    try {
+      const r = await c.cli(['start', '--head', '--restore']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--restore: there is no session whose head died on this machine');
+      const both = await c.cli(['start', '--head', '--restore', '--fresh']);
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('give at most one of --restore and --fresh');
+    } finally {
+      rmSync(c.tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('head restart', () => {
   it('head restart - SIGKILL the head: actors answer while it is down; after `rayts start --head` nodes keep their ids, getActor works, running tasks finish, new tasks run', async () => {
     const keeper = CounterActor.options({ name: 'keeper', lifetime: 'detached', resources: { w: 1 } }).remote();
