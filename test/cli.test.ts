@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliCluster, freePort } from './helpers/cli-cluster.js';
+import { CliCluster, freePort, until } from './helpers/cli-cluster.js';
+import { isAlive } from '../packages/core/src/cli/process-records.js';
 
 describe('rayts CLI - bad input', () => {
   const c = new CliCluster(mkdtempSync(join(tmpdir(), 'rayts-cli-')), {});
@@ -104,7 +105,7 @@ describe('rayts CLI - a running cluster', () => {
     expect(recs.length).toBe(2);
     const r = await c.cli(['stop']);
     expect(r.stdout).toMatch(/Stopped 2 rayts processes/);
-    for (const { pid } of recs) expect(() => process.kill(pid, 0)).toThrow();
+    await until(() => recs.every(({ pid }) => !isAlive(pid)), 'the daemons to exit');
     const st = await c.cli(['status']);
     expect(st.code).not.toBe(0);
   });

@@ -39,7 +39,7 @@ import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
 import { ActorHost } from './actor-host.js';
 import { ActorReportQueue } from './actor-report-queue.js';
 import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js';
-import { withStoreRoom } from '../owner/store-pressure.js';
+import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import { compact, type WorkerArg } from '../worker/values.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
@@ -520,6 +520,7 @@ export class NodeDaemon {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
       } else if (reply.ok) {
         const stored = 'stored' in reply ? reply.stored : undefined;
+        if (stored) await relieveStorePressure(this.o.store, stored.meta.sizeBytes);
         result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored, spec.jobId)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
         result.containedRefs = reply.containedRefs;
       } else {

@@ -45,7 +45,7 @@ import { ClusterView } from './cluster-view.js';
 import type { ProcessStore } from './process-store.js';
 import { PullClient } from '../rpc/pull-client.js';
 import { ReferenceCounter } from './reference-counter.js';
-import { withStoreRoom } from './store-pressure.js';
+import { relieveStorePressure, withStoreRoom } from './store-pressure.js';
 import { encodeResult, type EncodedResult } from '../worker/values.js';
 import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
 import { HeadClient, NodeClient, OwnerClient, pb } from '../rpc/services.js';
@@ -894,10 +894,10 @@ export class CoreWorker {
   // Placement groups (reserved by the head)
   // ------------------------------------------------------------------------------------------------
 
-  private readonly pgCreations = new Map<string, Promise<unknown>>();
+  private readonly pgCreations = new Map<string, Promise<rayts.PlacementGroupReply>>();
 
   createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void {
-    const p = this.headCall('placementGroupCall', {
+    const p = this.headCall<rayts.PlacementGroupReply>('placementGroupCall', {
       op: 'create',
       group: { pgId: id, name, strategy, jobId: this.o.jobId, bundles: bundles.map((b) => ({ resources: b })) },
     });
@@ -906,7 +906,9 @@ export class CoreWorker {
   }
 
   async waitPlacementGroup(id: string, timeoutMs: number | undefined): Promise<void> {
-    await this.pgCreations.get(id);
+    const created = await this.pgCreations.get(id);
+    // The head places a group as it creates it: most groups are ready in the creation reply.
+    if (created?.group?.state === 'CREATED') return;
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     for (;;) {
       const slice = Math.max(1, Math.min(30_000, deadline - Date.now()));
@@ -935,8 +937,9 @@ export class CoreWorker {
   // Objects: put, get, wait, free
   // ------------------------------------------------------------------------------------------------
 
-  put(value: unknown): Promise<ObjectRef> {
+  async put(value: unknown): Promise<ObjectRef> {
     const r = encodeResult(value, 'put() value');
+    if ('stored' in r) await relieveStorePressure(this.o.store, r.stored.meta.sizeBytes);
     return withStoreRoom(() => this.putEncoded(r));
   }
 
