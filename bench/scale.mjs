@@ -169,7 +169,14 @@ const SCENARIOS = {
     while (handles.length < target) {
       const batch = Math.min(100, target - handles.length);
       const fresh = Array.from({ length: batch }, () => Cls.remote());
-      const ok = await ray.get(fresh.map((h) => h.ping.remote()));
+      let ok;
+      try {
+        ok = await ray.get(fresh.map((h) => h.ping.remote()));
+      } catch (e) {
+        const rss = await send({ type: 'rss' });
+        steps[`until the failure, ${handles.length} actors alive`] = performance.now() - t0;
+        return { steps, created: handles.length, error: `after ${handles.length} actors were up (processes at ${mib(rss)}), the next batch of ${batch} failed: ${e.code ? `${e.code}: ` : ''}${e.message}` };
+      }
       if (ok.some((x) => x !== 1)) throw new Error('wrong ping');
       handles.push(...fresh);
       const used = await send({ type: 'rss' }); // total RSS of driver + daemons, from the parent
