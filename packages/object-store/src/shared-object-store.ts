@@ -276,6 +276,21 @@ export class SharedObjectStore {
   }
 
   /**
+   * The sealed objects held here (at most `limit`, in insertion order) and how many there are, for
+   * `rayts list objects`. An object being restored from disk counts as spilled until it is back.
+   */
+  list(limit = Number.POSITIVE_INFINITY): { objects: { id: string; sizeBytes: number; format: StoredMeta['format']; state: 'memory' | 'spilled' }[]; total: number } {
+    const objects: { id: string; sizeBytes: number; format: StoredMeta['format']; state: 'memory' | 'spilled' }[] = [];
+    let total = 0;
+    for (const e of this.entries.values()) {
+      if (e.state === 'writing') continue;
+      total++;
+      if (objects.length < limit) objects.push({ id: e.id, sizeBytes: e.meta.sizeBytes, format: e.meta.format, state: e.state === 'memory' ? 'memory' : 'spilled' });
+    }
+    return { objects, total };
+  }
+
+  /**
    * Removes an object: its memory (or spill file) is freed now, or when the last pinned view is released.
    * An object still being received is aborted. Returns false when there was no such object.
    */

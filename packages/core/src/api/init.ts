@@ -4,7 +4,9 @@
  * `init()` with no address starts an embedded local cluster in this process: a head, a node with every
  * CPU of the machine and worker threads, and this driver — real gRPC on loopback, the same code paths as
  * a multi-process cluster. `init({ address })` joins a cluster started with `rayts start`; the token
- * comes from `token`, RAYTS_TOKEN, or the local session file.
+ * comes from `token`, RAYTS_TOKEN, or the local session file. With no `address` option, RAYTS_ADDRESS
+ * (when set) is the address to join — as Ray does with RAY_ADDRESS — which is how a script run by
+ * `rayts job submit` joins the cluster that runs it (docs/jobs.md).
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -35,7 +37,10 @@ export interface RuntimeEnv {
 }
 
 export interface InitOptions {
-  /** 'HOST:PORT' of a head started with `rayts start --head`, or 'auto' for this machine's latest session. Default: embedded cluster. */
+  /**
+   * 'HOST:PORT' of a head started with `rayts start --head`, or 'auto' for this machine's latest session.
+   * Default: RAYTS_ADDRESS when set (a job started by `rayts job submit` has it), else an embedded cluster.
+   */
   address?: string;
   /** Cluster token [RAYTS_TOKEN, then the local session file]. */
   token?: string;
@@ -49,6 +54,7 @@ export interface InitOptions {
   labels?: Record<string, string> | string;
   /** Embedded cluster: bytes of object store. */
   objectStoreMemory?: number;
+  /** Code shipped with the job. Default inside a submitted job: the job's working dir (`--working-dir`). */
   runtimeEnv?: RuntimeEnv;
   /** Namespace for named actors [a fresh anonymous one]. */
   namespace?: string;
@@ -65,7 +71,17 @@ function driverLogger(sessionDir: string | undefined): Logger {
   return createRootLogger('driver', join(sessionDir, 'logs', `driver-${process.pid}.log`));
 }
 
-/** Starts or joins a cluster and makes this process a driver. */
+/**
+ * Starts or joins a cluster and makes this process a driver.
+ *
+ * Which cluster: `opts.address`; else RAYTS_ADDRESS (with RAYTS_TOKEN) when set; else a new embedded
+ * one. Inside a job started by `rayts job submit`, `init()` therefore joins the submitting cluster, ships
+ * the job's working dir by default, and registers its driver under the submission (RAYTS_SUBMISSION_ID),
+ * so `rayts job status` shows both.
+ * @throws InvalidArgumentError for unknown options, a malformed address, or embedded-cluster options
+ *   (numCpus, resources, ...) combined with an address (given or from RAYTS_ADDRESS).
+ * @throws RayError when already initialised (unless `ignoreReinitError`).
+ */
 export async function init(opts: InitOptions = {}): Promise<void> {
   checkKnownKeys(opts, INIT_OPTIONS, 'init()');
   if (opts.namespace !== undefined && (typeof opts.namespace !== 'string' || !opts.namespace)) {
@@ -75,11 +91,12 @@ export async function init(opts: InitOptions = {}): Promise<void> {
     if (opts.ignoreReinitError) return;
     throw new RayError('init() was already called in this process.', { hint: 'Call shutdown() first, or pass { ignoreReinitError: true }.' });
   }
-  const wd = opts.runtimeEnv?.workingDir;
+  const wd = opts.runtimeEnv?.workingDir ?? (process.env.RAYTS_JOB_WORKING_DIR || undefined);
   if (opts.runtimeEnv !== undefined) checkKnownKeys(opts.runtimeEnv, ['workingDir'], 'init() runtimeEnv');
   const pkg = wd ? packWorkingDir(resolve(wd)) : undefined;
   const entryScript = process.argv[1] ? resolve(process.argv[1]) : undefined;
-  let address = opts.address;
+  const fromEnv = opts.address === undefined && !!process.env.RAYTS_ADDRESS;
+  let address = fromEnv ? process.env.RAYTS_ADDRESS!.trim() : opts.address;
   if (address === 'auto') {
     const dir = latestSessionDir();
     const rec = dir ? readHeadRecord(dir) : undefined;
@@ -89,10 +106,10 @@ export async function init(opts: InitOptions = {}): Promise<void> {
 
   if (address !== undefined) {
     if (typeof address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-f:]+\]:\d{1,5}$/i.test(address)) {
-      throw new InvalidArgumentError(`init(): address must be "HOST:PORT", got ${describe(address)}.`, { hint: "Example: init({ address: '127.0.0.1:6380' })." });
+      throw new InvalidArgumentError(`init(): address${fromEnv ? ' (from RAYTS_ADDRESS)' : ''} must be "HOST:PORT", got ${describe(address)}.`, { hint: "Example: init({ address: '127.0.0.1:6380' })." });
     }
     for (const k of ['numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory'] as const) {
-      if (opts[k] !== undefined) throw new InvalidArgumentError(`init(): ${k} configures an embedded cluster and cannot be combined with address.`, { hint: 'Give node resources to `rayts start` instead.' });
+      if (opts[k] !== undefined) throw new InvalidArgumentError(`init(): ${k} configures an embedded cluster and cannot be combined with address${fromEnv ? ' (RAYTS_ADDRESS is set)' : ''}.`, { hint: 'Give node resources to `rayts start` instead.' });
     }
     const token = resolveToken(opts.token);
     const log = silentLogger();
@@ -178,6 +195,8 @@ async function connectDriver(
       driverAddress: proc.address,
       pid: process.pid,
       entrypoint: entryScript ?? '',
+      // Set by `rayts job submit` for the entrypoint it runs: links this driver's job to the submission.
+      submissionId: process.env.RAYTS_SUBMISSION_ID ?? '',
     }, 10_000);
     jobId = reply.jobId;
   } finally {

@@ -10,11 +10,12 @@ import { callUnary } from '../rpc/auth.js';
 import { latestSessionDir, readHeadRecord, resolveToken } from '../session.js';
 import { parse } from './args.js';
 import { nodeSummaries } from '../api/node-summaries.js';
+import { listObjects } from './list-objects.js';
 
 export const STATUS_USAGE = 'rayts status [--address HOST:PORT] [--token T] [--json]';
-export const LIST_USAGE = 'rayts list nodes|actors|tasks|placement-groups|jobs [--address HOST:PORT] [--token T] [--json] [--limit N]';
+export const LIST_USAGE = 'rayts list nodes|actors|tasks|placement-groups|jobs|objects [--address HOST:PORT] [--token T] [--json] [--limit N]';
 
-function headAddress(explicit: string | undefined): string {
+export function headAddress(explicit: string | undefined): string {
   if (explicit) return explicit;
   const dir = latestSessionDir();
   const rec = dir ? readHeadRecord(dir) : undefined;
@@ -58,7 +59,7 @@ function asView(v: rayts.ClusterView): View {
 }
 
 /** A decoded message as a plain object, defaults included (JSON.stringify skips prototype fields). */
-function plain(m: object): Record<string, unknown> {
+export function plain(m: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const proto = Object.getPrototypeOf(m) as Record<string, unknown>;
   for (const k of new Set([...Object.keys(proto), ...Object.keys(m)])) {
@@ -158,6 +159,7 @@ export async function list(argv: string[]): Promise<number> {
   const address = headAddress(values.address as string | undefined);
   const token = resolveToken(values.token as string | undefined);
   const limit = values.limit ? Number(values.limit) : 1000;
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`--limit must be a positive integer, got ${JSON.stringify(values.limit)}.`, { hint: `Usage: ${LIST_USAGE}` });
   const data = await withHead(address, token, async (c) => {
     switch (what) {
       case 'tasks':
@@ -174,7 +176,11 @@ export async function list(argv: string[]): Promise<number> {
         }
         if (what === 'actors') return v.actors.map(actorPlain);
         if (what === 'placement-groups') return v.placementGroups.map(plain);
-        return [];
+        const jobs = (await callUnary<unknown, rayts.JobList>(c, 'listJobs', {}, token)).jobs as rayts.JobInfo[];
+        const objs = await listObjects(v.nodes, jobs, token, limit);
+        for (const u of objs.unreachable) process.stderr.write(`rayts: could not list the objects of ${u}\n`);
+        if (objs.total > objs.rows.length && !values.json) process.stderr.write(`rayts: showing ${objs.rows.length} of ${objs.total} objects (--limit N shows more)\n`);
+        return objs.rows;
       }
     }
   });
@@ -186,10 +192,10 @@ export async function list(argv: string[]): Promise<number> {
   const columns: Record<string, string[]> = {
     nodes: ['nodeId', 'kind', 'address', 'alive', 'total', 'load', 'mem', 'temp', 'labels'],
     tasks: ['taskId', 'name', 'state', 'nodeId', 'attempt', 'reason'],
-    jobs: ['jobId', 'state', 'pid', 'driverAddress', 'entrypoint'],
+    jobs: ['submissionId', 'jobId', 'type', 'state', 'pid', 'driverAddress', 'entrypoint'],
     actors: ['actorId', 'className', 'name', 'namespace', 'state', 'nodeId', 'numRestarts', 'reason'],
     'placement-groups': ['pgId', 'name', 'strategy', 'state', 'reason'],
-    objects: ['objectId'],
+    objects: ['objectId', 'size', 'state', 'location'],
   };
   const cols = columns[what];
   const fmt = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k}=${x}`).join(',') : String(v));

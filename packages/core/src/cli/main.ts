@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `rayts` command line: start, stop, status, list. Prints for people; errors go to stderr as
+ * `rayts` command line: start, stop, status, list, job. Prints for people; errors go to stderr as
  * "rayts: <what failed>. <what to do>" with exit code 2 for bad usage and 1 for other failures.
  */
 import { writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { start, START_USAGE } from './start.js';
 import { stop } from './stop.js';
 import { status, list, STATUS_USAGE, LIST_USAGE } from './inspect.js';
 import { runDaemon, type DaemonConfig } from './daemon.js';
+import { job, JOB_USAGE } from './job.js';
 
 const USAGE = `rayts — a Ray-like cluster for Node.js
 
@@ -17,6 +18,7 @@ Usage:
   rayts stop [--force]
   ${STATUS_USAGE}
   ${LIST_USAGE}
+  ${JOB_USAGE}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return status(rest);
     case 'list':
       return list(rest);
+    case 'job':
+      return job(rest);
     case '__daemon': {
       const cfg = JSON.parse(process.env.RAYTS_DAEMON_CONFIG ?? '{}') as DaemonConfig;
       delete process.env.RAYTS_DAEMON_CONFIG;

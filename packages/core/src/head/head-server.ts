@@ -17,6 +17,7 @@ import { ActorDirectory } from './actor-directory.js';
 import { PlacementGroupManager } from './placement-group-manager.js';
 import { HeadStateStore } from './head-state-store.js';
 import { restoreHeadState, type RecoverySummary } from './head-recovery.js';
+import { JobManager } from './job-manager.js';
 
 export interface HeadServerOptions {
   readonly health: HealthConfig;
@@ -28,6 +29,8 @@ export interface HeadServerOptions {
   readonly stateDir?: string;
   /** With `stateDir`: start from what an earlier head of this session persisted. */
   readonly restore?: boolean;
+  /** Job submission (`rayts job submit`, docs/jobs.md): where jobs log, and what they join with. */
+  readonly jobs?: { readonly sessionDir: string; readonly token: string; readonly address: () => string };
 }
 
 export interface JobRecord {
@@ -50,6 +53,8 @@ export class HeadServer {
   /** Jobs and KV (persisted by HeadStateStore). */
   readonly jobs = new Map<string, JobRecord>();
   readonly kv = new Map<string, Uint8Array>();
+  /** Submitted jobs (entrypoints the head runs); its JobService is hosted beside this service. */
+  readonly submissions: JobManager;
   /** Durable copy of the cluster state, when the head persists it. */
   readonly state?: HeadStateStore;
   /** What a restart restored, if this head restored a session. */
@@ -63,6 +68,13 @@ export class HeadServer {
   viewExtras?: () => Partial<rayts.IClusterView>;
 
   constructor(private readonly o: HeadServerOptions) {
+    this.submissions = new JobManager({
+      sessionDir: o.jobs?.sessionDir,
+      token: o.jobs?.token ?? '',
+      headAddress: () => o.jobs?.address() ?? '',
+      driverJob: (id) => this.jobs.get(id),
+      log: o.log.child({ component: 'jobs' }),
+    });
     this.nodes = new NodeTable(o.health.deadAfterMs);
     this.actors = new ActorDirectory(
       {
@@ -211,6 +223,7 @@ export class HeadServer {
           entrypoint: r.entrypoint,
         });
         this.state?.markDirty('jobs');
+        this.submissions.driverRegistered(r.submissionId, jobId);
         return { jobId, sessionName: this.o.sessionName };
       },
       finishJob: async (call: grpc.ServerUnaryCall<rayts.FinishJobRequest, unknown>) => {
@@ -231,7 +244,7 @@ export class HeadServer {
       listTasks: async (call: grpc.ServerUnaryCall<rayts.ListRequest, unknown>): Promise<rayts.ITaskList> => ({
         tasks: this.tasks.list(call.request.limit || 1000, call.request.filter),
       }),
-      listJobs: async (): Promise<rayts.IJobList> => ({ jobs: [...this.jobs.values()] }),
+      listJobs: async (): Promise<rayts.IJobList> => ({ jobs: this.submissions.list(this.jobs.values()) }),
       clusterStatus: async () => this.view(),
       shutdown: async (call: grpc.ServerUnaryCall<rayts.ShutdownRequest, unknown>) => {
         const reason = call.request.reason || 'requested';
@@ -352,6 +365,7 @@ export class HeadServer {
   }
 
   close(): void {
+    this.submissions.close();
     void this.state?.close();
     clearInterval(this.sweepTimer);
     clearInterval(this.pushTimer);

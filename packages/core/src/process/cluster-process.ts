@@ -15,6 +15,7 @@ import { OwnerRouter, pullObjectHandler, freeObjectsHandler } from '../node/obje
 import { createProcessStore, type ProcessStore } from '../owner/process-store.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { EdgeRelay } from '../edge/edge-relay.js';
+import { storeListingService } from '../node/store-listing.js';
 
 export interface ClusterProcessOptions {
   /** Run the head here. */
@@ -77,9 +78,11 @@ export class ClusterProcess {
         onShutdown: o.onShutdown,
         stateDir: o.persistHeadState ? o.sessionDir : undefined,
         restore: o.restoreHead,
+        jobs: o.sessionDir ? { sessionDir: o.sessionDir, token: o.token, address: () => p.address } : undefined,
       });
       const svc = p.head.service();
       host.add({ definition: svc.definition, implementation: { ...svc.implementation, edgeTunnel: p.edgeRelay!.tunnelHandler() as never } });
+      host.add(p.head.submissions.service());
     }
     // The node service is registered before listening; the daemon that backs it is created once the
     // address is known (it advertises it to the head).
@@ -98,6 +101,7 @@ export class ClusterProcess {
         }),
       );
     }
+    host.add(storeListingService(store));
     p.address = await host.listen(o.host, o.port);
     if (o.node) {
       daemon = new NodeDaemon({

@@ -76,7 +76,9 @@ export function ensureWorkingDir(sessionDir: string, hash: string, archive: Uint
   if (createHash('sha256').update(archive).digest('hex').slice(0, 20) !== hash) {
     throw new InvalidArgumentError(`working dir archive does not match its hash ${hash}.`);
   }
-  const { root, files } = unpackInternal<{ root: string; files: [string, Uint8Array][] }>(gunzipSync(archive));
+  // Bounded like packing (plus the file list), so a small archive cannot unpack into gigabytes.
+  const raw = gunzipSync(archive, { maxOutputLength: WORKING_DIR_MAX_BYTES + (16 << 20) });
+  const { root, files } = unpackInternal<{ root: string; files: [string, Uint8Array][] }>(raw);
   const tmp = `${target}.tmp${process.pid}${Math.random().toString(16).slice(2, 8)}`;
   for (const [rel, data] of files) {
     const p = resolve(tmp, rel);
