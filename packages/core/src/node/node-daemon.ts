@@ -354,7 +354,9 @@ export class NodeDaemon {
     }
     const task: NodeTask = { spec, from, demand, state: 'queued' };
     this.scheduler.enqueue(task, demand);
-    if (task.state === 'queued') {
+    // A burst queues thousands of tasks for the same reason: tell the submitter about the first few of
+    // each flush (its get() timeouts quote them), not every one.
+    if (task.state === 'queued' && from.events.length < 64) {
       from.events.push({
         taskId: spec.taskId,
         attempt: spec.attempt,

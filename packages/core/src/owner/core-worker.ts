@@ -1117,22 +1117,27 @@ export class CoreWorker {
 
   async wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs: number | undefined): Promise<{ ready: ObjectRef[]; notReady: ObjectRef[] }> {
     const done = new Set<ObjectRef>();
-    await new Promise<void>((resolve) => {
+    // Already settled owned objects need no callback; often that is enough.
+    for (const r of refs) if (this.isOwned(r) && this.objects.isSettled(r.id)) done.add(r);
+    if (done.size < numReturns) await new Promise<void>((resolve) => {
       let finished = false;
+      const unsubscribe: (() => void)[] = [];
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(), timeoutMs);
       const finish = () => {
         if (finished) return;
         finished = true;
         if (timer) clearTimeout(timer);
+        for (const u of unsubscribe) u();
         resolve();
       };
       const mark = (r: ObjectRef) => {
         done.add(r);
         if (done.size >= numReturns) finish();
       };
-      if (numReturns <= 0) finish();
       for (const r of refs) {
-        if (this.isOwned(r)) this.objects.onSettled(r.id, () => mark(r));
+        if (finished) break;
+        if (done.has(r)) continue;
+        if (this.isOwned(r)) unsubscribe.push(this.objects.onSettled(r.id, () => mark(r)));
         else {
           this.resolveLocation(r, timeoutMs === undefined ? undefined : Date.now() + timeoutMs).then(
             () => mark(r),

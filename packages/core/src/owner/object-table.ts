@@ -89,13 +89,23 @@ export class ObjectTable {
   }
 
   /** Calls `fn` once the object leaves the pending state (at once if it already has). */
-  onSettled(id: string, fn: () => void): void {
+  onSettled(id: string, fn: () => void): () => void {
     const e = this.entries.get(id);
     if (!e || e.state !== 'pending') {
       fn();
-      return;
+      return () => undefined;
     }
     (e.waiters ??= []).push(fn);
+    return () => {
+      const i = e.waiters?.indexOf(fn) ?? -1;
+      if (i >= 0) e.waiters!.splice(i, 1);
+    };
+  }
+
+  /** True when the object is ready, failed or unknown (nothing to wait for). */
+  isSettled(id: string): boolean {
+    const e = this.entries.get(id);
+    return !e || e.state !== 'pending';
   }
 
   whenSettled(id: string): Promise<void> {
