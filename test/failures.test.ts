@@ -22,6 +22,7 @@ import {
   TaskError,
 } from '@samsara/ray';
 import { CliCluster, until } from './helpers/cli-cluster.js';
+import { isAlive } from '../packages/core/src/cli/process-records.js';
 
 const countingTask = remote(async (dir: string, failures: number) => {
   const fs = (process as unknown as { getBuiltinModule(m: string): typeof import('node:fs') }).getBuiltinModule('node:fs');
@@ -140,20 +141,17 @@ describe('node failures on a CLI cluster', () => {
   let cluster: CliCluster;
   const extra: string[] = [];
 
-  const running = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const running = (pid: number) => isAlive(pid);
   /** Alive worker nodes whose process still runs (a killed one stays "alive" until its deadline). */
   const workerNodes = async () => (await nodes()).filter((n) => n.alive && !n.isHead && running(n.pid));
   /** SIGKILLs a worker node process and starts a replacement. */
   async function killAndReplace(nodeId: string): Promise<void> {
     const n = (await nodes()).find((x) => x.nodeId === nodeId)!;
-    process.kill(n.pid, 'SIGKILL');
+    try {
+      process.kill(n.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
     const r = await cluster.cli(['start', '--address', cluster.address, '--num-cpus', '2']);
     if (r.code !== 0) throw new Error(r.stderr);
     extra.push(r.stdout);

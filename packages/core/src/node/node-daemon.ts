@@ -547,7 +547,11 @@ export class NodeDaemon {
     return out;
   }
 
+  /** Set by the process: refs inside results leave this node (their owners here pin them). */
+  onRefsEscaped?: (ids: readonly string[]) => void;
+
   private reply(sub: Submitter, r: rayts.ITaskResult): void {
+    if (r.containedRefs?.length) this.onRefsEscaped?.(r.containedRefs);
     if (sub.closed) return;
     sub.results.push(r);
     this.scheduleFlush(sub);

@@ -69,6 +69,7 @@ export class WorkerBridge {
         log: this.log,
         workingDir: wd?.path,
         workingDirArchive: wd ? { hash: wd.hash, bytes: wd.bytes } : undefined,
+        refCounting: 'explicit',
       });
       this.owners.set(jobId, o);
       this.router.owners.add(o);
@@ -96,6 +97,11 @@ export class WorkerBridge {
 
   private args(list: BridgeArg[]): TaskArg[] {
     return list.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
+  }
+
+  /** Refs that left this node inside a result: no owner here frees them any more. */
+  pinEscaped(ids: readonly string[]): void {
+    for (const o of this.owners.values()) o.pinEscaped(ids);
   }
 
   private refs(pairs: [string, string][]): ObjectRef[] {
@@ -129,6 +135,9 @@ export class WorkerBridge {
       }
       case 'put':
         return (await withStoreRoom(() => owner.putEncoded(req.value))).id;
+      case 'refs':
+        owner.workerRefs(req.inc, req.dec);
+        return undefined;
       case 'release':
         for (const id of req.pins) {
           this.pins.get(id)?.release();

@@ -131,6 +131,12 @@ export interface CoreWorkerOptions {
   readonly entryScript?: string;
   /** A driver's CoreWorker: its cluster watch tells the head the job is alive. */
   readonly isDriver?: boolean;
+  /**
+   * How local references are counted: 'instances' — ObjectRef instances in this process (drivers);
+   * 'explicit' — reported by the worker threads that hold them (a node's owners). Default: none (never
+   * freed automatically).
+   */
+  readonly refCounting?: 'instances' | 'explicit';
   /** Namespace of named actors this worker creates by default. */
   readonly namespace?: string;
 }
@@ -161,12 +167,15 @@ export class CoreWorker {
   /** Frees owned objects nothing refers to any more (drivers only; see ReferenceCounter). */
   private readonly refs?: ReferenceCounter;
   private readonly freeWhenSettled = new Set<string>();
+  private readonly countInstances: boolean;
   /** The task that made each stored object still owned here, for lineage reconstruction. */
   private readonly lineage = new Map<string, TaskRecord>();
 
   constructor(private readonly o: CoreWorkerOptions) {
     this.pulls = new PullClient(o.token, o.store);
-    if (o.isDriver) this.refs = new ReferenceCounter((id) => this.release(id));
+    const counting = o.refCounting ?? (o.isDriver ? 'instances' : undefined);
+    if (counting) this.refs = new ReferenceCounter((id) => this.release(id));
+    this.countInstances = counting === 'instances';
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
     this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
@@ -199,13 +208,29 @@ export class CoreWorker {
 
   private ref(objectId: ObjectId): ObjectRef {
     const r = new ObjectRef(objectId, this.o.ownAddress);
-    return this.refs ? this.refs.track(r) : r;
+    if (!this.refs) return r;
+    if (this.countInstances) return this.refs.track(r);
+    // Handed to a worker thread, which reports when its instance is collected.
+    this.refs.addLocal([objectId]);
+    return r;
+  }
+
+  /** Local references reported by worker threads: `inc` new instances, `dec` collected ones. */
+  workerRefs(inc: readonly string[], dec: readonly string[]): void {
+    if (!this.refs) return;
+    this.refs.addLocal(inc.filter((id) => this.objects.has(id)));
+    this.refs.removeLocal(dec);
+  }
+
+  /** Refs that left in a result: other processes may hold them now, so they are never freed here. */
+  pinEscaped(ids: readonly string[]): void {
+    this.refs?.pin(ids);
   }
 
   /** A ref decoded in this process: counted as a local reference when it names an object we own. */
   decodedRef(id: ObjectId, owner: string): ObjectRef {
     const r = new ObjectRef(id, owner);
-    if (this.refs && owner === this.o.ownAddress && this.objects.has(id)) this.refs.track(r);
+    if (this.refs && this.countInstances && owner === this.o.ownAddress && this.objects.has(id)) this.refs.track(r);
     return r;
   }
 

@@ -59,6 +59,15 @@ export class ReferenceCounter {
     return ref;
   }
 
+  /** A reference held elsewhere (a worker thread's ObjectRef instance), counted by explicit messages. */
+  addLocal(ids: readonly string[]): void {
+    for (const id of ids) this.entry(id).local++;
+  }
+
+  removeLocal(ids: readonly string[]): void {
+    for (const id of ids) this.change(id, 'local', -1);
+  }
+
   addSubmitted(ids: readonly string[]): void {
     for (const id of ids) if (this.counts.has(id)) this.entry(id).submitted++;
   }

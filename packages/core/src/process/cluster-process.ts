@@ -119,6 +119,8 @@ export class ClusterProcess {
       });
       p.node = daemon;
       p.bridge = new WorkerBridge(daemon, p.router, p.headAddress, o.log.child({ role: 'bridge' }));
+      const bridge = p.bridge;
+      daemon.onRefsEscaped = (ids) => bridge.pinEscaped(ids);
       await daemon.start_();
     }
     return p;

@@ -5,7 +5,7 @@
  * actor keeps its state and goes on. `__rayShutdown__()` on the instance runs on a graceful exit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorToWire, toTaskError, InvalidArgumentError } from '@samsara/ray-common';
+import { errorToWire, toTaskError, InvalidArgumentError, setRefHooks } from '@samsara/ray-common';
 import { decodeArg, encodeResult, type WorkerArg } from './values.js';
 import * as api from '../index.js';
 import { setRuntime } from '../api/runtime.js';
@@ -16,6 +16,8 @@ import type { ActorWorkerData, ActorToMain, MainToActor } from './actor-protocol
 const data = workerData as ActorWorkerData;
 const runtime = new WorkerThreadRuntime(data.rayts);
 setRuntime(runtime);
+// Refs to objects this node owns, decoded here, count as local references (see WorkerThreadRuntime).
+setRefHooks({ onDecode: (id, owner) => runtime.decodedRef(id, owner) });
 setApiBindings(api as unknown as Record<string, unknown>);
 (globalThis as Record<string, unknown>).__name ??= (t: unknown) => t;
 

@@ -4,7 +4,7 @@
  * wire form (user throws become TaskError with the original name, message and stack).
  */
 import { workerData } from 'node:worker_threads';
-import { errorToWire, toTaskError } from '@samsara/ray-common';
+import { errorToWire, toTaskError, setRefHooks } from '@samsara/ray-common';
 import { decodeArg, encodeResult } from './values.js';
 import * as api from '../index.js';
 import { setRuntime } from '../api/runtime.js';
@@ -15,6 +15,8 @@ import type { WorkerInit, WorkerReply, WorkerTask } from './protocol.js';
 const init = (workerData as { rayts: WorkerInit }).rayts;
 const runtime = new WorkerThreadRuntime(init);
 setRuntime(runtime);
+// Refs to objects this node owns, decoded here, count as local references (see WorkerThreadRuntime).
+setRefHooks({ onDecode: (id, owner) => runtime.decodedRef(id, owner) });
 setApiBindings(api as unknown as Record<string, unknown>);
 (globalThis as Record<string, unknown>).__name ??= (t: unknown) => t;
 

@@ -63,19 +63,60 @@ export class WorkerThreadRuntime implements Runtime {
     else w.reject(errorFromWire(r.error!));
   }
 
-  private call<T>(msg: Req): Promise<T> {
+  private call<T>(msg: Req, jobId?: string): Promise<T> {
     const s = this.current();
     const reqId = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(reqId, { resolve: resolve as (v: unknown) => void, reject });
-      this.req.postMessage({ ...msg, reqId, threadId, parentTaskId: s.taskId, jobId: s.jobId });
+      this.req.postMessage({ ...msg, reqId, threadId, parentTaskId: s.taskId, jobId: jobId ?? s.jobId });
     });
   }
 
   private toArgs(args: readonly unknown[]): BridgeArg[] {
-    return args.map((a, i) =>
-      a instanceof ObjectRef ? { kind: 'ref', id: a.id, owner: a.ownerAddress || this.init.nodeAddress } : { kind: 'value', bytes: encodeValue(a, undefined, `argument ${i}`) },
-    );
+    return args.map((a, i) => {
+      if (a instanceof ObjectRef) return { kind: 'ref', id: a.id, owner: a.ownerAddress || this.init.nodeAddress };
+      const nested: ObjectRef[] = [];
+      const bytes = encodeValue(a, nested, `argument ${i}`);
+      return nested.length ? { kind: 'value', bytes, nested: nested.map((r) => r.id) } : { kind: 'value', bytes };
+    });
+  }
+
+  // ---- local references to objects this node owns, reported to their owner (see ReferenceCounter) ----
+
+  private readonly refRegistry = new FinalizationRegistry<{ id: string; jobId: string }>((h) => this.queueRefs(h.jobId, undefined, h.id));
+  private readonly refQueue = new Map<string, { inc: string[]; dec: string[] }>();
+
+  private queueRefs(jobId: string, inc: string | undefined, dec: string | undefined): void {
+    let q = this.refQueue.get(jobId);
+    if (!q) {
+      q = { inc: [], dec: [] };
+      this.refQueue.set(jobId, q);
+    }
+    if (inc) q.inc.push(inc);
+    if (dec) q.dec.push(dec);
+    if (this.refQueue.size === 1 && q.inc.length + q.dec.length === 1) {
+      setImmediate(() => {
+        for (const [job, b] of this.refQueue) void this.call({ op: 'refs', inc: b.inc, dec: b.dec }, job).catch(() => undefined);
+        this.refQueue.clear();
+      });
+    }
+  }
+
+  /** Watches an instance of a ref this node owns; its collection is reported (the owner counted it). */
+  private own(ref: ObjectRef): ObjectRef {
+    if (ref.ownerAddress === this.init.nodeAddress) this.refRegistry.register(ref, { id: ref.id, jobId: this.current().jobId });
+    return ref;
+  }
+
+  /** A ref decoded in this thread: counts as a new local reference when this node owns it. */
+  decodedRef(id: ObjectId, owner: string): ObjectRef {
+    const r = new ObjectRef(id, owner);
+    if (owner === this.init.nodeAddress) {
+      const jobId = this.current().jobId;
+      this.queueRefs(jobId, id, undefined);
+      this.refRegistry.register(r, { id, jobId });
+    }
+    return r;
   }
 
   private refPairs(refs: readonly ObjectRef[]): [string, string][] {
@@ -87,7 +128,7 @@ export class WorkerThreadRuntime implements Runtime {
     shipCallable(info, this.current().workingDirPath || undefined, undefined);
     const taskId = newTaskId();
     void this.call({ op: 'submit', taskId, info, args: this.toArgs(args), opts: this.plainPg(opts) }).catch(() => undefined);
-    return new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress);
+    return this.own(new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress));
   }
 
   private plainPg<T extends { placementGroup?: { id: string; bundles: unknown; strategy: unknown; name: string } }>(opts: T): unknown {
@@ -106,7 +147,7 @@ export class WorkerThreadRuntime implements Runtime {
   submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef {
     const taskId = newTaskId();
     void this.call({ op: 'actorCall', actorId, className, method, taskId, args: this.toArgs(args) }).catch(() => undefined);
-    return new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress);
+    return this.own(new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress));
   }
 
   async killActor(actorId: string): Promise<void> {
@@ -163,7 +204,7 @@ export class WorkerThreadRuntime implements Runtime {
 
   async put(value: unknown): Promise<ObjectRef> {
     const id = await this.call<string>({ op: 'put', value: encodeResult(value, 'put() value') });
-    return new ObjectRef(id as ObjectId, this.init.nodeAddress);
+    return this.own(new ObjectRef(id as ObjectId, this.init.nodeAddress));
   }
 
   async wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult> {
