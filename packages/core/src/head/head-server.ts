@@ -327,6 +327,18 @@ export class HeadServer {
     switch (r.op) {
       case 'create':
         return { group: this.placementGroups.create(r.group ?? {}) };
+      case 'create_many': {
+        if (r.groups.length > 10_000) throw new InvalidArgumentError('create_many takes at most 10,000 placement groups per call.');
+        // Each group independently: one malformed group does not fail the others.
+        const groups = r.groups.map((g) => {
+          try {
+            return this.placementGroups.create(g);
+          } catch (e) {
+            return { pgId: g.pgId, state: 'REMOVED', reason: (e as Error).message };
+          }
+        });
+        return { groups };
+      }
       case 'remove':
         return { group: this.placementGroups.remove(r.pgId) };
       case 'wait':

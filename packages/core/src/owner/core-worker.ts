@@ -921,13 +921,25 @@ export class CoreWorker {
 
   private readonly pgCreations = new Map<string, Promise<rayts.PlacementGroupReply>>();
 
+  private pgBatch: { group: rayts.IPlacementGroupInfo; resolve: (r: rayts.PlacementGroupReply) => void; reject: (e: Error) => void }[] = [];
+
+  /** Queues a group's creation; creations made in one turn of the event loop go to the head in one call. */
   createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void {
-    const p = this.headCall<rayts.PlacementGroupReply>('placementGroupCall', {
-      op: 'create',
-      group: { pgId: id, name, strategy, jobId: this.o.jobId, bundles: bundles.map((b) => ({ resources: b })) },
+    const p = new Promise<rayts.PlacementGroupReply>((resolve, reject) => {
+      this.pgBatch.push({ group: { pgId: id, name, strategy, jobId: this.o.jobId, bundles: bundles.map((b) => ({ resources: b })) }, resolve, reject });
+      if (this.pgBatch.length === 1) setImmediate(() => this.flushPlacementGroups());
     });
     p.catch(() => undefined);
     this.pgCreations.set(id, p);
+  }
+
+  private flushPlacementGroups(): void {
+    const batch = this.pgBatch;
+    this.pgBatch = [];
+    this.headCall<rayts.PlacementGroupReply>('placementGroupCall', { op: 'create_many', groups: batch.map((b) => b.group) }).then(
+      (reply) => batch.forEach((b, i) => b.resolve({ group: reply.groups[i] } as rayts.PlacementGroupReply)),
+      (e: Error) => batch.forEach((b) => b.reject(e)),
+    );
   }
 
   async waitPlacementGroup(id: string, timeoutMs: number | undefined): Promise<void> {
