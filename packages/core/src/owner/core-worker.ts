@@ -496,6 +496,16 @@ export class CoreWorker {
       this.finish(rec, r.nodeId, this.cancelledError(rec));
       return;
     }
+    // The node could not fetch an argument this process owns (its holder died before the head said so):
+    // rebuild the argument from lineage and run the task again once it is back.
+    const lostArg = isRayError(err) && err.code === 'OBJECT_LOST' ? err.ids.objectId : undefined;
+    if (lostArg && rec.args.some((a) => a.kind === 'ref' && a.ref.id === lostArg) && this.objectLost(lostArg, err.message)) {
+      rec.attempt++;
+      rec.state = 'resolving';
+      rec.nodeId = undefined;
+      this.resolveArgs(rec);
+      return;
+    }
     if (r.retriable) {
       this.retryOrFail(rec, err);
       return;
