@@ -142,7 +142,7 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
     bridge = new WorkerBridge(daemon, router, o.address, log.child({ role: 'bridge' }));
     for (let attempt = 0; ; attempt++) {
       try {
-        await daemon.start_();
+        await daemon.join();
         break;
       } catch (e) {
         if ((e as { code?: string }).code === 'AUTHENTICATION' || closed) throw e;

@@ -165,7 +165,7 @@ export class NodeDaemon {
   }
 
   /** Registers with the head and starts heartbeating. */
-  async start_(): Promise<void> {
+  async join(): Promise<void> {
     await this.register();
   }
 

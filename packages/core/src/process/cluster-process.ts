@@ -121,7 +121,7 @@ export class ClusterProcess {
       p.bridge = new WorkerBridge(daemon, p.router, p.headAddress, o.log.child({ role: 'bridge' }));
       const bridge = p.bridge;
       daemon.onRefsEscaped = (ids) => bridge.pinEscaped(ids);
-      await daemon.start_();
+      await daemon.join();
     }
     return p;
   }
