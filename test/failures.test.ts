@@ -15,6 +15,8 @@ import {
   nodes,
   availableResources,
   runtimeContext,
+  getActor,
+  kill,
   ActorDiedError,
   ActorUnavailableError,
   NodeDiedError,
@@ -198,6 +200,26 @@ describe('node failures on a CLI cluster', () => {
     await until(async () => !(await nodes()).find((n) => n.nodeId === holder.nodeId)!.alive, 'the holder to be declared dead');
     const sum = remote((a: Float64Array) => a.reduce((s, x) => s + x, 0));
     expect(await get(sum.remote(ref))).toBe(expected);
+  });
+
+  it('owner death - a borrower of an object whose owner exited gets OwnerDiedError', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const script = `import('@samsara/ray').then(async (ray) => {
+      await ray.init({ address: ${JSON.stringify(cluster.address)}, token: ${JSON.stringify(cluster.token)}, namespace: 'owners' });
+      const Keeper = ray.actor(class Keeper { box = null; keep(b) { this.box = b; return true; } async read() { return (await ray.get(this.box.ref)).length; } });
+      const k = Keeper.options({ name: 'keeper', lifetime: 'detached' }).remote();
+      const ref = await ray.put(new Uint8Array(300000).fill(1));
+      await ray.get(k.keep.remote({ ref }));
+      console.log('READ ' + await ray.get(k.read.remote()));
+      process.exit(0);
+    })`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stdout).toContain('READ 300000');
+    const keeper = await getActor<{ read(): number }>('keeper', { namespace: 'owners' });
+    const err = await get(keeper.read.remote()).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('OwnerDiedError');
+    expect((err as Error).message).toMatch(/The owner of object .* is unreachable; its objects are lost/);
+    await kill(keeper as never);
   });
 
   it('chaos - a node killer SIGKILLs worker nodes while 2,000 retriable tasks run: every result correct, every CPU free after', async () => {
