@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorToWire, toTaskError, InvalidArgumentError, setRefHooks } from '@samsara/ray-common';
 import { decodeArg, encodeResult, type WorkerArg } from './values.js';
-import * as api from '../index.js';
+import * as api from '../api/worker-api.js';
 import { setRuntime } from '../api/runtime.js';
 import { loadCallable, setApiBindings } from './code-loader.js';
 import { WorkerThreadRuntime } from './worker-runtime.js';

@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { errorToWire, toTaskError, setRefHooks } from '@samsara/ray-common';
 import { decodeArg, encodeResult } from './values.js';
-import * as api from '../index.js';
+import * as api from '../api/worker-api.js';
 import { setRuntime } from '../api/runtime.js';
 import { loadCallable, setApiBindings } from './code-loader.js';
 import { WorkerThreadRuntime } from './worker-runtime.js';
