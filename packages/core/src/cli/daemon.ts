@@ -36,8 +36,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ why }, 'stopping');
-    const hard = setTimeout(() => process.exit(code), 5000);
-    hard.unref();
+    // Exit within 5 s whatever happens below (a close that hangs, a log that cannot flush).
+    setTimeout(() => process.exit(code), 5000);
     try {
       await proc?.close();
     } catch (e) {
@@ -45,7 +45,11 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     }
     forgetProcess(process.pid);
     if (cfg.role === 'head') markHeadStopped(cfg.sessionDir, why);
-    log.flush?.();
+    try {
+      log.flush?.();
+    } catch {
+      /* the log file never opened: nothing to flush */
+    }
     setTimeout(() => process.exit(code), 50);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -56,6 +60,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   });
   process.on('unhandledRejection', (e) => log.error({ err: (e as Error)?.message ?? String(e) }, 'unhandled rejection'));
 
+  // Recorded from the start, so that `rayts stop` also ends a daemon that never finishes starting.
+  recordProcess({ pid: process.pid, role: cfg.role, address: '', sessionDir: cfg.sessionDir, startedAt: new Date().toISOString() });
   const hasNode = Object.values(cfg.resources).some((v) => v > 0);
   proc = await ClusterProcess.start({
     head: cfg.role === 'head',

@@ -9,6 +9,7 @@ import { start, START_USAGE } from './start.js';
 import { stop } from './stop.js';
 import { status, list, STATUS_USAGE, LIST_USAGE } from './inspect.js';
 import { runDaemon, type DaemonConfig } from './daemon.js';
+import { forgetProcess } from './process-records.js';
 import { job, JOB_USAGE } from './job.js';
 
 const USAGE = `rayts — a Ray-like cluster for Node.js
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
         await runDaemon(cfg);
       } catch (e) {
         const msg = (e as Error).message;
+        forgetProcess(process.pid);
         process.stderr.write(`rayts daemon: ${msg}\n`);
         writeFileSync(cfg.readyFile, JSON.stringify({ error: msg }));
         return 1;

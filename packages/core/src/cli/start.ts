@@ -102,7 +102,14 @@ export async function start(argv: string[]): Promise<number> {
     stdio: ['ignore', out, out],
     env: { ...process.env, RAYTS_TOKEN: token, RAYTS_DAEMON_CONFIG: JSON.stringify(cfg) },
   });
-  const ready = await waitReady(cfg.readyFile, child, sessionDir);
+  let ready: { address: string; nodeId: string };
+  try {
+    ready = await waitReady(cfg.readyFile, child, sessionDir);
+  } catch (e) {
+    // A daemon that did not become ready must not linger.
+    child.kill('SIGKILL');
+    throw e;
+  }
   child.unref();
   printStarted(cfg, ready, sessionDir);
   return 0;

@@ -5,7 +5,7 @@
  * submissions spreads before the next heartbeat arrives.
  */
 import * as grpc from '@grpc/grpc-js';
-import { addResources, subtractResources, type ResourceMap, type Logger } from '@samsara/ray-common';
+import { subtractResources, type ResourceMap, type Logger } from '@samsara/ray-common';
 import type { NodeView } from '@samsara/ray-scheduler';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient } from '../rpc/services.js';
@@ -15,6 +15,12 @@ import { authMetadata, fromGrpcError } from '../rpc/auth.js';
 export interface ClusterNode extends NodeView {
   readonly kind: string;
   readonly isHead: boolean;
+}
+
+/** In-place `m += sign × demand` (and a task count), exact to 1/10,000 like the resource helpers. */
+function adjust(m: ResourceMap, demand: ResourceMap, sign: 1 | -1): void {
+  for (const k in demand) m[k] = Math.round(((m[k] ?? 0) + sign * demand[k]) * 10_000) / 10_000;
+  m.__tasks = (m.__tasks ?? 0) + sign;
 }
 
 export function nodeFromInfo(n: rayts.INodeInfo | rayts.NodeInfo): ClusterNode {
@@ -156,15 +162,19 @@ export class ClusterView {
     return (mine?.CPU ?? 0) / (cpu > 0 ? cpu : 1) + (mine?.__tasks ?? 0) * 1e-6;
   }
 
+  /** Counts a task this submitter sent to a node (in place: this runs once per task). */
   addInflight(nodeId: string, demand: ResourceMap): void {
-    const cur = this.inflight.get(nodeId) ?? {};
-    this.inflight.set(nodeId, addResources(cur, { ...demand, __tasks: 1 }));
+    let cur = this.inflight.get(nodeId);
+    if (!cur) {
+      cur = {};
+      this.inflight.set(nodeId, cur);
+    }
+    adjust(cur, demand, 1);
   }
 
   removeInflight(nodeId: string, demand: ResourceMap): void {
     const cur = this.inflight.get(nodeId);
-    if (!cur) return;
-    this.inflight.set(nodeId, subtractResources(cur, { ...demand, __tasks: 1 }));
+    if (cur) adjust(cur, demand, -1);
   }
 
   close(): void {

@@ -76,8 +76,10 @@ export const OwnerClient = grpc.makeGenericClientConstructor(ownerServiceDefinit
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  // Generous: a node busy starting hundreds of threads answers pings late; node death is decided by
+  // heartbeats, not by keepalive.
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 20_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_time_between_pings_ms': 5_000,
   'grpc.http2.max_pings_without_data': 0,
