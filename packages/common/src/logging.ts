@@ -7,9 +7,14 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
+/**
+ * A root logger, to a file when `dest` is a path. File logging is synchronous: a daemon that exits right
+ * after starting (bad token, port in use) must not leave pino flushing into a file that is not open yet,
+ * which throws from the exit handler and keeps the process alive.
+ */
 export function createRootLogger(name: string, dest?: DestinationStream | string): Logger {
   const level = process.env.RAYTS_LOG_LEVEL ?? 'info';
-  const stream = typeof dest === 'string' ? pino.destination({ dest, sync: false, mkdir: true }) : dest;
+  const stream = typeof dest === 'string' ? pino.destination({ dest, sync: true, mkdir: true }) : dest;
   return stream ? pino({ name, level }, stream) : pino({ name, level });
 }
 
