@@ -499,7 +499,8 @@ export class CoreWorker {
     // The node could not fetch an argument this process owns (its holder died before the head said so):
     // rebuild the argument from lineage and run the task again once it is back.
     const lostArg = isRayError(err) && err.code === 'OBJECT_LOST' ? err.ids.objectId : undefined;
-    if (lostArg && rec.args.some((a) => a.kind === 'ref' && a.ref.id === lostArg) && this.objectLost(lostArg, err.message)) {
+    const rebuilding = (id: string) => this.objects.get(id)?.state === 'pending' || this.objectLost(id, err.message);
+    if (lostArg && rec.args.some((a) => a.kind === 'ref' && a.ref.id === lostArg) && rebuilding(lostArg)) {
       rec.attempt++;
       rec.state = 'resolving';
       rec.nodeId = undefined;
