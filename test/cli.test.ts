@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliCluster, freePort, until } from './helpers/cli-cluster.js';
-import { isAlive } from '../packages/core/src/cli/process-records.js';
+import { CliCluster, freePort, until, isAlive } from './helpers/cli-cluster.js';
 
 describe('rayts CLI - bad input', () => {
   const c = new CliCluster(mkdtempSync(join(tmpdir(), 'rayts-cli-')), {});

@@ -23,8 +23,7 @@ import {
   WorkerCrashedError,
   TaskError,
 } from '@samsara/ray';
-import { CliCluster, until } from './helpers/cli-cluster.js';
-import { isAlive } from '../packages/core/src/cli/process-records.js';
+import { CliCluster, until, isAlive } from './helpers/cli-cluster.js';
 
 const countingTask = remote(async (dir: string, failures: number) => {
   const fs = (process as unknown as { getBuiltinModule(m: string): typeof import('node:fs') }).getBuiltinModule('node:fs');

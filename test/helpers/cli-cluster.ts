@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { isAlive } from '../../packages/core/src/cli/process-records.js';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -113,20 +114,8 @@ export interface ProcessInfo {
   sessionDir: string;
 }
 
-/** True while `pid` runs (a zombie left by a SIGKILL does not count). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
+/** True while `pid` runs (a zombie left by a SIGKILL does not count): the CLI's own check. */
+export { isAlive };
 
 function tmp(c: CliCluster): string {
   return c.tmp;
