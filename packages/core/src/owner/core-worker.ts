@@ -109,6 +109,8 @@ interface ActorRef {
   killed?: boolean;
   /** Submission counter: calls keep their order across restarts and retries. */
   nextSeq: number;
+  /** Resources this process placed the actor with, counted in its view until the actor ends. */
+  held?: { nodeId: string; demand: ResourceMap };
 }
 
 const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
@@ -468,7 +470,12 @@ export class CoreWorker {
   private onResult(r: rayts.TaskResult): void {
     const rec = this.tasks.get(r.taskId);
     if (!rec || rec.state !== 'submitted' || r.attempt !== rec.attempt) return;
-    if (rec.nodeId) this.view.removeInflight(rec.nodeId, rec.demand);
+    // An actor holds its creation's resources for its whole life: they stay counted until it ends.
+    if (rec.nodeId && !(rec.creation && r.status === 'ok')) this.view.removeInflight(rec.nodeId, rec.demand);
+    else if (rec.nodeId && rec.creation) {
+      const ar = this.actorRefs.get(rec.creation.actorId);
+      if (ar) ar.held = { nodeId: rec.nodeId, demand: rec.demand };
+    }
     if (r.status === 'ok') {
       if (rec.cancelled) {
         this.finish(rec, undefined, this.cancelledError(rec));
@@ -829,6 +836,7 @@ export class CoreWorker {
     const inflight = [...this.tasks.values()]
       .filter((r) => r.call?.actorId === ar.actorId && r.state === 'submitted')
       .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+    this.releaseHeld(ar);
     const comesBack = !ar.killed && (ar.template ? ar.restartsLeft !== 0 : true);
     if (!comesBack) {
       for (const rec of inflight) this.finish(rec, rec.nodeId, err);
@@ -865,6 +873,12 @@ export class CoreWorker {
     ar.queue = [...requeue, ...ar.queue].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   }
 
+  private releaseHeld(ar: ActorRef): void {
+    if (!ar.held) return;
+    this.view.removeInflight(ar.held.nodeId, ar.held.demand);
+    ar.held = undefined;
+  }
+
   /** Creates a restarted actor again from its creation template (same id, new creation task). */
   private recreateActor(ar: ActorRef): void {
     const t = ar.template!;
@@ -881,6 +895,7 @@ export class CoreWorker {
     const ar = this.actorRefs.get(actorId);
     if (!ar || ar.state === 'dead') return;
     ar.state = 'dead';
+    this.releaseHeld(ar);
     ar.error = isRayError(err) && err.code === 'ACTOR_DIED' ? err : this.deadActorError(ar, err.message);
     for (const rec of ar.queue.splice(0)) this.finish(rec, undefined, ar.error);
     for (const rec of [...this.tasks.values()]) if (rec.call?.actorId === ar.actorId && rec.state === 'submitted') this.finish(rec, rec.nodeId, ar.error);
