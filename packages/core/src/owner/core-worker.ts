@@ -1123,8 +1123,21 @@ export class CoreWorker {
         }
         throw e;
       }
-      view = await withStoreRoom(() => store.getAsync(ref.id));
-      if (!view) throw this.unknownObject(ref);
+      const pulled = await withStoreRoom(() => store.getAsync(ref.id));
+      if (!pulled) throw this.unknownObject(ref);
+      // A copy pulled here is a secondary one: it goes when the last value reading it is collected
+      // (the store hides it at once and frees it at the last release).
+      let released = false;
+      view = {
+        meta: pulled.meta,
+        data: pulled.data,
+        release: () => {
+          if (released) return;
+          released = true;
+          pulled.release();
+          store.delete(ref.id);
+        },
+      };
     }
     return { view };
   }
