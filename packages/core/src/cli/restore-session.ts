@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { sessionsRoot } from '@samsara/ray-common';
 import { latestSessionDir, readHeadRecord, tokenPath, type HeadRecord } from '../session.js';
 import { HEAD_STATE_FILE } from '../head/head-state-store.js';
+import { isAlive } from './process-records.js';
 
 /** Marker file: the session's head was stopped on purpose (never restored). */
 export const HEAD_STOPPED_FILE = 'head-stopped.json';
@@ -27,7 +28,7 @@ export function findRestorableSession(root = sessionsRoot()): RestorableSession 
   const dir = latestSessionDir(root);
   if (!dir || !existsSync(join(dir, HEAD_STATE_FILE)) || existsSync(join(dir, HEAD_STOPPED_FILE))) return undefined;
   const head = readHeadRecord(dir);
-  if (!head || !head.pid || isRunning(head.pid)) return undefined;
+  if (!head || !head.pid || isAlive(head.pid)) return undefined;
   const m = /^(.*):(\d+)$/.exec(head.address);
   if (!m) return undefined;
   let token: string;
@@ -39,20 +40,6 @@ export function findRestorableSession(root = sessionsRoot()): RestorableSession 
   return { dir, name: basename(dir), head, host: m[1], port: Number(m[2]), token };
 }
 
-/** True while `pid` runs; a zombie (a killed head not yet reaped) does not count. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no procfs (macOS): signal 0 is all there is
-  }
-}
 
 /** Marks a session's head as stopped on purpose, so the next `rayts start --head` starts fresh. */
 export function markHeadStopped(sessionDir: string, why: string): void {
