@@ -65,8 +65,12 @@ async function runCall(c: Extract<MainToActor, { type: 'call' }>): Promise<void>
     }
     const args = c.args.map((a) => decodeArg(a, data.rayts.sharedBuffer));
     const result = await runtime.scope.run(scope(c.taskId), () => (m as (...a: unknown[]) => unknown).apply(instance, args));
-    send({ type: 'result', taskId: c.taskId, reply: { ok: true, ...encodeResult(result, `the result of ${label}`) } });
+    const reply = { ok: true as const, ...encodeResult(result, `the result of ${label}`) };
+    // Borrowed refs the actor still holds are registered with their owners before the result leaves.
+    await runtime.flushRefs();
+    send({ type: 'result', taskId: c.taskId, reply });
   } catch (e) {
+    await runtime.flushRefs().catch(() => undefined);
     send({ type: 'result', taskId: c.taskId, reply: { ok: false, error: errorToWire(toTaskError(label, e, { actorId: data.actorId, taskId: c.taskId })) } });
   }
 }

@@ -26,8 +26,12 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
     const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
     const args = task.args.map((a) => decodeArg(a, init.sharedBuffer));
     const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath, namespace: task.namespace }, () => fn(...args));
-    return { ok: true, ...encodeResult(result, `the result of ${task.name}`) };
+    const reply: WorkerReply = { ok: true, ...encodeResult(result, `the result of ${task.name}`) };
+    // Borrowed refs this task still holds are registered with their owners before its result leaves.
+    await runtime.flushRefs();
+    return reply;
   } catch (e) {
+    await runtime.flushRefs().catch(() => undefined);
     return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)) };
   }
 }

@@ -95,11 +95,21 @@ export class WorkerThreadRuntime implements Runtime {
     if (inc) q.inc.push(inc);
     if (dec) q.dec.push(dec);
     if (this.refQueue.size === 1 && q.inc.length + q.dec.length === 1) {
-      setImmediate(() => {
-        for (const [job, b] of this.refQueue) void this.call({ op: 'refs', inc: b.inc, dec: b.dec }, job).catch(() => undefined);
-        this.refQueue.clear();
-      });
+      setImmediate(() => void this.flushRefs().catch(() => undefined));
     }
+  }
+
+  /**
+   * Sends the queued reference changes now and waits until the node processed them (and registered
+   * this node as a borrower where needed). A task awaits this before its result leaves the thread, so
+   * the node counts what the task kept before its submitter stops counting the task's arguments.
+   * Costs nothing when no reference changed.
+   */
+  async flushRefs(): Promise<void> {
+    if (this.refQueue.size === 0) return;
+    const batches = [...this.refQueue];
+    this.refQueue.clear();
+    await Promise.all(batches.map(([job, b]) => this.call({ op: 'refs', inc: b.inc, dec: b.dec }, job)));
   }
 
   /** Watches an instance of a ref this node owns; its collection is reported (the owner counted it). */
