@@ -21,6 +21,6 @@ export * from './types.js';
 export { encodeForStore, decodeFromStore, releaseWhenCollected } from './stored-form.js';
 export { SharedObjectStore, type ObjectLocation } from './shared-object-store.js';
 export { mapForeignArea, removeStaleAreas, nativeAddonProblem, NATIVE_ADDON_PATH, type AreaMode, type ForeignArea } from './shm-area.js';
-export { PullManager, type PullChunk, type PullFetch, type PullManagerOptions } from './pull-manager.js';
+export { PullManager, type PullChunk, type PullFetch, type PullSink, type PullSource, type PullManagerOptions } from './pull-manager.js';
 export { defaultObjectStoreMemory, DEFAULT_MEMORY_FRACTION, DEFAULT_MEMORY_MAX_BYTES } from './config.js';
 export { Allocator, ALIGNMENT, alignedSize, type AllocatorStats } from './allocator.js';

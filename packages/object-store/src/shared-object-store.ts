@@ -185,28 +185,48 @@ export class SharedObjectStore {
     } else {
       entry = this.addEntry(id, meta, 'writing', this.allocate(id, size), false);
     }
+    // The writer holds a pin: a delete while bytes are arriving (possibly straight from a socket into
+    // `region`) parks the memory until seal or abort instead of handing it to another object.
+    entry.pins++;
     let written = 0;
     let done = false;
+    const finish = (): void => {
+      done = true;
+      this.unpin(entry);
+    };
     const check = (what: string): void => {
       if (done) throw new InvalidArgumentError(`ObjectWriter ${id}: ${what} after seal() or abort().`);
       if (entry.deleted) {
-        done = true;
         file?.discard();
+        finish();
         throw new InvalidArgumentError(`ObjectWriter ${id}: ${what} after the object was deleted.`);
+      }
+    };
+    const checkRange = (offset: number, length: number): void => {
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > size) {
+        throw new InvalidArgumentError(`ObjectWriter ${id}: chunk [${offset}, ${offset + length}) is outside the object's ${size} bytes.`);
       }
     };
     return {
       sizeBytes: size,
       write: (offset: number, chunk: Uint8Array): void => {
         check('write');
-        if (!Number.isSafeInteger(offset) || offset < 0 || offset + chunk.byteLength > size) {
-          throw new InvalidArgumentError(
-            `ObjectWriter ${id}: chunk [${offset}, ${offset + chunk.byteLength}) is outside the object's ${size} bytes.`,
-          );
-        }
+        checkRange(offset, chunk.byteLength);
         if (file) file.write(offset, chunk);
         else this.writeBytes.set(chunk, entry.offset + offset);
         written += chunk.byteLength;
+      },
+      region: (offset: number, length: number): Uint8Array | undefined => {
+        check('region');
+        checkRange(offset, length);
+        if (file) return undefined;
+        return this.writeBytes.subarray(entry.offset + offset, entry.offset + offset + length);
+      },
+      commit: (offset: number, length: number): void => {
+        check('commit');
+        checkRange(offset, length);
+        if (file) throw new InvalidArgumentError(`ObjectWriter ${id}: commit() of an object written to a spill file; use write().`);
+        written += length;
       },
       seal: (): void => {
         check('seal');
@@ -215,7 +235,6 @@ export class SharedObjectStore {
             hint: 'Write every byte once, or abort().',
           });
         }
-        done = true;
         if (file) {
           file.finish();
           entry.state = 'spilled';
@@ -223,18 +242,18 @@ export class SharedObjectStore {
           this.numSpilled++;
         } else {
           entry.state = 'memory';
-          this.lru.set(id, entry);
         }
+        finish();
       },
       abort: (): void => {
         if (done) return;
-        done = true;
         file?.discard();
-        if (entry.deleted) return;
-        this.entries.delete(id);
-        entry.deleted = true;
-        entry.spillPath = undefined;
-        this.release(entry);
+        if (!entry.deleted) {
+          this.entries.delete(id);
+          entry.deleted = true;
+          entry.spillPath = undefined;
+        }
+        finish();
       },
     };
   }

@@ -34,6 +34,17 @@ export interface ObjectView {
 export interface ObjectWriter {
   readonly sizeBytes: number;
   write(offset: number, chunk: Uint8Array): void;
+  /**
+   * Writable memory for bytes [offset, offset + length) of the object, to receive them in place (a socket
+   * reads straight into shared memory), or undefined when the object goes to a spill file (use `write`).
+   * Bytes placed there count once `commit(offset, n)` is called. The memory stays reserved for the writer
+   * until `seal()` or `abort()`, even if the object is deleted meanwhile: stop every reader of the region
+   * before calling `abort()`.
+   * @throws InvalidArgumentError for a range outside the object, or after seal/abort/delete.
+   */
+  region(offset: number, length: number): Uint8Array | undefined;
+  /** `length` bytes at `offset` were placed through {@link region}. */
+  commit(offset: number, length: number): void;
   /** Makes the object readable. */
   seal(): void;
   /** Frees what was written; the object does not appear. */
