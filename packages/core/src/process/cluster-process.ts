@@ -16,6 +16,8 @@ import { createProcessStore, type ProcessStore } from '../owner/process-store.js
 import type { HostedService } from '../rpc/server-host.js';
 import { EdgeRelay } from '../edge/edge-relay.js';
 import { storeListingService } from '../node/store-listing.js';
+import { DataPlaneServer, transferService } from '../rpc/data-plane-server.js';
+import { dataPlaneEnabled } from '../rpc/pull-client.js';
 
 export interface ClusterProcessOptions {
   /** Run the head here. */
@@ -49,6 +51,8 @@ export class ClusterProcess {
   bridge?: WorkerBridge;
   /** On the head: relays calls for edge nodes into their tunnels (docs/edge-agent.md). */
   edgeRelay?: EdgeRelay;
+  /** Serves object pulls over framed TCP beside gRPC (absent with RAYTS_DATA_PLANE=0). */
+  dataPlane?: DataPlaneServer;
   address = '';
 
   private constructor(
@@ -102,7 +106,11 @@ export class ClusterProcess {
       );
     }
     host.add(storeListingService(store));
+    host.add(transferService(() => p.dataPlane?.port ?? 0));
     p.address = await host.listen(o.host, o.port);
+    if (dataPlaneEnabled()) {
+      p.dataPlane = await DataPlaneServer.listen({ host: o.host, token: o.token, store, log: o.log.child({ role: 'data-plane' }) });
+    }
     if (o.node) {
       daemon = new NodeDaemon({
         headAddress: p.headAddress,
@@ -132,6 +140,7 @@ export class ClusterProcess {
     this.head?.close();
     this.edgeRelay?.close();
     await this.host.close();
+    await this.dataPlane?.close();
     this.store.close();
   }
 }
