@@ -5,15 +5,22 @@
  *                                   the object once in setup; each timed unit is one task pinned to node B
  *                                   that takes the ref as its argument (B pulls it from A's store in chunks)
  *                                   and returns its byteLength. Sizes 1 MB, 100 MB and 1 GB (10^6, 10^8, 10^9 B).
- *   transfer_100mb_node_to_driver   the driver `get`s the 100 MB object from node A (pulled anew each time:
- *                                   a joined driver keeps no copy).
+ *   transfer_100mb_node_to_driver   the driver `get`s a 100 MB object stored on node A and checks its size.
+ *                                   A joined driver keeps the copy it pulled while the value is reachable,
+ *                                   so each unit reads a different object than the one before (two made on
+ *                                   A in setup, taken in turn) and drops its value; a forced garbage
+ *                                   collection after each unit (≈ 1–10 ms, inside the timed unit) lets the
+ *                                   driver drop its copy, so every unit pulls anew. Setup checks that it
+ *                                   does (the driver's store holds no copy after a unit).
  *
  * Rate = bytes moved / wall time of the unit, in MB/s (MB = 10^6 B), so it includes the per-task overhead —
  * visible for 1 MB. Issue 7's target: 100 MB between two nodes ≥ 1 GB/s (1000 MB/s).
  * A and B are the two non-head nodes; the driver runs in the case process. Only the cluster variant exists
  * (the embedded cluster has one node, whose store the driver shares).
  */
-import { get, nodes, remote, shutdown, wait } from '@samsara/ray';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { get, nodes, objectStoreStats, remote, shutdown, wait } from '@samsara/ray';
 import { defineBench } from '../../harness.mjs';
 import { clusterSkipReason, connectLoopbackCluster } from '../../lib/core.mjs';
 import { ISSUE_7_TARGETS } from '../../targets.mjs';
@@ -33,7 +40,7 @@ async function setupTransfer(bytes) {
     await wait([ref], { numReturns: 1, timeoutMs: 120_000 });
     const n = await get(read.remote(ref)); // first pull, and a check that B sees the whole object
     if (n !== bytes) throw new Error(`node B read ${n} bytes, expected ${bytes}`);
-    return { ref, read, bytes, a: a.nodeId, b: b.nodeId };
+    return { ref, make, read, bytes, a: a.nodeId, b: b.nodeId };
   } catch (err) {
     await shutdown().catch(() => {});
     throw err;
@@ -58,15 +65,51 @@ function betweenNodes(label, bytes) {
   });
 }
 
+setFlagsFromString('--expose-gc');
+/** A full garbage collection, available without starting node with --expose-gc. */
+const forceGc = runInNewContext('gc');
+
+/** Drops the driver's pulled copies of values no longer reachable (FinalizationRegistry runs after GC). */
+async function dropUnreachableCopies() {
+  forceGc();
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+}
+
+async function getSize(ref) {
+  return (await get(ref)).byteLength; // the value itself is not kept
+}
+
 const toDriver = defineBench({
   name: 'transfer_100mb_node_to_driver',
   unit: 'MB/s',
   variant: 'cluster',
   skip: clusterSkipReason,
-  setup: () => setupTransfer(100 * MB),
+  setup: async () => {
+    const state = await setupTransfer(100 * MB);
+    try {
+      const second = state.make.remote(state.bytes);
+      await wait([second], { numReturns: 1, timeoutMs: 120_000 });
+      state.refs = [state.ref, second];
+      state.turn = 0;
+      // The unit below must pull: after a get and a collection the driver's store holds no copy.
+      await dropUnreachableCopies();
+      const before = (await objectStoreStats()).numObjects;
+      if ((await getSize(second)) !== state.bytes) throw new Error('driver read a wrong size');
+      await dropUnreachableCopies();
+      const after = (await objectStoreStats()).numObjects;
+      if (after >= before + 1) throw new Error(`the driver kept its pulled copy (${before} → ${after} objects); the figure would be a local read`);
+      return state;
+    } catch (err) {
+      await shutdown().catch(() => {});
+      throw err;
+    }
+  },
   run: async ({ state }) => {
-    const v = await get(state.ref);
-    if (v.byteLength !== state.bytes) throw new Error(`driver read ${v.byteLength} bytes, expected ${state.bytes}`);
+    const ref = state.refs[state.turn++ % state.refs.length];
+    const n = await getSize(ref);
+    if (n !== state.bytes) throw new Error(`driver read ${n} bytes, expected ${state.bytes}`);
+    await dropUnreachableCopies();
     return state.bytes / MB;
   },
   teardown: () => shutdown(),
