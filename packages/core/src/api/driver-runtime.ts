@@ -17,7 +17,7 @@ export function toTaskArgs(args: readonly unknown[], fnName: string): TaskArg[] 
     if (a instanceof ObjectRef) return { kind: 'ref', ref: a };
     const nested: ObjectRef[] = [];
     const bytes = encodeValue(a, nested, `argument ${i} of ${fnName}`);
-    return nested.length ? { kind: 'value', bytes, nested: nested.map((r) => r.id) } : { kind: 'value', bytes };
+    return nested.length ? { kind: 'value', bytes, nested: nested.map((r) => [r.id, r.ownerAddress] as const) } : { kind: 'value', bytes };
   });
 }
 

@@ -96,7 +96,7 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
   const store = createProcessStore({ capacityBytes: o.objectStoreMemory, spillRoot: join(workDir, 'spill') });
   let daemon: NodeDaemon | undefined;
   let bridge: WorkerBridge | undefined;
-  const handlers: Record<string, (call: never) => unknown> = { resolveObjects: router.resolveHandler() as never };
+  const handlers: Record<string, (call: never) => unknown> = { resolveObjects: router.resolveHandler() as never, updateBorrowers: router.updateBorrowersHandler() as never };
   for (const name of Object.keys(nodeServiceDefinition)) {
     handlers[name] = ((call: never) => (daemon!.service().implementation[name] as (c: never) => unknown)(call)) as never;
   }

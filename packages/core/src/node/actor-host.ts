@@ -34,7 +34,9 @@ export interface ActorHostDeps {
   readonly init: () => WorkerInit;
   readonly nodeId: () => string;
   readonly address: string;
-  reply(to: ReplyTarget, r: rayts.ITaskResult): void;
+  reply(to: ReplyTarget, r: rayts.ITaskResult, origin?: { jobId: string; callerAddress: string }): void;
+  /** An actor's thread ended: the references it held are gone. */
+  threadExited?(threadId: number): void;
   report(info: rayts.IActorInfo): void;
   release(demand: ResourceMap): void;
   /** Puts a large result into the node's store; returns the result message fields. */
@@ -48,7 +50,7 @@ interface HostedActor {
   readonly demand: ResourceMap;
   readonly pgId: string;
   readonly creation: { taskId: string; attempt: number; to: ReplyTarget };
-  readonly calls: Map<string, { attempt: number; to: ReplyTarget; release: () => void; jobId: string }>;
+  readonly calls: Map<string, { attempt: number; to: ReplyTarget; release: () => void; jobId: string; callerAddress: string }>;
   state: 'creating' | 'alive' | 'dead';
   shutdownDone?: () => void;
   releaseCreationArgs?: () => void;
@@ -93,7 +95,11 @@ export class ActorHost {
     this.actors.set(a.actorId, a);
     worker.on('message', (m: ActorToMain) => this.onMessage(a, m));
     worker.on('error', (e) => this.die(a, `its worker crashed: ${e.message}`));
-    worker.on('exit', (code) => this.die(a, `its worker exited with code ${code}`));
+    const threadId = worker.threadId;
+    worker.on('exit', (code) => {
+      this.d.threadExited?.(threadId);
+      this.die(a, `its worker exited with code ${code}`);
+    });
     a.releaseCreationArgs = release;
     this.post(a, { type: 'create', args });
   }
@@ -113,7 +119,7 @@ export class ActorHost {
       });
       return;
     }
-    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release, jobId: spec.jobId });
+    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release, jobId: spec.jobId, callerAddress: spec.ownerAddress });
     this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args });
   }
 
@@ -166,8 +172,11 @@ export class ActorHost {
         if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
         else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored, c.jobId);
         else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
-        if (r.ok) fields.containedRefs = r.containedRefs;
-        this.d.reply(c.to, { ...fields, taskId: m.taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address });
+        if (r.ok) {
+          fields.containedRefs = r.containedRefs;
+          fields.containedOwners = r.containedOwners;
+        }
+        this.d.reply(c.to, { ...fields, taskId: m.taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address }, { jobId: c.jobId, callerAddress: c.callerAddress });
         break;
       }
       case 'shutdown_done':

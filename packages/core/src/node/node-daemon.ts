@@ -143,7 +143,8 @@ export class NodeDaemon {
       init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId, sharedBuffer: o.store.sharedBuffer }),
       nodeId: () => this.nodeId,
       address: o.address,
-      reply: (to, r) => this.reply(to as Submitter, r),
+      reply: (to, r, origin) => this.reply(to as Submitter, r, origin),
+      threadExited: (threadId) => this.onThreadExit?.(threadId),
       // Kept and retried while the head is unreachable (a restarting head learns what changed meanwhile).
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
@@ -535,10 +536,11 @@ export class NodeDaemon {
     }
     t.state = 'done';
     this.running.delete(spec.taskId);
+        result.containedOwners = reply.containedOwners;
     // A task that still lends its CPU gives back only the rest, without counting as a second finish.
     if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
     else this.scheduler.release(t.demand);
-    this.reply(t.from, { ...result, taskId: spec.taskId, attempt: spec.attempt, nodeId: this.nodeId, nodeAddress: this.o.address });
+    this.reply(t.from, { ...result, taskId: spec.taskId, attempt: spec.attempt, nodeId: this.nodeId, nodeAddress: this.o.address }, { jobId: spec.jobId, callerAddress: spec.ownerAddress });
   }
 
   private subtractLent(t: NodeTask): ResourceMap {
@@ -547,11 +549,30 @@ export class NodeDaemon {
     return out;
   }
 
-  /** Set by the process: refs inside results leave this node (their owners here pin them). */
-  onRefsEscaped?: (ids: readonly string[]) => void;
+  /**
+   * Set by the process: refs inside a result leave this node for its caller, who is registered as a
+   * borrower with their owners first. Returns, per ref, the owner address that counted the caller.
+   */
+  onRefsEscaped?: (jobId: string, ids: readonly string[], owners: readonly string[] | undefined, callerAddress: string) => string[] | Promise<string[]>;
+  /** Set by the process: a worker thread ended (its references are gone). */
+  onThreadExit?: (threadId: number) => void;
 
-  private reply(sub: Submitter, r: rayts.ITaskResult): void {
-    if (r.containedRefs?.length) this.onRefsEscaped?.(r.containedRefs);
+  private reply(sub: Submitter, r: rayts.ITaskResult, origin?: { jobId: string; callerAddress: string }): void {
+    if (r.containedRefs?.length && origin && this.onRefsEscaped) {
+      const owners = this.onRefsEscaped(origin.jobId, r.containedRefs, r.containedOwners ?? undefined, origin.callerAddress);
+      if (Array.isArray(owners)) r.containedOwners = owners;
+      else {
+        void owners.then((o) => {
+          r.containedOwners = o;
+          this.send(sub, r);
+        });
+        return;
+      }
+    }
+    this.send(sub, r);
+  }
+
+  private send(sub: Submitter, r: rayts.ITaskResult): void {
     if (sub.closed) return;
     sub.results.push(r);
     this.scheduleFlush(sub);

@@ -5,7 +5,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { PULL_CHUNK_BYTES, encodeError, ObjectLostError } from '@samsara/ray-common';
+import { PULL_CHUNK_BYTES, encodeError, ObjectLostError, InvalidArgumentError } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
 import type { ProcessStore } from '../owner/process-store.js';
 import type { CoreWorker } from '../owner/core-worker.js';
@@ -49,6 +49,36 @@ export function freeObjectsHandler(store: ProcessStore) {
 /** OwnerService: answers borrowers for every CoreWorker of this process. */
 export class OwnerRouter {
   readonly owners = new Set<CoreWorker>();
+
+  /** Borrower protocol: applies a borrower's deltas at the CoreWorkers owning the objects. */
+  updateBorrowersHandler() {
+    return async (call: grpc.ServerUnaryCall<rayts.BorrowUpdate, unknown>): Promise<rayts.IBorrowReply> => {
+      const borrower = call.request.borrower;
+      // Decoded messages carry defaults ('' and 0) for absent fields.
+      const deltas = call.request.deltas as { objectId: string; delta: number }[];
+      const bad = deltas.find((d) => !d.objectId || !Number.isInteger(d.delta) || Math.abs(d.delta) > 1_000_000);
+      if (!borrower || bad) {
+        throw new InvalidArgumentError(
+          `UpdateBorrowers needs a borrower address and integer deltas for object ids (got borrower "${borrower}"${bad ? `, delta ${bad.delta} for object "${bad.objectId}"` : ''}).`,
+          { hint: 'This is a rayts internal call; check that every process of the cluster runs the same rayts version.' },
+        );
+      }
+      const unknown: string[] = [];
+      const byOwner = new Map<CoreWorker, { objectId: string; delta: number }[]>();
+      for (const d of deltas) {
+        const owner = [...this.owners].find((o) => o.objects.has(d.objectId));
+        if (!owner) {
+          unknown.push(d.objectId);
+          continue;
+        }
+        const l = byOwner.get(owner) ?? [];
+        l.push({ objectId: d.objectId, delta: d.delta });
+        byOwner.set(owner, l);
+      }
+      for (const [owner, l] of byOwner) unknown.push(...owner.updateBorrowers(borrower, l));
+      return { unknownIds: unknown };
+    };
+  }
 
   resolveHandler() {
     return async (call: grpc.ServerUnaryCall<rayts.ResolveRequest, unknown>): Promise<rayts.IResolveReply> => {

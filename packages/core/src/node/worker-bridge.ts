@@ -25,6 +25,8 @@ export class WorkerBridge {
   private closed = false;
   private readonly pins = new Map<number, ObjectView>();
   private nextPin = 1;
+  /** Reference instances each worker thread holds, per job and object (released if the thread ends). */
+  private readonly threadRefs = new Map<number, Map<string, { jobId: string; id: string; n: number }>>();
 
   constructor(
     private readonly daemon: NodeDaemon,
@@ -99,9 +101,80 @@ export class WorkerBridge {
     return list.map((a) => (a.kind === 'ref' ? { kind: 'ref', ref: new ObjectRef(a.id as ObjectId, a.owner) } : a));
   }
 
-  /** Refs that left this node inside a result: no owner here frees them any more. */
-  pinEscaped(ids: readonly string[]): void {
-    for (const o of this.owners.values()) o.pinEscaped(ids);
+  /**
+   * Refs leave this node inside a result for `callerAddress`: before the result is sent, the caller is
+   * registered as a borrower with each ref's owner (here, or remotely while this node keeps holding the
+   * ref), so the object cannot be freed before the caller counts it. Returns, per ref, the owner
+   * address that counted the caller ('' when the caller owns the ref itself).
+   */
+  registerEscaped(jobId: string, ids: readonly string[], owners: readonly string[] | undefined, callerAddress: string): string[] | Promise<string[]> {
+    const out: string[] = [];
+    const remote = new Map<string, string[]>();
+    ids.forEach((id, i) => {
+      const local = [...this.owners.values()].find((o) => o.objects.has(id)) ?? [...this.router.owners].find((o) => o.objects.has(id));
+      if (local) {
+        local.updateBorrowers(callerAddress, [{ objectId: id, delta: 1 }]);
+        out.push(this.daemon.address);
+        return;
+      }
+      const owner = owners?.[i] || this.daemon.address;
+      if (owner === callerAddress) {
+        out.push('');
+        return;
+      }
+      out.push(owner);
+      remote.set(owner, [...(remote.get(owner) ?? []), id]);
+    });
+    if (remote.size === 0) return out;
+    const holder = this.ownerFor(jobId);
+    return Promise.all(
+      [...remote].map(async ([owner, list]) => {
+        // Held here while the owner learns of the caller, so that our own release cannot overtake it.
+        for (const id of list) holder.holdBorrowed(id, owner);
+        try {
+          await holder.registerBorrowerFor(owner, callerAddress, list);
+        } finally {
+          for (const id of list) holder.unholdBorrowed(id);
+        }
+      }),
+    ).then(() => out);
+  }
+
+  /** Counts reference changes of one thread, so that what it held can be released if it ends. */
+  private trackThreadRefs(threadId: number, jobId: string, inc: readonly (readonly [string, string])[], dec: readonly string[]): void {
+    let m = this.threadRefs.get(threadId);
+    if (!m) {
+      m = new Map();
+      this.threadRefs.set(threadId, m);
+    }
+    for (const [id] of inc) {
+      const k = `${jobId}\n${id}`;
+      const e = m.get(k);
+      if (e) e.n++;
+      else m.set(k, { jobId, id, n: 1 });
+    }
+    for (const id of dec) {
+      const k = `${jobId}\n${id}`;
+      const e = m.get(k);
+      if (!e) continue;
+      if (--e.n <= 0) m.delete(k);
+    }
+  }
+
+  /** A worker thread ended (actor killed, task thread stopped or crashed): its references are gone. */
+  threadExited(threadId: number): void {
+    const m = this.threadRefs.get(threadId);
+    this.threadRefs.delete(threadId);
+    this.replies.get(threadId)?.close();
+    this.replies.delete(threadId);
+    if (!m) return;
+    const byJob = new Map<string, string[]>();
+    for (const e of m.values()) {
+      const l = byJob.get(e.jobId) ?? [];
+      for (let i = 0; i < e.n; i++) l.push(e.id);
+      byJob.set(e.jobId, l);
+    }
+    for (const [jobId, ids] of byJob) this.owners.get(jobId)?.workerRefs([], ids);
   }
 
   private refs(pairs: [string, string][]): ObjectRef[] {
@@ -126,6 +199,7 @@ export class WorkerBridge {
         } catch (e) {
           owner.objects.fail(objectIdOf(req.taskId as never, 0), e as Error);
         }
+        this.trackThreadRefs(req.threadId, req.jobId, [[objectIdOf(req.taskId as never, 0), '']], []);
         return undefined;
       }
       case 'get': {
@@ -133,10 +207,16 @@ export class WorkerBridge {
         const fetched = await this.blocking(req.parentTaskId, () => owner.fetchAll(refs, req.timeoutMs));
         return fetched.map((f, i) => this.toWorker(f, refs[i].id));
       }
-      case 'put':
-        return (await withStoreRoom(() => owner.putEncoded(req.value))).id;
+      case 'put': {
+        const id = (await withStoreRoom(() => owner.putEncoded(req.value))).id;
+        this.trackThreadRefs(req.threadId, req.jobId, [[id, '']], []);
+        return id;
+      }
       case 'refs':
+        this.trackThreadRefs(req.threadId, req.jobId, req.inc, req.dec);
         owner.workerRefs(req.inc, req.dec);
+        // Answered once this node is registered as a borrower of what the thread keeps.
+        await owner.borrowsSettled();
         return undefined;
       case 'release':
         for (const id of req.pins) {
@@ -166,6 +246,7 @@ export class WorkerBridge {
         return undefined;
       case 'actorCall':
         owner.submitActorCall(req.actorId, req.className, req.method, this.args(req.args), req.taskId as never);
+        this.trackThreadRefs(req.threadId, req.jobId, [[objectIdOf(req.taskId as never, 0), '']], []);
         return undefined;
       case 'killActor':
         await owner.killActor(req.actorId);

@@ -45,6 +45,7 @@ import { ClusterView } from './cluster-view.js';
 import type { ProcessStore } from './process-store.js';
 import { PullClient } from '../rpc/pull-client.js';
 import { ReferenceCounter } from './reference-counter.js';
+import { BorrowTable } from './borrow-table.js';
 import { relieveStorePressure, withStoreRoom } from './store-pressure.js';
 import { encodeResult, type EncodedResult } from '../worker/values.js';
 import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
@@ -59,9 +60,12 @@ import type { ResolvedActorOptions } from '../api/actor-options.js';
 /** A ready object as `fetchObject` returns it. */
 export type Fetched = { readonly inline: Uint8Array } | { readonly view: ObjectView };
 
-/** One argument of a task as the submitter holds it (`nested`: ids of refs inside an encoded value). */
+/** A ref inside an encoded value: its id and its owner's address. */
+export type NestedRef = readonly [id: string, owner: string];
+
+/** One argument of a task as the submitter holds it (`nested`: the refs inside an encoded value). */
 export type TaskArg =
-  | { readonly kind: 'value'; readonly bytes: Uint8Array; readonly nested?: readonly string[] }
+  | { readonly kind: 'value'; readonly bytes: Uint8Array; readonly nested?: readonly NestedRef[] }
   | { readonly kind: 'ref'; readonly ref: ObjectRef };
 
 interface TaskRecord {
@@ -86,6 +90,8 @@ interface TaskRecord {
   call?: { actorId: string; method: string };
   /** Owned refs this task holds (its arguments), released when it finishes. */
   argRefs?: string[];
+  /** Borrowed refs (owned elsewhere) this task holds, released when it finishes. */
+  borrowedArgs?: string[];
   /** Order of an actor call among this process's calls to that actor. */
   seq?: number;
 }
@@ -168,6 +174,11 @@ export class CoreWorker {
   private readonly submitterId = newTaskId();
   /** Frees owned objects nothing refers to any more (drivers only; see ReferenceCounter). */
   private readonly refs?: ReferenceCounter;
+  /** Refs this process holds to objects owned elsewhere (the borrower side; see BorrowTable). */
+  private readonly borrows?: BorrowTable;
+  /** Owned objects → the borrowed refs they contain (held until the container is freed). */
+  private readonly borrowedIn = new Map<string, string[]>();
+  private readonly borrowRegistry = new FinalizationRegistry<string>((id) => this.borrows?.unhold(id));
   private readonly freeWhenSettled = new Set<string>();
   private readonly countInstances: boolean;
   /** The task that made each stored object still owned here, for lineage reconstruction. */
@@ -176,7 +187,10 @@ export class CoreWorker {
   constructor(private readonly o: CoreWorkerOptions) {
     this.pulls = new PullClient(o.token, o.store);
     const counting = o.refCounting ?? (o.isDriver ? 'instances' : undefined);
-    if (counting) this.refs = new ReferenceCounter((id) => this.release(id));
+    if (counting) {
+      this.refs = new ReferenceCounter((id) => this.release(id));
+      this.borrows = new BorrowTable({ update: (owner, deltas) => this.sendBorrowUpdate(owner, deltas) });
+    }
     this.countInstances = counting === 'instances';
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
     this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
@@ -217,43 +231,140 @@ export class CoreWorker {
     return r;
   }
 
-  /** Local references reported by worker threads: `inc` new instances, `dec` collected ones. */
-  workerRefs(inc: readonly string[], dec: readonly string[]): void {
+  /**
+   * References reported by worker threads: `inc` new instances (id, owner), `dec` collected ones. An
+   * instance of an object owned here is a local reference; of one owned elsewhere, a borrow.
+   */
+  workerRefs(inc: readonly NestedRef[], dec: readonly string[]): void {
     if (!this.refs) return;
-    this.refs.addLocal(inc.filter((id) => this.objects.has(id)));
-    this.refs.removeLocal(dec);
+    for (const [id, owner] of inc) {
+      if (this.objects.has(id)) this.refs.addLocal([id]);
+      else this.borrows!.hold(id, owner || this.o.ownAddress);
+    }
+    for (const id of dec) {
+      if (this.borrows!.has(id)) this.borrows!.unhold(id);
+      else this.refs.removeLocal([id]);
+    }
   }
 
-  /** Refs that left in a result: other processes may hold them now, so they are never freed here. */
-  pinEscaped(ids: readonly string[]): void {
-    this.refs?.pin(ids);
+  /** Resolves when this process's borrower registrations in flight were acknowledged by the owners. */
+  borrowsSettled(): Promise<void> {
+    return this.borrows ? this.borrows.settled() : Promise.resolve();
   }
 
-  /** A ref decoded in this process: counted as a local reference when it names an object we own. */
+  /** Holds `n` borrows of a ref owned elsewhere (e.g. while a result carrying it is being sent). */
+  holdBorrowed(id: string, owner: string): void {
+    this.borrows?.hold(id, owner);
+  }
+
+  unholdBorrowed(id: string): void {
+    this.borrows?.unhold(id);
+  }
+
+  /** OwnerService.UpdateBorrowers for objects owned here; returns the ids not known here. */
+  updateBorrowers(borrower: string, deltas: readonly { objectId: string; delta: number }[]): string[] {
+    if (!this.refs) return deltas.filter((d) => !this.objects.has(d.objectId)).map((d) => d.objectId);
+    return this.refs.updateBorrowers(borrower, deltas);
+  }
+
+  /** Borrower addresses of an owned object (introspection). */
+  borrowersOf(id: string): string[] {
+    return this.refs?.borrowersOf(id) ?? [];
+  }
+
+  /** Registers `borrower` (another process) with `owner` as a borrower of `ids`; resolves when counted. */
+  async registerBorrowerFor(owner: string, borrower: string, ids: readonly string[]): Promise<void> {
+    await callUnary(this.ownerClient(owner), 'updateBorrowers', { borrower, deltas: ids.map((objectId) => ({ objectId, delta: 1 })) }, this.o.token, 10_000).catch((e) =>
+      this.o.log.warn({ err: (e as Error).message, owner, borrower }, 'could not register a borrower with the owner of refs in a result'),
+    );
+  }
+
+  private sendBorrowUpdate(owner: string, deltas: { objectId: string; delta: number }[]): Promise<void> {
+    return callUnary(this.ownerClient(owner), 'updateBorrowers', { borrower: this.o.ownAddress, deltas }, this.o.token, 10_000).then(() => undefined);
+  }
+
+  /** A ref decoded in this process: a local reference when it names an object we own, else a borrow. */
   decodedRef(id: ObjectId, owner: string): ObjectRef {
     const r = new ObjectRef(id, owner);
-    if (this.refs && this.countInstances && owner === this.o.ownAddress && this.objects.has(id)) this.refs.track(r);
+    if (!this.refs || !this.countInstances) return r;
+    if (this.objects.has(id)) this.refs.track(r);
+    else {
+      this.borrows!.hold(id, owner || this.o.ownAddress);
+      this.borrowRegistry.register(r, id);
+    }
     return r;
   }
 
-  /** Records the owned refs a task holds; refs nested in actor arguments are pinned (actors may keep them). */
+  /**
+   * Refs inside an object this process owns (a put value or a task result): owned ones are counted as
+   * contained, borrowed ones held until the container is freed. `registered[i]` is the owner address
+   * when the sender already registered us as a borrower of ref i (task results), else ''.
+   */
+  private holdContained(container: string, ids: readonly string[], owners: readonly string[] | undefined, registered: boolean): void {
+    if (!this.refs) return;
+    const owned: string[] = [];
+    const borrowed: string[] = [];
+    ids.forEach((id, i) => {
+      const owner = owners?.[i] ?? '';
+      if (this.objects.has(id)) {
+        owned.push(id);
+        // A node registered us as a borrower of our own object (it could not tell): undo it.
+        if (registered && owner) this.refs!.updateBorrowers(this.o.ownAddress, [{ objectId: id, delta: -1 }]);
+        return;
+      }
+      if (registered && owner) this.borrows!.registeredBy(id, owner);
+      this.borrows!.hold(id, owner || this.o.ownAddress);
+      borrowed.push(id);
+    });
+    if (owned.length) this.refs.addContained(container, owned);
+    if (borrowed.length) this.borrowedIn.set(container, [...(this.borrowedIn.get(container) ?? []), ...borrowed]);
+  }
+
+  /** A result we will not keep: give back the borrower registrations its sender made for us. */
+  private dropRegisteredContained(r: rayts.TaskResult): void {
+    if (!r.containedRefs?.length || !r.containedOwners?.length || !this.borrows) return;
+    r.containedRefs.forEach((id, i) => {
+      const owner = r.containedOwners[i];
+      if (!owner) return;
+      if (this.objects.has(id)) this.refs?.updateBorrowers(this.o.ownAddress, [{ objectId: id, delta: -1 }]);
+      else {
+        this.borrows!.registeredBy(id, owner);
+        this.borrows!.unhold(id, 0);
+      }
+    });
+  }
+
+  private releaseContained(container: string): void {
+    const held = this.borrowedIn.get(container);
+    if (!held) return;
+    this.borrowedIn.delete(container);
+    for (const id of held) this.borrows?.unhold(id);
+  }
+
+  /** Records the refs a task holds (its arguments, top-level and nested) until it finishes. */
   private holdArgs(rec: TaskRecord): void {
     if (!this.refs) return;
-    const top: string[] = [];
-    const nested: string[] = [];
+    const owned: string[] = [];
+    const borrowed: string[] = [];
+    const add = (id: string, owner: string) => {
+      if (this.objects.has(id)) owned.push(id);
+      else {
+        this.borrows!.hold(id, owner || this.o.ownAddress);
+        borrowed.push(id);
+      }
+    };
     for (const a of rec.args) {
-      if (a.kind === 'ref') top.push(a.ref.id);
-      else if (a.nested) nested.push(...a.nested);
+      if (a.kind === 'ref') add(a.ref.id, a.ref.ownerAddress);
+      else if (a.nested) for (const [id, owner] of a.nested) add(id, owner);
     }
-    if (rec.call || rec.creation) {
-      this.refs.pin(nested);
-      rec.argRefs = top;
-    } else rec.argRefs = [...top, ...nested];
-    this.refs.addSubmitted(rec.argRefs);
+    rec.argRefs = owned;
+    if (borrowed.length) rec.borrowedArgs = borrowed;
+    this.refs.addSubmitted(owned);
   }
 
   /** Nothing refers to an owned object any more: drop it and its stored copies. */
   private release(id: string): void {
+    this.releaseContained(id);
     const e = this.objects.get(id);
     if (!e) return;
     if (e.state === 'pending') {
@@ -469,7 +580,10 @@ export class CoreWorker {
 
   private onResult(r: rayts.TaskResult): void {
     const rec = this.tasks.get(r.taskId);
-    if (!rec || rec.state !== 'submitted' || r.attempt !== rec.attempt) return;
+    if (!rec || rec.state !== 'submitted' || r.attempt !== rec.attempt) {
+      this.dropRegisteredContained(r);
+      return;
+    }
     // An actor holds its creation's resources for its whole life: they stay counted until it ends.
     if (rec.nodeId && !(rec.creation && r.status === 'ok')) this.view.removeInflight(rec.nodeId, rec.demand);
     else if (rec.nodeId && rec.creation) {
@@ -478,13 +592,14 @@ export class CoreWorker {
     }
     if (r.status === 'ok') {
       if (rec.cancelled) {
+        this.dropRegisteredContained(r);
         this.finish(rec, undefined, this.cancelledError(rec));
         return;
       }
       if (r.stored) this.objects.resolveStored(rec.objectId, r.nodeAddress, r.nodeId, r.sizeBytes);
       else this.objects.resolveInline(rec.objectId, r.inline);
       if (r.stored && !rec.call && !rec.creation) this.lineage.set(rec.objectId, rec);
-      if (r.containedRefs?.length) this.refs?.addContained(rec.objectId, r.containedRefs);
+      if (r.containedRefs?.length) this.holdContained(rec.objectId, r.containedRefs, r.containedOwners, true);
       this.finish(rec, r.nodeId);
       if (rec.creation) this.actorAlive(rec.creation.actorId, r.nodeId);
       return;
@@ -565,6 +680,8 @@ export class CoreWorker {
     this.infeasible.delete(rec);
     this.tasks.delete(rec.taskId);
     if (rec.argRefs) this.refs?.removeSubmitted(rec.argRefs);
+    if (rec.borrowedArgs) for (const id of rec.borrowedArgs) this.borrows?.unhold(id);
+    rec.borrowedArgs = undefined;
     if (this.freeWhenSettled.delete(rec.objectId)) queueMicrotask(() => this.dropObject(rec.objectId));
     if (error) {
       this.objects.fail(rec.objectId, error);
@@ -608,8 +725,10 @@ export class CoreWorker {
     }
   }
 
-  private onClusterChange(dead: { nodeId: string }[]): void {
+  private onClusterChange(dead: { nodeId: string; address?: string }[]): void {
     for (const n of dead) {
+      // What a dead node borrowed is released (its holders are gone).
+      if (n.address) this.refs?.dropBorrower(n.address);
       this.conns.get(n.nodeId)?.close();
       this.conns.delete(n.nodeId);
       this.failTasksOnNode(n.nodeId, 'node declared dead by the head');
@@ -634,6 +753,7 @@ export class CoreWorker {
       rec.nodeId = undefined;
       this.lineage.delete(id);
       rec.argRefs = undefined;
+      rec.borrowedArgs = undefined;
       this.objects.reset(id);
       this.tasks.set(rec.taskId, rec);
       this.event(rec, 'RETRYING', `reconstructing object ${shortId(id)}: ${why}`);
@@ -1018,12 +1138,17 @@ export class CoreWorker {
       this.objects.resolveStored(id, this.o.ownAddress, this.o.localNodeId ?? '', meta.sizeBytes);
     }
     const ref = this.ref(id);
-    if (r.containedRefs?.length) this.refs?.addContained(id, r.containedRefs);
+    if (r.containedRefs?.length) this.holdContained(id, r.containedRefs, r.containedOwners, false);
     return ref;
   }
 
+  /**
+   * Owned by this CoreWorker. Several CoreWorkers share one address (an embedded driver and its node's
+   * owners for nested work), so an address match alone is not enough: a ref we do not know is asked of
+   * the address's OwnerService, which routes it to the CoreWorker that has it.
+   */
   private isOwned(ref: ObjectRef): boolean {
-    return ref.ownerAddress === this.o.ownAddress || ref.ownerAddress === '';
+    return ref.ownerAddress === '' || (ref.ownerAddress === this.o.ownAddress && this.objects.has(ref.id));
   }
 
   /**
@@ -1071,12 +1196,17 @@ export class CoreWorker {
     });
   }
 
-  private async askOwner(ref: ObjectRef, timeoutMs: number): Promise<rayts.ResolvedObject> {
-    let c = this.ownerClients.get(ref.ownerAddress);
+  private ownerClient(address: string): grpc.Client {
+    let c = this.ownerClients.get(address);
     if (!c) {
-      c = dialPeer(OwnerClient, ref.ownerAddress);
-      this.ownerClients.set(ref.ownerAddress, c);
+      c = dialPeer(OwnerClient, address);
+      this.ownerClients.set(address, c);
     }
+    return c;
+  }
+
+  private async askOwner(ref: ObjectRef, timeoutMs: number): Promise<rayts.ResolvedObject> {
+    const c = this.ownerClient(ref.ownerAddress);
     // Wait in slices so that a dead owner is noticed; 0 means "until ready".
     for (;;) {
       const slice = timeoutMs > 0 ? timeoutMs : 30_000;
@@ -1236,6 +1366,7 @@ export class CoreWorker {
     for (const r of refs) {
       if (!this.isOwned(r)) continue;
       this.refs?.forget(r.id);
+      this.releaseContained(r.id);
       const e = this.objects.delete(r.id);
       if (e?.location) {
         if (this.o.store.delete(r.id)) continue;
@@ -1341,6 +1472,7 @@ export class CoreWorker {
     this.view.close();
     this.head.close();
     this.pulls.close();
+    this.borrows?.clear();
     for (const c of this.ownerClients.values()) c.close();
   }
 }

@@ -5,11 +5,10 @@
  *   dropped variable is noticed at the next garbage collection);
  * - submitted tasks that take it as an argument (top-level or nested), until they finish;
  * - other live objects that contain it (a put value or a task result holding the ref);
- * - pins: refs handed to actors (which may keep them in their state) are never freed automatically.
+ * - borrowers: other processes that hold the ref (registered through OwnerService.UpdateBorrowers by
+ *   their BorrowTable), counted per borrower address with signed deltas so that the order in which
+ *   registrations and removals arrive does not matter.
  * When every count is zero, `onZero` frees the object (and its stored copies).
- *
- * Not tracked: a task that keeps a nested ref beyond its own end in some other way than its result
- * (that borrower may then find the object freed: ObjectLostError). See docs/object-store.md.
  */
 import type { ObjectRef } from '@samsara/ray-common';
 
@@ -17,6 +16,8 @@ interface Counts {
   local: number;
   submitted: number;
   contained: number;
+  /** Net registrations per borrower address (may be transiently negative, see BorrowTable). */
+  borrowers?: Map<string, number>;
   pinned: boolean;
 }
 
@@ -41,7 +42,11 @@ export class ReferenceCounter {
     const c = this.counts.get(id);
     if (!c) return;
     c[kind] = Math.max(0, c[kind] + delta);
-    if (!c.pinned && c.local === 0 && c.submitted === 0 && c.contained === 0) {
+    this.freeIfUnused(id, c);
+  }
+
+  private freeIfUnused(id: string, c: Counts): void {
+    if (!c.pinned && c.local === 0 && c.submitted === 0 && c.contained === 0 && !c.borrowers) {
       this.counts.delete(id);
       const held = this.containers.get(id);
       if (held) {
@@ -86,7 +91,42 @@ export class ReferenceCounter {
     this.containers.set(container, list);
   }
 
-  /** Never freed automatically (handed to an actor). */
+  /**
+   * Applies a borrower's deltas; returns the ids this counter does not know (freed or not owned here).
+   */
+  updateBorrowers(borrower: string, deltas: readonly { objectId: string; delta: number }[]): string[] {
+    const unknown: string[] = [];
+    for (const { objectId, delta } of deltas) {
+      const c = this.counts.get(objectId);
+      if (!c) {
+        unknown.push(objectId);
+        continue;
+      }
+      const b = c.borrowers ?? new Map<string, number>();
+      const n = (b.get(borrower) ?? 0) + delta;
+      if (n === 0) b.delete(borrower);
+      else b.set(borrower, n);
+      c.borrowers = b.size ? b : undefined;
+      this.freeIfUnused(objectId, c);
+    }
+    return unknown;
+  }
+
+  /** A borrower process died: what it held is released. */
+  dropBorrower(borrower: string): void {
+    for (const [id, c] of [...this.counts]) {
+      if (!c.borrowers?.delete(borrower)) continue;
+      if (c.borrowers.size === 0) c.borrowers = undefined;
+      this.freeIfUnused(id, c);
+    }
+  }
+
+  /** Borrower addresses of an object (introspection and tests). */
+  borrowersOf(id: string): string[] {
+    return [...(this.counts.get(id)?.borrowers?.keys() ?? [])];
+  }
+
+  /** Never freed automatically. */
   pin(ids: readonly string[]): void {
     for (const id of ids) if (this.counts.has(id)) this.entry(id).pinned = true;
   }

@@ -73,7 +73,7 @@ export class ClusterProcess {
     if (o.head) p.edgeRelay = new EdgeRelay({ token: o.token, headAddress: () => p.address, holdMs: health.deadAfterMs, log: o.log.child({ role: 'edge-relay' }) });
     // Calls for an edge node (or from one) reach the head's server and go through the relay.
     const routed = (svc: HostedService): HostedService => (p.edgeRelay ? p.edgeRelay.wrap(svc.definition, svc.implementation) : svc);
-    host.add(routed({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler() } as never }));
+    host.add(routed({ definition: ownerServiceDefinition, implementation: { resolveObjects: p.router.resolveHandler(), updateBorrowers: p.router.updateBorrowersHandler() } as never }));
     if (o.head) {
       p.head = new HeadServer({
         health,
@@ -128,7 +128,8 @@ export class ClusterProcess {
       p.node = daemon;
       p.bridge = new WorkerBridge(daemon, p.router, p.headAddress, o.log.child({ role: 'bridge' }));
       const bridge = p.bridge;
-      daemon.onRefsEscaped = (ids) => bridge.pinEscaped(ids);
+      daemon.onRefsEscaped = (jobId, ids, owners, caller) => bridge.registerEscaped(jobId, ids, owners, caller);
+      daemon.onThreadExit = (threadId) => bridge.threadExited(threadId);
       await daemon.join();
     }
     return p;

@@ -65,6 +65,7 @@ export const nodeServiceDefinition = {
 
 export const ownerServiceDefinition = {
   resolveObjects: unary('OwnerService', 'ResolveObjects', pb.ResolveRequest, pb.ResolveReply),
+  updateBorrowers: unary('OwnerService', 'UpdateBorrowers', pb.BorrowUpdate, pb.BorrowReply),
 } satisfies grpc.ServiceDefinition;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -43,8 +43,8 @@ function send(m: ActorToMain): void {
 async function create(args: readonly WorkerArg[]): Promise<void> {
   try {
     const Cls = (await loadCallable(data.fn, data.workingDirPath)) as new (...a: unknown[]) => Record<string, unknown>;
-    const decoded = args.map((a) => decodeArg(a, data.rayts.sharedBuffer));
-    instance = await runtime.scope.run(scope(data.creationTaskId), async () => new Cls(...decoded));
+    // Decoded inside the scope: refs in the arguments are reported under the actor's job.
+    instance = await runtime.scope.run(scope(data.creationTaskId), async () => new Cls(...args.map((a) => decodeArg(a, data.rayts.sharedBuffer))));
     ready = true;
     send({ type: 'created' });
     pump();
@@ -63,8 +63,9 @@ async function runCall(c: Extract<MainToActor, { type: 'call' }>): Promise<void>
         hint: `Its methods are: ${methods.join(', ') || '(none)'}.`,
       });
     }
-    const args = c.args.map((a) => decodeArg(a, data.rayts.sharedBuffer));
-    const result = await runtime.scope.run(scope(c.taskId), () => (m as (...a: unknown[]) => unknown).apply(instance, args));
+    const result = await runtime.scope.run(scope(c.taskId), () =>
+      (m as (...a: unknown[]) => unknown).apply(instance, c.args.map((a) => decodeArg(a, data.rayts.sharedBuffer))),
+    );
     const reply = { ok: true as const, ...encodeResult(result, `the result of ${label}`) };
     // Borrowed refs the actor still holds are registered with their owners before the result leaves.
     await runtime.flushRefs();

@@ -39,14 +39,17 @@ export interface WorkerInit {
   readonly sharedBuffer?: SharedArrayBuffer;
 }
 
-export type BridgeArg = { kind: 'value'; bytes: Uint8Array; nested?: string[] } | { kind: 'ref'; id: string; owner: string };
+/** A ref inside an encoded value: id and owner address. */
+export type NestedRefPair = readonly [id: string, owner: string];
+
+export type BridgeArg = { kind: 'value'; bytes: Uint8Array; nested?: NestedRefPair[] } | { kind: 'ref'; id: string; owner: string };
 
 export type BridgeRequest =
   | { op: 'submit'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string; info: unknown; args: BridgeArg[]; opts: unknown }
   | { op: 'get'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; timeoutMs?: number }
   | { op: 'put'; reqId: number; threadId: number; parentTaskId: string; jobId: string; value: EncodedResult }
   | { op: 'release'; reqId: number; threadId: number; parentTaskId: string; jobId: string; pins: number[] }
-  | { op: 'refs'; reqId: number; threadId: number; parentTaskId: string; jobId: string; inc: string[]; dec: string[] }
+  | { op: 'refs'; reqId: number; threadId: number; parentTaskId: string; jobId: string; inc: NestedRefPair[]; dec: string[] }
   | { op: 'wait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; numReturns: number; timeoutMs?: number }
   | { op: 'cancel'; reqId: number; threadId: number; parentTaskId: string; jobId: string; ref: [string, string]; force: boolean }
   | { op: 'free'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][] }

@@ -24,8 +24,10 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   const ids = { taskId: task.taskId, nodeId: task.nodeId };
   try {
     const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
-    const args = task.args.map((a) => decodeArg(a, init.sharedBuffer));
-    const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath, namespace: task.namespace }, () => fn(...args));
+    // Arguments are decoded inside the task's scope: refs in them are reported under its job (borrowers).
+    const result = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath, namespace: task.namespace }, () =>
+      fn(...task.args.map((a) => decodeArg(a, init.sharedBuffer))),
+    );
     const reply: WorkerReply = { ok: true, ...encodeResult(result, `the result of ${task.name}`) };
     // Borrowed refs this task still holds are registered with their owners before its result leaves.
     await runtime.flushRefs();

@@ -38,6 +38,8 @@ export function decodeArg(a: WorkerArg, shared: SharedArrayBuffer | undefined): 
 
 export type EncodedResult = ({ readonly value: Uint8Array } | { readonly stored: EncodedObject }) & {
   /** Ids of the ObjectRefs inside the value. */
+  /** Their owners' addresses, in the same order ('' when the ref did not say). */
+  readonly containedOwners?: string[];
   readonly containedRefs?: string[];
 };
 
@@ -48,8 +50,9 @@ export function encodeResult(v: unknown, what: string): EncodedResult {
     const refs: ObjectRef[] = [];
     const bytes = encodeValue(v, refs, what);
     const containedRefs = refs.length ? refs.map((r) => r.id) : undefined;
-    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: compact(bytes), containedRefs };
-    return { stored: { meta: { format: 'msgpack', sizeBytes: bytes.byteLength }, segments: [bytes] }, containedRefs };
+    const containedOwners = refs.length ? refs.map((r) => r.ownerAddress) : undefined;
+    if (bytes.byteLength <= INLINE_MAX_BYTES) return { value: compact(bytes), containedRefs, containedOwners };
+    return { stored: { meta: { format: 'msgpack', sizeBytes: bytes.byteLength }, segments: [bytes] }, containedRefs, containedOwners };
   }
   const enc = encodeForStore(v);
   if (enc.meta.sizeBytes <= INLINE_MAX_BYTES) return { value: compact(encodeValue(v, undefined, what)) };

@@ -4,6 +4,8 @@
  * tracked with AsyncLocalStorage so concurrent async tasks on one thread keep their own context.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { threadId, BroadcastChannel } from 'node:worker_threads';
 import {
   ObjectRef,
@@ -33,6 +35,24 @@ export interface TaskScope {
 }
 
 type Req = BridgeRequest extends infer R ? (R extends { op: infer O } ? Omit<R, 'reqId' | 'threadId' | 'parentTaskId' | 'jobId'> & { op: O } : never) : never;
+
+/** Idle time after which a thread holding refs collects garbage (then at doubling intervals up to the max). */
+const IDLE_COLLECT_MS = 50;
+const IDLE_COLLECT_MAX_MS = 3_200;
+
+/** V8's gc(), obtained on first use without --expose-gc on the command line (worker threads cannot take it). */
+let gcFn: (() => void) | null | undefined;
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      gcFn = vm.runInNewContext('gc') as () => void;
+    } catch {
+      gcFn = null;
+    }
+  }
+  gcFn?.();
+}
 
 export class WorkerThreadRuntime implements Runtime {
   readonly kind = 'worker' as const;
@@ -77,16 +97,23 @@ export class WorkerThreadRuntime implements Runtime {
       if (a instanceof ObjectRef) return { kind: 'ref', id: a.id, owner: a.ownerAddress || this.init.nodeAddress };
       const nested: ObjectRef[] = [];
       const bytes = encodeValue(a, nested, `argument ${i}`);
-      return nested.length ? { kind: 'value', bytes, nested: nested.map((r) => r.id) } : { kind: 'value', bytes };
+      return nested.length ? { kind: 'value', bytes, nested: nested.map((r) => [r.id, r.ownerAddress || this.init.nodeAddress] as const) } : { kind: 'value', bytes };
     });
   }
 
-  // ---- local references to objects this node owns, reported to their owner (see ReferenceCounter) ----
+  // ---- references held in this thread, reported to the node (see ReferenceCounter, BorrowTable) ----
 
-  private readonly refRegistry = new FinalizationRegistry<{ id: string; jobId: string }>((h) => this.queueRefs(h.jobId, undefined, h.id));
-  private readonly refQueue = new Map<string, { inc: string[]; dec: string[] }>();
+  private readonly refRegistry = new FinalizationRegistry<{ id: string; jobId: string }>((h) => {
+    this.liveRefs--;
+    this.queueRefs(h.jobId, undefined, h.id);
+  });
+  private readonly refQueue = new Map<string, { inc: [string, string][]; dec: string[] }>();
+  /** ObjectRef instances of this thread not yet collected. */
+  private liveRefs = 0;
+  private gcTimer: NodeJS.Timeout | undefined;
+  private gcDelay = IDLE_COLLECT_MS;
 
-  private queueRefs(jobId: string, inc: string | undefined, dec: string | undefined): void {
+  private queueRefs(jobId: string, inc: [string, string] | undefined, dec: string | undefined): void {
     let q = this.refQueue.get(jobId);
     if (!q) {
       q = { inc: [], dec: [] };
@@ -106,26 +133,51 @@ export class WorkerThreadRuntime implements Runtime {
    * Costs nothing when no reference changed.
    */
   async flushRefs(): Promise<void> {
+    if (this.liveRefs > 0) this.collectWhenIdle();
     if (this.refQueue.size === 0) return;
     const batches = [...this.refQueue];
     this.refQueue.clear();
     await Promise.all(batches.map(([job, b]) => this.call({ op: 'refs', inc: b.inc, dec: b.dec }, job)));
   }
 
-  /** Watches an instance of a ref this node owns; its collection is reported (the owner counted it). */
+  /**
+   * A thread that holds refs and goes idle may not collect garbage for a long time, and the objects
+   * stay alive meanwhile. Once it has been idle for a moment, collect, so that refs a task dropped are
+   * reported and their objects freed.
+   */
+  private collectWhenIdle(): void {
+    this.gcDelay = IDLE_COLLECT_MS;
+    if (this.gcTimer) this.gcTimer.refresh();
+    else this.armCollect();
+  }
+
+  private armCollect(): void {
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      if (this.liveRefs <= 0) return;
+      collectGarbage();
+      // Still holding refs: maybe kept on purpose (actor state), maybe reachable a little longer (a
+      // pending reply). Try a few more times, further apart, until the next task ends.
+      this.gcDelay *= 2;
+      if (this.gcDelay <= IDLE_COLLECT_MAX_MS) this.armCollect();
+    }, this.gcDelay);
+    this.gcTimer.unref();
+  }
+
+  /** Watches an instance of a ref the node created for this thread; its collection is reported (the node counted it). */
   private own(ref: ObjectRef): ObjectRef {
-    if (ref.ownerAddress === this.init.nodeAddress) this.refRegistry.register(ref, { id: ref.id, jobId: this.current().jobId });
+    this.liveRefs++;
+    this.refRegistry.register(ref, { id: ref.id, jobId: this.current().jobId });
     return ref;
   }
 
-  /** A ref decoded in this thread: counts as a new local reference when this node owns it. */
+  /** A ref decoded in this thread: a new reference the node counts (owned there, or borrowed). */
   decodedRef(id: ObjectId, owner: string): ObjectRef {
     const r = new ObjectRef(id, owner);
-    if (owner === this.init.nodeAddress) {
-      const jobId = this.current().jobId;
-      this.queueRefs(jobId, id, undefined);
-      this.refRegistry.register(r, { id, jobId });
-    }
+    const jobId = this.current().jobId;
+    this.queueRefs(jobId, [id, owner || this.init.nodeAddress], undefined);
+    this.liveRefs++;
+    this.refRegistry.register(r, { id, jobId });
     return r;
   }
 

@@ -1,0 +1,133 @@
+/**
+ * Issue 4 point 4 — distributed reference counting with borrowers, through the public API on a
+ * three-process CLI cluster: an object stays alive while a process that received its ref (nested in an
+ * argument or inside a result) still holds it, after its owner dropped every reference of its own, and
+ * it is freed once the last borrower lets go (the value is dropped, or the borrowing actor dies).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { init, shutdown, remote, actor, get, put, kill, nodes, objectStoreStats, type ObjectRef } from '@samsara/ray';
+import { ownerServiceDefinition } from '../packages/core/src/rpc/services.js';
+import { authMetadata } from '../packages/core/src/rpc/auth.js';
+import { CliCluster, until } from './helpers/cli-cluster.js';
+
+const MiB = 1024 * 1024;
+const gc = (globalThis as { gc?: () => void }).gc!;
+
+let cluster: CliCluster;
+let nodeB: string;
+let nodeC: string;
+
+beforeAll(async () => {
+  cluster = await CliCluster.start({ numCpus: 1 }, [{ numCpus: 2 }, { numCpus: 2 }]);
+  [, nodeB, nodeC] = cluster.nodeIds;
+  await init({ address: cluster.address, token: cluster.token });
+  await until(async () => (await nodes()).filter((n) => n.alive).length === 3, 'three alive nodes');
+}, 60_000);
+
+afterAll(async () => {
+  await shutdown();
+  await cluster?.stop();
+});
+
+/** Collects garbage in the driver a few times, letting finalizers and the messages they send run. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function driverObjects(): Promise<number> {
+  return (await objectStoreStats()).numObjects;
+}
+
+/** Keeps refs it receives nested in arguments, reads them later, and lets go on request. */
+class Keeper {
+  held: ObjectRef<Uint8Array>[] = [];
+  keep(box: { ref: ObjectRef<Uint8Array> }): number {
+    this.held.push(box.ref);
+    return this.held.length;
+  }
+  async sum(): Promise<number> {
+    let s = 0;
+    for (const r of this.held) for (const x of await get(r)) s += x;
+    return s;
+  }
+  drop(): number {
+    this.held = [];
+    return 0;
+  }
+}
+const KeeperActor = actor(Keeper);
+
+/** Runs on some node: passes the ref it got nested on to an actor (a third process) and returns. */
+const handOn = remote(async (box: { ref: ObjectRef<Uint8Array> }, keeper: ReturnType<typeof KeeperActor.remote>) => {
+  return get(keeper.keep.remote({ ref: box.ref }));
+});
+
+describe('borrowers', () => {
+  it('an actor keeps a ref it got nested in an argument after the driver dropped its own; dropping it frees the object', async () => {
+    await collect();
+    const base = await driverObjects();
+    const keeper = KeeperActor.options({ scheduling: { nodeId: nodeB } }).remote();
+    let ref: ObjectRef<Uint8Array> | undefined = await put(new Uint8Array(2 * MiB).fill(3));
+    expect(await get(keeper.keep.remote({ ref }))).toBe(1);
+    ref = undefined;
+    await collect();
+    // Without the borrower the object would be gone now; the actor still reads it whole.
+    expect(await get(keeper.sum.remote())).toBe(2 * MiB * 3);
+    await get(keeper.drop.remote());
+    await until(async () => (await collect(), (await driverObjects()) === base), 'the object to be freed once the actor dropped it', 20_000);
+    kill(keeper);
+  });
+
+  it('a ref handed on from a task to an actor on a third node survives the driver and the task; killing the actor frees it', async () => {
+    await collect();
+    const base = await driverObjects();
+    const keeper = KeeperActor.options({ scheduling: { nodeId: nodeC } }).remote();
+    let ref: ObjectRef<Uint8Array> | undefined = await put(new Uint8Array(MiB).fill(5));
+    expect(await get(handOn.options({ scheduling: { nodeId: nodeB } }).remote({ ref }, keeper))).toBe(1);
+    ref = undefined;
+    await collect();
+    expect(await get(keeper.sum.remote())).toBe(MiB * 5);
+    kill(keeper);
+    await until(async () => (await collect(), (await driverObjects()) === base), 'the object to be freed once its borrowing actor died', 20_000);
+  });
+
+  it('a ref a task returns inside its result (owned by the task’s node) lives while the driver holds the result, and is freed after', async () => {
+    const storeOnB = remote(async () => (await objectStoreStats()).numObjects).options({ scheduling: { nodeId: nodeB } });
+    const makeInner = remote(async (n: number) => ({ inner: await put(new Uint8Array(n).fill(9)) })).options({ scheduling: { nodeId: nodeB } });
+    const before = await get(storeOnB.remote());
+    let out: { inner: ObjectRef<Uint8Array> } | undefined = await get(makeInner.remote(MiB));
+    // The task is over and its thread let go of the inner ref; the driver is the only holder.
+    await collect();
+    // (A value read zero-copy keeps its object pinned while it is reachable: read it in a scope of its own.)
+    const read = async (r: ObjectRef<Uint8Array>) => {
+      const bytes = await get(r);
+      return [bytes.byteLength, bytes[bytes.byteLength - 1]];
+    };
+    expect(await read(out.inner)).toEqual([MiB, 9]);
+    expect(await get(storeOnB.remote())).toBe(before + 1);
+    out = undefined;
+    await until(async () => (await collect(), (await get(storeOnB.remote())) === before), 'node B to free the inner object once the driver dropped it', 20_000);
+  });
+
+  it('UpdateBorrowers - malformed deltas get INVALID_ARGUMENT and the owner keeps serving', async () => {
+    const client = new grpc.Client(cluster.address, grpc.credentials.createInsecure());
+    const def = ownerServiceDefinition.updateBorrowers;
+    const call = (req: unknown) =>
+      new Promise<grpc.status>((resolve) =>
+        client.makeUnaryRequest(def.path, def.requestSerialize as never, def.responseDeserialize as never, req, authMetadata(cluster.token), { deadline: Date.now() + 10_000 }, (err) =>
+          resolve(err ? err.code : grpc.status.OK),
+        ),
+      );
+    expect(await call({ borrower: '', deltas: [{ objectId: 'x', delta: 1 }] })).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await call({ borrower: 'someone:1', deltas: [{ objectId: '', delta: 1 }] })).toBe(grpc.status.INVALID_ARGUMENT);
+    // Unknown objects are answered, not failed (the owner freed them already).
+    expect(await call({ borrower: 'someone:1', deltas: [{ objectId: 'not-an-object', delta: -1 }] })).toBe(grpc.status.OK);
+    client.close();
+    const ref = await put({ still: 'serving' });
+    expect(await get(ref)).toEqual({ still: 'serving' });
+  });
+});
