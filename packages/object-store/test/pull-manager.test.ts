@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ObjectLostError } from '@samsara/ray-common';
-import { PullManager, type PullChunk, type SharedObjectStore } from '../src/index.js';
+import { PullManager, type PullChunk, type PullSink, type SharedObjectStore } from '../src/index.js';
 import { makeStore, MiB, pattern } from './helpers.js';
 
 let cleanups: (() => void)[] = [];
@@ -92,5 +92,47 @@ describe('PullManager', () => {
     const { fetch, calls } = fetchFrom(remote);
     await expect(new PullManager(local, fetch).pull('o', 'node-b')).rejects.toMatchObject({ code: 'OBJECT_STORE_FULL' });
     expect(calls.length).toBe(1);
+  });
+  it('PullManager - a PullSource receives bytes in place and resumes from sink.offset', async () => {
+    const remote = store();
+    const local = store();
+    remote.putValue('o', pattern(3 * MiB, 9));
+    const offsets: number[] = [];
+    let failed = false;
+    const source = async (_loc: string, id: string, sink: PullSink): Promise<void> => {
+      offsets.push(sink.offset);
+      const v = remote.get(id)!;
+      try {
+        sink.begin(v.meta.sizeBytes, v.meta);
+        while (sink.offset < v.meta.sizeBytes) {
+          const region = sink.region(700 * 1024)!;
+          region.set(v.data.subarray(sink.offset, sink.offset + region.byteLength));
+          sink.advance(region.byteLength);
+          await new Promise((r) => setImmediate(r));
+          if (!failed && sink.offset > MiB) {
+            failed = true;
+            throw new Error('connection reset');
+          }
+        }
+      } finally {
+        v.release();
+      }
+    };
+    await new PullManager(local, { source }).pull('o', 'node-b');
+    expect(offsets).toEqual([0, 2 * 700 * 1024]);
+    const v = local.get('o')!;
+    expect(Buffer.compare(v.data, pattern(3 * MiB, 9))).toBe(0);
+    v.release();
+  });
+
+  it('PullManager - a transport ObjectLostError (the peer does not hold the object) is not retried', async () => {
+    const local = store();
+    let calls = 0;
+    const source = async (): Promise<void> => {
+      calls++;
+      throw new ObjectLostError('Object o is no longer stored at node-b.');
+    };
+    await expect(new PullManager(local, { source }).pull('o', 'node-b')).rejects.toThrow(/no longer stored at node-b/);
+    expect(calls).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ObjectLostError, ObjectStoreFullError } from '@samsara/ray-common';
-import { decodeFromStore, encodeForStore, SharedObjectStore } from '../src/index.js';
+import { alignedSize, decodeFromStore, encodeForStore, SharedObjectStore } from '../src/index.js';
 import { makeStore, MiB, pattern } from './helpers.js';
 
 let cleanups: (() => void)[] = [];
@@ -208,6 +208,32 @@ describe('SharedObjectStore', () => {
     expect(s.has('w')).toBe(false);
     expect(s.stats().usedBytes).toBe(0);
     expect(() => w.write(0, new Uint8Array(1))).toThrow(/after seal\(\) or abort\(\)/);
+  });
+
+  it('SharedObjectStore - a writer hands out its memory to receive in place; a delete meanwhile keeps it reserved until abort', () => {
+    const { store: s } = store();
+    const w = s.createWriter('r', { format: 'buffer', sizeBytes: 4 * MiB });
+    const region = w.region(0, 4 * MiB)!;
+    region.fill(9);
+    w.commit(0, 4 * MiB);
+    expect(() => w.region(4 * MiB - 1, 2)).toThrow(InvalidArgumentError);
+    expect(s.delete('r')).toBe(true);
+    // Still reserved: a socket may be reading into the region. Another object must not land there.
+    s.putValue('other', new Uint8Array(8 * MiB).fill(1));
+    expect(region.every((b) => b === 9)).toBe(true);
+    expect(() => w.seal()).toThrow(/after the object was deleted/);
+    w.abort();
+    expect(s.has('r')).toBe(false);
+    expect(s.stats().usedBytes).toBe(alignedSize(8 * MiB));
+  });
+
+  it('SharedObjectStore - a writer to a spill file has no in-place region', () => {
+    const { store: s } = store({ capacityBytes: MiB });
+    const w = s.createWriter('big', { format: 'buffer', sizeBytes: 2 * MiB });
+    expect(w.region(0, 10)).toBeUndefined();
+    w.write(0, new Uint8Array(2 * MiB).fill(3));
+    w.seal();
+    expect(s.has('big')).toBe(true);
   });
 
   it('SharedObjectStore - locate gives the area file, offset and length of an object', () => {

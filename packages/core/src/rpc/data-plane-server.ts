@@ -94,6 +94,7 @@ export class DataPlaneServer {
       server.listen(opts.port ?? 0, opts.host, () => resolve());
     });
     server.on('error', (e) => o.log.warn({ err: e.message }, 'data plane listener error'));
+    o.log.info({ host: opts.host, port: dp.port }, 'object data plane listening');
     return dp;
   }
 
