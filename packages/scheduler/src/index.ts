@@ -23,4 +23,4 @@ export { nodeAffinityPolicy } from './policy/node-affinity-policy.js';
 export { parseLabelSelector, matchesLabels } from './policy/label-selector.js';
 export { placeBundles } from './policy/bundle-policy.js';
 export { bundleResources, demandInGroup } from './placement-group-resources.js';
-export { LocalTaskScheduler, type LocalTaskSchedulerOptions, type ReleaseOptions, type PendingDemand } from './local-task-scheduler.js';
+export { LocalTaskScheduler, type LocalTaskSchedulerOptions, type ReleaseOptions, type PendingDemand, type Lease, type EnqueueOptions, type FinishOptions } from './local-task-scheduler.js';

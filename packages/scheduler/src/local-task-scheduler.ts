@@ -12,6 +12,14 @@
  *
  * Re-acquisition ({@link LocalTaskScheduler.acquire}) comes first: pending acquires are granted before
  * any queued item starts, and while one waits, queued items needing what it is missing do not start.
+ *
+ * Leases and pipelining (Ray's lease reuse): an item enqueued with `{ lease: true }` is dispatched with a
+ * {@link Lease}, the resources it holds. With `pipelineDepth > 1`, while every waiting item has the same
+ * demand shape, no acquire is pending and nothing fits any more, queued items are dispatched onto open
+ * leases of that shape (up to `pipelineDepth` items per lease) without taking more resources: the caller
+ * runs them one after another on the lease, so its executor already holds the next item when one ends.
+ * A lease ends, and its resources return, when its last item calls {@link LocalTaskScheduler.finish}.
+ * Pipelining never bypasses an item of another shape, and it stops as soon as one waits.
  */
 import { addResources, fits, missingResources, subtractResources, TaskCancelledError, type ResourceMap } from '@samsara/ray-common';
 import { DEFAULT_MAX_BYPASS } from './config.js';
@@ -26,6 +34,43 @@ export interface LocalTaskSchedulerOptions {
    * FIFO per resource.
    */
   readonly maxBypass?: number;
+  /**
+   * Items one lease may carry at once (the running one plus those queued behind it). Default 1: no
+   * pipelining; every item takes its own resources.
+   */
+  readonly pipelineDepth?: number;
+  /**
+   * Whether an item may run on a lease behind others (e.g. only tasks known to be short). Asked of the
+   * item to pipeline and of every item already on the lease. Default: every item may.
+   */
+  readonly canPipeline?: (item: unknown) => boolean;
+}
+
+/** Options of {@link LocalTaskScheduler.enqueue}. */
+export interface EnqueueOptions {
+  /**
+   * Dispatch the item with a {@link Lease}; the caller ends it with {@link LocalTaskScheduler.finish}
+   * (instead of {@link LocalTaskScheduler.release}). Default false.
+   */
+  readonly lease?: boolean;
+}
+
+/** Options of {@link LocalTaskScheduler.finish}. */
+export interface FinishOptions {
+  /**
+   * Resources the item had lent (released while it was blocked) and not taken back. They are not
+   * returned again when the lease ends.
+   */
+  readonly lent?: ResourceMap;
+}
+
+/**
+ * The resources held for a run of items of one demand shape (see the class doc). Opaque to callers: they
+ * use it to keep a lease's items together (e.g. on one worker thread) and hand it back to `finish`.
+ */
+export interface Lease {
+  /** What the lease holds. */
+  readonly demand: ResourceMap;
 }
 
 /** Options of {@link LocalTaskScheduler.release}. */
@@ -47,6 +92,8 @@ export interface PendingDemand {
 interface Entry<T> {
   readonly item: T;
   readonly seq: number;
+  /** Dispatched with a lease (see {@link EnqueueOptions.lease}). */
+  readonly leased: boolean;
 }
 
 /** The FIFO of items of one demand shape. */
@@ -57,6 +104,15 @@ interface ShapeQueue<T> {
   head: number;
   /** How many later items started while the head item waited (reset when the head changes). */
   bypassed: number;
+}
+
+interface LeaseState<T> extends Lease {
+  readonly key: string;
+  /** Items dispatched on the lease and not finished, in dispatch order. */
+  items: Entry<T>[];
+  /** Accepts more items (false once an item was taken back with `requeue`, or the lease ended). */
+  open: boolean;
+  lent?: ResourceMap;
 }
 
 interface PendingAcquire {
@@ -92,6 +148,11 @@ export class LocalTaskScheduler<T> {
   private running = 0;
   private pumping = false;
   private repump = false;
+  private pipelined = 0;
+  private readonly pipelineDepth: number;
+  private readonly canPipeline: (item: T) => boolean;
+  /** Open leases by shape key. */
+  private readonly leases = new Map<string, LeaseState<T>[]>();
 
   /**
    * @param total - the node's resources.
@@ -100,12 +161,14 @@ export class LocalTaskScheduler<T> {
    */
   constructor(
     total: ResourceMap,
-    private readonly dispatch: (item: T) => void,
+    private readonly dispatch: (item: T, lease?: Lease) => void,
     options: LocalTaskSchedulerOptions = {},
   ) {
     this.totalRes = { ...total };
     this.avail = { ...total };
     this.maxBypass = options.maxBypass ?? DEFAULT_MAX_BYPASS;
+    this.pipelineDepth = Math.max(1, Math.floor(options.pipelineDepth ?? 1));
+    this.canPipeline = (options.canPipeline as ((item: T) => boolean) | undefined) ?? (() => true);
   }
 
   /** Items waiting in the queue. */
@@ -116,6 +179,11 @@ export class LocalTaskScheduler<T> {
   /** Items holding resources now (see the class doc). */
   get runningCount(): number {
     return this.running;
+  }
+
+  /** Items dispatched onto a lease behind another item of it (they wait for that lease, not for resources). */
+  get pipelinedCount(): number {
+    return this.pipelined;
   }
 
   /** Resources not reserved by a running item (may be negative after {@link removeTotal}). */
@@ -132,17 +200,81 @@ export class LocalTaskScheduler<T> {
    * Queues `item`; dispatches it (and anything else that now fits) at once when its demand is
    * available and the fairness rule allows. An empty demand always starts at once.
    */
-  enqueue(item: T, demand: ResourceMap): void {
-    const key = shapeKey(demand);
+  enqueue(item: T, demand: ResourceMap, options: EnqueueOptions = {}): void {
+    const q = this.shapeQueue(demand);
+    q.items.push({ item, seq: this.seq++, leased: options.lease === true });
+    this.queued++;
+    this.pump();
+  }
+
+  private shapeQueue(demand: ResourceMap, key = shapeKey(demand)): ShapeQueue<T> {
     let q = this.shapes.get(key);
     if (!q) {
       const d = positivePart(demand);
       q = { demand: d, keys: Object.keys(d), items: [], head: 0, bypassed: 0 };
       this.shapes.set(key, q);
     }
-    q.items.push({ item, seq: this.seq++ });
-    this.queued++;
+    return q;
+  }
+
+  /**
+   * `item`, dispatched on `lease`, finished (or was dropped). When it was the lease's last item the
+   * lease ends and its resources (less what was lent, see {@link FinishOptions}) return; otherwise the
+   * lease carries on with its next item and may take more.
+   */
+  finish(lease: Lease, item: T, options: FinishOptions = {}): void {
+    const l = lease as LeaseState<T>;
+    const i = l.items.findIndex((e) => e.item === item);
+    if (i < 0) return;
+    if (options.lent) l.lent = options.lent;
+    const before = l.items.length;
+    l.items.splice(i, 1);
+    this.pipelined -= Math.max(0, before - 1) - Math.max(0, l.items.length - 1);
+    if (l.items.length > 0) {
+      this.pump();
+      return;
+    }
+    this.closeLease(l);
+    if (l.lent) this.release(subtractResources(l.demand, positivePart(l.lent)), { blocked: true });
+    else this.release(l.demand);
+  }
+
+  /**
+   * Takes `items` (dispatched on `lease` but not started, e.g. queued behind an item that blocked) back
+   * into the queue, ahead of everything that arrived after them; the lease takes no more items. The
+   * lease keeps its resources for the items still on it.
+   */
+  requeue(lease: Lease, items: readonly T[]): void {
+    const l = lease as LeaseState<T>;
+    this.closeLease(l);
+    const back = new Set(items);
+    const taken = l.items.filter((e) => back.has(e.item));
+    if (taken.length === 0) return;
+    const before = l.items.length;
+    l.items = l.items.filter((e) => !back.has(e.item));
+    this.pipelined -= Math.max(0, before - 1) - Math.max(0, l.items.length - 1);
+    const q = this.shapeQueue(l.demand, l.key);
+    const rest = q.items.slice(q.head);
+    q.items = [...taken, ...rest].sort((a, b) => a.seq - b.seq);
+    q.head = 0;
+    this.queued += taken.length;
+    if (l.items.length === 0) {
+      // Nothing left on it: the lease ends here (callers take back only items behind a running one).
+      if (l.lent) this.release(subtractResources(l.demand, positivePart(l.lent)), { blocked: true });
+      else this.release(l.demand);
+      return;
+    }
     this.pump();
+  }
+
+  private closeLease(l: LeaseState<T>): void {
+    if (!l.open) return;
+    l.open = false;
+    const list = this.leases.get(l.key);
+    if (!list) return;
+    const i = list.indexOf(l);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.leases.delete(l.key);
   }
 
   /**
@@ -303,6 +435,7 @@ export class LocalTaskScheduler<T> {
         this.repump = false;
         this.grantAcquires();
         this.startQueued();
+        this.pipeline();
       } while (this.repump);
     } finally {
       this.pumping = false;
@@ -352,7 +485,45 @@ export class LocalTaskScheduler<T> {
       }
       this.avail = subtractResources(this.avail, best.demand);
       this.running++;
-      this.dispatch(entry.item);
+      if (!entry.leased) {
+        this.dispatch(entry.item);
+        continue;
+      }
+      const lease: LeaseState<T> = { demand: best.demand, key: bestKey, items: [entry], open: this.pipelineDepth > 1 };
+      if (lease.open) {
+        const list = this.leases.get(bestKey);
+        if (list) list.push(lease);
+        else this.leases.set(bestKey, [lease]);
+      }
+      this.dispatch(entry.item, lease);
+    }
+  }
+
+  /** Dispatches queued items onto open leases of their shape when that bypasses nobody (class doc). */
+  private pipeline(): void {
+    if (this.leases.size === 0 || this.shapes.size !== 1 || this.acquires.length > 0) return;
+    const [key, q] = this.shapes.entries().next().value as [string, ShapeQueue<T>];
+    const list = this.leases.get(key);
+    if (!list) return;
+    while (q.head < q.items.length) {
+      const entry = q.items[q.head];
+      if (!entry.leased || !this.canPipeline(entry.item)) return;
+      let best: LeaseState<T> | undefined;
+      for (const l of list) {
+        if (l.items.length >= this.pipelineDepth || (best && l.items.length >= best.items.length)) continue;
+        if (l.items.every((e) => this.canPipeline(e.item))) best = l;
+      }
+      if (!best) return;
+      q.head++;
+      this.queued--;
+      this.pipelined++;
+      best.items.push(entry);
+      if (q.head === q.items.length) this.shapes.delete(key);
+      else if (q.head > 1024 && q.head * 2 > q.items.length) {
+        q.items = q.items.slice(q.head);
+        q.head = 0;
+      }
+      this.dispatch(entry.item, best);
     }
   }
 }

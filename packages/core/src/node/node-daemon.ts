@@ -24,7 +24,7 @@ import {
   type ResourceMap,
   type HealthConfig,
 } from '@samsara/ray-common';
-import { LocalTaskScheduler, bundleResources } from '@samsara/ray-scheduler';
+import { LocalTaskScheduler, bundleResources, type Lease } from '@samsara/ray-scheduler';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
 import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
@@ -32,7 +32,7 @@ import { authMetadata, callUnary } from '../rpc/auth.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { PullClient } from '../rpc/pull-client.js';
 import type { ProcessStore } from '../owner/process-store.js';
-import { WorkerPool } from './worker-pool.js';
+import { WorkerPool, taskPipelineDepth } from './worker-pool.js';
 import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
@@ -96,7 +96,8 @@ interface NodeTask {
   readonly from: Submitter;
   readonly demand: ResourceMap;
   state: 'queued' | 'running' | 'done';
-  abort?: AbortController;
+  /** The resources it runs under (shared with the short tasks pipelined on the same lease). */
+  lease?: Lease;
   cancelled?: boolean;
   /** CPU lent to other tasks while this one is blocked in get. */
   lent?: ResourceMap;
@@ -127,7 +128,11 @@ export class NodeDaemon {
   private readonly actorChains = new Map<string, Promise<void>>();
 
   constructor(private readonly o: NodeDaemonOptions) {
-    this.scheduler = new LocalTaskScheduler<NodeTask>(o.resources, (t) => this.start(t));
+    // Tasks of functions known to be short queue behind each other on a lease's thread (pipelining).
+    this.scheduler = new LocalTaskScheduler<NodeTask>(o.resources, (t, lease) => this.start(t, lease), {
+      pipelineDepth: taskPipelineDepth(),
+      canPipeline: (t) => !(t as NodeTask).spec.actorCreation && this.pool.isShort((t as NodeTask).spec.fn?.functionId ?? ''),
+    });
     const cpu = o.resources.CPU ?? 0;
     this.pool = new WorkerPool({
       threads: o.threads ?? Math.max(1, Math.ceil(cpu)),
@@ -354,7 +359,7 @@ export class NodeDaemon {
       return;
     }
     const task: NodeTask = { spec, from, demand, state: 'queued' };
-    this.scheduler.enqueue(task, demand);
+    this.scheduler.enqueue(task, demand, { lease: !spec.actorCreation });
     // A burst queues thousands of tasks for the same reason: tell the submitter about the first few of
     // each flush (its get() timeouts quote them), not every one.
     if (task.state === 'queued' && from.events.length < 64) {
@@ -369,8 +374,9 @@ export class NodeDaemon {
     }
   }
 
-  private start(t: NodeTask): void {
+  private start(t: NodeTask, lease?: Lease): void {
     t.state = 'running';
+    t.lease = lease;
     if (t.spec.actorCreation) {
       void this.createActor(t);
       return;
@@ -384,12 +390,12 @@ export class NodeDaemon {
   private killNewest(usage: number): string | undefined {
     let newest: NodeTask | undefined;
     for (const t of this.running.values()) {
-      if (t.spec.maxRetries === 0 || t.cancelled || t.killedForMemory) continue;
+      if (t.spec.maxRetries === 0 || t.cancelled || t.killedForMemory || !this.pool.started(t.spec.taskId)) continue;
       if (!newest || (t.startedAt ?? 0) > (newest.startedAt ?? 0)) newest = t;
     }
     if (!newest) return undefined;
     newest.killedForMemory = usage;
-    newest.abort?.abort();
+    this.pool.cancel(newest.spec.taskId, true);
     return newest.spec.taskId;
   }
 
@@ -506,8 +512,12 @@ export class NodeDaemon {
         args,
         namespace: spec.namespace,
       };
-      t.abort = new AbortController();
-      const reply = await this.pool.run(wt, t.abort.signal);
+      const reply = await this.pool.run(wt, { lease: t.lease });
+      if (reply.revoked) {
+        // Taken back before it started (the task ahead of it blocked): dispatched again by the scheduler.
+        release();
+        return;
+      }
       if (t.killedForMemory !== undefined) {
         result = {
           status: 'error',
@@ -526,6 +536,7 @@ export class NodeDaemon {
         if (stored) await relieveStorePressure(this.o.store, stored.meta.sizeBytes);
         result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored, spec.jobId)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
         result.containedRefs = reply.containedRefs;
+        result.containedOwners = reply.containedOwners;
       } else {
         result = { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!reply.crashed };
       }
@@ -536,9 +547,9 @@ export class NodeDaemon {
     }
     t.state = 'done';
     this.running.delete(spec.taskId);
-        result.containedOwners = reply.containedOwners;
     // A task that still lends its CPU gives back only the rest, without counting as a second finish.
-    if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
+    if (t.lease) this.scheduler.finish(t.lease, t, { lent: t.lent });
+    else if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
     else this.scheduler.release(t.demand);
     this.reply(t.from, { ...result, taskId: spec.taskId, attempt: spec.attempt, nodeId: this.nodeId, nodeAddress: this.o.address }, { jobId: spec.jobId, callerAddress: spec.ownerAddress });
   }
@@ -611,7 +622,8 @@ export class NodeDaemon {
     const r = this.running.get(taskId);
     if (r) {
       r.cancelled = true;
-      if (force) r.abort?.abort();
+      // Dropped if it has not started on its thread yet; a running one is stopped only when forced.
+      this.pool.cancel(taskId, force);
     }
   }
 
@@ -637,10 +649,30 @@ export class NodeDaemon {
   /** Lends a blocked task's CPU to other tasks (the task waits in get). */
   lendCpu(taskId: string): ResourceMap | undefined {
     const t = this.running.get(taskId);
-    if (!t || t.lent || !t.demand.CPU) return undefined;
+    if (!t) return undefined;
+    this.requeueBehind(t);
+    if (t.lent || !t.demand.CPU) return undefined;
     t.lent = { CPU: t.demand.CPU };
     this.scheduler.release(t.lent);
     return t.lent;
+  }
+
+  /**
+   * A task blocks: the tasks pipelined behind it on its thread go back to the queue (one of them may be
+   * what it waits for), and its lease takes no more.
+   */
+  private requeueBehind(t: NodeTask): void {
+    if (!t.lease) return;
+    const back: NodeTask[] = [];
+    for (const w of this.pool.revokeQueuedBehind(t.spec.taskId)) {
+      const b = this.running.get(w.taskId);
+      if (!b) continue;
+      this.running.delete(w.taskId);
+      b.state = 'queued';
+      b.lease = undefined;
+      back.push(b);
+    }
+    this.scheduler.requeue(t.lease, back);
   }
 
   async reclaimCpu(taskId: string): Promise<void> {

@@ -1,16 +1,19 @@
 /**
- * Piscina worker entry: runs one task per call. Loads the callable (cached), decodes arguments, runs
- * user code inside the task's AsyncLocalStorage scope, and returns the encoded result or the error in
- * wire form (user throws become TaskError with the original name, message and stack).
+ * Task thread entry: runs the tasks a node's WorkerPool posts to this thread, one at a time, in order.
+ * `runTask` loads the callable (cached), decodes arguments, runs user code inside the task's
+ * AsyncLocalStorage scope, and returns the encoded result or the error in wire form (user throws become
+ * TaskError with the original name, message and stack). The message loop (see
+ * node/task-thread-protocol.ts) starts only when the pool gave this thread a port.
  */
-import { workerData } from 'node:worker_threads';
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { errorToWire, toTaskError, setRefHooks } from '@samsara/ray-common';
 import { decodeArg, encodeResult } from './values.js';
 import * as api from '../api/worker-api.js';
 import { setRuntime } from '../api/runtime.js';
 import { loadCallable, setApiBindings } from './code-loader.js';
 import { WorkerThreadRuntime } from './worker-runtime.js';
-import type { WorkerInit, WorkerReply, WorkerTask } from './protocol.js';
+import type { WorkerFunction, WorkerInit, WorkerReply, WorkerTask } from './protocol.js';
+import type { MainToThread, TaskThreadData, ThreadJob, ThreadResult, ThreadToMain } from '../node/task-thread-protocol.js';
 
 const init = (workerData as { rayts: WorkerInit }).rayts;
 const runtime = new WorkerThreadRuntime(init);
@@ -36,4 +39,81 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
     await runtime.flushRefs().catch(() => undefined);
     return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)) };
   }
+}
+
+const pool = (workerData as Partial<TaskThreadData>).pool;
+if (pool) serve(pool.port as MessagePort, new Int32Array(pool.control), pool.quickUs);
+
+/** The thread's side of node/task-thread-protocol.ts. */
+function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
+  const fns = new Map<string, WorkerFunction>();
+  /** Moving average of run time per function (µs). */
+  const runUs = new Map<string, number>();
+  let queue: ThreadJob[] = [];
+  let last = 0;
+  let running = false;
+  let out: ThreadResult[] = [];
+  let outSince = 0;
+
+  const flush = () => {
+    if (out.length === 0) return;
+    const m: ThreadToMain = { type: 'done', results: out };
+    out = [];
+    port.postMessage(m);
+  };
+  const quick = (fnId: string) => (runUs.get(fnId) ?? Infinity) < quickUs;
+
+  const pump = async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const job = queue[0];
+        // Replies already done never wait behind a task that may be long.
+        if (out.length > 0 && !quick(job.fnId)) flush();
+        if (Atomics.compareExchange(control, 0, last, job.seq) !== last) break; // stopped: wait for resume
+        queue.shift();
+        last = job.seq;
+        const fn = job.fn ?? fns.get(job.fnId)!;
+        const t0 = performance.now();
+        const reply = await runTask({
+          taskId: job.taskId,
+          jobId: job.jobId,
+          nodeId: job.nodeId,
+          attempt: job.attempt,
+          name: job.name,
+          fn,
+          workingDirPath: job.workingDirPath,
+          args: job.args,
+          namespace: job.namespace,
+        });
+        const now = performance.now();
+        const us = (now - t0) * 1000;
+        const avg = runUs.get(job.fnId);
+        runUs.set(job.fnId, avg === undefined ? us : avg * 0.8 + us * 0.2);
+        if (out.length === 0) outSince = now;
+        out.push({ seq: job.seq, reply, us });
+        if (out.length >= 64 || now - outSince > 2) flush();
+      }
+    } finally {
+      running = false;
+      flush();
+    }
+  };
+
+  port.on('message', (m: MainToThread) => {
+    if (m.type === 'run') {
+      for (const j of m.jobs) {
+        if (j.fn) fns.set(j.fnId, j.fn);
+        queue.push(j);
+      }
+    } else {
+      if (m.drop.length > 0) {
+        const drop = new Set(m.drop);
+        queue = queue.filter((j) => !drop.has(j.seq));
+      }
+      Atomics.compareExchange(control, 0, m.token, last);
+    }
+    void pump();
+  });
 }
