@@ -13,14 +13,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, ObjectLostError, silentLogger } from '@samsara/ray-common';
 import { PullManager, SharedObjectStore, type PullSink, type StoredMeta } from '@samsara/ray-object-store';
 import { get, init, nodes, remote, shutdown } from '@samsara/ray';
-import { DataPlaneServer } from '../packages/core/src/rpc/data-plane-server.js';
+import { DataPlaneServer, transferService } from '../packages/core/src/rpc/data-plane-server.js';
 import { DataPlaneClient } from '../packages/core/src/rpc/data-plane-client.js';
 import { FrameReader, FrameType, decodePull, encodeHello, encodePull } from '../packages/core/src/rpc/data-frames.js';
 import { PullClient } from '../packages/core/src/rpc/pull-client.js';
 import { ServerHost } from '../packages/core/src/rpc/server-host.js';
 import { nodeServiceDefinition } from '../packages/core/src/rpc/services.js';
 import { pullObjectHandler } from '../packages/core/src/node/object-server.js';
-import { CliCluster, until } from './helpers/cli-cluster.js';
+import { CliCluster, freePort, until } from './helpers/cli-cluster.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'data-plane-test-token';
@@ -277,7 +277,7 @@ describe('object data plane (in process)', () => {
     expect(px.pulls.length).toBe(1);
   });
 
-  it('PullClient - pulls over gRPC from a peer without a data plane, and over the data plane from one with it', async () => {
+  it('PullClient - pulls over gRPC from a peer that has no TransferService (an older version)', async () => {
     const a = store(64 * MiB);
     const b = store(64 * MiB);
     putPattern(a, 'g', 20 * MiB, 9);
@@ -289,6 +289,32 @@ describe('object data plane (in process)', () => {
     cleanups.push(() => pc.close());
     await pc.pull('g', address); // TransferService is UNIMPLEMENTED there: gRPC
     expect(await sameBytes(a, b, 'g')).toBe(true);
+  });
+
+  it('PullClient - a data plane that cannot be reached falls back to gRPC; a reachable one is used', async () => {
+    const a = store(64 * MiB);
+    const b = store(64 * MiB);
+    putPattern(a, 'u', 12 * MiB, 4);
+    putPattern(a, 'v', 12 * MiB, 5);
+    const nobody = await freePort();
+    let advertised = nobody;
+    const dp = await serve(a);
+    const host = new ServerHost(TOKEN, silentLogger());
+    host.add({ definition: nodeServiceDefinition, implementation: { pullObject: pullObjectHandler(a) } as never });
+    host.add(transferService(() => advertised));
+    const address = await host.listen('127.0.0.1', 0);
+    cleanups.push(() => host.close());
+    const pc = new PullClient(TOKEN, b);
+    cleanups.push(() => pc.close());
+    await pc.pull('u', address); // connection refused on the advertised port: gRPC
+    expect(await sameBytes(a, b, 'u')).toBe(true);
+    expect(dp.connections).toBe(0);
+    advertised = dp.port;
+    const pc2 = new PullClient(TOKEN, b);
+    cleanups.push(() => pc2.close());
+    await pc2.pull('v', address);
+    expect(await sameBytes(a, b, 'v')).toBe(true);
+    expect(dp.connections).toBe(1); // the pooled connection that carried it
   });
 });
 

@@ -29,6 +29,8 @@ export function dataPlaneEnabled(): boolean {
 }
 
 const DATA_PLANE_INFO_TIMEOUT_MS = 5000;
+/** After a data plane could not be reached, pulls from that peer use gRPC this long before trying again. */
+const UNREACHABLE_RETRY_MS = 60_000;
 
 export class PullClient {
   private readonly clients = new Map<string, grpc.Client>();
@@ -74,12 +76,21 @@ export class PullClient {
           return;
         } catch (e) {
           if (!(e instanceof DataPlaneUnreachableError)) throw e;
-          // Ask again next time (the peer may have restarted); this attempt goes over gRPC.
-          this.dataPorts.delete(location);
+          // This attempt and the next pulls go over gRPC; the port is asked again after a while (the
+          // peer may have restarted, or a firewall lets only gRPC through).
+          this.noDataPlaneFor(location);
         }
       }
     }
     await this.grpcTransfer(location, id, sink);
+  }
+
+  private noDataPlaneFor(location: string): void {
+    const none = Promise.resolve(0);
+    this.dataPorts.set(location, none);
+    setTimeout(() => {
+      if (this.dataPorts.get(location) === none) this.dataPorts.delete(location);
+    }, UNREACHABLE_RETRY_MS).unref();
   }
 
   /** The peer's data-plane port, asked once: 0 when it has none (older peer, or turned off). */
