@@ -24,6 +24,16 @@ export function addResources(a: ResourceMap, b: ResourceMap, sign = 1): Resource
   return out;
 }
 
+/**
+ * In place: `a += sign × b`, exact to 1/10,000. For maps updated on every task (a node's available
+ * resources), where copying a map with many keys (one pair per live placement-group bundle) would cost
+ * more than the change itself.
+ */
+export function adjustResources(a: ResourceMap, b: ResourceMap, sign = 1): ResourceMap {
+  for (const k in b) a[k] = (q(a[k] ?? 0) + sign * q(b[k])) / SCALE;
+  return a;
+}
+
 export function subtractResources(a: ResourceMap, b: ResourceMap): ResourceMap {
   return addResources(a, b, -1);
 }

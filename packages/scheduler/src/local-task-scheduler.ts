@@ -21,7 +21,7 @@
  * A lease ends, and its resources return, when its last item calls {@link LocalTaskScheduler.finish}.
  * Pipelining never bypasses an item of another shape, and it stops as soon as one waits.
  */
-import { addResources, fits, missingResources, subtractResources, TaskCancelledError, type ResourceMap } from '@samsara/ray-common';
+import { adjustResources, fits, missingResources, subtractResources, TaskCancelledError, type ResourceMap } from '@samsara/ray-common';
 import { DEFAULT_MAX_BYPASS } from './config.js';
 import { formatAmounts, formatDemand, formatNumber, plural } from './reasons.js';
 import { demandedKeys, positivePart, shapeKey, toUnits } from './resource-units.js';
@@ -283,7 +283,7 @@ export class LocalTaskScheduler<T> {
    * items that now fit.
    */
   release(demand: ResourceMap, options: ReleaseOptions = {}): void {
-    this.avail = addResources(this.avail, positivePart(demand));
+    adjustResources(this.avail, positivePart(demand));
     if (!options.blocked) this.running = Math.max(0, this.running - 1);
     this.pump();
   }
@@ -329,8 +329,8 @@ export class LocalTaskScheduler<T> {
   /** Adds capacity (a placement-group bundle committed on this node); queued items may start. */
   addTotal(r: ResourceMap): void {
     const p = positivePart(r);
-    this.totalRes = addResources(this.totalRes, p);
-    this.avail = addResources(this.avail, p);
+    adjustResources(this.totalRes, p);
+    adjustResources(this.avail, p);
     this.pump();
   }
 
@@ -340,8 +340,8 @@ export class LocalTaskScheduler<T> {
    */
   removeTotal(r: ResourceMap): void {
     const p = positivePart(r);
-    this.totalRes = subtractResources(this.totalRes, p);
-    this.avail = subtractResources(this.avail, p);
+    adjustResources(this.totalRes, p, -1);
+    adjustResources(this.avail, p, -1);
     for (const k of Object.keys(p)) {
       if (toUnits(this.totalRes[k]) === 0 && toUnits(this.avail[k]) === 0) {
         delete this.totalRes[k];
@@ -450,7 +450,7 @@ export class LocalTaskScheduler<T> {
         continue;
       }
       this.acquires.splice(i, 1);
-      this.avail = subtractResources(this.avail, a.demand);
+      adjustResources(this.avail, a.demand, -1);
       this.running++;
       a.resolve();
     }
@@ -483,7 +483,7 @@ export class LocalTaskScheduler<T> {
         best.items = best.items.slice(best.head);
         best.head = 0;
       }
-      this.avail = subtractResources(this.avail, best.demand);
+      adjustResources(this.avail, best.demand, -1);
       this.running++;
       if (!entry.leased) {
         this.dispatch(entry.item);

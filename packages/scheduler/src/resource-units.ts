@@ -67,6 +67,13 @@ export function unitsOf(r: Readonly<ResourceMap>): Units {
   return out;
 }
 
+/** Integer-unit form of the `keys` of a resource map (absent keys count as 0). */
+export function unitsOfKeys(r: Readonly<ResourceMap>, keys: readonly string[]): Units {
+  const out: Units = {};
+  for (const k of keys) out[k] = toUnits(r[k]);
+  return out;
+}
+
 /** How many copies of `demand` fit in `cap` (Infinity for an empty demand). */
 export function copiesThatFit(demand: Readonly<Units>, cap: Readonly<Units>): number {
   let n = Infinity;

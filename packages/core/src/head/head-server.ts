@@ -341,12 +341,16 @@ export class HeadServer {
       }
       case 'remove':
         return { group: this.placementGroups.remove(r.pgId) };
+      case 'remove_many': {
+        if (r.groups.length > 10_000) throw new InvalidArgumentError('remove_many takes at most 10,000 placement groups per call.');
+        return { groups: r.groups.map((g) => this.placementGroups.remove(g.pgId ?? '') ?? { pgId: g.pgId, state: 'REMOVED', reason: 'not found' }) };
+      }
       case 'wait':
         return { group: await this.placementGroups.wait(r.pgId, Math.min(Math.max(r.timeoutMs || 30_000, 1), 60_000)) };
       case 'list':
         return { groups: this.placementGroups.list() };
       default:
-        throw new InvalidArgumentError(`placement group op ${JSON.stringify(r.op)} is not one of create, remove, wait, list.`);
+        throw new InvalidArgumentError(`placement group op ${JSON.stringify(r.op)} is not one of create, create_many, remove, remove_many, wait, list.`);
     }
   }
 

@@ -96,6 +96,12 @@ interface TaskRecord {
   seq?: number;
 }
 
+/** A placement-group operation waiting to be sent to the head. */
+type PgOp = { resolve: (r: rayts.PlacementGroupReply) => void; reject: (e: Error) => void } & (
+  | { op: 'create'; group: rayts.IPlacementGroupInfo }
+  | { op: 'remove'; pgId: string }
+);
+
 /** What this process knows of an actor it created or calls. */
 interface ActorRef {
   readonly actorId: string;
@@ -1067,25 +1073,47 @@ export class CoreWorker {
 
   private readonly pgCreations = new Map<string, Promise<rayts.PlacementGroupReply>>();
 
-  private pgBatch: { group: rayts.IPlacementGroupInfo; resolve: (r: rayts.PlacementGroupReply) => void; reject: (e: Error) => void }[] = [];
+  /** Creations and removals not yet sent, in call order. */
+  private pgBatch: PgOp[] = [];
+  /** The previous flush, so that batches reach the head in order. */
+  private pgSent: Promise<void> = Promise.resolve();
 
   /** Queues a group's creation; creations made in one turn of the event loop go to the head in one call. */
   createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void {
     const p = new Promise<rayts.PlacementGroupReply>((resolve, reject) => {
-      this.pgBatch.push({ group: { pgId: id, name, strategy, jobId: this.o.jobId, bundles: bundles.map((b) => ({ resources: b })) }, resolve, reject });
-      if (this.pgBatch.length === 1) setImmediate(() => this.flushPlacementGroups());
+      this.queuePgOp({ op: 'create', group: { pgId: id, name, strategy, jobId: this.o.jobId, bundles: bundles.map((b) => ({ resources: b })) }, resolve, reject });
     });
     p.catch(() => undefined);
     this.pgCreations.set(id, p);
   }
 
+  private queuePgOp(op: PgOp): void {
+    this.pgBatch.push(op);
+    if (this.pgBatch.length === 1) setImmediate(() => this.flushPlacementGroups());
+  }
+
+  /** Sends queued operations as runs of create_many / remove_many, in order, after the previous flush. */
   private flushPlacementGroups(): void {
     const batch = this.pgBatch;
     this.pgBatch = [];
-    this.headCall<rayts.PlacementGroupReply>('placementGroupCall', { op: 'create_many', groups: batch.map((b) => b.group) }).then(
-      (reply) => batch.forEach((b, i) => b.resolve({ group: reply.groups[i] } as rayts.PlacementGroupReply)),
-      (e: Error) => batch.forEach((b) => b.reject(e)),
-    );
+    const runs: PgOp[][] = [];
+    for (const op of batch) {
+      const last = runs[runs.length - 1];
+      if (last && last[0].op === op.op) last.push(op);
+      else runs.push([op]);
+    }
+    this.pgSent = this.pgSent.then(async () => {
+      for (const run of runs) {
+        const isCreate = run[0].op === 'create';
+        const groups = run.map((o) => (o.op === 'create' ? o.group : { pgId: o.pgId }));
+        try {
+          const reply = await this.headCall<rayts.PlacementGroupReply>('placementGroupCall', { op: isCreate ? 'create_many' : 'remove_many', groups });
+          run.forEach((o, i) => o.resolve({ group: reply.groups[i] } as rayts.PlacementGroupReply));
+        } catch (e) {
+          for (const o of run) o.reject(e as Error);
+        }
+      }
+    });
   }
 
   async waitPlacementGroup(id: string, timeoutMs: number | undefined): Promise<void> {
@@ -1093,6 +1121,8 @@ export class CoreWorker {
     // The head places a group as it creates it: most groups are ready in the creation reply.
     if (created?.group?.state === 'CREATED') return;
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // A removal queued before this wait reaches the head first.
+    await this.pgSent;
     for (;;) {
       const slice = Math.max(1, Math.min(30_000, deadline - Date.now()));
       const r = await this.headCall<rayts.PlacementGroupReply>('placementGroupCall', { op: 'wait', pgId: id, timeoutMs: slice }, slice + 10_000);
@@ -1110,10 +1140,22 @@ export class CoreWorker {
     }
   }
 
+  /**
+   * Removes a group. The removal is queued in order with this process's other placement-group calls
+   * (removals made in one turn of the event loop go to the head in one call) and resolves once it is
+   * queued — like Ray's, it does not wait for nodes to hand the bundles back. `rayts list
+   * placement-groups` and later calls from this process see the group removed.
+   */
   async removePlacementGroup(id: string): Promise<void> {
-    await this.pgCreations.get(id)?.catch(() => undefined);
     this.pgCreations.delete(id);
-    await this.headCall('placementGroupCall', { op: 'remove', pgId: id });
+    const sent = new Promise<rayts.PlacementGroupReply>((resolve, reject) => this.queuePgOp({ op: 'remove', pgId: id, resolve, reject }));
+    sent.catch((e: Error) => this.o.log.warn({ err: e.message, pgId: id }, 'could not remove a placement group'));
+  }
+
+  /** Resolves when every queued placement-group operation of this process reached the head. */
+  async placementGroupsSent(): Promise<void> {
+    while (this.pgBatch.length) await new Promise((r) => setImmediate(r));
+    await this.pgSent;
   }
 
   // ------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
  */
 import { fits, InvalidArgumentError, type ResourceMap } from '@samsara/ray-common';
 import { formatAmounts, formatDemand, nodeName, plural } from '../reasons.js';
-import { copiesThatFit, demandedKeys, fromUnits, positivePart, shapeKey, takeUnits, unitsOf, type Units } from '../resource-units.js';
+import { copiesThatFit, demandedKeys, fromUnits, positivePart, shapeKey, takeUnits, unitsOf, unitsOfKeys, type Units } from '../resource-units.js';
 import type { BundlePlacement, NodeView, PlacementGroupStrategy } from '../types.js';
 import { classify, infeasibleReason, largestNode } from './feasibility.js';
 
@@ -52,10 +52,13 @@ export function placeBundles(nodes: readonly NodeView[], bundles: readonly Resou
   }
   const alive = nodes.filter((n) => n.alive).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   if (alive.length === 0) return { kind: 'infeasible', reason: `${strategy} placement group: no node is alive` };
-  const totals = alive.map((n) => unitsOf(n.total));
+  // Only the resources the bundles ask for matter; nodes carry many others (every live group adds its
+  // own), and copying those per placement would make each placement cost grow with the live groups.
+  const keys = [...new Set(bundles.flatMap((b) => demandedKeys(b)))];
+  const totals = alive.map((n) => unitsOfKeys(n.total, keys));
   const shapes = groupShapes(bundles, totals);
 
-  const now = arrange(strategy, shapes, alive.map((n) => unitsOf(n.available)));
+  const now = arrange(strategy, shapes, alive.map((n) => unitsOfKeys(n.available, keys)));
   if (now) return { kind: 'placed', nodeIds: Array.from(now, (i) => alive[i].nodeId) };
 
   for (const s of shapes) {
