@@ -10,16 +10,28 @@
  *
  * Not part of `npm run bench`; nothing here asserts on time.
  */
-import { init, shutdown, remote, get, put } from '@samsara/ray';
+import { init, shutdown, remote, get, put, actor } from '@samsara/ray';
 
 const mode = process.argv[2] ?? 'async';
 const seconds = Number(process.argv[3] ?? 5);
-const MODES = ['async', 'sync', 'put', 'get'];
+const MODES = ['async', 'sync', 'put', 'get', 'multi'];
 if (!MODES.includes(mode)) throw new Error(`mode ${mode}: expected one of ${MODES.join(', ')}`);
 
 await init();
 const noop = remote(() => 'ok');
 const small = await put(0);
+// Ray's multi_client_tasks_async: 4 actors (num_cpus=0) each submit 10,000 no-op tasks and get them.
+const Submitter = actor(
+  class Submitter {
+    async batch(n) {
+      this.small ??= remote(() => 'ok');
+      const refs = [];
+      for (let i = 0; i < n; i += 1) refs.push(this.small.remote());
+      await get(refs);
+    }
+  },
+);
+const submitters = mode === 'multi' ? Array.from({ length: 4 }, () => Submitter.options({ numCpus: 0 }).remote()) : [];
 const units = {
   async: async () => {
     const refs = [];
@@ -38,6 +50,10 @@ const units = {
   get: async () => {
     await get(small);
     return 1;
+  },
+  multi: async () => {
+    await get(submitters.map((a) => a.batch.remote(10_000)));
+    return 40_000;
   },
 };
 const unit = units[mode];

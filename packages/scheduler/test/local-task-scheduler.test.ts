@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TaskCancelledError } from '@samsara/ray-common';
-import { LocalTaskScheduler } from '../src/index.js';
+import { LocalTaskScheduler, type Lease } from '../src/index.js';
 
 interface Item {
   readonly id: string;
@@ -303,5 +303,77 @@ describe('LocalTaskScheduler', () => {
     expect(s.runningCount).toBe(0);
     expect(s.available()).toEqual({ CPU: 8, GPU: 2 });
     expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
+  describe('leases', () => {
+    function leased(total: Record<string, number>, depth: number, canPipeline: (t: Item) => boolean = () => true) {
+      const started: { id: string; lease?: Lease }[] = [];
+      const s = new LocalTaskScheduler<Item>(total, (t, lease) => started.push({ id: t.id, lease }), { pipelineDepth: depth, canPipeline: (t) => canPipeline(t as Item) });
+      const items = new Map<string, Item>();
+      const add = (id: string, demand: Record<string, number>) => {
+        const it = { id, demand };
+        items.set(id, it);
+        s.enqueue(it, demand, { lease: true });
+      };
+      const finish = (id: string, lent?: Record<string, number>) => s.finish(started.find((x) => x.id === id)!.lease!, items.get(id)!, { lent });
+      return { s, started, add, finish, items };
+    }
+
+    it('LocalTaskScheduler leases - items queue behind a running one on its lease up to pipelineDepth, without more resources', () => {
+      const { s, started, add, finish } = leased({ CPU: 2 }, 3);
+      for (let i = 0; i < 8; i++) add(`t${i}`, { CPU: 1 });
+      expect(started.map((x) => x.id)).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+      // Two leases, each carrying three items, filled in turn.
+      expect(started.filter((x) => x.lease === started[0].lease).map((x) => x.id)).toEqual(['t0', 't2', 't4']);
+      expect(s.runningCount).toBe(2);
+      expect(s.pipelinedCount).toBe(4);
+      expect(s.queuedCount).toBe(2);
+      expect(s.available()).toEqual({ CPU: 0 });
+      finish('t0');
+      expect(started.map((x) => x.id)).toContain('t6');
+      expect(started.find((x) => x.id === 't6')!.lease).toBe(started[0].lease);
+      for (const id of ['t1', 't2', 't3', 't4', 't5', 't6']) finish(id);
+      expect(started).toHaveLength(8);
+      finish('t7');
+      expect(s.runningCount).toBe(0);
+      expect(s.pipelinedCount).toBe(0);
+      expect(s.available()).toEqual({ CPU: 2 });
+    });
+
+    it('LocalTaskScheduler leases - nothing is pipelined while an item of another shape waits, or for items canPipeline refuses', () => {
+      const { started, add, finish } = leased({ CPU: 1, GPU: 1 }, 4, (t) => !t.id.startsWith('slow'));
+      add('a', { CPU: 1 });
+      add('big', { CPU: 1, GPU: 1 });
+      add('b', { CPU: 1 });
+      expect(started.map((x) => x.id)).toEqual(['a']);
+      finish('a');
+      expect(started.map((x) => x.id)).toEqual(['a', 'big']);
+      finish('big');
+      add('slow1', { CPU: 1 });
+      expect(started.map((x) => x.id)).toEqual(['a', 'big', 'b']);
+      finish('b');
+      expect(started.map((x) => x.id)).toEqual(['a', 'big', 'b', 'slow1']);
+    });
+
+    it('LocalTaskScheduler leases - requeue puts items back ahead of later ones and closes the lease; lent resources are not returned twice', () => {
+      const { s, started, add, finish, items } = leased({ CPU: 1 }, 4);
+      for (const id of ['a', 'b', 'c', 'd']) add(id, { CPU: 1 });
+      const lease = started[0].lease!;
+      expect(started.map((x) => x.id)).toEqual(['a', 'b', 'c', 'd']);
+      add('e', { CPU: 1 });
+      // a blocks: b, c, d go back before e; a lends its CPU.
+      s.requeue(lease, [items.get('b')!, items.get('c')!, items.get('d')!]);
+      expect(s.queuedCount).toBe(4);
+      expect(s.pipelinedCount).toBe(0);
+      s.release({ CPU: 1 });
+      expect(started.map((x) => x.id)).toEqual(['a', 'b', 'c', 'd', 'b', 'c', 'd', 'e']);
+      expect(started[4].lease).not.toBe(lease);
+      // a finishes while still lending: only the rest of its demand returns.
+      finish('a', { CPU: 1 });
+      expect(s.available()).toEqual({ CPU: 0 });
+      for (const id of ['b', 'c', 'd', 'e']) s.finish(started.filter((x) => x.id === id).at(-1)!.lease!, items.get(id)!);
+      expect(s.available()).toEqual({ CPU: 1 });
+      expect(s.runningCount).toBe(0);
+    });
   });
 });
