@@ -12,6 +12,7 @@ import {
   remote,
   actor,
   get,
+  wait,
   nodes,
   availableResources,
   runtimeContext,
@@ -199,6 +200,27 @@ describe('node failures on a CLI cluster', () => {
     await until(async () => !(await nodes()).find((n) => n.nodeId === holder.nodeId)!.alive, 'the holder to be declared dead');
     const sum = remote((a: Float64Array) => a.reduce((s, x) => s + x, 0));
     expect(await get(sum.remote(ref))).toBe(expected);
+  });
+
+  it('owner death (a node) - results stored on another node for a dead node are dropped; the driver gets OwnerDiedError', async () => {
+    const [owner, other] = await workerNodes();
+    // A task on `owner` submits a nested task pinned to `other`: its 1 MB result is stored on `other`
+    // and owned by `owner` (which runs the submitting task); the ref comes back inside the result.
+    const parent = remote(async (where: string, n: number) => {
+      const big = remote((k: number) => new Uint8Array(k).fill(4));
+      const inner = big.options({ scheduling: { nodeId: where } }).remote(n);
+      await wait([inner]);
+      return { inner };
+    });
+    const out = await get(parent.options({ scheduling: { nodeId: owner.nodeId } }).remote(other.nodeId, 1_000_000));
+    const id = out.inner.id;
+    const stored = async () => (JSON.parse((await cluster.cli(['list', 'objects', '--json', '--limit', '100000'])).stdout) as { objectId: string; nodeId: string }[]).find((o) => o.objectId === id);
+    expect((await stored())?.nodeId).toBe(other.nodeId);
+    await killAndReplace(owner.nodeId);
+    await until(async () => !(await nodes()).find((n) => n.nodeId === owner.nodeId)!.alive, 'the owner node to be declared dead');
+    await until(async () => (await stored()) === undefined, "the dead owner's object to be dropped on the other node");
+    const err = await get(out.inner).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('OwnerDiedError');
   });
 
   it('owner death - a borrower of an object whose owner exited gets OwnerDiedError', async () => {

@@ -115,6 +115,8 @@ export class HeadServer {
       this.actors.nodeDied(d.nodeId, d.deathReason);
       this.placementGroups.nodeDied(d.nodeId);
       this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
+      // What the dead node owned (results of its tasks' nested work) is nobody's now: nodes drop it.
+      if (d.address) for (const nodeId of this.channels.keys()) if (nodeId !== d.nodeId) this.sendCommand(nodeId, { kind: 'owner_dead', targetId: d.address });
     }
     if (dead.length) {
       this.state?.markDirty('nodes');

@@ -40,7 +40,7 @@ export interface ActorHostDeps {
   report(info: rayts.IActorInfo): void;
   release(demand: ResourceMap): void;
   /** Puts a large result into the node's store; returns the result message fields. */
-  storeResult(objectId: string, stored: EncodedObject, jobId: string): rayts.ITaskResult;
+  storeResult(objectId: string, stored: EncodedObject, jobId: string, ownerAddress: string): rayts.ITaskResult;
 }
 
 interface HostedActor {
@@ -170,7 +170,7 @@ export class ActorHost {
         const r = m.reply;
         let fields: rayts.ITaskResult;
         if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
-        else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored, c.jobId);
+        else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored, c.jobId, c.callerAddress);
         else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
         if (r.ok) {
           fields.containedRefs = r.containedRefs;

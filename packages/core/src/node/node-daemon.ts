@@ -123,7 +123,8 @@ export class NodeDaemon {
   private readonly memory: MemoryMonitor;
   private readonly actorReports: ActorReportQueue;
   /** Stored results by job, dropped when the job ends. */
-  private readonly jobObjects = new Map<string, Set<string>>();
+  /** Results stored here per job: object id → owner address (dropped when the job ends or the owner dies). */
+  private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
 
@@ -153,7 +154,7 @@ export class NodeDaemon {
       // Kept and retried while the head is unreachable (a restarting head learns what changed meanwhile).
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
-      storeResult: (objectId, stored, jobId) => this.storeResult(objectId, stored, jobId),
+      storeResult: (objectId, stored, jobId, owner) => this.storeResult(objectId, stored, jobId, owner),
     });
   }
 
@@ -258,6 +259,9 @@ export class NodeDaemon {
       }
       case 'job_finished':
         this.dropJobObjects(cmd.targetId);
+        break;
+      case 'owner_dead':
+        this.dropOwnerObjects(cmd.targetId);
         break;
       case 'kill_actor':
         void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
@@ -472,12 +476,12 @@ export class NodeDaemon {
   }
 
   /** Puts a worker's large result into the store; returns the result message fields. */
-  storeResult(objectId: string, stored: EncodedObject, jobId = ''): rayts.ITaskResult {
+  storeResult(objectId: string, stored: EncodedObject, jobId = '', ownerAddress = ''): rayts.ITaskResult {
     const meta = this.o.store.putEncoded(objectId, stored);
     if (jobId) {
-      const set = this.jobObjects.get(jobId) ?? new Set<string>();
-      set.add(objectId);
-      this.jobObjects.set(jobId, set);
+      const m = this.jobObjects.get(jobId) ?? new Map<string, string>();
+      m.set(objectId, ownerAddress);
+      this.jobObjects.set(jobId, m);
     }
     return { status: 'ok', stored: true, objectId, sizeBytes: meta.sizeBytes };
   }
@@ -487,8 +491,22 @@ export class NodeDaemon {
     const set = this.jobObjects.get(jobId);
     if (!set) return;
     this.jobObjects.delete(jobId);
-    for (const id of set) this.o.store.delete(id);
+    for (const id of set.keys()) this.o.store.delete(id);
     this.o.log.info({ jobId, objects: set.size }, 'dropped the stored results of a finished job');
+  }
+
+  /** The process at `ownerAddress` died: the results stored here for it have no owner any more. */
+  private dropOwnerObjects(ownerAddress: string): void {
+    let n = 0;
+    for (const m of this.jobObjects.values()) {
+      for (const [id, owner] of m) {
+        if (owner !== ownerAddress) continue;
+        m.delete(id);
+        this.o.store.delete(id);
+        n++;
+      }
+    }
+    if (n) this.o.log.info({ ownerAddress, objects: n }, 'dropped the stored results of a dead owner');
   }
 
   private async execute(t: NodeTask): Promise<void> {
@@ -534,7 +552,7 @@ export class NodeDaemon {
       } else if (reply.ok) {
         const stored = 'stored' in reply ? reply.stored : undefined;
         if (stored) await relieveStorePressure(this.o.store, stored.meta.sizeBytes);
-        result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored, spec.jobId)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
+        result = stored ? await withStoreRoom(() => this.storeResult(`${spec.taskId}.0`, stored, spec.jobId, spec.ownerAddress)) : { status: 'ok', inline: (reply as { value: Uint8Array }).value, sizeBytes: (reply as { value: Uint8Array }).value.byteLength };
         result.containedRefs = reply.containedRefs;
         result.containedOwners = reply.containedOwners;
       } else {
