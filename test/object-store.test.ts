@@ -84,6 +84,20 @@ describe('object store on the embedded cluster', () => {
     await collectUntil(async () => (await objectStoreStats()).numObjects === base.numObjects, 'the store to drop the objects');
     expect((await objectStoreStats()).usedBytes).toBe(base.usedBytes);
   });
+
+  it('put inside a task - a large value is written by the task thread straight into the store and reads back equal', async () => {
+    const putInTask = remote(async (n: number) => {
+      const a = new Float64Array(n);
+      for (let i = 0; i < n; i++) a[i] = i * 0.5;
+      return { ref: await put(a) };
+    });
+    const { ref } = await get(putInTask.remote(4 * 1024 * 1024));
+    const back = await get(ref);
+    expect(back).toBeInstanceOf(Float64Array);
+    expect(back.length).toBe(4 * 1024 * 1024);
+    expect(back[12345]).toBe(12345 * 0.5);
+    expect(back[back.length - 1]).toBe((back.length - 1) * 0.5);
+  });
 });
 
 describe('spilling', () => {

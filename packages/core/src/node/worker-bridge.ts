@@ -5,14 +5,14 @@
  * nested tasks cannot deadlock a full node.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { ObjectRef, errorToWire, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
+import { InvalidArgumentError, ObjectRef, errorToWire, newTaskId, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
 import { CoreWorker, type Fetched, type TaskArg } from '../owner/core-worker.js';
-import type { ObjectView } from '@samsara/ray-object-store';
+import type { ObjectView, ObjectWriter, StoredMeta } from '@samsara/ray-object-store';
 import type { WorkerArg } from '../worker/values.js';
-import { withStoreRoom } from '../owner/store-pressure.js';
+import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
@@ -25,6 +25,9 @@ export class WorkerBridge {
   private closed = false;
   private readonly pins = new Map<number, ObjectView>();
   private nextPin = 1;
+  /** Objects worker threads are writing straight into the shared area (putAlloc … putCommit). */
+  private readonly writes = new Map<number, { writer: ObjectWriter; id: ObjectId; threadId: number; meta: StoredMeta }>();
+  private nextWrite = 1;
   /** Reference instances each worker thread holds, per job and object (released if the thread ends). */
   private readonly threadRefs = new Map<number, Map<string, { jobId: string; id: string; n: number }>>();
 
@@ -163,6 +166,11 @@ export class WorkerBridge {
 
   /** A worker thread ended (actor killed, task thread stopped or crashed): its references are gone. */
   threadExited(threadId: number): void {
+    for (const [k, w] of this.writes) {
+      if (w.threadId !== threadId) continue;
+      this.writes.delete(k);
+      w.writer.abort();
+    }
     const m = this.threadRefs.get(threadId);
     this.threadRefs.delete(threadId);
     this.replies.get(threadId)?.close();
@@ -211,6 +219,30 @@ export class WorkerBridge {
         const id = (await withStoreRoom(() => owner.putEncoded(req.value))).id;
         this.trackThreadRefs(req.threadId, req.jobId, [[id, '']], []);
         return id;
+      }
+      case 'putAlloc': {
+        const id = objectIdOf(newTaskId(), 0);
+        await relieveStorePressure(this.daemon.store, req.meta.sizeBytes);
+        const writer = await withStoreRoom(() => this.daemon.store.createWriter(id, req.meta));
+        const region = writer.region(0, req.meta.sizeBytes);
+        if (!region) {
+          // Too large for the area (written to a spill file): the thread sends the bytes instead.
+          writer.abort();
+          return undefined;
+        }
+        const write = this.nextWrite++;
+        this.writes.set(write, { writer, id, threadId: req.threadId, meta: req.meta });
+        return { write, offset: region.byteOffset };
+      }
+      case 'putCommit': {
+        const w = this.writes.get(req.write);
+        if (!w || w.threadId !== req.threadId) throw new InvalidArgumentError(`putCommit: no write ${req.write} pending for thread ${req.threadId}.`);
+        this.writes.delete(req.write);
+        w.writer.commit(0, w.meta.sizeBytes);
+        w.writer.seal();
+        owner.adoptStored(w.id, w.meta.sizeBytes, req.containedRefs, req.containedOwners);
+        this.trackThreadRefs(req.threadId, req.jobId, [[w.id, '']], []);
+        return w.id;
       }
       case 'refs':
         this.trackThreadRefs(req.threadId, req.jobId, req.inc, req.dec);

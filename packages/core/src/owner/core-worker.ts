@@ -1172,6 +1172,14 @@ export class CoreWorker {
    * Stores a value this process encoded (inline bytes when small, else its stored form) as a new object
    * owned by this process: inline in the object table, or in the local store.
    */
+  /** Takes ownership of an object already sealed in the local store under `id` (written by a worker thread). */
+  adoptStored(id: ObjectId, sizeBytes: number, containedRefs?: readonly string[], containedOwners?: readonly string[]): ObjectRef {
+    this.objects.resolveStored(id, this.o.ownAddress, this.o.localNodeId ?? '', sizeBytes);
+    const ref = this.ref(id);
+    if (containedRefs?.length) this.holdContained(id, containedRefs, containedOwners, false);
+    return ref;
+  }
+
   putEncoded(r: EncodedResult): ObjectRef {
     const id = objectIdOf(newTaskId(), 0);
     if ('value' in r) this.objects.resolveInline(id, r.value);

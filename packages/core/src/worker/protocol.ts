@@ -7,6 +7,7 @@
 import type { ErrorWire } from '@samsara/ray-common';
 import type { ShippedCallable } from '../api/function-descriptor.js';
 import type { EncodedResult, WorkerArg } from './values.js';
+import type { StoredMeta } from '@samsara/ray-object-store';
 
 /** A callable as a worker rebuilds it: exactly what the submitter shipped. */
 export type WorkerFunction = ShippedCallable;
@@ -49,6 +50,8 @@ export type BridgeRequest =
   | { op: 'get'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; timeoutMs?: number }
   | { op: 'put'; reqId: number; threadId: number; parentTaskId: string; jobId: string; value: EncodedResult }
   | { op: 'release'; reqId: number; threadId: number; parentTaskId: string; jobId: string; pins: number[] }
+  | { op: 'putAlloc'; reqId: number; threadId: number; parentTaskId: string; jobId: string; meta: StoredMeta }
+  | { op: 'putCommit'; reqId: number; threadId: number; parentTaskId: string; jobId: string; write: number; containedRefs?: string[]; containedOwners?: string[] }
   | { op: 'refs'; reqId: number; threadId: number; parentTaskId: string; jobId: string; inc: NestedRefPair[]; dec: string[] }
   | { op: 'wait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; refs: [string, string][]; numReturns: number; timeoutMs?: number }
   | { op: 'cancel'; reqId: number; threadId: number; parentTaskId: string; jobId: string; ref: [string, string]; force: boolean }

@@ -36,6 +36,9 @@ export interface TaskScope {
 
 type Req = BridgeRequest extends infer R ? (R extends { op: infer O } ? Omit<R, 'reqId' | 'threadId' | 'parentTaskId' | 'jobId'> & { op: O } : never) : never;
 
+/** Values at least this large are put by writing them straight into the shared area. */
+const DIRECT_PUT_MIN_BYTES = 1024 * 1024;
+
 /** Idle time after which a thread holding refs collects garbage (then at doubling intervals up to the max). */
 const IDLE_COLLECT_MS = 50;
 const IDLE_COLLECT_MAX_MS = 3_200;
@@ -265,7 +268,24 @@ export class WorkerThreadRuntime implements Runtime {
   }
 
   async put(value: unknown): Promise<ObjectRef> {
-    const id = await this.call<string>({ op: 'put', value: encodeResult(value, 'put() value') });
+    const enc = encodeResult(value, 'put() value');
+    const shared = this.init.sharedBuffer;
+    if ('stored' in enc && shared && enc.stored.meta.sizeBytes >= DIRECT_PUT_MIN_BYTES) {
+      // Large values are written by this thread straight into the node's shared area (one copy) instead
+      // of being cloned to the main thread and copied from there.
+      const slot = await this.call<{ write: number; offset: number } | undefined>({ op: 'putAlloc', meta: enc.stored.meta });
+      if (slot) {
+        const dst = new Uint8Array(shared, slot.offset, enc.stored.meta.sizeBytes);
+        let pos = 0;
+        for (const s of enc.stored.segments) {
+          dst.set(s, pos);
+          pos += s.byteLength;
+        }
+        const id = await this.call<string>({ op: 'putCommit', write: slot.write, containedRefs: enc.containedRefs, containedOwners: enc.containedOwners });
+        return this.own(new ObjectRef(id as ObjectId, this.init.nodeAddress));
+      }
+    }
+    const id = await this.call<string>({ op: 'put', value: enc });
     return this.own(new ObjectRef(id as ObjectId, this.init.nodeAddress));
   }
 
