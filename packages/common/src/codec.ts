@@ -2,9 +2,13 @@
  * The value codec: msgpackr for plain values, with extensions for ObjectRef, Map, Set, errors and Arrow
  * tables (Arrow IPC). Functions cannot be shipped as values; msgpackr would silently turn them into nil,
  * so {@link encodeValue} looks for them first and throws a SerializationError naming the path.
+ *
+ * apache-arrow is not imported here: tables are recognised by shape ({@link isArrowTable}) and the
+ * library is loaded on the first table encoded or decoded (see arrow.ts), so threads that never see a
+ * table (most actors, the edge agent) do not pay for it.
  */
 import { Packr, addExtension } from 'msgpackr';
-import { tableFromIPC, tableToIPC, Table } from 'apache-arrow';
+import { arrow, isArrowTable, ArrowTableLike } from './arrow.js';
 import { ObjectRef, makeDecodedRef } from './object-ref.js';
 import { SerializationError, errorFromWire, errorToWire, isRayError, type ErrorWire } from './errors.js';
 import type { ObjectId } from './ids.js';
@@ -59,13 +63,13 @@ addExtension({
 } as never);
 
 addExtension({
-  Class: Table,
+  Class: ArrowTableLike,
   type: EXT.arrowTable,
-  pack(t: Table) {
-    return tableToIPC(t, 'stream');
+  pack(t: import('apache-arrow').Table) {
+    return arrow().tableToIPC(t, 'stream');
   },
   unpack(b: Uint8Array) {
-    return tableFromIPC(b);
+    return arrow().tableFromIPC(b);
   },
 } as never);
 
@@ -97,7 +101,7 @@ export function assertShippable(v: unknown, what: string): boolean {
       });
     }
     if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) return;
-    if (x instanceof ObjectRef || x instanceof Table || seen.has(x)) return;
+    if (x instanceof ObjectRef || seen.has(x) || isArrowTable(x)) return;
     seen.add(x);
     if (Array.isArray(x)) {
       for (let i = 0; i < x.length && budget > 0; i++) walk(x[i], `${path}[${i}]`);
@@ -117,7 +121,7 @@ export function assertShippable(v: unknown, what: string): boolean {
 /** A copy of `v` in which every Map is a MapBox (plain objects, arrays, Sets and Maps are copied). */
 function boxMaps(v: unknown, seen = new Map<object, unknown>()): unknown {
   if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
-  if (v instanceof ObjectRef || v instanceof Table || v instanceof Date) return v;
+  if (v instanceof ObjectRef || v instanceof Date || isArrowTable(v)) return v;
   const hit = seen.get(v);
   if (hit) return hit;
   if (v instanceof Map) {

@@ -13,3 +13,4 @@ export * from './object-ref.js';
 export * from './codec.js';
 export * from './config.js';
 export * from './logging.js';
+export { isArrowTable, arrow, arrowLoaded } from './arrow.js';

@@ -2,8 +2,19 @@
  * Logging. pino loggers are created at process entry points only (`createRootLogger`); components take a
  * child logger. `RAYTS_LOG_LEVEL` sets the level (default "info"); `RAYTS_TRACE=module1,module2` turns on
  * debug for those modules only.
+ *
+ * pino is loaded when the first logger is made, not when this module is imported: worker threads (one
+ * per actor) import the common package but make no logger, and should not pay for one.
  */
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger, DestinationStream, pino as PinoFn } from 'pino';
+
+let pinoFn: typeof PinoFn | undefined;
+function pino(): typeof PinoFn {
+  // pino is CommonJS: require() gives the same instance an `import` would.
+  pinoFn ??= (createRequire(import.meta.url)('pino') as { pino: typeof PinoFn }).pino;
+  return pinoFn;
+}
 
 export type { Logger };
 
@@ -14,13 +25,14 @@ export type { Logger };
  */
 export function createRootLogger(name: string, dest?: DestinationStream | string): Logger {
   const level = process.env.RAYTS_LOG_LEVEL ?? 'info';
-  const stream = typeof dest === 'string' ? pino.destination({ dest, sync: true, mkdir: true }) : dest;
-  return stream ? pino({ name, level }, stream) : pino({ name, level });
+  const p = pino();
+  const stream = typeof dest === 'string' ? p.destination({ dest, sync: true, mkdir: true }) : dest;
+  return stream ? p({ name, level }, stream) : p({ name, level });
 }
 
 /** A silent logger, for embedded use when no session directory is wanted and for tests. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return pino()({ level: 'silent' });
 }
 
 /** A child logger for a module; debug level when the module is listed in RAYTS_TRACE. */

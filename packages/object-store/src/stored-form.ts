@@ -9,8 +9,10 @@
  * | typed array (`Float32Array`, `Uint8Array`, `BigInt64Array`, ...) | `'typed'` | the elements' bytes |
  * | anything else | `'msgpack'` | `encodeValue` of `@samsara/ray-common` |
  */
-import { RecordBatchStreamWriter, Table, tableFromIPC, tableToIPC } from 'apache-arrow';
-import { decodeValue, encodeValue, InvalidArgumentError, type ObjectRef } from '@samsara/ray-common';
+import type { Table } from 'apache-arrow';
+// apache-arrow is loaded on the first table stored or read (`arrow()`), not at import: every actor
+// thread imports this module, and most never see a table.
+import { arrow, decodeValue, encodeValue, isArrowTable, InvalidArgumentError, type ObjectRef } from '@samsara/ray-common';
 import type { EncodedObject, StoredMeta } from './types.js';
 
 type TypedArrayCtor = {
@@ -50,6 +52,7 @@ function typedArrayName(v: unknown): string | undefined {
  * `tableToIPC`.
  */
 function arrowStreamSegments(table: Table): Uint8Array[] {
+  const { RecordBatchStreamWriter, tableToIPC } = arrow();
   const writer = RecordBatchStreamWriter.writeAll(table);
   const pieces = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
   if (Array.isArray(pieces) && pieces.length > 0 && pieces.every((p) => p instanceof Uint8Array)) return pieces as Uint8Array[];
@@ -67,8 +70,8 @@ function arrowStreamSegments(table: Table): Uint8Array[] {
  * @throws SerializationError (from the codec) for values that cannot be shipped, such as functions.
  */
 export function encodeForStore(value: unknown, refs?: ObjectRef[]): EncodedObject {
-  if (value instanceof Table) {
-    const segments = arrowStreamSegments(value);
+  if (isArrowTable(value)) {
+    const segments = arrowStreamSegments(value as Table);
     let size = 0;
     for (const s of segments) size += s.byteLength;
     return { meta: { format: 'arrow', sizeBytes: size }, segments };
@@ -106,7 +109,7 @@ export function decodeFromStore(meta: StoredMeta, data: Uint8Array): unknown {
   }
   switch (meta.format) {
     case 'arrow':
-      return tableFromIPC(data);
+      return arrow().tableFromIPC(data);
     case 'buffer':
       return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     case 'typed': {

@@ -8,8 +8,15 @@
  * miss a free variable shadowed in a sibling block, which then fails on the worker with a ReferenceError
  * (still an error, never a silent wrong value).
  */
-import { parse } from 'acorn';
+import { createRequire } from 'node:module';
 import { runInNewContext } from 'node:vm';
+
+// acorn is loaded on the first parse, not at import: every actor thread imports the API, few ship code.
+let acornParse: typeof import('acorn').parse | undefined;
+function parse(...a: Parameters<typeof import('acorn').parse>): ReturnType<typeof import('acorn').parse> {
+  acornParse ??= (createRequire(import.meta.url)('acorn') as typeof import('acorn')).parse;
+  return acornParse(...a);
+}
 
 type Node = { type: string; [k: string]: unknown };
 
