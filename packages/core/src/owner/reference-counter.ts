@@ -18,7 +18,6 @@ interface Counts {
   contained: number;
   /** Net registrations per borrower address (may be transiently negative, see BorrowTable). */
   borrowers?: Map<string, number>;
-  pinned: boolean;
 }
 
 export class ReferenceCounter {
@@ -32,7 +31,7 @@ export class ReferenceCounter {
   private entry(id: string): Counts {
     let c = this.counts.get(id);
     if (!c) {
-      c = { local: 0, submitted: 0, contained: 0, pinned: false };
+      c = { local: 0, submitted: 0, contained: 0 };
       this.counts.set(id, c);
     }
     return c;
@@ -46,7 +45,7 @@ export class ReferenceCounter {
   }
 
   private freeIfUnused(id: string, c: Counts): void {
-    if (!c.pinned && c.local === 0 && c.submitted === 0 && c.contained === 0 && !c.borrowers) {
+    if (c.local === 0 && c.submitted === 0 && c.contained === 0 && !c.borrowers) {
       this.counts.delete(id);
       const held = this.containers.get(id);
       if (held) {
@@ -124,11 +123,6 @@ export class ReferenceCounter {
   /** Borrower addresses of an object (introspection and tests). */
   borrowersOf(id: string): string[] {
     return [...(this.counts.get(id)?.borrowers?.keys() ?? [])];
-  }
-
-  /** Never freed automatically. */
-  pin(ids: readonly string[]): void {
-    for (const id of ids) if (this.counts.has(id)) this.entry(id).pinned = true;
   }
 
   /** Forgets an object that was freed explicitly. */
