@@ -44,7 +44,7 @@ function countMaps(path: string): number | undefined {
 /** Pure decision: why another thread must not start, or undefined. */
 export function actorThreadRefusal(s: { maps?: number; maxMaps?: number; memoryUsage?: number; memoryThreshold: number; actors: number }): string | undefined {
   if (s.maps !== undefined && s.maxMaps !== undefined && s.maps + MAPS_PER_THREAD_ESTIMATE > s.maxMaps - MAPS_HEADROOM) {
-    return `this node's process has ${s.maps} memory mappings of the ${s.maxMaps} Linux allows (vm.max_map_count) with ${s.actors} actor threads; another thread could abort the whole node`;
+    return `this node's process has ${s.maps} memory mappings with ${s.actors} actor threads; Linux allows ${s.maxMaps} (vm.max_map_count) and reaching it aborts the whole node, so ${MAPS_HEADROOM} are kept free`;
   }
   if (s.memoryUsage !== undefined && s.memoryUsage >= s.memoryThreshold) {
     return `host memory is ${Math.round(s.memoryUsage * 100)}% used (RAYTS_MEMORY_THRESHOLD ${s.memoryThreshold}) with ${s.actors} actor threads on this node`;
