@@ -20,9 +20,36 @@ import type { WorkerFunction, WorkerInit } from '../worker/protocol.js';
 import type { ActorToMain, ActorWorkerData, MainToActor } from '../worker/actor-protocol.js';
 import type { WorkerArg } from '../worker/values.js';
 import { workerHeapMb } from './worker-pool.js';
+import { ActorThreadCapacity } from './actor-capacity.js';
 import type { EncodedObject } from '@samsara/ray-object-store';
 
 const ENTRY = fileURLToPath(new URL('../worker/actor-entry.js', import.meta.url));
+
+/**
+ * V8 limits of an actor's thread. The old generation is capped like a task thread's
+ * (`RAYTS_WORKER_HEAP_MB`, default 2048). The young generation is capped at `RAYTS_ACTOR_YOUNG_GEN_MB`
+ * (default 16 MiB; V8's own default lets it grow to 48 MiB on 64-bit): V8 keeps a young generation at
+ * the size it grew to, and a node holds hundreds of mostly idle actors, so what an actor once used for
+ * short-lived garbage would stay resident in each of them. An actor that allocates a lot runs more
+ * (cheap) scavenges instead.
+ */
+export function actorResourceLimits(env: NodeJS.ProcessEnv = process.env): { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb?: number } {
+  const young = env.RAYTS_ACTOR_YOUNG_GEN_MB === undefined ? DEFAULT_ACTOR_YOUNG_GEN_MB : Number(env.RAYTS_ACTOR_YOUNG_GEN_MB);
+  const limits: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb?: number } = { maxOldGenerationSizeMb: workerHeapMb(env) };
+  if (Number.isFinite(young) && young > 0) limits.maxYoungGenerationSizeMb = young;
+  return limits;
+}
+const DEFAULT_ACTOR_YOUNG_GEN_MB = 16;
+
+/**
+ * The environment of an actor's thread: the node's (as a worker gets by default), with msgpackr's native
+ * string extractor off unless `MSGPACKR_NATIVE_ACCELERATION_DISABLED` is set already. The extractor
+ * (msgpackr-extract, which loads detect-libc, child_process, net …) costs about 1 MiB in every thread and
+ * only speeds up decoding large string-heavy messages; actor calls carry small inline values.
+ */
+export function actorThreadEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return env.MSGPACKR_NATIVE_ACCELERATION_DISABLED === undefined ? { ...env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' } : env;
+}
 
 /** Where a result goes: the submitter stream it came from. */
 export interface ReplyTarget {
@@ -62,6 +89,7 @@ export class ActorHost {
   private readonly actors = new Map<string, HostedActor>();
   /** Why recently ended actors died, for calls that still arrive. Bounded. */
   private readonly dead = new Map<string, string>();
+  private readonly capacity = new ActorThreadCapacity();
 
   constructor(private readonly d: ActorHostDeps) {}
 
@@ -81,7 +109,22 @@ export class ActorHost {
       maxConcurrency: Math.max(1, spec.maxConcurrency || 1),
       namespace: spec.namespace,
     };
-    const worker = new Worker(ENTRY, { workerData: data, resourceLimits: { maxOldGenerationSizeMb: workerHeapMb() } });
+    const refused = this.capacity.refusal(this.actors.size);
+    let worker: Worker | undefined;
+    let failure = refused;
+    if (!refused) {
+      try {
+        worker = new Worker(ENTRY, { workerData: data, resourceLimits: actorResourceLimits(), env: actorThreadEnv() });
+        this.capacity.started();
+      } catch (e) {
+        // e.g. ERR_WORKER_INIT_FAILED when the system cannot create another thread.
+        failure = `its thread could not be started: ${(e as Error).message}`;
+      }
+    }
+    if (!worker) {
+      this.refuse(spec, to, demand, release, failure ?? 'its thread could not be started');
+      return;
+    }
     const a: HostedActor = {
       actorId: spec.actorId,
       name: fn.name,
@@ -102,6 +145,21 @@ export class ActorHost {
     });
     a.releaseCreationArgs = release;
     this.post(a, { type: 'create', args });
+  }
+
+  /** Answers a creation this node cannot start a thread for; the actor is dead before it ran. */
+  private refuse(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, release: () => void, why: string): void {
+    release();
+    const err = new ActorDiedError(`The actor ${shortId(spec.actorId)} could not be created on node ${shortId(this.d.nodeId())}: ${why}.`, {
+      hint: 'Use fewer actors per node (add nodes, or give actors a resource that spreads them), or free memory; docs/actors.md lists the limits.',
+      ids: { actorId: spec.actorId, nodeId: this.d.nodeId() },
+    });
+    this.dead.set(spec.actorId, why);
+    if (this.dead.size > 10_000) this.dead.delete(this.dead.keys().next().value as string);
+    this.d.reply(to, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', nodeId: this.d.nodeId(), inline: encodeError(err) });
+    this.d.release(demand);
+    this.d.report({ actorId: spec.actorId, state: 'DEAD', nodeId: this.d.nodeId(), reason: why, deathCause: why });
+    this.d.log.warn({ actorId: spec.actorId, why }, 'actor refused');
   }
 
   /** Delivers a method call; calls to unknown or dead actors fail at once with ActorDiedError. */

@@ -3,8 +3,7 @@
  * stored objects travel as a place in the node's shared area (the worker reads them there without a
  * copy); large results travel as their stored form and are written into the area once by the node.
  */
-import { INLINE_MAX_BYTES, decodeValue, encodeValue, type ObjectRef } from '@samsara/ray-common';
-import { Table } from 'apache-arrow';
+import { INLINE_MAX_BYTES, decodeValue, encodeValue, isArrowTable, type ObjectRef } from '@samsara/ray-common';
 import { decodeFromStore, encodeForStore, type EncodedObject, type StoredMeta } from '@samsara/ray-object-store';
 
 /**
@@ -38,14 +37,15 @@ export function decodeArg(a: WorkerArg, shared: SharedArrayBuffer | undefined): 
 
 export type EncodedResult = ({ readonly value: Uint8Array } | { readonly stored: EncodedObject }) & {
   /** Ids of the ObjectRefs inside the value. */
+  readonly containedRefs?: string[];
   /** Their owners' addresses, in the same order ('' when the ref did not say). */
   readonly containedOwners?: string[];
-  readonly containedRefs?: string[];
 };
 
 /** Encodes a result: inline msgpack when small, else its stored form (Arrow IPC, raw typed array …). */
 export function encodeResult(v: unknown, what: string): EncodedResult {
-  const native = v instanceof Table || ArrayBuffer.isView(v);
+  // Tables are recognised without loading apache-arrow (threads that never see one do not load it).
+  const native = ArrayBuffer.isView(v) || isArrowTable(v);
   if (!native) {
     const refs: ObjectRef[] = [];
     const bytes = encodeValue(v, refs, what);
