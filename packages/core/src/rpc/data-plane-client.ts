@@ -211,6 +211,7 @@ class DataConnection {
       noDelay: true,
       onread: { buffer: () => this.nextBuffer(), callback: (n: number) => this.onRead(n) },
     });
+    this.socket.setKeepAlive(true, 30_000);
     this.socket.on('error', (e) => this.destroy(this.broken(`${e.message}`)));
     this.socket.on('close', () => {
       this.destroy(this.broken('the peer closed the connection'));

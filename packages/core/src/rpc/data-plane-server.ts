@@ -48,6 +48,10 @@ const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 const DEFAULT_WRITE_CHUNK_BYTES = 8 * 1024 * 1024;
 /** PULLs a client may send ahead of the one being served (clients send one at a time). */
 const MAX_QUEUED_PULLS = 4;
+/** Connections that have not authenticated yet; more are closed at once (a flood cannot use up descriptors). */
+const MAX_UNAUTHENTICATED = 256;
+/** TCP keepalive, so that connections of peers that vanished without a FIN do not stay forever. */
+const KEEPALIVE_MS = 30_000;
 
 /**
  * The data-plane listener of one process.
@@ -59,6 +63,7 @@ const MAX_QUEUED_PULLS = 4;
  */
 export class DataPlaneServer {
   private readonly sockets = new Set<net.Socket>();
+  private unauthenticated = 0;
   private closed = false;
 
   private constructor(
@@ -118,11 +123,13 @@ export class DataPlaneServer {
   }
 
   private accept(s: net.Socket): void {
-    if (this.closed) {
+    if (this.closed || this.unauthenticated >= MAX_UNAUTHENTICATED) {
       s.destroy();
       return;
     }
     this.sockets.add(s);
+    this.unauthenticated++;
+    s.setKeepAlive(true, KEEPALIVE_MS);
     const peer = `${s.remoteAddress}:${s.remotePort}`;
     const log = this.o.log;
     const reader = new FrameReader();
@@ -136,6 +143,7 @@ export class DataPlaneServer {
     s.on('close', () => {
       clearTimeout(helloTimer);
       this.sockets.delete(s);
+      if (!authed) this.unauthenticated--;
     });
     const fail = (code: DataPlaneErrorCode, why: string): void => {
       if (ending) return;
@@ -170,6 +178,7 @@ export class DataPlaneServer {
               return;
             }
             authed = true;
+            this.unauthenticated--;
             clearTimeout(helloTimer);
             s.write(encodeWelcome());
             continue;
