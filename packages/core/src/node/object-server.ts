@@ -1,7 +1,10 @@
 /**
- * Serves a process's stored objects to other processes: chunked pulls (gRPC stream back-pressure: the
- * next chunk is written only after the previous one drained) and frees. Also routes OwnerService
- * questions to whichever CoreWorker of this process owns the object.
+ * Serves a process's stored objects to other processes over gRPC: chunked pulls (gRPC stream
+ * back-pressure: the next chunk is written only after the previous one drained) and frees. Also routes
+ * OwnerService questions to whichever CoreWorker of this process owns the object.
+ *
+ * PullObject is the fallback wire for objects: peers that can reach this process's framed TCP data plane
+ * pull there (rpc/data-plane-server.ts); edge nodes, relayed dials and older peers pull here.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
