@@ -365,6 +365,7 @@ class DataConnection {
   }
 
   private endObject(): void {
+    this.spillChunk = undefined; // not kept by an idle connection
     this.phase = 'prefix';
     this.have = 0;
     this.need = FRAME_HEADER_BYTES;
