@@ -3,15 +3,16 @@
  *
  *   transfer_<size>_between_nodes   a task pinned to node A (`scheduling: { nodeId: A, soft: false }`) made
  *                                   the object once in setup; each timed unit is one task pinned to node B
- *                                   that takes the ref as its argument (B pulls it from A's store in chunks)
- *                                   and returns its byteLength. Sizes 1 MB, 100 MB and 1 GB (10^6, 10^8, 10^9 B).
+ *                                   that takes the ref as its argument (B pulls it from A's store: over A's
+ *                                   data plane, or gRPC chunks with RAYTS_DATA_PLANE=0) and returns its
+ *                                   byteLength. Sizes 1 MB, 100 MB and 1 GB (10^6, 10^8, 10^9 B).
  *   transfer_100mb_node_to_driver   the driver `get`s a 100 MB object stored on node A and checks its size.
  *                                   A joined driver keeps the copy it pulled while the value is reachable,
  *                                   so each unit reads a different object than the one before (two made on
  *                                   A in setup, taken in turn) and drops its value; a forced garbage
- *                                   collection after each unit (≈ 1–10 ms, inside the timed unit) lets the
- *                                   driver drop its copy, so every unit pulls anew. Setup checks that it
- *                                   does (the driver's store holds no copy after a unit).
+ *                                   collection after each unit (its cost is inside the timed unit) lets
+ *                                   the driver drop its copy, so every unit pulls anew. Setup checks that
+ *                                   it does (the driver's store holds one object fewer after a collection).
  *
  * Rate = bytes moved / wall time of the unit, in MB/s (MB = 10^6 B), so it includes the per-task overhead —
  * visible for 1 MB. Issue 7's target: 100 MB between two nodes ≥ 1 GB/s (1000 MB/s).
