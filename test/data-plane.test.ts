@@ -23,6 +23,7 @@ import { ServerHost } from '../packages/core/src/rpc/server-host.js';
 import { nodeServiceDefinition } from '../packages/core/src/rpc/services.js';
 import { pullObjectHandler } from '../packages/core/src/node/object-server.js';
 import { CliCluster, freePort, isAlive, until } from './helpers/cli-cluster.js';
+import { relayDialsVia } from '../packages/core/src/edge/edge-address.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'data-plane-test-token';
@@ -291,6 +292,26 @@ describe('object data plane (in process)', () => {
     cleanups.push(() => pc.close());
     await pc.pull('g', address); // TransferService is UNIMPLEMENTED there: gRPC
     expect(await sameBytes(a, b, 'g')).toBe(true);
+  });
+
+  it('PullClient - a peer reached through the relay (edge agent process) is pulled from over gRPC, never the data plane', async () => {
+    const a = store(64 * MiB);
+    const b = store(64 * MiB);
+    putPattern(a, 'e', 10 * MiB, 6);
+    const dp = await serve(a);
+    // Stands in for the head: it serves the relayed PullObject itself, and would advertise a data plane.
+    const host = new ServerHost(TOKEN, silentLogger());
+    host.add({ definition: nodeServiceDefinition, implementation: { pullObject: pullObjectHandler(a) } as never });
+    host.add(transferService(() => dp.port));
+    const head = await host.listen('127.0.0.1', 0);
+    cleanups.push(() => host.close());
+    relayDialsVia(head);
+    cleanups.push(() => relayDialsVia(undefined));
+    const pc = new PullClient(TOKEN, b);
+    cleanups.push(() => pc.close());
+    await pc.pull('e', '127.0.0.1:1'); // not reachable directly: through the head, over gRPC
+    expect(await sameBytes(a, b, 'e')).toBe(true);
+    expect(dp.connections).toBe(0);
   });
 
   it('PullClient - a data plane that cannot be reached falls back to gRPC; a reachable one is used', async () => {
