@@ -163,6 +163,23 @@ describe('WorkerPool', () => {
     await until(() => pool!.threads === 1, 'idle extra threads to exit', 15_000);
   });
 
+  it('WorkerPool growth - a thread whose task blocked does not count against maxThreads until it is unblocked', async () => {
+    pool = new WorkerPool({ threads: 1, maxThreads: 1, init });
+    const blocked = task('sleep', 300);
+    const first = pool.run(blocked, { lease: {} });
+    await until(() => pool!.started(blocked.taskId), 'the first task to start');
+    const waiting = pool.run(task('threadId', 1), { lease: {} });
+    expect(pool.threads).toBe(1);
+    pool.revokeQueuedBehind(blocked.taskId);
+    expect(pool.threads).toBe(2);
+    expect(value(await waiting)).toEqual([1, expect.any(Number)]);
+    pool.unblocked(blocked.taskId);
+    const third = pool.run(task('threadId', 2), { lease: {} });
+    expect(pool.threads).toBe(2);
+    expect(value(await third)).toEqual([2, expect.any(Number)]);
+    expect(typeof value(await first)).toBe('number');
+  });
+
   it('WorkerPool minThreads 0 - starts threads on demand (edge nodes)', async () => {
     pool = new WorkerPool({ threads: 2, minThreads: 0, idleTimeoutMs: 200, init });
     expect(pool.threads).toBe(0);

@@ -699,6 +699,7 @@ export class NodeDaemon {
     const lent = t.lent;
     await this.scheduler.acquire(lent);
     t.lent = undefined;
+    this.pool.unblocked(taskId);
   }
 
   describe(): string {

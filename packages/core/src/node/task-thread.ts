@@ -51,6 +51,8 @@ export class TaskThread {
   lease: object | undefined;
   /** Ended (terminated on purpose, or died). */
   dead = false;
+  /** Its task is blocked in get (see WorkerPool.revokeQueuedBehind). */
+  blocked = false;
   idleSince = 0;
   private error: Error | undefined;
 

@@ -100,6 +100,8 @@ export class WorkerPool {
   private readonly runUs = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Threads whose task is blocked (in get): they do not count against maxThreads. */
+  private blockedThreads = 0;
 
   constructor(o: WorkerPoolOptions) {
     const threads = Math.max(1, o.threads);
@@ -193,12 +195,17 @@ export class WorkerPool {
   /**
    * The task runs and will wait (blocked in get): the tasks queued behind it on its thread are taken
    * back (they resolve with `revoked`) and returned in order, so that the caller can dispatch them
-   * elsewhere; its thread takes no more tasks of its lease.
+   * elsewhere; its thread takes no more tasks of its lease, and does not count against maxThreads
+   * until the task {@link unblocked} or ended (tasks it waits for must find a thread).
    */
   revokeQueuedBehind(taskId: string): WorkerTask[] {
     const job = this.byTask.get(taskId);
     const t = job?.thread;
     if (!job || !t) return [];
+    if (!t.blocked && !t.dead) {
+      t.blocked = true;
+      this.blockedThreads++;
+    }
     if (t.lease !== undefined && this.byLease.get(t.lease) === t) this.byLease.delete(t.lease);
     t.lease = undefined;
     const last = t.stop();
@@ -206,7 +213,24 @@ export class WorkerPool {
     t.resume(behind.filter((j) => j.posted).map((j) => j.seq));
     for (const j of behind) this.settle(j, { ...this.cancelledReply(j.task), revoked: true }, false);
     this.idleCheck(t);
+    this.serveWaiting();
     return behind.map((j) => j.task);
+  }
+
+  /** The task that blocked ({@link revokeQueuedBehind}) runs again: its thread counts again. */
+  unblocked(taskId: string): void {
+    const t = this.byTask.get(taskId)?.thread;
+    if (t) this.unblock(t);
+  }
+
+  private unblock(t: TaskThread): void {
+    if (!t.blocked) return;
+    t.blocked = false;
+    this.blockedThreads--;
+  }
+
+  private canSpawn(): boolean {
+    return this.all.size - this.blockedThreads < this.o.maxThreads;
   }
 
   private assign(job: PoolJob): void {
@@ -217,7 +241,7 @@ export class WorkerPool {
     }
     let t = this.byLease.get(job.lease);
     if (!t || t.dead) {
-      t = this.takeIdle() ?? (this.all.size < this.o.maxThreads ? this.spawn() : undefined);
+      t = this.takeIdle() ?? (this.canSpawn() ? this.spawn() : undefined);
       if (!t) {
         this.waiting.set(job.lease, [job]);
         return;
@@ -278,6 +302,7 @@ export class WorkerPool {
   /** A thread with no jobs left gives up its lease and serves a waiting one, or goes idle. */
   private idleCheck(t: TaskThread): void {
     if (t.busy || t.dead) return;
+    this.unblock(t);
     if (t.lease !== undefined && this.byLease.get(t.lease) === t) this.byLease.delete(t.lease);
     t.lease = undefined;
     const next = this.waiting.entries().next();
@@ -306,6 +331,7 @@ export class WorkerPool {
    * and go to another thread in their order.
    */
   private lose(t: TaskThread, last: number, started?: (job: PoolJob) => PoolReply): void {
+    this.unblock(t);
     this.all.delete(t);
     this.idle = this.idle.filter((x) => x !== t);
     if (t.lease !== undefined && this.byLease.get(t.lease) === t) this.byLease.delete(t.lease);
@@ -332,7 +358,7 @@ export class WorkerPool {
 
   /** Leases waiting for a thread get one while threads may be added. */
   private serveWaiting(): void {
-    while (this.waiting.size > 0 && this.all.size < this.o.maxThreads) this.idleCheck(this.spawn());
+    while (this.waiting.size > 0 && this.canSpawn()) this.idleCheck(this.spawn());
   }
 
   private onExit(t: TaskThread, why: string): void {

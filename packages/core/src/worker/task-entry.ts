@@ -91,7 +91,13 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
         const us = (now - t0) * 1000;
         const avg = runUs.get(job.fnId);
         runUs.set(job.fnId, avg === undefined ? us : avg * 0.8 + us * 0.2);
-        if (out.length === 0) outSince = now;
+        if (out.length === 0) {
+          outSince = now;
+          // Replies are held only while tasks run back to back without yielding: as soon as this
+          // thread's event loop gets control (a task awaits I/O, a timer or a get()), they leave. A task
+          // blocked in get() may wait for one of them.
+          setImmediate(flush);
+        }
         out.push({ seq: job.seq, reply, us });
         if (out.length >= 64 || now - outSince > 2) flush();
       }
