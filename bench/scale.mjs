@@ -21,7 +21,8 @@
  * /proc/<pid>/status VmHWM of the driver and, on the cluster, of each node daemon; the daemons' peaks
  * are reset before each scenario (`echo 5 > /proc/<pid>/clear_refs`; without permission the figure is
  * the daemon's lifetime peak, and the record says so). The cluster is bench/run.mjs's three-process
- * loopback cluster (head + 2 worker nodes). Writes bench/results/scale-<timestamp>.json and bench/SCALE.md.
+ * loopback cluster (head + 2 worker nodes). Writes bench/results/scale-<timestamp>.json and bench/SCALE.md
+ * (the table, then bench/SCALE.notes.md verbatim).
  */
 import { execFileSync, fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -187,12 +188,13 @@ const SCENARIOS = {
       }
     }
     steps[`create + first call, ${handles.length} actors`] = performance.now() - t0;
+    const used = await send({ type: 'rss' });
     await timed(steps, 'one more call to each', async () => {
       const ok = await ray.get(handles.map((h) => h.ping.remote()));
       if (ok.length !== handles.length) throw new Error('missing replies');
     });
     await timed(steps, 'kill all', () => Promise.all(handles.map((h) => ray.kill(h))));
-    return { steps, created: handles.length, incomplete: stopped };
+    return { steps, created: handles.length, incomplete: stopped, detail: `${handles.length.toLocaleString('en-US')} actors alive: the processes' RSS ${mib(used)}, ~${mib(used / handles.length)} per actor incl. the processes' base` };
   },
 };
 
@@ -310,6 +312,9 @@ function render(run) {
     const daemons = (r.daemons ?? []).map((d) => `${d.role}: ${mib(d.peak)}`).join('<br>') + (r.daemonPeakIsLifetime ? ' (lifetime peaks)' : '');
     lines.push(`| ${r.scenario} | ${r.mode} | ${status} | ${steps || '–'} | ${mib(r.driverPeak)} | ${daemons || '–'} |`);
   }
+  // Hand-written notes (how figures were obtained, causes of past failures) kept beside the generated table.
+  const notesFile = join(BENCH_DIR, 'SCALE.notes.md');
+  if (existsSync(notesFile)) lines.push('', readFileSync(notesFile, 'utf8').trim());
   return `${lines.join('\n')}\n`;
 }
 
