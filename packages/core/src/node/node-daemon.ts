@@ -103,6 +103,8 @@ interface NodeTask {
   lent?: ResourceMap;
 }
 
+const NO_RELEASE = (): void => undefined;
+
 export class NodeDaemon {
   nodeId = '';
   readonly scheduler: LocalTaskScheduler<NodeTask>;
@@ -442,6 +444,18 @@ export class NodeDaemon {
    * of the shared area (pulled into the local store first when they live elsewhere), pinned until
    * `release()`. Copies pulled only for this task are dropped on release.
    */
+  /** The arguments of a spec whose arguments are all inline, else undefined (see resolveArgs). */
+  private inlineArgs(spec: rayts.TaskSpec): { args: WorkerArg[]; release: () => void } | undefined {
+    const list = spec.args as rayts.Arg[];
+    const args: WorkerArg[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i];
+      if (a.objectId && !(a.inline && a.inline.byteLength)) return undefined;
+      args[i] = compact(a.inline);
+    }
+    return { args, release: NO_RELEASE };
+  }
+
   private async resolveArgs(spec: rayts.TaskSpec): Promise<{ args: WorkerArg[]; release: () => void }> {
     const args: WorkerArg[] = [];
     const views: ObjectView[] = [];
@@ -514,7 +528,8 @@ export class NodeDaemon {
     let result: rayts.ITaskResult;
     let release = () => undefined as void;
     try {
-      const resolved = await this.resolveArgs(spec);
+      // Inline arguments only (the common case): no promise, no pins.
+      const resolved = this.inlineArgs(spec) ?? (await this.resolveArgs(spec));
       release = resolved.release;
       const args = resolved.args;
       const fnDesc = spec.fn as rayts.FunctionDescriptor;
