@@ -4,30 +4,24 @@
  * argument or inside a result) still holds it, after its owner dropped every reference of its own, and
  * it is freed once the last borrower lets go (the value is dropped, or the borrowing actor dies).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { init, shutdown, remote, actor, get, put, kill, nodes, type ObjectRef } from '@samsara/ray';
+import { remote, actor, get, put, kill, type ObjectRef } from '@samsara/ray';
 import { ownerServiceDefinition } from '../packages/core/src/rpc/services.js';
 import { authMetadata } from '../packages/core/src/rpc/auth.js';
-import { CliCluster, until } from './helpers/cli-cluster.js';
+import { CliCluster, until, useCliCluster } from './helpers/cli-cluster.js';
 
 const MiB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc!;
 
+const c = useCliCluster({ numCpus: 1 }, [{ numCpus: 2 }, { numCpus: 2 }]);
 let cluster: CliCluster;
 let nodeB: string;
 let nodeC: string;
 
-beforeAll(async () => {
-  cluster = await CliCluster.start({ numCpus: 1 }, [{ numCpus: 2 }, { numCpus: 2 }]);
+beforeAll(() => {
+  cluster = c.cluster;
   [, nodeB, nodeC] = cluster.nodeIds;
-  await init({ address: cluster.address, token: cluster.token });
-  await until(async () => (await nodes()).filter((n) => n.alive).length === 3, 'three alive nodes');
-}, 60_000);
-
-afterAll(async () => {
-  await shutdown();
-  await cluster?.stop();
 });
 
 /** Collects garbage in the driver a few times, letting finalizers and the messages they send run. */

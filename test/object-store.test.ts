@@ -12,12 +12,11 @@ import {
   get,
   put,
   objectStoreStats,
-  nodes,
   runtimeContext,
   ObjectStoreFullError,
   type ObjectRef,
 } from '@samsara/ray';
-import { CliCluster, until } from './helpers/cli-cluster.js';
+import { until, useCliCluster } from './helpers/cli-cluster.js';
 
 const MiB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -135,16 +134,7 @@ describe('spilling', () => {
 });
 
 describe('transfer between nodes', () => {
-  let cluster: CliCluster;
-  beforeAll(async () => {
-    cluster = await CliCluster.start({ numCpus: 1 }, [{ numCpus: 1 }], { RAYTS_OBJECT_STORE_MEMORY: String(1536 * MiB) });
-    await init({ address: cluster.address, token: cluster.token });
-    await until(async () => (await nodes()).filter((n) => n.alive).length === 2, 'two nodes');
-  }, 60_000);
-  afterAll(async () => {
-    await shutdown();
-    await cluster?.stop();
-  });
+  const c = useCliCluster({ numCpus: 1 }, [{ numCpus: 1 }], { RAYTS_OBJECT_STORE_MEMORY: String(1536 * MiB) });
 
   it('transfer - a 500 MB Arrow table put by the driver is read on another node with equal contents', async () => {
     const rows = (500 * MiB) / 8;
@@ -153,7 +143,7 @@ describe('transfer between nodes', () => {
     let expected = 0;
     for (let i = 0; i < rows; i++) expected += values[i];
     const ref = await put(tableFromArrays({ v: values }));
-    const worker = cluster.nodeIds[1];
+    const worker = c.cluster.nodeIds[1];
     const remoteSum = remote((t: Table) => {
       let s = 0;
       for (const chunk of t.getChild('v')!.data) {
@@ -172,10 +162,10 @@ describe('transfer between nodes', () => {
       for (let i = 0; i < n; i++) a[i] = i;
       return a;
     });
-    const arr = await get(make.options({ scheduling: { nodeId: cluster.nodeIds[1] } }).remote(16 * MiB));
+    const arr = await get(make.options({ scheduling: { nodeId: c.cluster.nodeIds[1] } }).remote(16 * MiB));
     expect(arr.length).toBe(16 * MiB);
     expect(arr[12_345_678]).toBe(12_345_678);
-    const st = await cluster.cli(['status']);
+    const st = await c.cluster.cli(['status']);
     expect(st.stdout).toMatch(/Object store: .* used of .*objects/);
   }, 60_000);
 });

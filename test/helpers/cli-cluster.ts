@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { init, nodes, shutdown } from '@samsara/ray';
 
 const run = promisify(execFile);
 export const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../packages/core/dist/cli/main.js');
@@ -136,4 +138,23 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * For the tests of the enclosing block: starts a CLI cluster (a head and `workers`), connects this
+ * process to it as a driver and waits until every node is alive; shuts both down after.
+ */
+export function useCliCluster(head: NodeSpec, workers: NodeSpec[], env: Record<string, string> = {}): { readonly cluster: CliCluster } {
+  const holder = {} as { cluster: CliCluster };
+  beforeAll(async () => {
+    holder.cluster = await CliCluster.start(head, workers, env);
+    await init({ address: holder.cluster.address, token: holder.cluster.token });
+    const want = 1 + workers.length;
+    await until(async () => (await nodes()).filter((n) => n.alive).length === want, `${want} alive nodes`);
+  }, 60_000);
+  afterAll(async () => {
+    await shutdown();
+    await holder.cluster?.stop();
+  });
+  return holder;
 }
