@@ -141,6 +141,8 @@ export class NodeDaemon {
       threads: o.threads ?? Math.max(1, Math.ceil(cpu)),
       minThreads: o.warmThreads,
       init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '', sharedBuffer: o.store.sharedBuffer },
+      // A task thread that ends (crash, force cancel, idle exit) drops its references, as actor threads do.
+      onThreadExit: (threadId) => this.onThreadExit?.(threadId),
     });
     this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);

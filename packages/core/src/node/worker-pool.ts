@@ -265,7 +265,13 @@ export class WorkerPool {
       quickUs: this.o.shortTaskUs,
       onResults: (th, results) => this.onResults(th, results),
       onExit: (th, why) => this.onExit(th, why),
-      onGone: (th) => this.o.onThreadExit?.(th.threadId),
+      onGone: (th) => {
+        try {
+          this.o.onThreadExit?.(th.threadId);
+        } catch {
+          /* a listener's failure must not end the node (this runs in a Worker 'exit' handler) */
+        }
+      },
     });
     this.all.add(t);
     t.idleSince = performance.now();
