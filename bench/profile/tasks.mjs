@@ -3,7 +3,7 @@
  * A small driver for profiling the task path (issue 7 point 3): runs Ray's single_client_tasks_async
  * (submit 1000 no-op tasks, get all) — or `sync` (one at a time), `put`, `get` — on the embedded cluster
  * for a few seconds and prints the rate. Meant to be run under the CPU profiler; `--cpu-prof` also
- * profiles the piscina worker threads (one .cpuprofile per thread):
+ * profiles the task worker threads (one .cpuprofile per thread):
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/rayts-prof bench/profile/tasks.mjs [async|sync|put|get] [seconds]
  *   node bench/profile/summarize.mjs /tmp/rayts-prof            # top self time per profile, by function and by package
