@@ -121,6 +121,18 @@ interface PendingAcquire {
   readonly reject: (e: Error) => void;
 }
 
+/** Merges two lists sorted by seq. */
+function mergeBySeq<T>(a: readonly Entry<T>[], b: readonly Entry<T>[]): Entry<T>[] {
+  const out: Entry<T>[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i].seq < b[j].seq)) out.push(a[i++]);
+    else out.push(b[j++]);
+  }
+  return out;
+}
+
 /**
  * Admits queued items to one node's resources. Generic over the queued item.
  *
@@ -254,9 +266,17 @@ export class LocalTaskScheduler<T> {
     l.items = l.items.filter((e) => !back.has(e.item));
     this.pipelined -= Math.max(0, before - 1) - Math.max(0, l.items.length - 1);
     const q = this.shapeQueue(l.demand, l.key);
-    const rest = q.items.slice(q.head);
-    q.items = [...taken, ...rest].sort((a, b) => a.seq - b.seq);
-    q.head = 0;
+    taken.sort((a, b) => a.seq - b.seq);
+    const first = q.items[q.head];
+    if (q.head >= taken.length && (!first || taken[taken.length - 1].seq < first.seq)) {
+      // The usual case: they were taken from the head of this queue; put them back where they were.
+      q.head -= taken.length;
+      for (let i = 0; i < taken.length; i++) q.items[q.head + i] = taken[i];
+    } else {
+      q.items = mergeBySeq(taken, q.items.slice(q.head));
+      q.head = 0;
+    }
+    q.bypassed = 0;
     this.queued += taken.length;
     if (l.items.length === 0) {
       // Nothing left on it: the lease ends here (callers take back only items behind a running one).

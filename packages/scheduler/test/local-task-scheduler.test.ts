@@ -355,6 +355,17 @@ describe('LocalTaskScheduler', () => {
       expect(started.map((x) => x.id)).toEqual(['a', 'big', 'b', 'slow1']);
     });
 
+    it('LocalTaskScheduler leases - requeue into a queue that still holds later items keeps arrival order', () => {
+      const { s, started, add, items } = leased({ CPU: 1 }, 2);
+      for (const id of ['a', 'b', 'c', 'd']) add(id, { CPU: 1 });
+      expect(started.map((x) => x.id)).toEqual(['a', 'b']);
+      s.requeue(started[0].lease!, [items.get('b')!]);
+      expect(s.queuedCount).toBe(3);
+      s.release({ CPU: 1 }); // a lends its CPU
+      expect(started.map((x) => x.id)).toEqual(['a', 'b', 'b', 'c']);
+      expect(s.pendingDemands()).toEqual([{ resources: { CPU: 1 }, count: 1 }]);
+    });
+
     it('LocalTaskScheduler leases - requeue puts items back ahead of later ones and closes the lease; lent resources are not returned twice', () => {
       const { s, started, add, finish, items } = leased({ CPU: 1 }, 4);
       for (const id of ['a', 'b', 'c', 'd']) add(id, { CPU: 1 });
