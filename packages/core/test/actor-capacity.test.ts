@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActorThreadCapacity, MAPS_HEADROOM, MAPS_PER_THREAD_ESTIMATE, actorThreadRefusal } from '../src/node/actor-capacity.js';
-import { actorResourceLimits, actorThreadEnv } from '../src/node/actor-host.js';
+import { actorBootConcurrency, actorResourceLimits, actorThreadEnv } from '../src/node/actor-host.js';
 
 function files(maps: number, maxMaps: number, usedFraction: number) {
   const dir = mkdtempSync(join(tmpdir(), 'rayts-capacity-'));
@@ -44,10 +44,12 @@ describe('ActorThreadCapacity', () => {
     expect(new ActorThreadCapacity({ ...files(100, 65_530, 0.97), memoryThreshold: 1 }).refusal(5)).toBeUndefined();
   });
 
-  it('actor threads - young generation capped (RAYTS_ACTOR_YOUNG_GEN_MB), msgpackr native extractor off unless set', () => {
+  it('actor threads - young generation capped (RAYTS_ACTOR_YOUNG_GEN_MB), msgpackr native extractor off unless set, boots at a time (RAYTS_ACTOR_BOOTS)', () => {
     expect(actorResourceLimits({})).toEqual({ maxOldGenerationSizeMb: 2048, maxYoungGenerationSizeMb: 16 });
     expect(actorResourceLimits({ RAYTS_ACTOR_YOUNG_GEN_MB: '0', RAYTS_WORKER_HEAP_MB: '512' })).toEqual({ maxOldGenerationSizeMb: 512 });
     expect(actorThreadEnv({ A: '1' })).toEqual({ A: '1', MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' });
     expect(actorThreadEnv({ MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'false' })).toEqual({ MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'false' });
+    expect(actorBootConcurrency({ RAYTS_ACTOR_BOOTS: '3' })).toBe(3);
+    expect(actorBootConcurrency({ RAYTS_ACTOR_BOOTS: 'x' })).toBeGreaterThanOrEqual(2);
   });
 });

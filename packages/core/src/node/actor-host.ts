@@ -5,6 +5,7 @@
  * the node stops) and reporting state changes to the head. Holds the actor's resources until it dies.
  */
 import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   ActorDiedError,
@@ -41,6 +42,12 @@ export function actorResourceLimits(env: NodeJS.ProcessEnv = process.env): { max
 }
 const DEFAULT_ACTOR_YOUNG_GEN_MB = 16;
 
+/** How many actor threads may boot at once: `RAYTS_ACTOR_BOOTS`, default the number of CPUs (at least 2). */
+export function actorBootConcurrency(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.RAYTS_ACTOR_BOOTS);
+  return Number.isInteger(v) && v >= 1 ? v : Math.max(2, availableParallelism());
+}
+
 /**
  * The environment of an actor's thread: the node's (as a worker gets by default), with msgpackr's native
  * string extractor off unless `MSGPACKR_NATIVE_ACCELERATION_DISABLED` is set already. The extractor
@@ -73,7 +80,14 @@ export interface ActorHostDeps {
 interface HostedActor {
   readonly actorId: string;
   readonly name: string;
-  readonly worker: Worker;
+  /** Set once its thread started (creations wait in a queue while `maxBooting` threads boot). */
+  worker?: Worker;
+  /** Messages posted before the thread started. */
+  pending?: MainToActor[];
+  /** What the thread is started with; dropped once it is. */
+  data?: ActorWorkerData;
+  /** Counted in `booting` until the thread says it loaded its modules. */
+  isBooting?: boolean;
   readonly demand: ResourceMap;
   readonly pgId: string;
   readonly creation: { taskId: string; attempt: number; to: ReplyTarget };
@@ -90,6 +104,9 @@ export class ActorHost {
   /** Why recently ended actors died, for calls that still arrive. Bounded. */
   private readonly dead = new Map<string, string>();
   private readonly capacity = new ActorThreadCapacity();
+  private booting = 0;
+  private readonly bootQueue: HostedActor[] = [];
+  private readonly maxBooting = actorBootConcurrency();
 
   constructor(private readonly d: ActorHostDeps) {}
 
@@ -109,33 +126,53 @@ export class ActorHost {
       maxConcurrency: Math.max(1, spec.maxConcurrency || 1),
       namespace: spec.namespace,
     };
-    const refused = this.capacity.refusal(this.actors.size);
-    let worker: Worker | undefined;
-    let failure = refused;
-    if (!refused) {
-      try {
-        worker = new Worker(ENTRY, { workerData: data, resourceLimits: actorResourceLimits(), env: actorThreadEnv() });
-        this.capacity.started();
-      } catch (e) {
-        // e.g. ERR_WORKER_INIT_FAILED when the system cannot create another thread.
-        failure = `its thread could not be started: ${(e as Error).message}`;
-      }
-    }
-    if (!worker) {
-      this.refuse(spec, to, demand, release, failure ?? 'its thread could not be started');
-      return;
-    }
     const a: HostedActor = {
       actorId: spec.actorId,
       name: fn.name,
-      worker,
       demand,
       pgId: spec.pgId,
       creation: { taskId: spec.taskId, attempt: spec.attempt, to },
       calls: new Map(),
       state: 'creating',
+      pending: [],
+      data,
     };
     this.actors.set(a.actorId, a);
+    a.releaseCreationArgs = release;
+    this.post(a, { type: 'create', args });
+    if (this.booting < this.maxBooting) this.startThread(a);
+    else this.bootQueue.push(a);
+  }
+
+  /**
+   * Starts an actor's thread. At most `maxBooting` threads boot at once (RAYTS_ACTOR_BOOTS, default the
+   * number of CPUs, at least 2); the others wait in order. A thread spends ~50–100 ms of CPU loading its
+   * modules: a burst of a hundred creations would otherwise make a hundred threads runnable at once,
+   * and the node's main thread — which answers heartbeats and gRPC keepalives — would get a hundredth
+   * of a core for seconds (with heavier threads, long enough for peers to drop its connections).
+   */
+  private startThread(a: HostedActor): void {
+    if (a.state === 'dead' || !a.data) return;
+    const data = a.data;
+    a.data = undefined;
+    const refused = this.capacity.refusal(this.actors.size);
+    if (refused) {
+      this.d.log.warn({ actorId: a.actorId, why: refused }, 'actor thread refused');
+      this.die(a, `no thread could be started for it on node ${shortId(this.d.nodeId())}: ${refused}`);
+      return;
+    }
+    let worker: Worker;
+    try {
+      worker = new Worker(ENTRY, { workerData: data, resourceLimits: actorResourceLimits(), env: actorThreadEnv() });
+    } catch (e) {
+      // e.g. ERR_WORKER_INIT_FAILED when the system cannot create another thread.
+      this.die(a, `its thread could not be started: ${(e as Error).message}`);
+      return;
+    }
+    this.capacity.started();
+    this.booting++;
+    a.isBooting = true;
+    a.worker = worker;
     worker.on('message', (m: ActorToMain) => this.onMessage(a, m));
     worker.on('error', (e) => this.die(a, `its worker crashed: ${e.message}`));
     const threadId = worker.threadId;
@@ -143,23 +180,16 @@ export class ActorHost {
       this.d.threadExited?.(threadId);
       this.die(a, `its worker exited with code ${code}`);
     });
-    a.releaseCreationArgs = release;
-    this.post(a, { type: 'create', args });
+    for (const m of a.pending ?? []) worker.postMessage(m);
+    a.pending = undefined;
   }
 
-  /** Answers a creation this node cannot start a thread for; the actor is dead before it ran. */
-  private refuse(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, release: () => void, why: string): void {
-    release();
-    const err = new ActorDiedError(`The actor ${shortId(spec.actorId)} could not be created on node ${shortId(this.d.nodeId())}: ${why}.`, {
-      hint: 'Use fewer actors per node (add nodes, or give actors a resource that spreads them), or free memory; docs/actors.md lists the limits.',
-      ids: { actorId: spec.actorId, nodeId: this.d.nodeId() },
-    });
-    this.dead.set(spec.actorId, why);
-    if (this.dead.size > 10_000) this.dead.delete(this.dead.keys().next().value as string);
-    this.d.reply(to, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', nodeId: this.d.nodeId(), inline: encodeError(err) });
-    this.d.release(demand);
-    this.d.report({ actorId: spec.actorId, state: 'DEAD', nodeId: this.d.nodeId(), reason: why, deathCause: why });
-    this.d.log.warn({ actorId: spec.actorId, why }, 'actor refused');
+  /** The actor's thread has loaded its modules (or ended): let the next queued one boot. */
+  private booted(a: HostedActor): void {
+    if (!a.isBooting) return;
+    a.isBooting = false;
+    this.booting--;
+    while (this.booting < this.maxBooting && this.bootQueue.length) this.startThread(this.bootQueue.shift()!);
   }
 
   /** Delivers a method call; calls to unknown or dead actors fail at once with ActorDiedError. */
@@ -189,11 +219,15 @@ export class ActorHost {
   }
 
   private post(a: HostedActor, m: MainToActor): void {
-    a.worker.postMessage(m);
+    if (a.worker) a.worker.postMessage(m);
+    else a.pending?.push(m);
   }
 
   private onMessage(a: HostedActor, m: ActorToMain): void {
     switch (m.type) {
+      case 'booted':
+        this.booted(a);
+        break;
       case 'created':
         a.state = 'alive';
         a.releaseCreationArgs?.();
@@ -265,7 +299,10 @@ export class ActorHost {
       this.d.reply(c.to, { taskId, attempt: c.attempt, status: 'error', nodeId: this.d.nodeId(), inline: encodeError(this.diedError(a.actorId, '', why)) });
     }
     a.calls.clear();
-    void a.worker.terminate();
+    if (a.worker) void a.worker.terminate();
+    a.pending = undefined;
+    a.data = undefined;
+    this.booted(a);
     this.d.release(a.demand);
     this.d.report({ actorId: a.actorId, state: 'DEAD', nodeId: this.d.nodeId(), reason: why, deathCause: why });
     this.d.log.info({ actorId: a.actorId, why }, 'actor ended');

@@ -95,6 +95,9 @@ export function methodNames(obj: object): string[] {
   return [...out];
 }
 
+// Modules loaded: the node may start booting the next actor thread.
+send({ type: 'booted' });
+
 port.on('message', (m: MainToActor) => {
   switch (m.type) {
     case 'create':

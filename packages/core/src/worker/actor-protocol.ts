@@ -21,6 +21,8 @@ export type MainToActor =
   | { type: 'shutdown' };
 
 export type ActorToMain =
+  /** The thread loaded its modules (the node lets the next queued actor thread boot). */
+  | { type: 'booted' }
   | { type: 'created' }
   | { type: 'create_failed'; error: ErrorWire }
   | { type: 'result'; taskId: string; reply: WorkerReply }
