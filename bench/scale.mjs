@@ -4,6 +4,7 @@
  * must complete; we record its wall times and the peak memory of every process involved.
  *
  *   node bench/scale.mjs [--mode embedded|cluster|both] [--only REGEX] [--actors N] [--no-md] [--merge results/scale-<ts>.json]
+ *   node bench/scale.mjs --render results/scale-<ts>.json     (only regenerate SCALE.md)
  * (--merge: re-run some scenarios and keep the other records of an earlier run)
  *
  * Scenarios (Ray's scalability envelope has the same items at larger sizes):
@@ -325,6 +326,12 @@ async function main() {
     return i >= 0 ? argv[i + 1] : d;
   };
   if (argv[0] === '--child') return child(argv[1], arg('--mode'));
+  if (arg('--render')) {
+    // Only regenerate SCALE.md (e.g. after editing SCALE.notes.md) from a recorded run.
+    const run = JSON.parse(readFileSync(arg('--render'), 'utf8'));
+    writeFileSync(join(BENCH_DIR, 'SCALE.md'), render(run));
+    return;
+  }
   const modeArg = arg('--mode', 'both');
   if (!['embedded', 'cluster', 'both'].includes(modeArg)) throw new Error(`--mode ${modeArg}: expected embedded, cluster or both`);
   const only = arg('--only') ? new RegExp(arg('--only')) : undefined;
