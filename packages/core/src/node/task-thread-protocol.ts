@@ -37,14 +37,23 @@ export interface ThreadJob {
 
 export type MainToThread = { readonly type: 'run'; readonly jobs: readonly ThreadJob[] } | { readonly type: 'resume'; readonly token: number; readonly drop: readonly number[] };
 
-/** A task's reply and how long it ran on the thread (µs). */
+/**
+ * A task's reply and how long it ran on the thread (µs). When `at` is set, the reply's inline `value`
+ * is `values.subarray(at, at + len)` of its message (see {@link ThreadToMain}).
+ */
 export interface ThreadResult {
   readonly seq: number;
   readonly reply: WorkerReply;
   readonly us: number;
+  readonly at?: number;
+  readonly len?: number;
 }
 
-export type ThreadToMain = { readonly type: 'done'; readonly results: readonly ThreadResult[] };
+/**
+ * Replies of tasks that ended. The inline values of several replies travel packed in `values`: one
+ * buffer to clone and allocate on the main thread instead of one per reply.
+ */
+export type ThreadToMain = { readonly type: 'done'; readonly results: readonly ThreadResult[]; readonly values?: Uint8Array };
 
 /** `workerData` of a task thread. */
 export interface TaskThreadData {

@@ -30,7 +30,7 @@ export interface TaskThreadOptions {
   readonly init: WorkerInit;
   readonly maxOldGenerationSizeMb: number;
   readonly quickUs: number;
-  readonly onResults: (t: TaskThread, results: readonly ThreadResult[]) => void;
+  readonly onResults: (t: TaskThread, results: readonly ThreadResult[], values: Uint8Array | undefined) => void;
   readonly onExit: (t: TaskThread, why: string) => void;
   /** The thread ended, for whatever reason. */
   readonly onGone?: (t: TaskThread) => void;
@@ -95,7 +95,7 @@ export class TaskThread {
   }
 
   private onMessage(m: ThreadToMain): void {
-    if (m.type === 'done') this.o.onResults(this, m.results);
+    if (m.type === 'done') this.o.onResults(this, m.results, m.values);
   }
 
   /** Hands replies already posted by the thread to `onResults` now. */

@@ -263,7 +263,7 @@ export class WorkerPool {
       init: this.o.init,
       maxOldGenerationSizeMb: this.o.maxOldGenerationSizeMb,
       quickUs: this.o.shortTaskUs,
-      onResults: (th, results) => this.onResults(th, results),
+      onResults: (th, results, values) => this.onResults(th, results, values),
       onExit: (th, why) => this.onExit(th, why),
       onGone: (th) => {
         try {
@@ -282,14 +282,15 @@ export class WorkerPool {
     return t;
   }
 
-  private onResults(t: TaskThread, results: readonly ThreadResult[]): void {
+  private onResults(t: TaskThread, results: readonly ThreadResult[], values: Uint8Array | undefined): void {
     for (const r of results) {
       const job = t.jobs.get(r.seq);
       if (!job) continue;
       const fnId = job.task.fn.functionId;
       const avg = this.runUs.get(fnId);
       this.runUs.set(fnId, avg === undefined ? r.us : avg * 0.8 + r.us * 0.2);
-      this.settle(job, r.reply, false);
+      const reply = values && r.at !== undefined ? ({ ...r.reply, value: values.subarray(r.at, r.at + (r.len ?? 0)) } as WorkerReply) : r.reply;
+      this.settle(job, reply, false);
     }
     this.idleCheck(t);
   }

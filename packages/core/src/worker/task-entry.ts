@@ -44,6 +44,27 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
 const pool = (workerData as Partial<TaskThreadData>).pool;
 if (pool) serve(pool.port as MessagePort, new Int32Array(pool.control), pool.quickUs);
 
+/** Replies with their inline values packed into one buffer (see ThreadToMain). */
+function packValues(results: ThreadResult[]): ThreadToMain {
+  let total = 0;
+  for (const r of results) if (r.reply.ok && 'value' in r.reply) total += r.reply.value.byteLength;
+  if (total === 0 || total > PACK_MAX_BYTES) return { type: 'done', results };
+  const values = new Uint8Array(total);
+  let at = 0;
+  const packed = results.map((r): ThreadResult => {
+    if (!(r.reply.ok && 'value' in r.reply)) return r;
+    const v = r.reply.value;
+    values.set(v, at);
+    const out: ThreadResult = { seq: r.seq, us: r.us, reply: { ...r.reply, value: EMPTY }, at, len: v.byteLength };
+    at += v.byteLength;
+    return out;
+  });
+  return { type: 'done', results: packed, values };
+}
+
+const PACK_MAX_BYTES = 1 << 20;
+const EMPTY = new Uint8Array(0);
+
 /** The thread's side of node/task-thread-protocol.ts. */
 function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
   const fns = new Map<string, WorkerFunction>();
@@ -57,9 +78,9 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
 
   const flush = () => {
     if (out.length === 0) return;
-    const m: ThreadToMain = { type: 'done', results: out };
+    const results = out;
     out = [];
-    port.postMessage(m);
+    port.postMessage(results.length > 1 ? packValues(results) : ({ type: 'done', results } satisfies ThreadToMain));
   };
   const quick = (fnId: string) => (runUs.get(fnId) ?? Infinity) < quickUs;
 
