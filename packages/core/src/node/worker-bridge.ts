@@ -4,7 +4,7 @@
  * this node, one per job. A task blocked in `get`/`wait` lends its CPU to other tasks meanwhile, so
  * nested tasks cannot deadlock a full node.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { InvalidArgumentError, ObjectRef, errorToWire, newTaskId, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
@@ -21,6 +21,7 @@ import { nodeSummaries } from '../api/node-summaries.js';
 export class WorkerBridge {
   private readonly channel: BroadcastChannel;
   private readonly replies = new Map<number, BroadcastChannel>();
+  private readonly ports = new Set<MessagePort>();
   private readonly owners = new Map<string, CoreWorker>();
   private closed = false;
   private readonly pins = new Map<number, ObjectView>();
@@ -38,14 +39,28 @@ export class WorkerBridge {
     private readonly log: Logger,
   ) {
     this.channel = new BroadcastChannel(requestChannelName(daemon.bridgeId));
-    this.channel.onmessage = (ev: unknown) => {
-      const req = (ev as unknown as { data: BridgeRequest }).data;
-      this.handle(req).then(
-        (value) => this.send(req.threadId, { reqId: req.reqId, ok: true, value }),
-        (e) => this.send(req.threadId, { reqId: req.reqId, ok: false, error: errorToWire(e) }),
-      );
-    };
+    this.channel.onmessage = (ev: unknown) => this.serve((ev as unknown as { data: BridgeRequest }).data, (r) => this.send((ev as unknown as { data: BridgeRequest }).data.threadId, r));
     (this.channel as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private serve(req: BridgeRequest, reply: (r: BridgeReply) => void): void {
+    this.handle(req).then(
+      (value) => reply({ reqId: req.reqId, ok: true, value }),
+      (e) => reply({ reqId: req.reqId, ok: false, error: errorToWire(e) }),
+    );
+  }
+
+  /**
+   * A port for one new worker thread (pass it as `WorkerInit.bridgePort` in the thread's workerData and
+   * transfer it): its requests and replies travel on it alone, waking no other thread.
+   */
+  portForThread(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (req: BridgeRequest) => this.serve(req, (r) => !this.closed && port1.postMessage(r)));
+    port1.unref();
+    this.ports.add(port1);
+    port1.once('close', () => this.ports.delete(port1));
+    return port2;
   }
 
   private send(threadId: number, r: BridgeReply): void {
@@ -303,6 +318,7 @@ export class WorkerBridge {
     this.pins.clear();
     this.channel.close();
     for (const c of this.replies.values()) c.close();
+    for (const p of this.ports) p.close();
     for (const o of this.owners.values()) {
       this.router.owners.delete(o);
       await o.close();

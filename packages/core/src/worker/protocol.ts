@@ -8,6 +8,7 @@ import type { ErrorWire } from '@samsara/ray-common';
 import type { ShippedCallable } from '../api/function-descriptor.js';
 import type { EncodedResult, WorkerArg } from './values.js';
 import type { StoredMeta } from '@samsara/ray-object-store';
+import type { MessagePort } from 'node:worker_threads';
 
 /** A callable as a worker rebuilds it: exactly what the submitter shipped. */
 export type WorkerFunction = ShippedCallable;
@@ -38,6 +39,11 @@ export interface WorkerInit {
   readonly nodeId: string;
   /** The node's shared object area, where stored arguments are read without a copy. */
   readonly sharedBuffer?: SharedArrayBuffer;
+  /**
+   * This thread's own port to the node's WorkerBridge (requests and replies), transferred with the
+   * thread's workerData; without it the thread uses the shared BroadcastChannels below.
+   */
+  readonly bridgePort?: MessagePort;
 }
 
 /** A ref inside an encoded value: id and owner address. */

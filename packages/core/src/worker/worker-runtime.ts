@@ -60,18 +60,28 @@ function collectGarbage(): void {
 export class WorkerThreadRuntime implements Runtime {
   readonly kind = 'worker' as const;
   readonly scope = new AsyncLocalStorage<TaskScope>();
-  private readonly req: BroadcastChannel;
-  private readonly rep: BroadcastChannel;
+  /** Requests to the node's main thread: this thread's own port when it was given one, else the shared channel. */
+  private readonly post: (m: BridgeRequest) => void;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   constructor(private readonly init: WorkerInit) {
-    this.req = new BroadcastChannel(requestChannelName(init.bridgeId));
-    this.rep = new BroadcastChannel(replyChannelName(init.bridgeId, threadId));
-    this.rep.onmessage = (ev: unknown) => this.onReply((ev as unknown as { data: BridgeReply }).data);
-    // Do not keep the worker alive for the channels alone.
-    (this.req as unknown as { unref?: () => void }).unref?.();
-    (this.rep as unknown as { unref?: () => void }).unref?.();
+    const port = init.bridgePort;
+    if (port) {
+      // A port of its own: requests wake only the main thread (a shared BroadcastChannel wakes every
+      // thread of the node on every request).
+      port.on('message', (r: BridgeReply) => this.onReply(r));
+      port.unref();
+      this.post = (m) => port.postMessage(m);
+    } else {
+      const req = new BroadcastChannel(requestChannelName(init.bridgeId));
+      const rep = new BroadcastChannel(replyChannelName(init.bridgeId, threadId));
+      rep.onmessage = (ev: unknown) => this.onReply((ev as unknown as { data: BridgeReply }).data);
+      // Do not keep the worker alive for the channels alone.
+      (req as unknown as { unref?: () => void }).unref?.();
+      (rep as unknown as { unref?: () => void }).unref?.();
+      this.post = (m) => req.postMessage(m);
+    }
   }
 
   private current(): TaskScope {
@@ -91,7 +101,7 @@ export class WorkerThreadRuntime implements Runtime {
     const reqId = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(reqId, { resolve: resolve as (v: unknown) => void, reject });
-      this.req.postMessage({ ...msg, reqId, threadId, parentTaskId: s.taskId, jobId: jobId ?? s.jobId });
+      this.post({ ...msg, reqId, threadId, parentTaskId: s.taskId, jobId: jobId ?? s.jobId } as BridgeRequest);
     });
   }
 
