@@ -586,7 +586,12 @@ export class NodeDaemon {
     if (t.lease) this.scheduler.finish(t.lease, t, { lent: t.lent });
     else if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
     else this.scheduler.release(t.demand);
-    this.reply(t.from, { ...result, taskId: spec.taskId, attempt: spec.attempt, nodeId: this.nodeId, nodeAddress: this.o.address }, { jobId: spec.jobId, callerAddress: spec.ownerAddress });
+    result.taskId = spec.taskId;
+    result.attempt = spec.attempt;
+    result.nodeId = this.nodeId;
+    // Where to pull from: only a stored result needs it (an inline one is complete in the reply).
+    if (result.stored) result.nodeAddress = this.o.address;
+    this.reply(t.from, result, { jobId: spec.jobId, callerAddress: spec.ownerAddress });
   }
 
   private subtractLent(t: NodeTask): ResourceMap {
