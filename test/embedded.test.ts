@@ -221,6 +221,28 @@ describe('working directory', () => {
     expect(r.stdout).toContain('RESULT 306');
   });
 
+  it('Arrow under tsx - tables the script makes come back whole from put/get and through a task (small and stored)', () => {
+    writeFileSync(
+      join(dir, 'arrow.ts'),
+      [
+        "import { Table, tableFromArrays, tableToIPC } from 'apache-arrow';",
+        "import { init, get, put, remote, shutdown } from '@samsara/ray';",
+        'await init({ numCpus: 1 });',
+        'const echo = remote((t: Table) => t);',
+        'const out: string[] = [];',
+        'for (const n of [4, 50_000]) {',
+        "  const t = tableFromArrays({ label: Array.from({ length: n }, (_, i) => ['a', 'b', 'c'][i % 3]), x: Float64Array.from({ length: n }, (_, i) => i) });",
+        "  const same = (u: Table) => u instanceof Table && Buffer.from(tableToIPC(u, 'stream')).equals(Buffer.from(tableToIPC(t, 'stream')));",
+        '  out.push(`${n}:${same(await get(await put(t)))}:${same(await get(echo.remote(t)))}`);',
+        '}',
+        "console.log('ARROW', out.join(' '));",
+        'await shutdown();',
+      ].join('\n'),
+    );
+    const r = node(['--import', 'tsx', 'arrow.ts']);
+    expect(r.stdout).toContain('ARROW 4:true:true 50000:true:true');
+  });
+
   it('workingDir - without a working dir the same function fails, naming it and its imports', () => {
     const r = node(['nodir.mjs']);
     expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:3\): it closes over outer variable `shift`/);

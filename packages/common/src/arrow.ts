@@ -45,7 +45,15 @@ function esmEntry(): string {
   return cjs;
 }
 
-if (!canRequireEsm) loaded = await import('apache-arrow');
+/**
+ * Module hooks (tsx, ts-node and other `--import`/`--loader`/`--require` hooks) can give `require()` of
+ * an ES module an instance of its own, apart from the one `import` gives user code: two `Table` classes,
+ * and a table of one written by the other's IPC writer loses data. Under hooks, load through `import`
+ * at start (the old behaviour); without them, `require()` shares the loader's instance.
+ */
+const hooked = process.execArgv.some((a) => /^(--import|--loader|--experimental-loader|--require|-r)(=|$)/.test(a));
+
+if (!canRequireEsm || hooked) loaded = await import('apache-arrow');
 
 /**
  * The apache-arrow module, loaded on first call (synchronously; ~30–60 ms the first time).
