@@ -140,6 +140,10 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
       onShutdown: o.onShutdown,
     });
     bridge = new WorkerBridge(daemon, router, o.address, log.child({ role: 'bridge' }));
+    const b = bridge;
+    daemon.onRefsEscaped = (jobId, ids, owners, caller) => b.registerEscaped(jobId, ids, owners, caller);
+    daemon.onThreadExit = (threadId) => b.threadExited(threadId);
+    daemon.threadPort = () => b.portForThread();
     for (let attempt = 0; ; attempt++) {
       try {
         await daemon.join();

@@ -4,7 +4,7 @@
  * unknown actors with ActorDiedError, killing actors (on request, with their placement group, or when
  * the node stops) and reporting state changes to the head. Holds the actor's resources until it dies.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
@@ -71,6 +71,8 @@ export interface ActorHostDeps {
   reply(to: ReplyTarget, r: rayts.ITaskResult, origin?: { jobId: string; callerAddress: string }): void;
   /** An actor's thread ended: the references it held are gone. */
   threadExited?(threadId: number): void;
+  /** A port of its own to the node's worker bridge, for a new thread (transferred with its workerData). */
+  threadPort?(): MessagePort | undefined;
   report(info: rayts.IActorInfo): void;
   release(demand: ResourceMap): void;
   /** Puts a large result into the node's store; returns the result message fields. */
@@ -163,7 +165,14 @@ export class ActorHost {
     }
     let worker: Worker;
     try {
-      worker = new Worker(ENTRY, { workerData: data, resourceLimits: actorResourceLimits(), env: actorThreadEnv() });
+      const port = this.d.threadPort?.();
+      const workerData = port ? { ...data, rayts: { ...data.rayts, bridgePort: port } } : data;
+      try {
+        worker = new Worker(ENTRY, { workerData, transferList: port ? [port] : undefined, resourceLimits: actorResourceLimits(), env: actorThreadEnv() });
+      } catch (e) {
+        port?.close();
+        throw e;
+      }
     } catch (e) {
       // e.g. ERR_WORKER_INIT_FAILED when the system cannot create another thread.
       this.die(a, `its thread could not be started: ${(e as Error).message}`);

@@ -7,6 +7,7 @@
  *
  * Not responsible for choosing nodes (submitters do) or for the node table (head).
  */
+import type { MessagePort } from 'node:worker_threads';
 import type * as grpc from '@grpc/grpc-js';
 import * as grpcjs from '@grpc/grpc-js';
 import { hostname } from 'node:os';
@@ -155,6 +156,7 @@ export class NodeDaemon {
       address: o.address,
       reply: (to, r, origin) => this.reply(to as Submitter, r, origin),
       threadExited: (threadId) => this.onThreadExit?.(threadId),
+      threadPort: () => this.threadPort?.(),
       // Kept and retried while the head is unreachable (a restarting head learns what changed meanwhile).
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
@@ -607,8 +609,12 @@ export class NodeDaemon {
   onRefsEscaped?: (jobId: string, ids: readonly string[], owners: readonly string[] | undefined, callerAddress: string) => string[] | Promise<string[]>;
   /** Set by the process: a worker thread ended (its references are gone). */
   onThreadExit?: (threadId: number) => void;
+  /** Set by the process: a port of its own to the worker bridge for each new worker thread. */
+  threadPort?: () => MessagePort;
 
   private reply(sub: Submitter, r: rayts.ITaskResult, origin?: { jobId: string; callerAddress: string }): void {
+    // Without registration on the caller's behalf the caller registers itself: owners mean "registered".
+    if (r.containedRefs?.length && !(origin && this.onRefsEscaped)) r.containedOwners = [];
     if (r.containedRefs?.length && origin && this.onRefsEscaped) {
       const owners = this.onRefsEscaped(origin.jobId, r.containedRefs, r.containedOwners ?? undefined, origin.callerAddress);
       if (Array.isArray(owners)) r.containedOwners = owners;
