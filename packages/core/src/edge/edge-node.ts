@@ -143,7 +143,7 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
     const b = bridge;
     daemon.onRefsEscaped = (jobId, ids, owners, caller) => b.registerEscaped(jobId, ids, owners, caller);
     daemon.onThreadExit = (threadId) => b.threadExited(threadId);
-    daemon.threadPort = () => b.portForThread();
+    daemon.bridgePorts = (port) => b.attachPort(port);
     for (let attempt = 0; ; attempt++) {
       try {
         await daemon.join();

@@ -7,7 +7,7 @@
  *
  * Not responsible for choosing nodes (submitters do) or for the node table (head).
  */
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type * as grpc from '@grpc/grpc-js';
 import * as grpcjs from '@grpc/grpc-js';
 import { hostname } from 'node:os';
@@ -144,6 +144,7 @@ export class NodeDaemon {
       init: { bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: '', sharedBuffer: o.store.sharedBuffer },
       // A task thread that ends (crash, force cancel, idle exit) drops its references, as actor threads do.
       onThreadExit: (threadId) => this.onThreadExit?.(threadId),
+      threadPort: () => this.threadPort(),
     });
     this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);
@@ -156,7 +157,7 @@ export class NodeDaemon {
       address: o.address,
       reply: (to, r, origin) => this.reply(to as Submitter, r, origin),
       threadExited: (threadId) => this.onThreadExit?.(threadId),
-      threadPort: () => this.threadPort?.(),
+      threadPort: () => this.threadPort(),
       // Kept and retried while the head is unreachable (a restarting head learns what changed meanwhile).
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
@@ -609,8 +610,26 @@ export class NodeDaemon {
   onRefsEscaped?: (jobId: string, ids: readonly string[], owners: readonly string[] | undefined, callerAddress: string) => string[] | Promise<string[]>;
   /** Set by the process: a worker thread ended (its references are gone). */
   onThreadExit?: (threadId: number) => void;
-  /** Set by the process: a port of its own to the worker bridge for each new worker thread. */
-  threadPort?: () => MessagePort;
+  private portSink?: (port: MessagePort) => void;
+  private pendingPorts: MessagePort[] = [];
+
+  /**
+   * Set by the process: where the main-thread ends of the worker threads' own bridge ports go (the
+   * WorkerBridge). Threads started before (the warm ones) are handed over now; what they sent meanwhile
+   * waits in their ports.
+   */
+  set bridgePorts(sink: (port: MessagePort) => void) {
+    this.portSink = sink;
+    for (const p of this.pendingPorts.splice(0)) sink(p);
+  }
+
+  /** A port of its own to the worker bridge, for a new worker thread (transferred with its workerData). */
+  private threadPort(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    if (this.portSink) this.portSink(port1);
+    else this.pendingPorts.push(port1);
+    return port2;
+  }
 
   private reply(sub: Submitter, r: rayts.ITaskResult, origin?: { jobId: string; callerAddress: string }): void {
     // Without registration on the caller's behalf the caller registers itself: owners mean "registered".

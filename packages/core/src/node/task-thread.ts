@@ -69,7 +69,7 @@ export class TaskThread {
     const data: TaskThreadData = { rayts: o.init, pool: { port: port2, control, quickUs: o.quickUs } };
     this.worker = new Worker(o.entry, {
       workerData: data,
-      transferList: [port2 as never],
+      transferList: o.init.bridgePort ? [port2 as never, o.init.bridgePort as never] : [port2 as never],
       // A task that exhausts its heap ends its own thread (WorkerCrashedError), never the node.
       resourceLimits: { maxOldGenerationSizeMb: o.maxOldGenerationSizeMb },
     });

@@ -4,7 +4,7 @@
  * this node, one per job. A task blocked in `get`/`wait` lends its CPU to other tasks meanwhile, so
  * nested tasks cannot deadlock a full node.
  */
-import { BroadcastChannel, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import { InvalidArgumentError, ObjectRef, errorToWire, newTaskId, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
@@ -51,16 +51,14 @@ export class WorkerBridge {
   }
 
   /**
-   * A port for one new worker thread (pass it as `WorkerInit.bridgePort` in the thread's workerData and
-   * transfer it): its requests and replies travel on it alone, waking no other thread.
+   * Serves one worker thread on the main-thread end of its own port (the thread has the other end as
+   * `WorkerInit.bridgePort`): its requests and replies travel on it alone, waking no other thread.
    */
-  portForThread(): MessagePort {
-    const { port1, port2 } = new MessageChannel();
+  attachPort(port1: MessagePort): void {
     port1.on('message', (req: BridgeRequest) => this.serve(req, (r) => !this.closed && port1.postMessage(r)));
     port1.unref();
     this.ports.add(port1);
     port1.once('close', () => this.ports.delete(port1));
-    return port2;
   }
 
   private send(threadId: number, r: BridgeReply): void {

@@ -17,6 +17,7 @@
  *
  * Not responsible for resources or task order across leases (LocalTaskScheduler does that).
  */
+import type { MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { WorkerCrashedError, TaskCancelledError, errorToWire, type ErrorWire } from '@samsara/ray-common';
 import type { WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js';
@@ -31,6 +32,8 @@ export interface WorkerPoolOptions {
   /** Upper bound, for tasks blocked in get plus fractional-CPU tasks [max(32, 4 × threads)]. */
   readonly maxThreads?: number;
   readonly init: WorkerInit;
+  /** A port of its own to the worker bridge for each new thread (else threads share BroadcastChannels). */
+  readonly threadPort?: () => MessagePort | undefined;
   /** Heap limit per worker thread in MiB (worker resource limits) [workerHeapMb()]. */
   readonly maxOldGenerationSizeMb?: number;
   /** An idle thread above minThreads exits after this long [60,000]. */
@@ -85,6 +88,7 @@ interface ResolvedOptions {
   readonly idleTimeoutMs: number;
   readonly shortTaskUs: number;
   readonly onThreadExit?: (threadId: number) => void;
+  readonly threadPort?: () => MessagePort | undefined;
 }
 
 export class WorkerPool {
@@ -113,6 +117,7 @@ export class WorkerPool {
       idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
       shortTaskUs: o.shortTaskUs ?? 1000,
       onThreadExit: o.onThreadExit,
+      threadPort: o.threadPort,
     });
     for (let i = 0; i < this.o.minThreads; i++) this.idle.push(this.spawn());
   }
@@ -257,10 +262,15 @@ export class WorkerPool {
     return undefined;
   }
 
+  private withPort(): WorkerInit {
+    const bridgePort = this.o.threadPort?.();
+    return bridgePort ? { ...this.o.init, bridgePort } : this.o.init;
+  }
+
   private spawn(): TaskThread {
     const t = new TaskThread({
       entry: ENTRY,
-      init: this.o.init,
+      init: this.withPort(),
       maxOldGenerationSizeMb: this.o.maxOldGenerationSizeMb,
       quickUs: this.o.shortTaskUs,
       onResults: (th, results, values) => this.onResults(th, results, values),

@@ -130,7 +130,7 @@ export class ClusterProcess {
       const bridge = p.bridge;
       daemon.onRefsEscaped = (jobId, ids, owners, caller) => bridge.registerEscaped(jobId, ids, owners, caller);
       daemon.onThreadExit = (threadId) => bridge.threadExited(threadId);
-      daemon.threadPort = () => bridge.portForThread();
+      daemon.bridgePorts = (port) => bridge.attachPort(port);
       await daemon.join();
     }
     return p;
