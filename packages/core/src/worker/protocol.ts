@@ -1,8 +1,10 @@
 /**
  * Messages between a node's main thread and its worker threads.
- * - Tasks go main → worker as piscina tasks ({@link WorkerTask} → {@link WorkerReply}).
- * - Calls user code makes inside a task (nested submit, get, put, wait…) go worker → main over a
- *   BroadcastChannel named `rayts:req:<bridgeId>` and are answered on `rayts:rep:<bridgeId>:<threadId>`.
+ * - Tasks go main → worker through the node's own thread pool ({@link WorkerTask} → {@link WorkerReply};
+ *   node/task-thread-protocol.ts has the batching messages).
+ * - Calls user code makes inside a task (nested submit, get, put, wait…) go worker → main on the
+ *   thread's own port (`WorkerInit.bridgePort`), or, for a thread started without one, over a
+ *   BroadcastChannel named `rayts:req:<bridgeId>` answered on `rayts:rep:<bridgeId>:<threadId>`.
  */
 import type { ErrorWire } from '@samsara/ray-common';
 import type { ShippedCallable } from '../api/function-descriptor.js';
