@@ -10,6 +10,7 @@ export * from './errors.js';
 export * from './ids.js';
 export * from './resources.js';
 export * from './object-ref.js';
+export * from './ref-cache.js';
 export * from './codec.js';
 export * from './config.js';
 export * from './logging.js';

@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   ObjectRef,
+  RefCache,
   newTaskId,
   objectIdOf,
   taskIdOfObject,
@@ -185,6 +186,8 @@ export class CoreWorker {
   /** Owned objects → the borrowed refs they contain (held until the container is freed). */
   private readonly borrowedIn = new Map<string, string[]>();
   private readonly borrowRegistry = new FinalizationRegistry<string>((id) => this.borrows?.unhold(id));
+  /** The live instance decoded for each ref (see RefCache). */
+  private readonly decoded = new RefCache();
   private readonly freeWhenSettled = new Set<string>();
   private readonly countInstances: boolean;
   /** The task that made each stored object still owned here, for lineage reconstruction. */
@@ -291,13 +294,17 @@ export class CoreWorker {
 
   /** A ref decoded in this process: a local reference when it names an object we own, else a borrow. */
   decodedRef(id: ObjectId, owner: string): ObjectRef {
+    if (!this.refs || !this.countInstances) return new ObjectRef(id, owner);
+    // One counted instance per object: decoding the same ref again returns it.
+    const live = this.decoded.get(id);
+    if (live) return live;
     const r = new ObjectRef(id, owner);
-    if (!this.refs || !this.countInstances) return r;
     if (this.objects.has(id)) this.refs.track(r);
     else {
       this.borrows!.hold(id, owner || this.o.ownAddress);
       this.borrowRegistry.register(r, id);
     }
+    this.decoded.set(r);
     return r;
   }
 

@@ -9,6 +9,7 @@ import * as vm from 'node:vm';
 import { threadId, BroadcastChannel } from 'node:worker_threads';
 import {
   ObjectRef,
+  RefCache,
   encodeValue,
   errorFromWire,
   newTaskId,
@@ -121,6 +122,8 @@ export class WorkerThreadRuntime implements Runtime {
     this.queueRefs(h.jobId, undefined, h.id);
   });
   private readonly refQueue = new Map<string, { inc: [string, string][]; dec: string[] }>();
+  /** The live instance decoded for each ref (see RefCache). */
+  private readonly decoded = new RefCache();
   /** ObjectRef instances of this thread not yet collected. */
   private liveRefs = 0;
   private gcTimer: NodeJS.Timeout | undefined;
@@ -186,7 +189,11 @@ export class WorkerThreadRuntime implements Runtime {
 
   /** A ref decoded in this thread: a new reference the node counts (owned there, or borrowed). */
   decodedRef(id: ObjectId, owner: string): ObjectRef {
+    // One counted instance per object: decoding the same ref again returns it.
+    const live = this.decoded.get(id);
+    if (live) return live;
     const r = new ObjectRef(id, owner);
+    this.decoded.set(r);
     const jobId = this.current().jobId;
     this.queueRefs(jobId, [id, owner || this.init.nodeAddress], undefined);
     this.liveRefs++;
