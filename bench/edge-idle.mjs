@@ -12,11 +12,11 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, REPO_ROOT, daemonPids } from './lib/loopback-cluster.mjs';
+import { CLI, REPO_ROOT, daemonPids, freePort } from './lib/loopback-cluster.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (k, d) => {
@@ -35,17 +35,6 @@ function sample(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { rss: kb('VmRSS'), hwm: kb('VmHWM'), threads: Number(st.match(/^Threads:\s+(\d+)/m)[1]), ticks: Number(fields[11]) + Number(fields[12]) };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const canConnect = (port) =>

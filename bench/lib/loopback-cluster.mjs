@@ -40,7 +40,8 @@ export function clusterUnavailableReason() {
   return undefined;
 }
 
-function freePort() {
+/** A free TCP port on loopback (bound, read, released). */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
