@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { formatNumber, messageOf, timingFromEnv } from './harness.mjs';
 import { stopChild } from './lib/child.mjs';
 import { clusterUnavailableReason, startLoopbackCluster } from './lib/loopback-cluster.mjs';
+import { memInfo } from './lib/meminfo.mjs';
 import { deriveRatios, renderResultsMd } from './lib/report.mjs';
 import { RAY_248 } from './ray-2.48.mjs';
 
@@ -103,19 +104,6 @@ function commandLine(argv) {
 /** Hang guard per bench (not a timed assertion): generous, derived from the timing settings. */
 function watchdogMs(timing) {
   return (180 + 3 * (timing.warmupSeconds + timing.runs * timing.seconds)) * 1000;
-}
-
-/** MemAvailable and MemTotal from /proc/meminfo in bytes (undefined where there is none). */
-function memInfo() {
-  try {
-    const t = readFileSync('/proc/meminfo', 'utf8');
-    const kb = (k) => Number(t.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
-    const available = kb('MemAvailable');
-    const total = kb('MemTotal');
-    return Number.isFinite(available) && Number.isFinite(total) ? { available, total } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -32,6 +32,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopChild } from './lib/child.mjs';
 import { clusterUnavailableReason, startLoopbackCluster } from './lib/loopback-cluster.mjs';
+import { memInfo } from './lib/meminfo.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -63,18 +64,6 @@ function resetPeak(pid) {
 
 /** Stop a scenario before the kernel's OOM killer picks a process on this shared machine. */
 const MIN_FREE_FRACTION = Number(process.env.RAYTS_BENCH_MIN_FREE_FRACTION || 0.2);
-
-function memInfo() {
-  try {
-    const t = readFileSync('/proc/meminfo', 'utf8');
-    const kb = (k) => Number(t.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
-    const available = kb('MemAvailable');
-    const total = kb('MemTotal');
-    return Number.isFinite(available) && Number.isFinite(total) ? { available, total } : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const mib = (b) => (Number.isFinite(b) ? `${Math.round(b / 2 ** 20).toLocaleString('en-US')} MiB` : '–');
 const secs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms).toLocaleString('en-US')} ms`);

@@ -16,12 +16,7 @@ function q(x: number): number {
 
 /** a + b, exact to 1/10,000. */
 export function addResources(a: ResourceMap, b: ResourceMap, sign = 1): ResourceMap {
-  const out: ResourceMap = { ...a };
-  for (const k of Object.keys(b)) {
-    const v = (q(out[k] ?? 0) + sign * q(b[k])) / SCALE;
-    out[k] = v;
-  }
-  return out;
+  return adjustResources({ ...a }, b, sign);
 }
 
 /**

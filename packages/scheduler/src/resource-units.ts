@@ -62,9 +62,7 @@ export function utilisationAfter(
 export type Units = Record<string, number>;
 
 export function unitsOf(r: Readonly<ResourceMap>): Units {
-  const out: Units = {};
-  for (const k of Object.keys(r)) out[k] = toUnits(r[k]);
-  return out;
+  return unitsOfKeys(r, Object.keys(r));
 }
 
 /** Integer-unit form of the `keys` of a resource map (absent keys count as 0). */

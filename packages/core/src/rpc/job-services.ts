@@ -4,36 +4,18 @@
  * services.ts; kept apart so the job and listing RPCs evolve without touching the core services.
  */
 import * as grpc from '@grpc/grpc-js';
-import { pb } from './services.js';
-
-interface Codec<T> {
-  encode(m: T): { finish(): Uint8Array };
-  decode(b: Uint8Array): T;
-}
-
-function method<Req, Res>(service: string, name: string, req: Codec<Req>, res: Codec<Res>, responseStream = false): grpc.MethodDefinition<Req, Res> {
-  return {
-    path: `/rayts.${service}/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (m: Req) => Buffer.from(req.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => req.decode(b),
-    responseSerialize: (m: Res) => Buffer.from(res.encode(m).finish()),
-    responseDeserialize: (b: Buffer) => res.decode(b),
-    originalName: name.charAt(0).toLowerCase() + name.slice(1),
-  };
-}
+import { method, pb, unary } from './services.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export const jobServiceDefinition = {
-  submitJob: method('JobService', 'SubmitJob', pb.SubmitJobRequest as any, pb.SubmitJobReply as any),
-  getJob: method('JobService', 'GetJob', pb.JobRequest as any, pb.GetJobReply as any),
-  jobLogs: method('JobService', 'JobLogs', pb.JobLogsRequest as any, pb.JobLogChunk as any, true),
-  stopJob: method('JobService', 'StopJob', pb.JobRequest as any, pb.StopJobReply as any),
+  submitJob: unary('JobService', 'SubmitJob', pb.SubmitJobRequest, pb.SubmitJobReply),
+  getJob: unary('JobService', 'GetJob', pb.JobRequest, pb.GetJobReply),
+  jobLogs: method('JobService', 'JobLogs', pb.JobLogsRequest as any, pb.JobLogChunk as any, false, true),
+  stopJob: unary('JobService', 'StopJob', pb.JobRequest, pb.StopJobReply),
 } satisfies grpc.ServiceDefinition;
 
 export const storeServiceDefinition = {
-  listObjects: method('StoreService', 'ListObjects', pb.ListRequest as any, pb.ObjectList as any),
+  listObjects: unary('StoreService', 'ListObjects', pb.ListRequest, pb.ObjectList),
 } satisfies grpc.ServiceDefinition;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -10,12 +10,13 @@ import { MAX_MESSAGE_BYTES } from '@samsara/ray-common';
 export const pb = proto.rayts;
 export type pbt = typeof proto.rayts;
 
-interface Codec<T> {
+export interface Codec<T> {
   encode(m: T): { finish(): Uint8Array };
   decode(b: Uint8Array): T;
 }
 
-function method<Req, Res>(
+/** A grpc-js method definition over protobufjs static codecs (shared with job-services.ts). */
+export function method<Req, Res>(
   service: string,
   name: string,
   req: Codec<Req>,
@@ -36,7 +37,7 @@ function method<Req, Res>(
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const unary = (s: string, n: string, a: any, b: any) => method(s, n, a, b, false, false);
+export const unary = (s: string, n: string, a: any, b: any) => method(s, n, a, b, false, false);
 
 export const headServiceDefinition = {
   registerNode: unary('HeadService', 'RegisterNode', pb.RegisterNodeRequest, pb.RegisterNodeReply),
