@@ -507,11 +507,11 @@ export class NodeDaemon {
 
   /** A job ended (or its driver died): the results its tasks left here are nobody's any more. */
   private dropJobObjects(jobId: string): void {
-    const set = this.jobObjects.get(jobId);
-    if (!set) return;
+    const objects = this.jobObjects.get(jobId);
+    if (!objects) return;
     this.jobObjects.delete(jobId);
-    for (const id of set.keys()) this.o.store.delete(id);
-    this.o.log.info({ jobId, objects: set.size }, 'dropped the stored results of a finished job');
+    for (const id of objects.keys()) this.o.store.delete(id);
+    this.o.log.info({ jobId, objects: objects.size }, 'dropped the stored results of a finished job');
   }
 
   /** The process at `ownerAddress` died: the results stored here for it have no owner any more. */
@@ -632,20 +632,18 @@ export class NodeDaemon {
   }
 
   private reply(sub: Submitter, r: rayts.ITaskResult, origin?: { jobId: string; callerAddress: string }): void {
-    // Without registration on the caller's behalf the caller registers itself: owners mean "registered".
-    if (r.containedRefs?.length && !(origin && this.onRefsEscaped)) r.containedOwners = [];
-    if (r.containedRefs?.length && origin && this.onRefsEscaped) {
-      const owners = this.onRefsEscaped(origin.jobId, r.containedRefs, r.containedOwners ?? undefined, origin.callerAddress);
-      if (Array.isArray(owners)) r.containedOwners = owners;
-      else {
-        void owners.then((o) => {
-          r.containedOwners = o;
-          this.send(sub, r);
-        });
-        return;
-      }
+    if (!r.containedRefs?.length) return this.send(sub, r);
+    // Owners on the wire mean "registered on your behalf"; without registration the caller registers itself.
+    const owners = origin && this.onRefsEscaped ? this.onRefsEscaped(origin.jobId, r.containedRefs, r.containedOwners ?? undefined, origin.callerAddress) : [];
+    if (Array.isArray(owners)) {
+      r.containedOwners = owners;
+      this.send(sub, r);
+    } else {
+      void owners.then((o) => {
+        r.containedOwners = o;
+        this.send(sub, r);
+      });
     }
-    this.send(sub, r);
   }
 
   private send(sub: Submitter, r: rayts.ITaskResult): void {

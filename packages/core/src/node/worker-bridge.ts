@@ -127,7 +127,8 @@ export class WorkerBridge {
     const out: string[] = [];
     const remote = new Map<string, string[]>();
     ids.forEach((id, i) => {
-      const local = [...this.owners.values()].find((o) => o.objects.has(id)) ?? [...this.router.owners].find((o) => o.objects.has(id));
+      // Every CoreWorker of this process (this bridge's, an embedded driver's) is in the router.
+      const local = [...this.router.owners].find((o) => o.objects.has(id));
       if (local) {
         local.updateBorrowers(callerAddress, [{ objectId: id, delta: 1 }]);
         out.push(this.daemon.address);

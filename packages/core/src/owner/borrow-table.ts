@@ -63,6 +63,13 @@ export class BorrowTable {
     this.entry(id, owner).registered += n;
   }
 
+  /** A registration made on our behalf for a ref we will not keep: gives it back at once (unless held). */
+  giveBack(id: string, owner: string): void {
+    const e = this.entry(id, owner);
+    e.registered += 1;
+    this.maybeRelease(id, e);
+  }
+
   /** Ends `n` holds; when none is left, removes this process from the owner's borrowers. */
   unhold(id: string, n = 1): void {
     const e = this.entries.get(id);

@@ -198,7 +198,7 @@ export class CoreWorker {
     const counting = o.refCounting ?? (o.isDriver ? 'instances' : undefined);
     if (counting) {
       this.refs = new ReferenceCounter((id) => this.release(id));
-      this.borrows = new BorrowTable({ update: (owner, deltas) => this.sendBorrowUpdate(owner, deltas) });
+      this.borrows = new BorrowTable({ update: (owner, deltas) => this.updateBorrowersAt(owner, this.o.ownAddress, deltas) });
     }
     this.countInstances = counting === 'instances';
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
@@ -276,20 +276,16 @@ export class CoreWorker {
     return this.refs.updateBorrowers(borrower, deltas);
   }
 
-  /** Borrower addresses of an owned object (introspection). */
-  borrowersOf(id: string): string[] {
-    return this.refs?.borrowersOf(id) ?? [];
-  }
-
   /** Registers `borrower` (another process) with `owner` as a borrower of `ids`; resolves when counted. */
   async registerBorrowerFor(owner: string, borrower: string, ids: readonly string[]): Promise<void> {
-    await callUnary(this.ownerClient(owner), 'updateBorrowers', { borrower, deltas: ids.map((objectId) => ({ objectId, delta: 1 })) }, this.o.token, 10_000).catch((e) =>
+    await this.updateBorrowersAt(owner, borrower, ids.map((objectId) => ({ objectId, delta: 1 }))).catch((e) =>
       this.o.log.warn({ err: (e as Error).message, owner, borrower }, 'could not register a borrower with the owner of refs in a result'),
     );
   }
 
-  private sendBorrowUpdate(owner: string, deltas: { objectId: string; delta: number }[]): Promise<void> {
-    return callUnary(this.ownerClient(owner), 'updateBorrowers', { borrower: this.o.ownAddress, deltas }, this.o.token, 10_000).then(() => undefined);
+  /** OwnerService.UpdateBorrowers at `owner`, for `borrower`. */
+  private async updateBorrowersAt(owner: string, borrower: string, deltas: { objectId: string; delta: number }[]): Promise<void> {
+    await callUnary(this.ownerClient(owner), 'updateBorrowers', { borrower, deltas }, this.o.token, 10_000);
   }
 
   /** A ref decoded in this process: a local reference when it names an object we own, else a borrow. */
@@ -340,10 +336,7 @@ export class CoreWorker {
       const owner = r.containedOwners[i];
       if (!owner) return;
       if (this.objects.has(id)) this.refs?.updateBorrowers(this.o.ownAddress, [{ objectId: id, delta: -1 }]);
-      else {
-        this.borrows!.registeredBy(id, owner);
-        this.borrows!.unhold(id, 0);
-      }
+      else this.borrows!.giveBack(id, owner);
     });
   }
 
@@ -1157,12 +1150,6 @@ export class CoreWorker {
     this.pgCreations.delete(id);
     const sent = new Promise<rayts.PlacementGroupReply>((resolve, reject) => this.queuePgOp({ op: 'remove', pgId: id, resolve, reject }));
     sent.catch((e: Error) => this.o.log.warn({ err: e.message, pgId: id }, 'could not remove a placement group'));
-  }
-
-  /** Resolves when every queued placement-group operation of this process reached the head. */
-  async placementGroupsSent(): Promise<void> {
-    while (this.pgBatch.length) await new Promise((r) => setImmediate(r));
-    await this.pgSent;
   }
 
   // ------------------------------------------------------------------------------------------------
