@@ -13,14 +13,14 @@ const allowed = {
   core: ['@samsara/ray-common', '@samsara/ray-object-store', '@samsara/ray-scheduler', '@samsara/ray-proto'],
   'edge-agent': ['@samsara/ray', '@samsara/ray-common'],
   data: ['@samsara/ray'],
-  tune: ['@samsara/ray'],
+  tune: ['@samsara/ray', '@samsara/ray-data', '@samsara/ray-serve'],
   serve: ['@samsara/ray'],
   workflow: ['@samsara/ray'],
 };
 const ours = new Map([
   ['@samsara/ray-proto', 'proto'], ['@samsara/ray-common', 'common'], ['@samsara/ray-object-store', 'object-store'],
   ['@samsara/ray-scheduler', 'scheduler'], ['@samsara/ray', 'core'], ['@samsara/ray-edge', 'edge-agent'],
-  ['@samsara/ray-data', 'data'], ['@samsara/ray-tune', 'tune'], ['@samsara/ray-serve', 'serve'],
+  ['@samsara/ray-data', 'data'], ['@samsara/ray-tune', 'tune'], ['@samsara/ray-serve', 'serve'], ['@samsara/ray-workflow', 'workflow'],
 ]);
 
 function walk(dir, out = []) {

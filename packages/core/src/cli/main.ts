@@ -11,6 +11,7 @@ import { status, list, STATUS_USAGE, LIST_USAGE } from './inspect.js';
 import { runDaemon, type DaemonConfig } from './daemon.js';
 import { forgetProcess } from './process-records.js';
 import { job, JOB_USAGE } from './job.js';
+import { runExternal } from './external.js';
 
 const USAGE = `rayts — a Ray-like cluster for Node.js
 
@@ -20,6 +21,7 @@ Usage:
   ${STATUS_USAGE}
   ${LIST_USAGE}
   ${JOB_USAGE}
+  rayts <library> ...      runs rayts-<library> (serve, tune, workflow) when installed
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -55,9 +57,12 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
-    default:
+    default: {
+      const code = await runExternal(cmd, rest);
+      if (code !== undefined) return code;
       process.stderr.write(`rayts: unknown command ${JSON.stringify(cmd)}.\n\n${USAGE}`);
       return 2;
+    }
   }
 }
 

@@ -1,0 +1,2 @@
+/** @samsara/ray-data — placeholder until the package lands. */
+export {};

@@ -1,0 +1,2 @@
+/** @samsara/ray-serve — placeholder until the package lands. */
+export {};

@@ -1,0 +1,2 @@
+/** @samsara/ray-tune — placeholder until the package lands. */
+export {};

@@ -1,0 +1,2 @@
+/** @samsara/ray-workflow — placeholder until the package lands. */
+export {};
