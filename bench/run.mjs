@@ -9,6 +9,8 @@
  * on a three-process loopback cluster). Each case file runs in its own child process (lib/case-runner.mjs).
  * Writes bench/results/<timestamp>.json and regenerates bench/RESULTS.md (not for --only runs unless --md).
  * Timing: RAYTS_BENCH_RUNS [4], RAYTS_BENCH_SECONDS [2], RAYTS_BENCH_WARMUP_SECONDS [1]; --runs/--seconds set them.
+ * Library suites: `--suite NAME` where bench/NAME/run.mjs exists (data, tune, serve, workflow, ops…) runs
+ * that script with the remaining arguments; it writes its own section of RESULTS.md (lib/results-section.mjs).
  * A case file that cannot be imported (the core is not built yet) is recorded as skipped, with the reason.
  */
 import { execFileSync, fork } from 'node:child_process';
@@ -181,8 +183,24 @@ function describe(r) {
   return `${label(r)}: ${formatNumber(r.mean)} ± ${formatNumber(r.sd)} ${r.unit}`;
 }
 
+/** `--suite NAME` of a library suite: bench/NAME/run.mjs, or undefined. */
+function librarySuite(argv) {
+  const i = argv.indexOf('--suite');
+  const name = i >= 0 ? argv[i + 1] : undefined;
+  if (!name || SUITES.includes(name) || !/^[\w-]+$/.test(name)) return undefined;
+  const script = join(BENCH_DIR, name, 'run.mjs');
+  return existsSync(script) ? { script, args: [...argv.slice(0, i), ...argv.slice(i + 2)] } : undefined;
+}
+
 async function main() {
   const argv = process.argv.slice(2);
+  const lib = librarySuite(argv);
+  if (lib) {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [lib.script, ...lib.args], { cwd: REPO_ROOT, stdio: 'inherit' });
+    process.exitCode = r.status ?? 1;
+    return;
+  }
   const opts = parseArgs(argv);
   if (opts.help) {
     process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*?/, '').replace(/^ \* ?/gm, ''));

@@ -6,6 +6,8 @@ import { formatNumber } from '../harness.mjs';
 import { RAY_248, RAY_BENCH_NOTES } from '../ray-2.48.mjs';
 import { ISSUE_7_TARGETS } from '../targets.mjs';
 
+import { extractSuiteSections } from './results-section.mjs';
+
 export const NOTES_START = '<!-- notes:start (kept when RESULTS.md is regenerated) -->';
 export const NOTES_END = '<!-- notes:end -->';
 
@@ -142,6 +144,8 @@ export function renderResultsMd(run, previousMd = '') {
   }
 
   lines.push('', '## Notes', '', extractNotes(previousMd), '');
+  const suites = extractSuiteSections(previousMd);
+  if (suites) lines.push(suites, '');
   return lines.join('\n');
 }
 
