@@ -9,7 +9,8 @@
  * await shutdown();
  */
 export { init, shutdown, type InitOptions, type RuntimeEnv } from './api/init.js';
-export { remote, type RemoteFunction, type RemoteArgs } from './api/remote-function.js';
+export { remote, type RemoteFunction, type RemoteArgs, type RemoteResult } from './api/remote-function.js';
+export { ObjectRefGenerator } from './api/object-ref-generator.js';
 export type { RemoteOptions } from './api/options.js';
 export {
   get,
@@ -29,7 +30,7 @@ export {
 export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './api/runtime.js';
 export { PlacementGroup } from './api/placement-group-handle.js';
 export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from './api/placement-group.js';
-export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorOptions } from './api/actor.js';
+export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorMethodOptions, type ActorOptions } from './api/actor.js';
 export { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from './edge/edge-node.js';
 export {
   ObjectRef,

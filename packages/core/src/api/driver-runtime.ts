@@ -9,6 +9,7 @@ import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
 import type { ResolvedActorOptions } from './actor-options.js';
 import { nodeSummaries } from './node-summaries.js';
+import { ObjectRefGenerator } from './object-ref-generator.js';
 import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
 
 /** Task arguments: top-level refs stay refs (resolved before the task runs); values are encoded, and the refs nested in them are listed. */
@@ -40,6 +41,11 @@ export class DriverRuntime implements Runtime {
     return this.worker.submit(info, toTaskArgs(args, info.name), opts);
   }
 
+  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRefGenerator {
+    const st = this.worker.submitGenerator(info, toTaskArgs(args, info.name), opts);
+    return new ObjectRefGenerator(st.taskId, this.worker.address, st);
+  }
+
   get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
     return this.worker.getValues(refs, timeoutMs);
   }
@@ -64,11 +70,16 @@ export class DriverRuntime implements Runtime {
     return this.worker.submitActorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`));
   }
 
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): ObjectRefGenerator {
+    const st = this.worker.submitActorGeneratorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`), backpressure);
+    return new ObjectRefGenerator(st.taskId, this.worker.address, st);
+  }
+
   killActor(actorId: string): Promise<void> {
     return this.worker.killActor(actorId);
   }
 
-  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined> {
+  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string; generatorMethods?: readonly string[] } | undefined> {
     return this.worker.getActor(name, namespace ?? this.namespace());
   }
 

@@ -32,6 +32,40 @@ export interface CallableInfo {
   readonly definedAt?: string;
   /** The n-th remote()/actor() call in that module. */
   readonly moduleIndex: number;
+  /** A function that is a generator or async generator: its calls stream items (ObjectRefGenerator). */
+  readonly generator: boolean;
+  /** For a class: the methods that are generators or async generators (their calls stream items). */
+  readonly generatorMethods: readonly string[];
+}
+
+const GENERATOR_CONSTRUCTORS = new Set(['GeneratorFunction', 'AsyncGeneratorFunction']);
+
+/**
+ * Whether `fn` is a generator or async generator function (`function*`, `async function*`, a `*method`
+ * of a class or object). Decided from the function itself: its constructor (GeneratorFunction /
+ * AsyncGeneratorFunction), which is what a native generator has, with its source (`function*`,
+ * `async function*`, `*name(`) as the fallback for functions whose prototype chain was replaced.
+ */
+export function isGeneratorFunction(fn: unknown): boolean {
+  if (typeof fn !== 'function') return false;
+  const ctor = (Object.getPrototypeOf(fn) as { constructor?: { name?: string } } | null)?.constructor?.name;
+  if (ctor && GENERATOR_CONSTRUCTORS.has(ctor)) return true;
+  const src = Function.prototype.toString.call(fn);
+  return /^\s*(?:async\s+)?(?:function\s*\*|\*)/.test(src) || /^\s*(?:static\s+)?(?:async\s*)?\*\s*[\w$[]/.test(src);
+}
+
+/** The generator methods of a class (own and inherited, not the constructor). */
+export function generatorMethodsOf(cls: unknown): string[] {
+  const out = new Set<string>();
+  if (typeof cls !== 'function') return [];
+  for (let p = (cls as { prototype?: object }).prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      if (k === 'constructor') continue;
+      const d = Object.getOwnPropertyDescriptor(p, k);
+      if (d && 'value' in d && isGeneratorFunction(d.value)) out.add(k);
+    }
+  }
+  return [...out];
 }
 
 const REGISTRY = Symbol.for('@samsara/ray.callables');
@@ -86,7 +120,9 @@ export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo 
     reg.set(file, list);
   }
   const sourceId = createHash('sha1').update(kind).update('\0').update(source).digest('hex').slice(0, 24);
-  return { kind, name, source, sourceId, freeVars, apiAliases, parseError, definedIn: file, definedAt: at, moduleIndex };
+  const generator = kind === 'function' && isGeneratorFunction(fn);
+  const generatorMethods = kind === 'class' ? generatorMethodsOf(fn) : [];
+  return { kind, name, source, sourceId, freeVars, apiAliases, parseError, definedIn: file, definedAt: at, moduleIndex, generator, generatorMethods };
 }
 
 /** What a submission sends: the source, or a module reference inside the working directory. */

@@ -8,6 +8,7 @@ import { NotInitializedError, type ObjectRef, type ResourceMap } from '@samsara/
 import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
 import type { ResolvedActorOptions } from './actor-options.js';
+import type { ObjectRefGenerator } from './object-ref-generator.js';
 
 /** Where the calling code runs. */
 export interface RuntimeContext {
@@ -57,6 +58,8 @@ export interface WaitResult<T = unknown> {
 export interface Runtime {
   readonly kind: 'driver' | 'worker';
   submitTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRef;
+  /** Submits a generator function's task: its items stream back while it runs. */
+  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRefGenerator;
   get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]>;
   put(value: unknown): Promise<ObjectRef>;
   wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult>;
@@ -64,8 +67,10 @@ export interface Runtime {
   /** Starts creating an actor; returns its id at once. */
   createActor(info: CallableInfo, args: readonly unknown[], opts: ResolvedActorOptions): string;
   submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef;
+  /** Calls an actor method that is a generator: its items stream back while it runs (0 = unbounded backpressure). */
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): ObjectRefGenerator;
   killActor(actorId: string, noRestart: boolean): Promise<void>;
-  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined>;
+  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string; generatorMethods?: readonly string[] } | undefined>;
   /** Sends a placement group's creation to the head (fire and forget; `waitPlacementGroup` reports). */
   createPlacementGroup(id: string, bundles: readonly ResourceMap[], strategy: string, name: string): void;
   waitPlacementGroup(id: string, timeoutMs?: number): Promise<void>;

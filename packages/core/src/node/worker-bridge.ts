@@ -294,6 +294,28 @@ export class WorkerBridge {
         owner.submitActorCall(req.actorId, req.className, req.method, this.args(req.args), req.taskId as never);
         this.trackThreadRefs(req.threadId, req.jobId, [[objectIdOf(req.taskId as never, 0), '']], []);
         return undefined;
+      case 'submitGenerator':
+        // A stream that cannot be submitted ends at once with the error (the thread reads it as its last item).
+        try {
+          owner.submitGenerator(req.info as CallableInfo, this.args(req.args), req.opts as ResolvedTaskOptions, req.taskId as never);
+        } catch (e) {
+          owner.failedStream(req.taskId, e as Error);
+        }
+        return undefined;
+      case 'actorGeneratorCall':
+        owner.submitActorGeneratorCall(req.actorId, req.className, req.method, this.args(req.args), req.backpressure, req.taskId as never);
+        return undefined;
+      case 'genNext':
+        return this.blocking(req.parentTaskId, async () => {
+          const ref = await owner.streamNext(req.taskId);
+          if (!ref) return null;
+          // The thread holds the item's ref from now on (it reports when its instance is collected).
+          this.trackThreadRefs(req.threadId, req.jobId, [[ref.id, '']], []);
+          return ref.id;
+        });
+      case 'genClose':
+        owner.streamClose(req.taskId);
+        return undefined;
       case 'killActor':
         await owner.killActor(req.actorId);
         return undefined;

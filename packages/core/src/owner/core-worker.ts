@@ -48,6 +48,7 @@ import { PullClient } from '../rpc/pull-client.js';
 import { ReferenceCounter } from './reference-counter.js';
 import { BorrowTable } from './borrow-table.js';
 import { relieveStorePressure, withStoreRoom } from './store-pressure.js';
+import { GeneratorStreamState, type StreamHost } from './generator-stream.js';
 import { encodeResult, type EncodedResult } from '../worker/values.js';
 import { decodeFromStore, releaseWhenCollected, type ObjectView } from '@samsara/ray-object-store';
 import { HeadClient, NodeClient, OwnerClient, pb } from '../rpc/services.js';
@@ -95,6 +96,8 @@ interface TaskRecord {
   borrowedArgs?: string[];
   /** Order of an actor call among this process's calls to that actor. */
   seq?: number;
+  /** Set for a streaming generator task (or actor generator call): its items as the caller receives them. */
+  stream?: GeneratorStreamState;
 }
 
 /** A placement-group operation waiting to be sent to the head. */
@@ -129,7 +132,7 @@ interface ActorRef {
 const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
 /** How long an actor lookup waits for an unreachable head (down or restarting) before the actor counts as dead (Ray: 60 s). */
 const HEAD_UNREACHABLE_GIVE_UP_MS = 60_000;
-const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1 });
+const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1, generatorBackpressure: 0 });
 
 export interface CoreWorkerOptions {
   readonly headAddress: string;
@@ -192,6 +195,22 @@ export class CoreWorker {
   private readonly countInstances: boolean;
   /** The task that made each stored object still owned here, for lineage reconstruction. */
   private readonly lineage = new Map<string, TaskRecord>();
+  /** Streaming generator tasks whose caller still reads them, by task id. */
+  private readonly streams = new Map<string, GeneratorStreamState>();
+  private readonly streamHost: StreamHost = {
+    objects: this.objects,
+    ref: (id) => this.ref(id),
+    drop: (id) => {
+      this.releaseContained(id);
+      this.dropObject(id);
+    },
+    ack: (taskId, consumed) => {
+      const rec = this.tasks.get(taskId);
+      if (rec?.state === 'submitted' && rec.nodeId) this.conns.get(rec.nodeId)?.ackGenerator(taskId, consumed);
+    },
+    stop: (taskId) => this.cancelTask(taskId, false),
+    forget: (taskId) => this.streams.delete(taskId),
+  };
 
   constructor(private readonly o: CoreWorkerOptions) {
     this.pulls = new PullClient(o.token, o.store);
@@ -395,6 +414,48 @@ export class CoreWorker {
 
   /** Submits a task; returns the ref of its result at once. Throws SerializationError for unshippable code. */
   submit(info: CallableInfo, args: TaskArg[], opts: ResolvedTaskOptions, taskId = newTaskId()): ObjectRef {
+    this.submitRecord(info, args, opts, taskId, undefined);
+    return this.ref(objectIdOf(taskId as never, 0));
+  }
+
+  /**
+   * Submits a generator function's task: its items stream back while it runs (see GeneratorStreamState).
+   * Throws SerializationError for unshippable code.
+   */
+  submitGenerator(info: CallableInfo, args: TaskArg[], opts: ResolvedTaskOptions, taskId = newTaskId()): GeneratorStreamState {
+    const st = this.openStream(taskId, opts.generatorBackpressure);
+    try {
+      this.submitRecord(info, args, opts, taskId, st);
+    } catch (e) {
+      this.streams.delete(taskId);
+      throw e;
+    }
+    return st;
+  }
+
+  private openStream(taskId: string, backpressure: number): GeneratorStreamState {
+    const st = new GeneratorStreamState(taskId, backpressure, this.streamHost);
+    this.streams.set(taskId, st);
+    return st;
+  }
+
+  /** A stream that failed before it was submitted (e.g. unshippable code): it yields the error and ends. */
+  failedStream(taskId: string, error: Error): void {
+    this.openStream(taskId, 0).end(error);
+  }
+
+  /** The next item of a stream this process reads (for worker threads, through the bridge); undefined at its end. */
+  streamNext(taskId: string): Promise<ObjectRef | undefined> {
+    const st = this.streams.get(taskId);
+    return st ? st.next() : Promise.resolve(undefined);
+  }
+
+  /** The reader of a stream left early (see GeneratorStreamState.close). */
+  streamClose(taskId: string): void {
+    this.streams.get(taskId)?.close();
+  }
+
+  private submitRecord(info: CallableInfo, args: TaskArg[], opts: ResolvedTaskOptions, taskId: string, stream: GeneratorStreamState | undefined): void {
     const fn = shipCallable(info, this.o.workingDir, this.o.entryScript);
     const objectId = objectIdOf(taskId as never, 0);
     const pg = opts.placementGroup;
@@ -410,13 +471,12 @@ export class CoreWorker {
       attempt: 0,
       retriesLeft: opts.maxRetries,
       state: 'resolving',
+      stream,
     };
     this.tasks.set(taskId, rec);
     this.objects.createPending(objectId);
-    const ref = this.ref(objectId);
     this.holdArgs(rec);
     this.resolveArgs(rec);
-    return ref;
   }
 
   private resolveArgs(rec: TaskRecord): void {
@@ -567,7 +627,15 @@ export class CoreWorker {
       actorCreation: !!rec.creation,
       maxConcurrency: rec.creation?.maxConcurrency ?? 0,
       pgId: rec.creation?.pgId ?? '',
+      ...this.streamFields(rec),
     });
+  }
+
+  /** TaskSpec fields of a streaming task: a re-run skips what the caller has; backpressure counts from what it consumed. */
+  private streamFields(rec: TaskRecord): Partial<rayts.TaskSpec.$Properties> {
+    const st = rec.stream;
+    if (!st) return {};
+    return { streaming: true, generatorBackpressure: st.backpressure, generatorSkip: st.received, generatorConsumed: st.yielded };
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -581,7 +649,33 @@ export class CoreWorker {
         rec.reason = ev.reason;
       }
     }
-    for (const r of batch.results as rayts.TaskResult[]) this.onResult(r);
+    for (const r of batch.results as rayts.TaskResult[]) {
+      if (r.status === 'stream_item') this.onStreamItem(r);
+      else this.onResult(r);
+    }
+  }
+
+  /**
+   * One item of a streaming task. Items are taken from any attempt (a re-run yields the same items) as
+   * long as the caller has not got that index yet; others are dropped, and a stored one the caller will
+   * never read is freed where it lies.
+   */
+  private onStreamItem(r: rayts.TaskResult): void {
+    const st = this.streams.get(r.taskId);
+    if (!st || !st.wants(r.itemIndex)) {
+      this.dropRegisteredContained(r);
+      // The reader left: nothing else will free this copy. (A duplicate is left alone: same id as ours.)
+      if (r.stored && r.nodeAddress && (!st || st.isClosed)) {
+        const id = objectIdOf(r.taskId as never, r.itemIndex + 1);
+        if (!this.o.store.delete(id)) callUnary(this.pulls.client(r.nodeAddress), 'freeObjects', { objectIds: [id] }, this.o.token).catch(() => undefined);
+      }
+      return;
+    }
+    const id = st.itemId(r.itemIndex);
+    if (r.stored) this.objects.resolveStored(id, r.nodeAddress, r.nodeId, r.sizeBytes);
+    else this.objects.resolveInline(id, r.inline);
+    if (r.containedRefs?.length) this.holdContained(id, r.containedRefs, r.containedOwners, true);
+    st.arrive(r.itemIndex);
   }
 
   private onResult(r: rayts.TaskResult): void {
@@ -590,6 +684,7 @@ export class CoreWorker {
       this.dropRegisteredContained(r);
       return;
     }
+    if (rec.stream) rec.stream.reportCount(r.itemIndex);
     // An actor holds its creation's resources for its whole life: they stay counted until it ends.
     if (rec.nodeId && !(rec.creation && r.status === 'ok')) this.view.removeInflight(rec.nodeId, rec.demand);
     else if (rec.nodeId && rec.creation) {
@@ -597,6 +692,11 @@ export class CoreWorker {
       if (ar) ar.held = { nodeId: rec.nodeId, demand: rec.demand };
     }
     if (r.status === 'ok') {
+      if (rec.stream) {
+        // The producer ran to its end (a cancel that came too late changes nothing).
+        this.finish(rec, r.nodeId);
+        return;
+      }
       if (rec.cancelled) {
         this.dropRegisteredContained(r);
         this.finish(rec, undefined, this.cancelledError(rec));
@@ -694,6 +794,11 @@ export class CoreWorker {
       this.event(rec, error instanceof TaskCancelledError ? 'CANCELLED' : 'FAILED', error.message, nodeId);
     } else {
       this.event(rec, 'FINISHED', '', nodeId);
+    }
+    if (rec.stream) {
+      // A stream's end is its last item (or its error); `T.0` was only the task's own entry.
+      rec.stream.end(error);
+      this.objects.delete(rec.objectId);
     }
   }
 
@@ -835,6 +940,7 @@ export class CoreWorker {
         ownerAddress: this.o.ownAddress,
         maxRestarts: opts.maxRestarts,
         pgId: pg?.id ?? '',
+        generatorMethods: [...info.generatorMethods],
       },
       noRestart: opts.getIfExists,
     }).then(
@@ -863,8 +969,19 @@ export class CoreWorker {
     this.applyActorInfo(ar, info);
   }
 
+  /** Submits a call of an actor method that is a generator: its items stream back (0 = unbounded backpressure). */
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: TaskArg[], backpressure: number, taskId: string = newTaskId()): GeneratorStreamState {
+    const st = this.openStream(taskId, backpressure);
+    this.submitActorCallRecord(actorId, className, method, args, taskId, st);
+    return st;
+  }
+
   /** Submits a method call; calls from this process to one actor are delivered in submission order. */
   submitActorCall(actorId: string, className: string, method: string, args: TaskArg[], taskId: string = newTaskId()): ObjectRef {
+    return this.submitActorCallRecord(actorId, className, method, args, taskId, undefined);
+  }
+
+  private submitActorCallRecord(actorId: string, className: string, method: string, args: TaskArg[], taskId: string, stream: GeneratorStreamState | undefined): ObjectRef {
     let ar = this.actorRefs.get(actorId);
     if (!ar) {
       ar = { actorId, className, state: 'pending', queue: [], maxTaskRetries: 0, restartsLeft: 0, nextSeq: 0 };
@@ -883,10 +1000,12 @@ export class CoreWorker {
       state: 'resolving',
       call: { actorId: ar.actorId, method },
       seq: ar.nextSeq++,
+      stream,
     };
     this.tasks.set(taskId, rec);
     this.objects.createPending(rec.objectId);
-    const ref = this.ref(rec.objectId);
+    // A stream hands out refs to its items, never to `T.0`.
+    const ref = stream ? new ObjectRef(rec.objectId, this.o.ownAddress) : this.ref(rec.objectId);
     this.holdArgs(rec);
     if (ar.state === 'dead') {
       this.finish(rec, undefined, ar.error ?? this.deadActorError(ar, 'it is dead'));
@@ -1049,6 +1168,7 @@ export class CoreWorker {
         actorId: ar.actorId,
         method: rec.call!.method,
         namespace: this.o.namespace ?? '',
+        ...this.streamFields(rec),
       });
     }
   }
@@ -1060,11 +1180,11 @@ export class CoreWorker {
     if (ar) this.actorDied(ar.actorId, this.deadActorError(ar, 'killed by kill()'));
   }
 
-  async getActor(name: string, namespace: string): Promise<{ actorId: string; className: string } | undefined> {
+  async getActor(name: string, namespace: string): Promise<{ actorId: string; className: string; generatorMethods: string[] } | undefined> {
     const reply = await this.headCall<rayts.ActorDirectoryReply>('actorCall', { op: 'get', name, namespace });
     const a = reply.found ? reply.actor : undefined;
     if (!a || a.state === 'DEAD') return undefined;
-    return { actorId: a.actorId!, className: a.className ?? 'Actor' };
+    return { actorId: a.actorId!, className: a.className ?? 'Actor', generatorMethods: a.generatorMethods ?? [] };
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -1428,7 +1548,15 @@ export class CoreWorker {
   }
 
   cancel(ref: ObjectRef, force: boolean): void {
-    const rec = this.tasks.get(taskIdOfObject(ref.id));
+    this.cancelTask(taskIdOfObject(ref.id), force);
+  }
+
+  /**
+   * Cancels a task of this process. A running streaming task is stopped even without `force` (the node
+   * ends its generator at the next item).
+   */
+  private cancelTask(taskId: string, force: boolean): void {
+    const rec = this.tasks.get(taskId);
     if (!rec || rec.state === 'done') return;
     rec.cancelled = true;
     rec.retriesLeft = 0;
@@ -1511,6 +1639,7 @@ export class CoreWorker {
       }
     }
     this.tasks.clear();
+    for (const st of [...this.streams.values()]) st.end(new RayError('The stream was abandoned: the runtime shut down.'));
     for (const c of this.conns.values()) c.close();
     this.conns.clear();
     this.view.close();

@@ -5,7 +5,8 @@
  * actor keeps its state and goes on. `__rayShutdown__()` on the instance runs on a graceful exit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorToWire, toTaskError, InvalidArgumentError, setRefHooks } from '@samsara/ray-common';
+import { errorToWire, toTaskError, InvalidArgumentError, setRefHooks, encodeValue, TaskCancelledError } from '@samsara/ray-common';
+import { driveGenerator, GeneratorControl, ItemOutbox } from './generator-driver.js';
 import { decodeArg, encodeResult, type WorkerArg } from './values.js';
 import * as api from '../api/worker-api.js';
 import { setRuntime } from '../api/runtime.js';
@@ -27,6 +28,8 @@ let instance: Record<string, unknown> | undefined;
 let ready = false;
 let running = 0;
 const queue: Extract<MainToActor, { type: 'call' }>[] = [];
+/** Producers of the streaming calls running now. */
+const controls = new Map<string, GeneratorControl>();
 const scope = (taskId: string) => ({
   taskId,
   nodeId: data.nodeId,
@@ -53,6 +56,25 @@ async function create(args: readonly WorkerArg[]): Promise<void> {
   }
 }
 
+/** Runs a streaming call: the method's generator's items leave as they are produced. */
+async function runGeneratorCall(c: Extract<MainToActor, { type: 'call' }>, m: (...a: unknown[]) => unknown, label: string): Promise<void> {
+  const plan = c.generator!;
+  const control = new GeneratorControl(plan.consumed);
+  controls.set(c.taskId, control);
+  const ids = { actorId: data.actorId, taskId: c.taskId };
+  try {
+    const out = new ItemOutbox((items) => send({ type: 'items', taskId: c.taskId, items }));
+    const end = await runtime.scope.run(scope(c.taskId), () => driveGenerator(m.apply(instance, c.args.map((a) => decodeArg(a, data.rayts.sharedBuffer))), plan, control, label, out));
+    await runtime.flushRefs();
+    const itemCount = end.count;
+    if (end.error !== undefined) send({ type: 'result', taskId: c.taskId, reply: { ok: false, error: errorToWire(toTaskError(label, end.error, ids)), itemCount } });
+    else if (end.stopped) send({ type: 'result', taskId: c.taskId, reply: { ok: false, error: errorToWire(new TaskCancelledError(`${label} (task ${c.taskId}) was cancelled after ${itemCount} items.`, { ids })), itemCount } });
+    else send({ type: 'result', taskId: c.taskId, reply: { ok: true, value: encodeValue(null), itemCount } });
+  } finally {
+    controls.delete(c.taskId);
+  }
+}
+
 async function runCall(c: Extract<MainToActor, { type: 'call' }>): Promise<void> {
   const label = `${data.fn.name}.${c.method}`;
   try {
@@ -62,6 +84,10 @@ async function runCall(c: Extract<MainToActor, { type: 'call' }>): Promise<void>
       throw new InvalidArgumentError(`Actor ${data.fn.name} (actor ${data.actorId}) has no method "${c.method}".`, {
         hint: `Its methods are: ${methods.join(', ') || '(none)'}.`,
       });
+    }
+    if (c.generator) {
+      await runGeneratorCall(c, m as (...a: unknown[]) => unknown, label);
+      return;
     }
     const result = await runtime.scope.run(scope(c.taskId), () =>
       (m as (...a: unknown[]) => unknown).apply(instance, c.args.map((a) => decodeArg(a, data.rayts.sharedBuffer))),
@@ -107,6 +133,28 @@ port.on('message', (m: MainToActor) => {
       queue.push(m);
       pump();
       break;
+    case 'genAck': {
+      const c = controls.get(m.taskId);
+      if (c) c.ack(m.consumed);
+      else {
+        const q = queue.find((x) => x.taskId === m.taskId);
+        if (q?.generator) q.generator = { ...q.generator, consumed: Math.max(q.generator.consumed, m.consumed) };
+      }
+      break;
+    }
+    case 'genStop': {
+      const c = controls.get(m.taskId);
+      if (c) c.stop();
+      else {
+        const i = queue.findIndex((x) => x.taskId === m.taskId);
+        if (i >= 0) {
+          const [q] = queue.splice(i, 1);
+          const label = `${data.fn.name}.${q.method}`;
+          send({ type: 'result', taskId: q.taskId, reply: { ok: false, error: errorToWire(new TaskCancelledError(`${label} (task ${q.taskId}) was cancelled before it ran.`, { ids: { actorId: data.actorId, taskId: q.taskId } })), itemCount: 0 } });
+        }
+      }
+      break;
+    }
     case 'shutdown': {
       const hook = instance?.__rayShutdown__;
       const done = () => send({ type: 'shutdown_done' });

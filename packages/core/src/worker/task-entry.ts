@@ -6,7 +6,8 @@
  * node/task-thread-protocol.ts) starts only when the pool gave this thread a port.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { errorToWire, toTaskError, setRefHooks } from '@samsara/ray-common';
+import { errorToWire, toTaskError, setRefHooks, encodeValue, TaskCancelledError } from '@samsara/ray-common';
+import { driveGenerator, GeneratorControl, ItemOutbox, type StreamItem } from './generator-driver.js';
 import { decodeArg, encodeResult } from './values.js';
 import * as api from '../api/worker-api.js';
 import { setRuntime } from '../api/runtime.js';
@@ -23,8 +24,15 @@ setRefHooks({ onDecode: (id, owner) => runtime.decodedRef(id, owner) });
 setApiBindings(api as unknown as Record<string, unknown>);
 (globalThis as Record<string, unknown>).__name ??= (t: unknown) => t;
 
-export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
+/** How a streaming task's items leave this thread, and what the node tells its producer. */
+export interface StreamChannel {
+  readonly control: GeneratorControl;
+  readonly send: (items: StreamItem[]) => void;
+}
+
+export default async function runTask(task: WorkerTask, stream?: StreamChannel): Promise<WorkerReply> {
   const ids = { taskId: task.taskId, nodeId: task.nodeId };
+  if (task.generator) return runGenerator(task, stream ?? { control: new GeneratorControl(task.generator.consumed), send: () => undefined });
   try {
     const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
     // Arguments are decoded inside the task's scope: refs in them are reported under its job (borrowers).
@@ -38,6 +46,29 @@ export default async function runTask(task: WorkerTask): Promise<WorkerReply> {
   } catch (e) {
     await runtime.flushRefs().catch(() => undefined);
     return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)) };
+  }
+}
+
+/** Runs a streaming task: its generator's items leave through `stream` as they are produced. */
+async function runGenerator(task: WorkerTask, stream: StreamChannel): Promise<WorkerReply> {
+  const ids = { taskId: task.taskId, nodeId: task.nodeId };
+  let count = 0;
+  try {
+    const fn = (await loadCallable(task.fn, task.workingDirPath)) as (...a: unknown[]) => unknown;
+    const out = new ItemOutbox(stream.send);
+    const end = await runtime.scope.run({ taskId: task.taskId, nodeId: task.nodeId, jobId: task.jobId, workingDirPath: task.workingDirPath, namespace: task.namespace }, () =>
+      driveGenerator(fn(...task.args.map((a) => decodeArg(a, init.sharedBuffer))), task.generator!, stream.control, task.name, out),
+    );
+    count = end.count;
+    await runtime.flushRefs();
+    if (end.error !== undefined) return { ok: false, error: errorToWire(toTaskError(task.name, end.error, ids)), itemCount: count };
+    if (end.stopped) {
+      return { ok: false, error: errorToWire(new TaskCancelledError(`Task ${task.name} (task ${task.taskId}) was cancelled after ${count} items.`, { ids })), itemCount: count };
+    }
+    return { ok: true, value: encodeValue(null), itemCount: count };
+  } catch (e) {
+    await runtime.flushRefs().catch(() => undefined);
+    return { ok: false, error: errorToWire(toTaskError(task.name, e, ids)), itemCount: count };
   }
 }
 
@@ -75,6 +106,9 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
   let running = false;
   let out: ThreadResult[] = [];
   let outSince = 0;
+  /** Producers of the streaming task running now (by sequence number), and acks for queued ones. */
+  const controls = new Map<number, GeneratorControl>();
+  const early = new Map<number, { consumed: number; stopped: boolean }>();
 
   const flush = () => {
     if (out.length === 0) return;
@@ -97,6 +131,18 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
         last = job.seq;
         const fn = job.fn ?? fns.get(job.fnId)!;
         const t0 = performance.now();
+        let stream: StreamChannel | undefined;
+        if (job.generator) {
+          // Replies already done leave before a streaming task's items.
+          flush();
+          const seq = job.seq;
+          const pre = early.get(seq);
+          early.delete(seq);
+          const control = new GeneratorControl(Math.max(job.generator.consumed, pre?.consumed ?? 0));
+          if (pre?.stopped) control.stop();
+          controls.set(seq, control);
+          stream = { control, send: (items) => port.postMessage({ type: 'items', seq, items } satisfies ThreadToMain) };
+        }
         const reply = await runTask({
           taskId: job.taskId,
           jobId: job.jobId,
@@ -107,7 +153,9 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
           workingDirPath: job.workingDirPath,
           args: job.args,
           namespace: job.namespace,
-        });
+          generator: job.generator,
+        }, stream);
+        if (stream) controls.delete(job.seq);
         const now = performance.now();
         const us = (now - t0) * 1000;
         const avg = runUs.get(job.fnId);
@@ -129,6 +177,19 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
   };
 
   port.on('message', (m: MainToThread) => {
+    if (m.type === 'genAck' || m.type === 'genStop') {
+      const c = controls.get(m.seq);
+      if (c) {
+        if (m.type === 'genAck') c.ack(m.consumed);
+        else c.stop();
+      } else if (queue.some((j) => j.seq === m.seq)) {
+        const e = early.get(m.seq) ?? { consumed: 0, stopped: false };
+        if (m.type === 'genAck') e.consumed = Math.max(e.consumed, m.consumed);
+        else e.stopped = true;
+        early.set(m.seq, e);
+      }
+      return;
+    }
     if (m.type === 'run') {
       for (const j of m.jobs) {
         if (j.fn) fns.set(j.fnId, j.fn);
@@ -137,6 +198,7 @@ function serve(port: MessagePort, control: Int32Array, quickUs: number): void {
     } else {
       if (m.drop.length > 0) {
         const drop = new Set(m.drop);
+        for (const d of m.drop) early.delete(d);
         queue = queue.filter((j) => !drop.has(j.seq));
       }
       Atomics.compareExchange(control, 0, m.token, last);
