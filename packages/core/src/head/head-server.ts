@@ -7,12 +7,13 @@
  * gets a "dead" command (the node re-registers under a new id); malformed input is INVALID_ARGUMENT.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, newJobId, validateResources, type HealthConfig, type Logger } from '@samsara/ray-common';
+import { InvalidArgumentError, newJobId, packInternal, validateResources, type HealthConfig, type Logger } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
 import { headServiceDefinition, pb } from '../rpc/services.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { NodeTable, type NodeRecord } from './node-table.js';
 import { confirmNodeGone } from './node-prober.js';
+import { planSpills } from './spillback-policy.js';
 import { TaskEventTable } from './task-event-table.js';
 import { ActorDirectory } from './actor-directory.js';
 import { PlacementGroupManager } from './placement-group-manager.js';
@@ -65,6 +66,8 @@ export class HeadServer {
   private version = 0;
   private pushScheduled = false;
   private closed = false;
+  /** The report time of each node when it was last told to spill (told again only after a newer report). */
+  private readonly spilledAt = new Map<string, number>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly pushTimer: NodeJS.Timeout;
   viewExtras?: () => Partial<rayts.IClusterView>;
@@ -118,6 +121,17 @@ export class HeadServer {
       this.schedulePush();
     }
     this.placementGroups.retryPending();
+    this.spillback();
+  }
+
+  /** Tells busy nodes to hand queued work back to its owners when other nodes could start it now. */
+  private spillback(): void {
+    const fresh = (nodeId: string) => (this.spilledAt.get(nodeId) ?? -1) < (this.nodes.get(nodeId)?.lastHeartbeatMs ?? 0);
+    for (const order of planSpills(this.nodes.all(), fresh)) {
+      if (this.sendCommand(order.from, { kind: 'spill', payload: packInternal({ resources: order.resources, count: order.count }) })) {
+        this.spilledAt.set(order.from, this.nodes.get(order.from)!.lastHeartbeatMs);
+      }
+    }
   }
 
   /** What a node's death does to the rest of the cluster (the node table has already marked it). */
