@@ -24,7 +24,7 @@ type Node = { type: string; [k: string]: unknown };
 export const API_NAMES = [
   'ray', 'init', 'shutdown', 'remote', 'actor', 'get', 'put', 'wait', 'cancel', 'kill', 'getActor',
   'placementGroup', 'removePlacementGroup', 'runtimeContext', 'nodes', 'clusterResources',
-  'availableResources', 'objectStoreStats', 'free', 'ObjectRef', 'kv',
+  'availableResources', 'objectStoreStats', 'free', 'ObjectRef', 'kv', 'ActorPool',
 ] as const;
 
 const NODE_GLOBALS = [
