@@ -188,7 +188,7 @@ describe('working directory', () => {
     writeFileSync(join(dir, 'lib', 'helper.mjs'), 'export const OFFSET = 100;\nexport function shift(x) { return x + OFFSET; }\n');
     writeFileSync(
       join(dir, 'lib', 'tasks.mjs'),
-      "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nexport const shifted = remote((x) => shift(x) * 2);\n",
+      "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nexport const shifted = remote((x) => shift(x) * 2);\nconst step = 7;\nexport const offsetBy = remote((x) => x + step);\n",
     );
     writeFileSync(join(dir, 'lib', 'model.ts'), "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nconst scale = (x: number): number => shift(x) * 3;\nexport const scaled = remote((x: number) => scale(x));\n");
     writeFileSync(
@@ -201,7 +201,7 @@ describe('working directory', () => {
     );
     writeFileSync(
       join(dir, 'nodir.mjs'),
-      "import { init, get, shutdown } from '@samsara/ray';\nimport { shifted } from './lib/tasks.mjs';\nawait init({ numCpus: 1 });\ntry { shifted.remote(1); console.log('SUBMITTED'); } catch (e) { console.log(e.name + ': ' + e.message); }\nawait shutdown();\n",
+      "import { init, get, shutdown } from '@samsara/ray';\nimport { shifted, offsetBy } from './lib/tasks.mjs';\nawait init({ numCpus: 1 });\nconsole.log('RESULT', await get(shifted.remote(1)));\ntry { offsetBy.remote(1); console.log('SUBMITTED'); } catch (e) { console.log(e.name + ': ' + e.message); }\nawait shutdown();\n",
     );
   });
   afterAll(() => {
@@ -243,9 +243,10 @@ describe('working directory', () => {
     expect(r.stdout).toContain('ARROW 4:true:true 50000:true:true');
   });
 
-  it('workingDir - without a working dir the same function fails, naming it and its imports', () => {
+  it('workingDir - without a working dir an imported helper still travels (by path, same machine); a module-level const fails, naming it', () => {
     const r = node(['nodir.mjs']);
-    expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:3\): it closes over outer variable `shift`/);
+    expect(r.stdout).toContain('RESULT 202');
+    expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:5\): it closes over outer variable `step`/);
     expect(r.stdout).not.toContain('SUBMITTED');
   });
 });
