@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CliCluster, until } from './helpers/cli-cluster.js';
+import { init, get, shutdown } from '@samsara/ray';
+import { arrowRows } from './fixtures/arrow-task.js';
 
 const run = promisify(execFile);
 let root: string;
@@ -135,6 +137,15 @@ function checkOutput(out: { stdout: string; stderr: string }): { node: string; a
 describe('imports travel', () => {
   it('imports - embedded: arrow, ./metrics.mjs (named, default, namespace), an actor class, a package outside the working dir', async () => {
     checkOutput(await node(['main.mjs']));
+  });
+
+  it('imports - in a vitest test, a remote function of a fixture module (test/fixtures/*.js) ships its apache-arrow import', async () => {
+    await init({ numCpus: 1 });
+    try {
+      expect(await get(arrowRows.remote([1, 2, 3]))).toBe(3);
+    } finally {
+      await shutdown();
+    }
   });
 
   it('imports - a TypeScript entry under tsx ships its imports (type-only imports dropped)', async () => {
