@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { tableFromArrays, type Table } from 'apache-arrow';
 import {
@@ -208,20 +208,24 @@ describe('working directory', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  // Asynchronous: a child that runs for seconds must not block this test worker's event loop.
+  const node = (args: string[]): Promise<{ stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 }, (_err, stdout, stderr) => resolve({ stdout, stderr }));
+    });
 
-  it('workingDir - a function defined in a module of the working dir runs with its imports', () => {
-    const r = node(['main.mjs']);
+  it('workingDir - a function defined in a module of the working dir runs with its imports', async () => {
+    const r = await node(['main.mjs']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('RESULT 202');
   });
 
-  it('workingDir - TypeScript modules work when the driver runs under tsx', () => {
-    const r = node(['--import', 'tsx', 'main.ts']);
+  it('workingDir - TypeScript modules work when the driver runs under tsx', async () => {
+    const r = await node(['--import', 'tsx', 'main.ts']);
     expect(r.stdout).toContain('RESULT 306');
   });
 
-  it('Arrow under tsx - tables the script makes come back whole from put/get and through a task (small and stored)', () => {
+  it('Arrow under tsx - tables the script makes come back whole from put/get and through a task (small and stored)', async () => {
     writeFileSync(
       join(dir, 'arrow.ts'),
       [
@@ -239,12 +243,12 @@ describe('working directory', () => {
         'await shutdown();',
       ].join('\n'),
     );
-    const r = node(['--import', 'tsx', 'arrow.ts']);
+    const r = await node(['--import', 'tsx', 'arrow.ts']);
     expect(r.stdout).toContain('ARROW 4:true:true 50000:true:true');
   });
 
-  it('workingDir - without a working dir an imported helper still travels (by path, same machine); a module-level const fails, naming it', () => {
-    const r = node(['nodir.mjs']);
+  it('workingDir - without a working dir an imported helper still travels (by path, same machine); a module-level const fails, naming it', async () => {
+    const r = await node(['nodir.mjs']);
     expect(r.stdout).toContain('RESULT 202');
     expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:5\): it closes over outer variable `step`/);
     expect(r.stdout).not.toContain('SUBMITTED');
