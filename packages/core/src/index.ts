@@ -27,7 +27,7 @@ export {
   type WaitOptions,
   type CancelOptions,
 } from './api/objects-api.js';
-export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './api/runtime.js';
+export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './runtime/runtime.js';
 export { PlacementGroup } from './api/placement-group-handle.js';
 export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from './api/placement-group.js';
 export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorMethodOptions, type ActorOptions } from './api/actor.js';

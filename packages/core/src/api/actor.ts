@@ -5,14 +5,15 @@
  * Handles can be passed to tasks and other actors; named actors are found with `getActor`.
  */
 import { InvalidArgumentError, ObjectRef, describe, registerExtension, EXT } from '@samsara/ray-common';
-import { describeCallable, type CallableInfo } from './function-descriptor.js';
+import { describeCallable, type CallableInfo } from '../code/function-descriptor.js';
 import { checkKnownKeys } from './options.js';
 import { resolveActorOptions, type ActorOptions, type ResolvedActorOptions } from './actor-options.js';
 import type { RemoteArgs, RemoteResult } from './remote-function.js';
 import { resolveGeneratorBackpressure } from './options.js';
+import { generatorOf } from './object-ref-generator.js';
 
 export { resolveActorOptions, ACTOR_OPTION_NAMES, type ActorOptions, type ResolvedActorOptions } from './actor-options.js';
-import { requireRuntime } from './runtime.js';
+import { requireRuntime } from '../runtime/runtime.js';
 
 type AnyFn = (...a: never[]) => unknown;
 /**
@@ -62,7 +63,7 @@ function actorMethod(actorId: string, className: string, method: string, generat
   return {
     remote: (...args: unknown[]) => {
       const rt = requireRuntime(`${what}.remote()`);
-      return (generator ? rt.submitActorGeneratorCall(actorId, className, method, args, backpressure) : rt.submitActorCall(actorId, className, method, args)) as never;
+      return (generator ? generatorOf(rt.submitActorGeneratorCall(actorId, className, method, args, backpressure)) : rt.submitActorCall(actorId, className, method, args)) as never;
     },
     options: (opts: ActorMethodOptions) => {
       checkKnownKeys(opts, ['generatorBackpressure'], `${what}.options()`);

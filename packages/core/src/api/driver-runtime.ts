@@ -5,13 +5,12 @@
 import { ObjectRef, encodeValue, newTaskId, setRefHooks, type Logger, type ResourceMap } from '@samsara/ray-common';
 import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
 import type { ClusterProcess } from '../process/cluster-process.js';
-import type { CallableInfo } from './function-descriptor.js';
+import type { CallableInfo } from '../code/function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
 import type { ResolvedActorOptions } from './actor-options.js';
-import { nodeSummaries } from './node-summaries.js';
-import { ObjectRefGenerator } from './object-ref-generator.js';
-import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
-import { kvReplyOf } from './kv-reply.js';
+import { nodeSummaries } from '../runtime/node-summaries.js';
+import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, StreamHandle, WaitResult } from '../runtime/runtime.js';
+import { kvReplyOf } from '../runtime/kv-reply.js';
 
 /** Task arguments: top-level refs stay refs (resolved before the task runs); values are encoded, and the refs nested in them are listed. */
 export function toTaskArgs(args: readonly unknown[], fnName: string): TaskArg[] {
@@ -42,9 +41,9 @@ export class DriverRuntime implements Runtime {
     return this.worker.submit(info, toTaskArgs(args, info.name), opts);
   }
 
-  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRefGenerator {
-    const st = this.worker.submitGenerator(info, toTaskArgs(args, info.name), opts);
-    return new ObjectRefGenerator(st.taskId, this.worker.address, st);
+  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): StreamHandle {
+    const stream = this.worker.submitGenerator(info, toTaskArgs(args, info.name), opts);
+    return { taskId: stream.taskId, ownerAddress: this.worker.address, stream };
   }
 
   get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
@@ -71,9 +70,9 @@ export class DriverRuntime implements Runtime {
     return this.worker.submitActorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`));
   }
 
-  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): ObjectRefGenerator {
-    const st = this.worker.submitActorGeneratorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`), backpressure);
-    return new ObjectRefGenerator(st.taskId, this.worker.address, st);
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): StreamHandle {
+    const stream = this.worker.submitActorGeneratorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`), backpressure);
+    return { taskId: stream.taskId, ownerAddress: this.worker.address, stream };
   }
 
   killActor(actorId: string): Promise<void> {

@@ -28,7 +28,7 @@ import { ClusterProcess, defaultNodeResources } from '../process/cluster-process
 import { CoreWorker } from '../owner/core-worker.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { DriverRuntime } from './driver-runtime.js';
-import { currentRuntime, setRuntime } from './runtime.js';
+import { currentRuntime, setRuntime } from '../runtime/runtime.js';
 import { checkKnownKeys } from './options.js';
 
 export interface RuntimeEnv {

@@ -16,14 +16,9 @@
  *   counts as consumed once this iterator has handed out its ref.
  */
 import { ObjectRef, objectIdOf } from '@samsara/ray-common';
+import type { GeneratorStream, StreamHandle } from '../runtime/runtime.js';
 
-/** The caller's side of one streaming task, kept by the runtime that submitted it. */
-export interface GeneratorStream {
-  /** The ref of the next item, waiting for it to arrive; undefined once the stream ended. */
-  next(): Promise<ObjectRef | undefined>;
-  /** The caller is done: stops the producer if it still runs and frees the items not handed out. */
-  close(): void;
-}
+export type { GeneratorStream } from '../runtime/runtime.js';
 
 /** Generators dropped unread stop their producer when collected. */
 const dropped = new FinalizationRegistry<GeneratorStream>((s) => s.close());
@@ -80,6 +75,11 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<Ob
     this.#done = true;
     dropped.unregister(this);
   }
+}
+
+/** The generator of a streaming task a runtime submitted. */
+export function generatorOf<T>(h: StreamHandle): ObjectRefGenerator<T> {
+  return new ObjectRefGenerator<T>(h.taskId, h.ownerAddress, h.stream);
 }
 
 /** True for the value of a remote generator call. */

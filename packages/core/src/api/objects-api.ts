@@ -5,7 +5,7 @@
 import { InvalidArgumentError, ObjectRef, describe, addResources, type ResourceMap } from '@samsara/ray-common';
 import { checkKnownKeys } from './options.js';
 import { ObjectRefGenerator } from './object-ref-generator.js';
-import { requireRuntime, type NodeSummary, type ObjectStoreStats, type RuntimeContext, type WaitResult } from './runtime.js';
+import { requireRuntime, type NodeSummary, type ObjectStoreStats, type RuntimeContext, type WaitResult } from '../runtime/runtime.js';
 
 export interface GetOptions {
   /** Give up after this long with GetTimeoutError (which includes why pending tasks wait). Default: wait forever. */

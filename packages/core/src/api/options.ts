@@ -11,6 +11,7 @@ import {
 } from '@samsara/ray-common';
 import { parseLabelSelector, type LabelSelector, type SchedulingStrategy } from '@samsara/ray-scheduler';
 import type { PlacementGroup } from './placement-group-handle.js';
+import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
 
 /** Options of a remote function (all optional; defaults in brackets). */
 export interface RemoteOptions {
@@ -44,18 +45,7 @@ export interface RemoteOptions {
   generatorBackpressure?: number;
 }
 
-export interface ResolvedTaskOptions {
-  readonly demand: Readonly<ResourceMap>;
-  readonly maxRetries: number;
-  readonly retryExceptions: boolean | readonly string[];
-  readonly name?: string;
-  readonly scheduling: SchedulingStrategy;
-  readonly labelSelector?: LabelSelector;
-  readonly placementGroup?: PlacementGroup;
-  readonly bundleIndex: number;
-  /** Unconsumed items at which a generator's producer pauses; 0 = unbounded. */
-  readonly generatorBackpressure: number;
-}
+export type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
 
 export const TASK_OPTION_NAMES = [
   'numCpus', 'numGpus', 'memory', 'resources', 'maxRetries', 'retryExceptions', 'name', 'scheduling',

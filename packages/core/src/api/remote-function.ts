@@ -7,10 +7,10 @@
  * function itself when `remote()` is called (isGeneratorFunction).
  */
 import { InvalidArgumentError, ObjectRef, describe } from '@samsara/ray-common';
-import { describeCallable, type CallableInfo } from './function-descriptor.js';
+import { describeCallable, type CallableInfo } from '../code/function-descriptor.js';
 import { resolveTaskOptions, type RemoteOptions, type ResolvedTaskOptions } from './options.js';
-import { requireRuntime } from './runtime.js';
-import type { ObjectRefGenerator } from './object-ref-generator.js';
+import { requireRuntime } from '../runtime/runtime.js';
+import { generatorOf, type ObjectRefGenerator } from './object-ref-generator.js';
 
 /** Each parameter may be passed as its value or as an ObjectRef of it (resolved before the task runs). */
 export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | ObjectRef<A[K]> };
@@ -52,7 +52,7 @@ class RemoteFunctionImpl<A extends unknown[], R> implements RemoteFunction<A, R>
 
   remote(...args: RemoteArgs<A>): RemoteResult<R> {
     const rt = requireRuntime(`${this.info.name}.remote()`);
-    if (this.info.generator) return rt.submitGeneratorTask(this.info, args, this.resolved) as RemoteResult<R>;
+    if (this.info.generator) return generatorOf(rt.submitGeneratorTask(this.info, args, this.resolved)) as RemoteResult<R>;
     return rt.submitTask(this.info, args, this.resolved) as RemoteResult<R>;
   }
 

@@ -9,7 +9,7 @@ import { HeadClient, CHANNEL_OPTIONS } from '../rpc/services.js';
 import { callUnary } from '../rpc/auth.js';
 import { latestSessionDir, readHeadRecord, resolveToken } from '../session.js';
 import { parse } from './args.js';
-import { nodeSummaries } from '../api/node-summaries.js';
+import { nodeSummaries } from '../runtime/node-summaries.js';
 import { listObjects } from './list-objects.js';
 
 export const STATUS_USAGE = 'rayts status [--address HOST:PORT] [--token T] [--json]';

@@ -25,7 +25,7 @@ import { ActorThreadCapacity } from './actor-capacity.js';
 import type { EncodedObject } from '@samsara/ray-object-store';
 import type { StreamItem } from '../worker/generator-driver.js';
 
-const ENTRY = fileURLToPath(new URL('../worker/actor-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../thread/actor-entry.js', import.meta.url));
 
 /**
  * V8 limits of an actor's thread. The old generation is capped like a task thread's

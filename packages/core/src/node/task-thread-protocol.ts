@@ -1,6 +1,6 @@
 /**
  * The protocol between a node's {@link ../node/worker-pool.ts WorkerPool} and its task threads
- * ({@link ../worker/task-entry.ts}), over one MessagePort per thread plus a shared control word.
+ * ({@link ../thread/task-entry.ts}), over one MessagePort per thread plus a shared control word.
  *
  * - main → thread: `run` carries every task given to that thread in one event-loop turn, in order;
  *   a function's source travels once per thread (later tasks name it by id).

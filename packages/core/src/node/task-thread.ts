@@ -1,5 +1,5 @@
 /**
- * TaskThread: the main thread's handle on one task thread (worker/task-entry.ts): its Worker, its
+ * TaskThread: the main thread's handle on one task thread (thread/task-entry.ts): its Worker, its
  * MessagePort, its control word (see task-thread-protocol.ts) and the jobs posted to it that have not
  * replied. Posting is batched: jobs given to a busy thread in one event-loop turn leave as one message,
  * and so do the jobs an idle thread is given in one run of microtasks (no added latency for one task

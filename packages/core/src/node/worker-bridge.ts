@@ -6,9 +6,9 @@
  */
 import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import { InvalidArgumentError, ObjectRef, errorToWire, newTaskId, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
-import type { CallableInfo } from '../api/function-descriptor.js';
-import type { ResolvedTaskOptions } from '../api/options.js';
-import type { ResolvedActorOptions } from '../api/actor-options.js';
+import type { CallableInfo } from '../code/function-descriptor.js';
+import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
+import type { ResolvedActorOptions } from '../runtime/resolved-options.js';
 import { CoreWorker, type Fetched, type TaskArg } from '../owner/core-worker.js';
 import type { ObjectView, ObjectWriter, StoredMeta } from '@samsara/ray-object-store';
 import type { WorkerArg } from '../worker/values.js';
@@ -16,8 +16,8 @@ import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js'
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
-import { nodeSummaries } from '../api/node-summaries.js';
-import { kvReplyOf } from '../api/kv-reply.js';
+import { nodeSummaries } from '../runtime/node-summaries.js';
+import { kvReplyOf } from '../runtime/kv-reply.js';
 
 export class WorkerBridge {
   private readonly channel: BroadcastChannel;

@@ -1,5 +1,5 @@
 /**
- * WorkerPool: the worker threads that run a node's tasks (worker/task-entry.ts), one task at a time per
+ * WorkerPool: the worker threads that run a node's tasks (thread/task-entry.ts), one task at a time per
  * thread. Tasks come with a lease (LocalTaskScheduler): the tasks of one lease go to one thread, in
  * order, so a thread can hold the next short task while the main thread handles the last reply
  * (pipelining, as Ray reuses a worker lease); tasks given in one event-loop turn leave as one message
@@ -81,7 +81,7 @@ export function workerHeapMb(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(v) && v >= 16 ? v : 2048;
 }
 
-const ENTRY = fileURLToPath(new URL('../worker/task-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../thread/task-entry.js', import.meta.url));
 
 interface ResolvedOptions {
   readonly minThreads: number;

@@ -14,7 +14,7 @@
  * out); open | ended → closed (the caller left early). drained and closed streams are forgotten.
  */
 import { objectIdOf, type ObjectId, type ObjectRef } from '@samsara/ray-common';
-import type { GeneratorStream } from '../api/object-ref-generator.js';
+import type { GeneratorStream } from '../runtime/runtime.js';
 import type { ObjectTable } from './object-table.js';
 
 /** What a stream needs from its CoreWorker. */

@@ -7,12 +7,12 @@
  *   BroadcastChannel named `rayts:req:<bridgeId>` answered on `rayts:rep:<bridgeId>:<threadId>`.
  */
 import type { ErrorWire } from '@samsara/ray-common';
-import type { ShippedCallable } from '../api/function-descriptor.js';
+import type { ShippedCallable } from '../code/function-descriptor.js';
 import type { EncodedResult, WorkerArg } from './values.js';
 import type { StoredMeta } from '@samsara/ray-object-store';
 import type { MessagePort } from 'node:worker_threads';
 import type { GeneratorPlan } from './generator-driver.js';
-import type { KvRequest } from '../api/runtime.js';
+import type { KvRequest } from '../runtime/runtime.js';
 
 /** A callable as a worker rebuilds it: exactly what the submitter shipped. */
 export type WorkerFunction = ShippedCallable;

@@ -5,10 +5,8 @@
  * finds the same one.
  */
 import { NotInitializedError, type ObjectRef, type ResourceMap } from '@samsara/ray-common';
-import type { CallableInfo } from './function-descriptor.js';
-import type { ResolvedTaskOptions } from './options.js';
-import type { ResolvedActorOptions } from './actor-options.js';
-import type { ObjectRefGenerator } from './object-ref-generator.js';
+import type { CallableInfo } from '../code/function-descriptor.js';
+import type { ResolvedActorOptions, ResolvedTaskOptions } from './resolved-options.js';
 
 /** Where the calling code runs. */
 export interface RuntimeContext {
@@ -55,11 +53,27 @@ export interface WaitResult<T = unknown> {
   notReady: ObjectRef<T>[];
 }
 
+/** The caller's side of one streaming task, kept by the runtime that submitted it. */
+export interface GeneratorStream {
+  /** The ref of the next item, waiting for it to arrive; undefined once the stream ended. */
+  next(): Promise<ObjectRef | undefined>;
+  /** The caller is done: stops the producer if it still runs and frees the items not handed out. */
+  close(): void;
+}
+
+/** A streaming task as a runtime returns it (the public API wraps it in an ObjectRefGenerator). */
+export interface StreamHandle {
+  readonly taskId: string;
+  /** Address of the process that owns the items. */
+  readonly ownerAddress: string;
+  readonly stream: GeneratorStream;
+}
+
 export interface Runtime {
   readonly kind: 'driver' | 'worker';
   submitTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRef;
   /** Submits a generator function's task: its items stream back while it runs. */
-  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): ObjectRefGenerator;
+  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): StreamHandle;
   get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]>;
   put(value: unknown): Promise<ObjectRef>;
   wait(refs: readonly ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult>;
@@ -68,7 +82,7 @@ export interface Runtime {
   createActor(info: CallableInfo, args: readonly unknown[], opts: ResolvedActorOptions): string;
   submitActorCall(actorId: string, className: string, method: string, args: readonly unknown[]): ObjectRef;
   /** Calls an actor method that is a generator: its items stream back while it runs (0 = unbounded backpressure). */
-  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): ObjectRefGenerator;
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): StreamHandle;
   killActor(actorId: string, noRestart: boolean): Promise<void>;
   getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string; generatorMethods?: readonly string[] } | undefined>;
   /** Sends a placement group's creation to the head (fire and forget; `waitPlacementGroup` reports). */

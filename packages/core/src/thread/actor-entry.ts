@@ -6,13 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorToWire, toTaskError, InvalidArgumentError, setRefHooks, encodeValue, TaskCancelledError } from '@samsara/ray-common';
-import { driveGenerator, GeneratorControl, ItemOutbox } from './generator-driver.js';
-import { decodeArg, encodeResult, type WorkerArg } from './values.js';
+import { driveGenerator, GeneratorControl, ItemOutbox } from '../worker/generator-driver.js';
+import { decodeArg, encodeResult, type WorkerArg } from '../worker/values.js';
 import * as api from '../api/worker-api.js';
-import { setRuntime } from '../api/runtime.js';
-import { loadCallable, setApiBindings } from './code-loader.js';
-import { WorkerThreadRuntime } from './worker-runtime.js';
-import type { ActorWorkerData, ActorToMain, MainToActor, WarmActorWorkerData } from './actor-protocol.js';
+import { setRuntime } from '../runtime/runtime.js';
+import { loadCallable, setApiBindings } from '../worker/code-loader.js';
+import { WorkerThreadRuntime } from '../worker/worker-runtime.js';
+import type { ActorWorkerData, ActorToMain, MainToActor, WarmActorWorkerData } from '../worker/actor-protocol.js';
 
 const boot = workerData as ActorWorkerData | WarmActorWorkerData;
 /** The actor this thread hosts; a warm thread gets it with its first message ('assign'). */

@@ -7,13 +7,13 @@
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { errorToWire, toTaskError, setRefHooks, encodeValue, TaskCancelledError } from '@samsara/ray-common';
-import { driveGenerator, GeneratorControl, ItemOutbox, type StreamItem } from './generator-driver.js';
-import { decodeArg, encodeResult } from './values.js';
+import { driveGenerator, GeneratorControl, ItemOutbox, type StreamItem } from '../worker/generator-driver.js';
+import { decodeArg, encodeResult } from '../worker/values.js';
 import * as api from '../api/worker-api.js';
-import { setRuntime } from '../api/runtime.js';
-import { loadCallable, setApiBindings } from './code-loader.js';
-import { WorkerThreadRuntime } from './worker-runtime.js';
-import type { WorkerFunction, WorkerInit, WorkerReply, WorkerTask } from './protocol.js';
+import { setRuntime } from '../runtime/runtime.js';
+import { loadCallable, setApiBindings } from '../worker/code-loader.js';
+import { WorkerThreadRuntime } from '../worker/worker-runtime.js';
+import type { WorkerFunction, WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js';
 import type { MainToThread, TaskThreadData, ThreadJob, ThreadResult, ThreadToMain } from '../node/task-thread-protocol.js';
 
 const init = (workerData as { rayts: WorkerInit }).rayts;
