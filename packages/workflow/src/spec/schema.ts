@@ -89,7 +89,7 @@ export const WORKFLOW_SCHEMA = {
 } as const;
 
 /** One ajv for the package: every error, no strict-mode complaints about user schemas' keywords. */
-export const ajv = new Ajv({ allErrors: true, strict: false });
+export const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 
 let compiled: ValidateFunction | undefined;
 export function workflowValidator(): ValidateFunction {
