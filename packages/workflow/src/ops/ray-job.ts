@@ -44,8 +44,9 @@ export async function rayJob(args: RayJobArgs, ctx: OpContext, svc: RunServices)
   let jobId = '';
   let result: unknown;
   const lines: string[] = [];
+  let stopping: Promise<void> | undefined;
   const stopOnAbort = () => {
-    if (jobId) void stopJob(args.address, jobId, env).catch(() => undefined);
+    if (jobId && !stopping) stopping = stopJob(args.address, jobId, env).catch(() => undefined);
   };
   ctx.signal.addEventListener('abort', stopOnAbort, { once: true });
   ctx.log(`submitting ${JSON.stringify(argv)} to ${args.address} (working dir ${wd})`);
@@ -66,6 +67,7 @@ export async function rayJob(args: RayJobArgs, ctx: OpContext, svc: RunServices)
         ctx.log(line);
       },
     });
+    await stopping;
     if (jobId) svc.jobEnded(jobId);
     for (let i = lines.length - 1; i >= 0; i--) {
       const l = lines[i].trim();

@@ -68,7 +68,10 @@ export class WorkflowScheduler {
       if (since !== undefined) void this.catchUp(new Date(since));
     }
     this.cron = new Cron(s.cron, { ...(s.timezone ? { timezone: s.timezone } : {}), catch: true }, (self: Cron) => {
-      this.fire(self.currentRun() ?? new Date(), 'schedule');
+      // The fire time itself (croner calls a little after it): the latest pattern time not in the future.
+      const now = Date.now();
+      const at = self.previousRuns(1, new Date(now + 1))[0] ?? new Date(Math.floor(now / 1000) * 1000);
+      this.fire(at, 'schedule');
     });
   }
 
