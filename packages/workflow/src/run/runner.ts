@@ -8,6 +8,7 @@
  *
  * Every step goes to the run's journal (store.ts); the record returned is the journal folded.
  */
+import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '@samsara/ray';
@@ -111,6 +112,8 @@ class Run {
     private readonly options: RunOptions,
   ) {
     this.services = new RunServices(store.home, runId, journal);
+    // Every running op listens for the run's cancel: a fan-out of hundreds is normal, not a leak.
+    setMaxListeners(0, this.cancel.signal);
     this.events.push(...store.events(runId));
   }
 
