@@ -109,11 +109,14 @@ async function run(argv: string[]): Promise<number> {
   }
   const def = await loadWorkflow(positionals[0]);
   const ctrl = new AbortController();
-  let signals = 0;
+  let firstSignal = 0;
   const onSignal = () => {
-    if (++signals === 1) process.stderr.write('\ncancelling the run (stopping its jobs and clusters); Ctrl-C again to leave now\n');
-    else process.exit(130);
-    ctrl.abort();
+    // `rayts workflow run` forwards the terminal's SIGINT that reached it too: one Ctrl-C comes twice.
+    if (!firstSignal) {
+      firstSignal = Date.now();
+      process.stderr.write('\ncancelling the run (stopping its jobs and clusters); Ctrl-C again to leave now\n');
+      ctrl.abort();
+    } else if (Date.now() - firstSignal > 1000) process.exit(130);
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const record = await runWorkflow(def, {

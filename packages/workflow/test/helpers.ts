@@ -32,10 +32,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `rayts workflow ARGS` (through the core's `rayts`, git-style) and collects the output. */
-export function workflowCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+/**
+ * Runs `rayts-workflow ARGS` and collects the output; with `viaRayts`, as `rayts workflow ARGS` (the
+ * core's CLI running the bin git-style).
+ */
+export function workflowCli(args: string[], env: Record<string, string>, timeoutMs = 120_000, viaRayts = false): Promise<CliResult> {
   return new Promise((res) => {
-    execFile(process.execPath, [RAYTS_CLI, 'workflow', ...args], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, viaRayts ? [RAYTS_CLI, 'workflow', ...args] : [WF_CLI, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       res({ code, stdout, stderr });
     });

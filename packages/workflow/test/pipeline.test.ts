@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('pipeline - start cluster, dates, Ray job, remote task, publish, stop', () => {
   it('runs for real through `rayts workflow run` and records the run with its git commit', async () => {
-    const r = await workflowCli(['run', FIXTURE, '--run-date', '2024-03-10'], env, 180_000);
+    const r = await workflowCli(['run', FIXTURE, '--run-date', '2024-03-10'], env, 180_000, true);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const runId = /run (wr_[0-9a-f]{12}) success/.exec(r.stdout)![1];

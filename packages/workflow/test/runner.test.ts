@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkflow, registerOp, runWorkflow, OpExecutionError, WorkflowRunError, RunStore, type RunEvent } from '@samsara/ray-workflow';
-import { tempWorkspace, webhookServer, workflowCli } from './helpers.js';
+import { startCli, tempWorkspace, webhookServer, workflowCli } from './helpers.js';
 
 // Two ops that can only finish when both run at the same time: proves independent ops run in parallel.
 let arrived = 0;
@@ -153,5 +153,30 @@ ops:
     expect(show.stdout).toContain('boom [shell] failure, 1 attempt');
     expect(show.stdout).toContain('about to fail: hello 2');
     expect(show.stdout).toContain('after [echo] skipped');
+  });
+});
+
+describe('rayts workflow run - Ctrl-C', () => {
+  it('cancels: the running command is terminated, always-ops run, exit 130', async () => {
+    const file = ws.write(
+      'ctrl-c.yaml',
+      `name: ctrl_c
+ops:
+  sleep: { op: shell, args: { command: "echo sleeping; exec sleep 600", shell: true } }
+  next: { op: noop, upstream: [sleep] }
+  cleanup: { op: shell, args: { command: [node, -e, "console.log('cleaned up')"] }, upstream: [sleep], always: true }
+`,
+    );
+    const cli = startCli(['run', file], { RAYTS_WORKFLOW_HOME: ws.home });
+    const runId = (await cli.waitFor(/run (wr_[0-9a-f]{12}) started/))[1];
+    await cli.waitFor(/\[sleep\] sleeping/);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(130);
+    const run = new RunStore(ws.home).get(runId);
+    expect(run.status).toBe('canceled');
+    expect(run.ops.sleep.status).toBe('canceled');
+    expect(run.ops.next.status).toBe('skipped');
+    expect(run.ops.cleanup).toMatchObject({ status: 'success', output: { stdout: 'cleaned up' } });
+    expect(cli.output()).toContain('cancelling the run');
   });
 });

@@ -154,7 +154,7 @@ describe('rayts workflow validate|graph - CLI', () => {
   it('exits non-zero with file:line:column on a bad file, 0 on a good one; graph writes .mmd and .svg', async () => {
     const ws = tempWorkspace();
     const bad = ws.write('bad.yaml', 'name: w\nops:\n  a: { op: nope }\n');
-    const r = await workflowCli(['validate', bad], { RAYTS_WORKFLOW_HOME: ws.home });
+    const r = await workflowCli(['validate', bad], { RAYTS_WORKFLOW_HOME: ws.home }, 120_000, true);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${bad}:3:12 ops.a.op: unknown op 'nope'`);
     const good = ws.write('good.yaml', 'name: good\nops:\n  a: { op: noop }\n  b: { op: noop, args: { value: "{a.value}" } }\n');

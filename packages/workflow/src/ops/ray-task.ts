@@ -62,6 +62,7 @@ export async function rayTask(args: RayTaskArgs, ctx: OpContext, svc: RunService
     env,
     cwd: ctx.workflowDir,
     signal: ctx.signal,
+    detached: true,
     onLine: (line) => {
       if (line.startsWith(RESULT_MARK)) {
         result = JSON.parse(line.slice(RESULT_MARK.length));

@@ -88,7 +88,11 @@ function signalNumber(s: NodeJS.Signals): number | undefined {
   return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[s];
 }
 
-/** Runs `rayts ARGS...` with this Node. */
+/**
+ * Runs `rayts ARGS...` with this Node, in its own process group: a Ctrl-C at the terminal reaches the
+ * workflow runner only, which then stops these children itself in order (a `job submit` hit by the
+ * terminal's SIGINT would stop following and leave its job running).
+ */
 export function rayts(args: readonly string[], o: CliOptions = {}): Promise<CliRun> {
-  return runCommand(process.execPath, [raytsCli(), ...args], o);
+  return runCommand(process.execPath, [raytsCli(), ...args], { ...o, detached: true });
 }

@@ -247,7 +247,12 @@ class Run {
           retryable = false;
           throw new Error(`arguments after substitution do not fit ${op.type}: ${(def.validateArgs.errors ?? []).map((e) => `args${e.instancePath.replace(/\//g, '.')} ${e.message}`).join('; ')}`);
         }
-        const output = await raceAbort(Promise.resolve().then(() => def.run(args, ctx, this.services)), ctrl.signal, def.builtin ? BUILTIN_GRACE_MS : CUSTOM_GRACE_MS);
+        // An op is not started once its signal has aborted (cancelled between scheduling and this microtask).
+        const work = Promise.resolve().then(() => {
+          if (ctrl.signal.aborted) throw ctrl.signal.reason;
+          return def.run(args, ctx, this.services);
+        });
+        const output = await raceAbort(work, ctrl.signal, def.builtin ? BUILTIN_GRACE_MS : CUSTOM_GRACE_MS);
         if (def.validateOutputs && !def.validateOutputs(output)) {
           throw new Error(`the output does not fit ${op.type}'s outputs schema: ${(def.validateOutputs.errors ?? []).map((e) => `output${e.instancePath.replace(/\//g, '.')} ${e.message}`).join('; ')}`);
         }
