@@ -31,9 +31,11 @@ afterAll(async () => {
 
 describe('runWorkflow - scheduling', () => {
   it('runs independent ops in parallel and substitutes outputs keeping their types', async () => {
+    const success = await webhookServer();
     const file = ws.write(
       'parallel.yaml',
       `name: parallel
+alerts: { onSuccess: { webhook: "${success.url}", headers: { x-token: abc } } }
 ops:
   a: { op: barrier, args: { n: 1 }, timeoutS: 30 }
   b: { op: barrier, args: { n: 2 }, timeoutS: 30 }
@@ -52,6 +54,9 @@ ops:
     expect(out.args.whole).toEqual({ n: 2 });
     expect(out.args.text).toBe(`1+2 in parallel run ${run.runId} on 2024-03-05 attempt 1`);
     expect(run.ops.c.startedAt!).toBeGreaterThanOrEqual(Math.max(run.ops.a.endedAt!, run.ops.b.endedAt!));
+    expect(await success.next()).toMatchObject({ event: 'workflow.success', runId: run.runId, workflow: 'parallel', status: 'success', logTail: [] });
+    expect(run.alerts).toEqual([{ on: 'success', webhook: success.url, ok: true, detail: '204 No Content' }]);
+    await success.close();
   });
 
   it('retries with backoff, then succeeds; exhausted retries fail with the cause, op name and attempt', async () => {
