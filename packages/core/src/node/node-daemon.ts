@@ -130,6 +130,8 @@ export class NodeDaemon {
   private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /** Tasks this node has spilled back once (never spilled twice: see spill()). */
+  private readonly spilledOnce = new Set<string>();
 
   constructor(private readonly o: NodeDaemonOptions) {
     // Tasks of functions known to be short queue behind each other on a lease's thread (pipelining).
@@ -264,6 +266,11 @@ export class NodeDaemon {
         void this.releaseGroup(cmd.targetId, index, bundle);
         break;
       }
+      case 'spill': {
+        const { resources, count } = unpackInternal<{ resources: ResourceMap; count: number }>(cmd.payload);
+        this.spill(resources, count);
+        break;
+      }
       case 'job_finished':
         this.dropJobObjects(cmd.targetId);
         break;
@@ -383,6 +390,39 @@ export class NodeDaemon {
       });
       this.scheduleFlush(from);
     }
+  }
+
+  /**
+   * Spillback: hands up to `count` queued tasks of demand `shape` back to their submitters, who place
+   * them again (another node can start them now, the head says). Actor creations stay; a task is handed
+   * back at most once by this node, so one that can only run here (affinity, labels) comes back and
+   * stays. Newest first: the oldest keep their place in this queue.
+   */
+  private spill(shape: ResourceMap, count: number): void {
+    if (!(count > 0)) return;
+    const same = (d: ResourceMap) => {
+      const a = Object.keys(d);
+      return a.length === Object.keys(shape).length && a.every((k) => d[k] === shape[k]);
+    };
+    const eligible = this.scheduler.queuedItems().filter((t) => t.state === 'queued' && !t.spec.actorCreation && !this.spilledOnce.has(t.spec.taskId) && same(t.demand));
+    const chosen = new Set(eligible.slice(-count));
+    if (chosen.size === 0) return;
+    const taken = this.scheduler.remove((t) => chosen.has(t));
+    for (const t of taken) {
+      this.spilledOnce.add(t.spec.taskId);
+      if (this.spilledOnce.size > 100_000) this.spilledOnce.delete(this.spilledOnce.values().next().value!);
+      t.state = 'done';
+      this.reply(t.from, {
+        taskId: t.spec.taskId,
+        attempt: t.spec.attempt,
+        status: 'error',
+        retriable: true,
+        spilled: true,
+        nodeId: this.nodeId,
+        inline: encodeError(new SchedulingError(`Task ${t.spec.fn?.name ?? ''} (task ${t.spec.taskId}) was handed back by busy node ${this.nodeId}: another node can start it now.`, { ids: { taskId: t.spec.taskId, nodeId: this.nodeId } })),
+      });
+    }
+    this.o.log.debug({ count: taken.length, shape }, 'spilled queued tasks back to their owners');
   }
 
   private start(t: NodeTask, lease?: Lease): void {
