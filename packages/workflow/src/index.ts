@@ -25,7 +25,7 @@ export { cancelRun, type CancelOptions } from './run/cancel.js';
 export { RunStore } from './run/store.js';
 export { compileRetryPolicy, retryDelayMs, type RetryPolicy } from './run/retry-policy.js';
 export type { RunStatus, OpStatus, RunRecord, OpRecord, RunEvent, GitLineage, ErrorInfo, RunResource } from './run/status.js';
-export { dashboardSection, type DashboardSection } from './run/dashboard.js';
+export { dashboardSection, dashboardKey, DASHBOARD_NAMESPACE, type DashboardSection } from './run/dashboard.js';
 export type { AlertPayload } from './alerts.js';
 export { WorkflowScheduler, type SchedulerOptions } from './schedule/scheduler.js';
 export { topologicalOrder, layers, graphText, graphMermaid, graphSvg, type GraphNode } from './graph.js';

@@ -1,38 +1,37 @@
 /**
- * The run summary the dashboard shows. DESIGN.md says the head's dashboard lists workflow runs and
- * libraries publish page sections through the cluster KV (`kv.put(namespace, key, value)`); that call
- * is not in `@samsara/ray` yet, so {@link dashboardSection} builds the JSON and the runner stores it as
- * `<home>/runs/<runId>/dashboard.json`. When `kv` lands, the runner puts the same JSON under namespace
- * `workflow`, key `run/<runId>`, on every cluster the run used (docs/workflow.md, "Dashboard").
+ * The run summary the dashboard shows, in the format of the dashboard's library sections (ops branch,
+ * `packages/core/src/dashboard/library-sections.ts`): `{ title, note, columns, rows }`, written to the
+ * cluster KV under namespace `dashboard`, key `section/workflow/<runId>`.
+ *
+ * `kv` is not in `@samsara/ray` yet, so the runner stores the section as
+ * `<home>/runs/<runId>/dashboard.json`; the hook for publishing it is documented in docs/workflow.md
+ * ("Dashboard").
  */
 import type { RunRecord } from './status.js';
 
+/** KV namespace and key of a run's section. */
+export const DASHBOARD_NAMESPACE = 'dashboard';
+export const dashboardKey = (runId: string) => `section/workflow/${runId}`;
+
 export interface DashboardSection {
   readonly title: string;
-  readonly runId: string;
-  readonly workflow: string;
-  readonly status: string;
-  readonly startedAt?: number;
-  readonly endedAt?: number;
-  readonly git: RunRecord['git'];
-  readonly ops: readonly { name: string; type: string; status: string; attempts: number; durationMs?: number }[];
+  readonly note: string;
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | number | boolean | null)[])[];
 }
 
+/** The section of a run: one row per op (status, attempts, seconds, error). */
 export function dashboardSection(r: RunRecord): DashboardSection {
+  const secs = (a?: number, b?: number) => (a && b ? Math.round((b - a) / 100) / 10 : null);
   return {
-    title: `Workflow ${r.workflow} — run ${r.runId}`,
-    runId: r.runId,
-    workflow: r.workflow,
-    status: r.status,
-    ...(r.startedAt ? { startedAt: r.startedAt } : {}),
-    ...(r.endedAt ? { endedAt: r.endedAt } : {}),
-    git: r.git,
-    ops: Object.values(r.ops).map((o) => ({
-      name: o.name,
-      type: o.type,
-      status: o.status,
-      attempts: o.attempts,
-      ...(o.startedAt && o.endedAt ? { durationMs: o.endedAt - o.startedAt } : {}),
-    })),
+    title: `Workflow ${r.workflow} — run ${r.runId}: ${r.status}`,
+    note: [
+      `started ${r.startedAt ? new Date(r.startedAt).toISOString() : '-'}`,
+      r.endedAt ? `ended ${new Date(r.endedAt).toISOString()}` : 'running',
+      `trigger ${r.trigger}, run date ${r.runDate}`,
+      r.git ? `git ${r.git.commit.slice(0, 12)}${r.git.dirty ? ' (dirty)' : ''}` : 'not in git',
+    ].join(' · '),
+    columns: ['op', 'type', 'status', 'attempts', 'seconds', 'error'],
+    rows: Object.values(r.ops).map((o) => [o.name, o.type, o.status, o.attempts, secs(o.startedAt, o.endedAt), o.error?.message.split('\n')[0] ?? o.skipReason ?? null]),
   };
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { InvalidArgumentError } from '@samsara/ray';
 import { WorkflowNotFoundError } from '../errors.js';
 import { workflowHome } from '../config.js';
 import { foldRun, type RunEvent, type RunRecord } from './status.js';
@@ -77,9 +78,13 @@ export class RunStore {
 
   /** Starts the journal of a new run (its first event must be `run_queued`). */
   create(first: Extract<RunEvent, { type: 'run_queued' }>): RunJournal {
-    if (!RUN_ID.test(first.runId) && !/^[A-Za-z0-9_.-]{1,80}$/.test(first.runId)) throw new Error(`bad run id ${first.runId}`);
+    if (!RUN_ID.test(first.runId) && !/^[A-Za-z0-9_.-]{1,80}$/.test(first.runId)) {
+      throw new InvalidArgumentError(`Run id ${JSON.stringify(first.runId)} is not valid: use up to 80 letters, digits, _ . -.`, { hint: 'Leave runId out to get a new wr_… id.' });
+    }
     const dir = join(this.runsDir, first.runId);
-    if (existsSync(join(dir, 'events.jsonl'))) throw new Error(`run ${first.runId} already exists in ${this.runsDir}`);
+    if (existsSync(join(dir, 'events.jsonl'))) {
+      throw new InvalidArgumentError(`Run ${first.runId} already exists in ${this.runsDir}.`, { hint: 'Each run needs its own id; leave runId out to get a new one.' });
+    }
     const j = new RunJournal(dir);
     j.append(first);
     appendFileSync(join(this.runsDir, 'index.jsonl'), JSON.stringify({ runId: first.runId, workflow: first.workflow, file: first.file, t: first.t }) + '\n', { mode: 0o600 });
