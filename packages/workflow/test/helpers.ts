@@ -1,20 +1,22 @@
 /** Helpers of the workflow tests: temp workflow dirs, the CLI as a child process, a webhook server. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const WF_CLI = join(ROOT, 'packages/workflow/dist/cli.js');
 export const RAYTS_CLI = join(ROOT, 'packages/core/dist/cli/main.js');
 export const EXAMPLE_DIR = join(ROOT, 'examples/workflow');
 
-/** A fresh directory for workflow files, and a fresh RAYTS_WORKFLOW_HOME. */
+/** A fresh directory for workflow files, and a fresh RAYTS_WORKFLOW_HOME; removed after the file's tests. */
 export function tempWorkspace(): { dir: string; home: string; write(name: string, text: string): string } {
   const dir = mkdtempSync(join(tmpdir(), 'rayts-wf-test-'));
   const home = join(dir, 'home');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return {
     dir,
     home,

@@ -9,9 +9,11 @@ registerOp('dates_for_spec', () => ({ start_date: '2024-01-01', end_date: '2024-
   },
 });
 
+const ws = tempWorkspace();
+let files = 0;
+
 async function issuesOf(text: string): Promise<DefinitionIssue[]> {
-  const ws = tempWorkspace();
-  const file = ws.write('wf.yaml', text);
+  const file = ws.write(`wf-${++files}.yaml`, text);
   try {
     await loadWorkflow(file);
   } catch (e) {
@@ -84,7 +86,6 @@ describe('loadWorkflow - validation errors carry line and column', () => {
   });
 
   it('references are fine when the value is only known at run time', async () => {
-    const ws = tempWorkspace();
     const file = ws.write(
       'ok.yaml',
       ['name: ok', 'ops:', '  c: { op: noop, args: { value: 2 } }', '  s: { op: ray_cluster_start, args: { numCpus: "{c.value}" } }', '  d: { op: dates_for_spec, args: { days: 1 }, upstream: [c] }', ''].join('\n'),
@@ -152,7 +153,6 @@ describe('graph - Mermaid and SVG', () => {
 
 describe('rayts workflow validate|graph - CLI', () => {
   it('exits non-zero with file:line:column on a bad file, 0 on a good one; graph writes .mmd and .svg', async () => {
-    const ws = tempWorkspace();
     const bad = ws.write('bad.yaml', 'name: w\nops:\n  a: { op: nope }\n');
     const r = await workflowCli(['validate', bad], { RAYTS_WORKFLOW_HOME: ws.home }, 120_000, true);
     expect(r.code).toBe(1);
