@@ -185,3 +185,29 @@ ops:
     expect(cli.output()).toContain('cancelling the run');
   });
 });
+
+describe('cancelRun - the process running the run is gone', () => {
+  it('closes the record as canceled and stops what the run had started', async () => {
+    const { cancelRun } = await import('@samsara/ray-workflow');
+    const { spawnSync } = await import('node:child_process');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const runId = 'wr_0123456789ab';
+    const dir = join(ws.home, 'runs', runId);
+    mkdirSync(dir, { recursive: true });
+    const t = Date.now();
+    const events = [
+      { type: 'run_queued', t, runId, workflow: 'orphan', file: '/x/orphan.yaml', fileHash: 'h', git: null, trigger: 'manual', runDate: '2024-01-01', pid: deadPid, ops: [{ name: 'a', type: 'ray_cluster_start', dependsOn: [] }] },
+      { type: 'run_started', t },
+      { type: 'op_started', t, op: 'a', attempt: 1 },
+      // A cluster whose private RAYTS_TMPDIR is already gone: nothing to stop, the record is closed.
+      { type: 'resource', t, action: 'started', resource: { kind: 'cluster', address: '127.0.0.1:1', tmpdir: join(ws.dir, 'gone') } },
+    ];
+    writeFileSync(join(dir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const run = await cancelRun(runId, { home: ws.home });
+    expect(run.status).toBe('canceled');
+    expect(run.ops.a.status).toBe('canceled');
+    expect(run.liveResources).toEqual([]);
+  });
+});
