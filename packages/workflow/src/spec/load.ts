@@ -17,7 +17,7 @@ import { WorkflowDefinitionError, type DefinitionIssue } from '../errors.js';
 import { topologicalOrder } from '../graph.js';
 import { getOp, opNames } from '../ops/registry.js';
 import '../ops/builtins.js';
-import { compileRetryPolicy } from '../run/retry-policy.js';
+import { compileRetryPolicy, NO_RETRIES } from '../run/retry-policy.js';
 import type { AlertTarget, OpSpec, ScheduleSpec, WorkflowDefinition } from './definition.js';
 import { CONTEXT_FIELDS, findReferences, isWholeReference, type Reference } from './references.js';
 import { workflowValidator } from './schema.js';
@@ -186,7 +186,7 @@ export async function loadWorkflow(file: string, options: LoadWorkflowOptions = 
       upstream: o.upstream ?? [],
       dependsOn: deps,
       references: refs,
-      retry: typeof retry === 'string' ? compileRetryPolicy(undefined) as never : retry,
+      retry: typeof retry === 'string' ? NO_RETRIES : retry,
       ...(o.timeoutS !== undefined ? { timeoutS: o.timeoutS } : {}),
       always: o.always ?? false,
     }) as OpSpec;
