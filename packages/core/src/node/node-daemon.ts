@@ -26,6 +26,7 @@ import {
   type HealthConfig,
 } from '@samsara/ray-common';
 import { LocalTaskScheduler, bundleResources, type Lease } from '@samsara/ray-scheduler';
+import { importRefFromWire } from '../worker/import-wire.js';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
 import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
@@ -37,7 +38,7 @@ import { WorkerPool, taskPipelineDepth } from './worker-pool.js';
 import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
-import { ActorHost } from './actor-host.js';
+import { ActorHost, warmActorCount } from './actor-host.js';
 import { ActorReportQueue } from './actor-report-queue.js';
 import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js';
 import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
@@ -66,6 +67,8 @@ export interface NodeDaemonOptions {
   readonly maxQueuedTasks?: number;
   /** Worker threads started before any task [threads]; 0 starts them on demand. */
   readonly warmThreads?: number;
+  /** Actor threads kept booted ahead [warmActorCount(CPU): RAYTS_WARM_ACTORS, else min(4, CPUs)]; 0 for none. */
+  readonly warmActors?: number;
   /** Called when the head orders a shutdown. */
   readonly onShutdown?: (reason: string) => void;
 }
@@ -153,6 +156,7 @@ export class NodeDaemon {
     this.actorReports = new ActorReportQueue((info) => callUnary(this.head, 'reportActor', info, o.token, 10_000), o.log.child({ component: 'actor-reports' }));
     this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });
     this.actors = new ActorHost({
+      warmActors: o.warmActors ?? warmActorCount(cpu),
       log: o.log.child({ component: 'actors' }),
       init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId, sharedBuffer: o.store.sharedBuffer }),
       nodeId: () => this.nodeId,
@@ -203,6 +207,7 @@ export class NodeDaemon {
       );
       this.nodeId = reply.nodeId;
       this.o.log.info({ nodeId: this.nodeId }, 'registered with head');
+      this.actors.warmUp();
       this.openChannel(reply.heartbeatPeriodMs || this.o.health.heartbeatPeriodMs);
     })().finally(() => {
       this.registering = undefined;
@@ -359,6 +364,7 @@ export class NodeDaemon {
         modulePath: fn.modulePath,
         moduleIndex: fn.moduleIndex,
         apiAliases: fn.apiAliases ?? [],
+        imports: (fn.imports ?? []).map(importRefFromWire),
       });
     } else if (!this.functions.has(fn.functionId)) {
       throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);
