@@ -173,5 +173,5 @@ describe('rayts workflow validate|graph - CLI', () => {
     const missing = await workflowCli(['show', 'wr_000000000000'], { RAYTS_WORKFLOW_HOME: ws.home });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No workflow run "wr_000000000000"/);
-  });
+  }, 180_000);
 });
