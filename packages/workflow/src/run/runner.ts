@@ -158,6 +158,15 @@ class Run {
   }
 
   async execute(): Promise<RunRecord> {
+    try {
+      return await this.executeInner();
+    } finally {
+      // Also when something unexpected threw: no publisher child outlives the run.
+      await this.publisher.close();
+    }
+  }
+
+  private async executeInner(): Promise<RunRecord> {
     const onAbort = () => this.requestCancel('cancelled by the caller');
     if (this.options.signal?.aborted) onAbort();
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
