@@ -3,7 +3,7 @@
  * CLI (a head and a worker node, separate processes): the head runs entrypoints whose `init()` joins it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliCluster, until } from './helpers/cli-cluster.js';
@@ -140,6 +140,21 @@ describe('rayts job - submitted jobs on a running cluster', () => {
     const st = await c.cli(['job', 'status', 'nope']);
     expect(st.code).toBe(1);
     expect(st.stderr).toContain('No job "nope"');
+    // job stop says the same as docs/jobs.md, for a malformed id too (it exited 2 with the head's
+    // INVALID_ARGUMENT before).
+    for (const id of ['nope', 'job_0123456789ab', '../../etc/passwd']) {
+      const sp = await c.cli(['job', 'stop', id]);
+      expect(sp.code, sp.stderr).toBe(1);
+      expect(sp.stderr).toContain(`No job ${JSON.stringify(id)} on the cluster at`);
+      expect(sp.stderr).toContain('List jobs with `rayts list jobs`.');
+    }
+  });
+
+  it('session logs - every daemon and job log file is readable by its owner only (0600)', async () => {
+    const logs = join(c.tmp, 'session_latest', 'logs');
+    const files = readdirSync(logs).filter((f) => statSync(join(logs, f)).isFile());
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect({ f, mode: (statSync(join(logs, f)).mode & 0o777).toString(8) }).toEqual({ f, mode: '600' });
   });
 
   it('rayts job - usage errors exit 2', async () => {

@@ -140,6 +140,9 @@ async function stop(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...COMMON, 'no-wait': { type: 'boolean' } }, JOB_USAGE);
   const id = oneId(positionals, 'stop');
   return withJobs(values, async (h) => {
+    // As for status and logs: a string that is not a job id names no job (the head would answer
+    // INVALID_ARGUMENT, exit 2, with another message than docs/jobs.md gives).
+    if (!ID.test(id)) throw unknownJob(id, h.address);
     const r = await callUnary<rayts.IJobRequest, rayts.StopJobReply>(h.client, 'stopJob', { submissionId: id }, h.token, 10_000);
     if (!r.found) throw unknownJob(id, h.address);
     if (!r.stopping) {

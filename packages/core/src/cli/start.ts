@@ -96,7 +96,7 @@ export async function start(argv: string[]): Promise<number> {
     return -1; // keep running
   }
 
-  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a');
+  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a', 0o600);
   const child = spawn(process.execPath, [...process.execArgv, MAIN, '__daemon'], {
     detached: true,
     stdio: ['ignore', out, out],

@@ -5,6 +5,7 @@
  * listening socket, and whose own calls to other processes go through the head too. See
  * docs/edge-agent.md.
  */
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   InvalidArgumentError,
@@ -87,6 +88,10 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
   running = true;
   const edgeId = randomId(8);
   const workDir = o.workDir ?? join(sessionsRoot(), `edge_${edgeId}`);
+  // The work dir holds logs and spilled objects (user data): the owner's only, whoever made it.
+  mkdirSync(join(workDir, 'logs'), { recursive: true, mode: 0o700 });
+  chmodSync(workDir, 0o700);
+  chmodSync(join(workDir, 'logs'), 0o700);
   const log = o.log ?? createRootLogger('rayts-edge', join(workDir, 'logs', `edge-${process.pid}.log`));
   const token = resolveToken(o.token);
   const health = healthConfig();
