@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliCluster, until } from './helpers/cli-cluster.js';
+import { CliCluster, isAlive, until } from './helpers/cli-cluster.js';
 
 interface JobJson {
   submissionId: string;
@@ -130,6 +130,37 @@ describe('rayts job - submitted jobs on a running cluster', () => {
     expect(await status(id)).toMatchObject({ state: 'STOPPED', exitCode: 128 + 15 });
     const again = await c.cli(['job', 'stop', id]);
     expect(again.stdout).toContain(`Job ${id} had already ended: STOPPED.`);
+  });
+
+  it('rayts job submit - background processes the job left (its group, and another group of its session) end with it', async () => {
+    // `sleep 431 &` stays in the job's process group; after `set -m` the shell puts `sleep 432` in a
+    // process group of its own, still in the job's session.
+    const r = await c.cli(['job', 'submit', '--', 'sh', '-c', 'sleep 431 & echo bg=$!; set -m; sleep 432 & echo bg=$!; exit 0']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const pids = [...r.stdout.matchAll(/bg=(\d+)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(2);
+    await until(() => pids.every((p) => !isAlive(p)), 'the job\'s background sleeps to end', 20_000);
+    expect((await status(jobId(r.stdout))).state).toBe('SUCCEEDED');
+  });
+
+  it('rayts job stop - stops the background processes of a running job too', async () => {
+    const r = await c.cli(['job', 'submit', '--no-wait', '--', 'sh', '-c', 'set -m; sleep 433 & echo bg=$!; sleep 434']);
+    const id = jobId(r.stdout);
+    let bg = 0;
+    await until(async () => {
+      bg = Number(/bg=(\d+)/.exec((await c.cli(['job', 'logs', id])).stdout)?.[1] ?? 0);
+      return bg > 0;
+    }, 'the job to start its background sleep');
+    expect(isAlive(bg)).toBe(true);
+    const stop = await c.cli(['job', 'stop', id]);
+    expect(stop.code, stop.stderr).toBe(0);
+    await until(() => !isAlive(bg), 'the background sleep to end', 20_000);
+  });
+
+  it('rayts job submit - a job killed by a signal exits 128 + signal, as docs/jobs.md says', async () => {
+    const r = await c.cli(['job', 'submit', '--', 'sh', '-c', 'kill -9 $$']);
+    expect(r.code).toBe(137);
+    expect(await status(jobId(r.stdout))).toMatchObject({ state: 'FAILED', exitCode: 137 });
   });
 
   it('rayts job logs - an unknown id fails naming the id and how to list jobs', async () => {
