@@ -13,10 +13,9 @@ import type { rayts } from '@samsara/ray-proto';
 import { CHANNEL_OPTIONS } from '../rpc/services.js';
 import { JobClient } from '../rpc/job-services.js';
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
-import { resolveToken } from '../session.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { parse } from './args.js';
-import { headAddress, plain } from './inspect.js';
+import { headAddress, plain, tokenFor } from './inspect.js';
 
 export const JOB_USAGE =
   'rayts job submit [--address HOST:PORT] [--token T] [--working-dir DIR] [--no-wait] -- <entrypoint command...>\n' +
@@ -34,8 +33,8 @@ interface Head {
 }
 
 async function withJobs<T>(values: { address?: string; token?: string }, f: (h: Head) => Promise<T>): Promise<T> {
-  const address = headAddress(values.address ?? (process.env.RAYTS_ADDRESS || undefined));
-  const token = resolveToken(values.token);
+  const address = headAddress(values.address);
+  const token = tokenFor(address, values.token);
   const client = new JobClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   try {
     return await f({ address, token, client });

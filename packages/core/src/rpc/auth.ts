@@ -96,11 +96,28 @@ export function guardService(
   return out;
 }
 
+const tokenSources = new Map<string, string>();
+
+/**
+ * Records where this process's token for the cluster at `address` came from (a session file, RAYTS_TOKEN,
+ * --token), so that a refusal says which one was used — with two clusters on one machine, the session
+ * picked is the first thing to check.
+ */
+export function noteTokenSource(address: string, source: string): void {
+  tokenSources.set(plainTarget(address), source);
+}
+
+/** A channel target without its resolver scheme ("dns:127.0.0.1:6380" → "127.0.0.1:6380"). */
+function plainTarget(address: string): string {
+  return address.replace(/^dns:(\/\/\/)?/, '');
+}
+
 /** Maps a grpc-js client error to a typed rayts error. */
 export function fromGrpcError(e: unknown, what: string, address: string): RayError {
   const err = e as grpc.ServiceError;
   if (err?.code === grpc.status.UNAUTHENTICATED) {
-    return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token.`, {
+    const src = tokenSources.get(plainTarget(address));
+    return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token${src ? ` (read from ${src})` : ''}.`, {
       hint: 'Set RAYTS_TOKEN (or --token) to the token in the head\'s session directory (<session>/token), or run on the head machine where it is read from the session.',
       ids: { address },
     });
