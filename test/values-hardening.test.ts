@@ -4,7 +4,7 @@
  * says why, whether put or passed as a task argument, and a task returning one fails with it too.
  */
 import { describe, expect, it } from 'vitest';
-import { get, put, remote, SerializationError, TaskError } from '@samsara/ray';
+import { get, put, remote, InvalidArgumentError, SerializationError, TaskError, type ObjectRef } from '@samsara/ray';
 import { useCliCluster } from './helpers/cli-cluster.js';
 
 describe('values on a CLI cluster', () => {
@@ -43,5 +43,15 @@ describe('values on a CLI cluster', () => {
     expect(err instanceof SerializationError || err instanceof TaskError).toBe(true);
     // and the cluster still works
     expect(await get(echo.remote([1, [2, [3]]]))).toEqual([1, [2, [3]]]);
+  });
+
+  it('newcomer - get(put(x)) without await says put returns a Promise; rayts start --help shows every flag for --address', async () => {
+    const notAwaited = put(1) as unknown as ObjectRef<number>;
+    await expect(get(notAwaited)).rejects.toThrow(InvalidArgumentError);
+    await expect(get(notAwaited)).rejects.toThrow(/got a Promise: put\(\) returns a Promise of an ObjectRef/);
+    const help = await h.cluster.cli(['start', '--help']);
+    expect(help.code).toBe(0);
+    const joinLine = help.stdout.split('\n').find((l) => l.includes('--address HOST:PORT')) ?? '';
+    expect(joinLine).toContain('--object-store-memory BYTES');
   });
 });

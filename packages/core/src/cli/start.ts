@@ -18,7 +18,7 @@ import type { RecoverySummary } from '../head/head-recovery.js';
 
 export const START_USAGE =
   'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh] [--block]\n' +
-  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--block]';
+  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--block]';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
