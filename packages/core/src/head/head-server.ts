@@ -110,6 +110,8 @@ export class HeadServer {
 
   private sweep(): void {
     const dead = this.nodes.sweep();
+    const stall = this.nodes.takeStall();
+    if (stall) this.o.log.warn({ stalledMs: Math.round(stall) }, 'the head itself stood still (paused or blocked): every node gets a fresh heartbeat deadline');
     for (const d of dead) {
       this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
       this.actors.nodeDied(d.nodeId, d.deathReason);
@@ -163,7 +165,15 @@ export class HeadServer {
         if (!req.address) throw new InvalidArgumentError('RegisterNode: address is required.');
         validateResources(req.resources, 'RegisterNode');
         const rec = this.nodes.register(req, req.kind === 'head');
-        this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels }, 'node registered');
+        this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels, replaced: rec.replaced?.nodeId }, 'node registered');
+        if (rec.replaced) {
+          // The same process under a new id: its actors and bundles live on in it, and what it owns stays
+          // valid (no owner_dead). Its old channel is closed.
+          this.actors.nodeReplaced(rec.replaced.nodeId, rec.nodeId);
+          this.placementGroups.nodeReplaced(rec.replaced.nodeId, rec.nodeId);
+          this.channels.get(rec.replaced.nodeId)?.end();
+          this.channels.delete(rec.replaced.nodeId);
+        }
         this.placementGroups.retryPending();
         this.state?.markDirty('nodes');
         this.schedulePush();

@@ -274,6 +274,10 @@ export class NodeDaemon {
         void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
         break;
       case 'dead':
+        // Every report sent under an id the head gave up on is answered with 'dead': act on the first
+        // only (a second re-registration would leave the head two entries for one process).
+        if (cmd.targetId && cmd.targetId !== this.nodeId) break;
+        if (this.registering) break;
         // The head no longer trusts our id: join again under a new one.
         this.o.log.warn({ reason: cmd.reason, nodeId: this.nodeId }, 'head declared this node dead; re-registering');
         this.channel?.end();
