@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get, init, remote, shutdown } from '@samsara/ray';
 import { CliCluster, freePort, isAlive, until } from './helpers/cli-cluster.js';
 
 const EDGE_CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../packages/edge-agent/dist/cli.js');
@@ -38,6 +39,27 @@ describe('rayts-edge on the machine of the head', () => {
     expect(a.out()).toContain(`rayts-edge: joining the cluster at 127.0.0.1:${port}...`);
     a.proc.kill('SIGTERM');
   });
+
+  it('backpressure - 40 camera tasks on one agent with --max-queued-tasks 4 all finish, refusals spend no retries', async () => {
+    const proc = spawn(process.execPath, [EDGE_CLI, '--address', c.address, '--resources', '{"camera":1}', '--max-queued-tasks', '4'], { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(proc);
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /edge node [0-9a-f]+ joined/.test(out), 'the agent to join');
+    await init({ address: c.address, token: c.token });
+    try {
+      const frame = remote(async (i: number) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return i * 2;
+      });
+      // maxRetries 0: a refusal for capacity must not count as a failed attempt.
+      const refs = Array.from({ length: 40 }, (_, i) => frame.options({ resources: { camera: 1 }, maxRetries: 0 }).remote(i));
+      expect(await get(refs)).toEqual(Array.from({ length: 40 }, (_, i) => i * 2));
+    } finally {
+      await shutdown();
+      proc.kill('SIGTERM');
+    }
+  }, 120_000);
 
   it('rayts stop - stops the edge agent started on this machine, which exits cleanly', async () => {
     const a = launch(c.env, c.address);

@@ -45,6 +45,12 @@ import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import { compact, type WorkerArg } from '../worker/values.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
 
+/**
+ * `ids.reason` of a task refused because the node's queue is full: backpressure, not a failure. The owner
+ * waits and places the task again without spending its retries (core-worker.ts).
+ */
+export const QUEUE_FULL = 'queue_full';
+
 export interface NodeDaemonOptions {
   readonly headAddress: string;
   readonly token: string;
@@ -370,7 +376,7 @@ export class NodeDaemon {
     const demand = { ...spec.resources };
     if (this.o.maxQueuedTasks !== undefined && this.scheduler.queuedCount >= this.o.maxQueuedTasks) {
       const why = `node ${this.nodeId} already has ${this.scheduler.queuedCount} queued tasks (its limit)`;
-      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId } })) });
+      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId, nodeId: this.nodeId, reason: QUEUE_FULL } })) });
       return;
     }
     const task: NodeTask = { spec, from, demand, state: 'queued' };

@@ -79,6 +79,8 @@ interface TaskRecord {
   readonly demand: ResourceMap;
   attempt: number;
   retriesLeft: number;
+  /** Times a node refused it for capacity (queue full): backpressure, not counted against retries. */
+  refusals?: number;
   state: 'resolving' | 'infeasible' | 'submitted' | 'done';
   nodeId?: string;
   reason?: string;
@@ -654,6 +656,22 @@ export class CoreWorker {
   }
 
   private retryOrFail(rec: TaskRecord, err: Error): void {
+    if (isRayError(err) && err.ids.reason === 'queue_full' && !rec.cancelled) {
+      // The node refused for capacity (its queue is full): backpressure, not a failure. Place the task
+      // again after a jittered, growing wait (50 ms … 2 s) without spending a retry.
+      rec.refusals = (rec.refusals ?? 0) + 1;
+      rec.attempt++;
+      rec.state = 'resolving';
+      const refusedBy = rec.nodeId;
+      rec.nodeId = undefined;
+      const waitMs = Math.min(2000, 50 * 2 ** Math.min(rec.refusals - 1, 6)) * (0.5 + Math.random() / 2);
+      this.event(rec, 'RETRYING', `refused for capacity (${rec.refusals}×), placing again in ${Math.round(waitMs)} ms: ${err.message}`, refusedBy);
+      const t = setTimeout(() => {
+        if (rec.state === 'resolving' && !rec.cancelled) this.place(rec);
+      }, waitMs);
+      t.unref();
+      return;
+    }
     if (rec.retriesLeft === 0 || rec.cancelled) {
       this.finish(rec, rec.nodeId, err);
       return;
