@@ -2,12 +2,13 @@
  * A paused head (issue 13 F): SIGSTOP the head of a CLI cluster for longer than the dead deadline, then
  * SIGCONT. The head notices it stood still and gives the nodes a fresh deadline: no node is declared dead,
  * no node gets a second entry, the cluster's CPU count stays right, and an object owned by the worker
- * node's process stays readable.
+ * node's process stays readable. Actors with default options are placed on the worker node, so a head
+ * crash does not take them (issue 13 J).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { get, nodes, put, remote, type ObjectRef } from '@samsara/ray';
+import { actor, get, kill, nodes, put, remote, runtimeContext, type ObjectRef } from '@samsara/ray';
 import { until, useCliCluster } from './helpers/cli-cluster.js';
 
 const DEAD_AFTER_MS = 3000;
@@ -46,5 +47,21 @@ describe('head paused (SIGSTOP/SIGCONT)', () => {
     const back = (await get(inner as ObjectRef<Uint8Array>)) as Uint8Array;
     expect([back.byteLength, back[0], back[299_999]]).toEqual([300_000, 7, 7]);
     expect(await get(remote(() => 41 + 1).options(onWorker).remote())).toBe(42);
+  });
+
+  it('actors - detached and plain actors with default options are placed on the worker node, not the head\'s', async () => {
+    const Where = actor(
+      class Where {
+        node() {
+          return runtimeContext().nodeId;
+        }
+      },
+    );
+    const detached = Where.options({ name: 'where-detached', lifetime: 'detached' }).remote();
+    const plain = Where.remote();
+    const worker = h.cluster.nodeIds[1];
+    expect(await get(detached.node.remote())).toBe(worker);
+    expect(await get(plain.node.remote())).toBe(worker);
+    await kill(detached);
   });
 });

@@ -59,6 +59,9 @@ import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
 
 /** A ready object as `fetchObject` returns it. */
+
+/** Node kinds an actor is placed on only when no other node fits (DEFAULT strategy). */
+const AVOID_FOR_ACTORS: readonly string[] = ['head'];
 export type Fetched = { readonly inline: Uint8Array } | { readonly view: ObjectView };
 
 /** A ref inside an encoded value: its id and its owner's address. */
@@ -466,6 +469,8 @@ export class CoreWorker {
         labelSelector: rec.opts.labelSelector,
         localNodeId: this.o.localNodeId,
         argBytesByNode: rec.argBytesByNode,
+        // An actor on the head's node dies with the head: use worker nodes first (docs/head-restart.md).
+        avoidKinds: rec.creation ? AVOID_FOR_ACTORS : undefined,
       },
       this.spread,
     );
