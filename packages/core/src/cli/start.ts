@@ -101,7 +101,13 @@ export async function start(argv: string[]): Promise<number> {
   }
 
   const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a', 0o600);
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, '__daemon'], {
+  // Node cannot call setrlimit: the daemon starts through sh, which raises the soft descriptor limit to
+  // the hard one (a head holds a socket per peer and per connection attempt) and then execs node.
+  const [cmd, args] =
+    process.platform === 'win32'
+      ? [process.execPath, [...process.execArgv, MAIN, '__daemon']]
+      : ['/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...process.execArgv, MAIN, '__daemon']];
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, RAYTS_TOKEN: token, RAYTS_DAEMON_CONFIG: JSON.stringify(cfg) },

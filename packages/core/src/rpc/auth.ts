@@ -34,13 +34,15 @@ function statusOf(e: unknown): { code: grpc.status; details: string } {
 
 /**
  * Wraps each handler of a service implementation with the token check and an exception guard.
- * `onError` sees handler failures (for logging); it must not throw.
+ * `onError` sees handler failures (for logging); it must not throw. `onAuthenticated` hears the peer
+ * (`call.getPeer()`) of every call that passed the token check (the connection gate keeps it).
  */
 export function guardService(
   def: grpc.ServiceDefinition,
   impl: Record<string, (...a: never[]) => unknown>,
   token: string,
   onError: (method: string, e: unknown) => void,
+  onAuthenticated: (peer: string) => void = () => undefined,
 ): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(def)) {
@@ -52,6 +54,7 @@ export function guardService(
           cb({ code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
+        onAuthenticated(call.getPeer());
         try {
           const r = h(call) as Promise<unknown>;
           Promise.resolve(r).then(
@@ -74,6 +77,7 @@ export function guardService(
           call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
+        onAuthenticated(call.getPeer());
         try {
           const r = h(call);
           if (r && typeof (r as Promise<unknown>).then === 'function') {
