@@ -11,12 +11,13 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rayts } from '@samsara/ray-proto';
 import { CliCluster, isAlive } from './helpers/cli-cluster.js';
 import { generatedMethods, hostedDefinitions } from './helpers/rpc-catalog.js';
 import { httpRoutes } from './helpers/http-routes.js';
 
-/** Random inputs per method with the right token (RAYTS_FUZZ_RUNS overrides; scripts/fuzz.mjs runs more). */
-const RUNS = Number(process.env.RAYTS_FUZZ_RUNS ?? 12);
+/** Random inputs per method with the right token (RAYTS_RPC_FUZZ_RUNS overrides; scripts/fuzz.mjs runs more). */
+const RUNS = Number(process.env.RAYTS_RPC_FUZZ_RUNS ?? 12);
 /** Methods not fed random input with the right token: a valid token may do these on purpose. */
 const NOT_FUZZED_WITH_TOKEN = new Set([
   '/rayts.HeadService/Shutdown', // stops the cluster: what it is for
@@ -194,6 +195,35 @@ describe('authentication sweep', () => {
     expect(text).not.toContain('unhandled rejection');
     console.log(`rpc fuzz: ${inputs} inputs over ${generatedMethods().length - NOT_FUZZED_WITH_TOKEN.size} methods; statuses ${JSON.stringify(Object.fromEntries(statuses))}; 0 crashes`);
   }, 300_000);
+
+  it(`fuzz - job submissions: ${RUNS * 4} random SubmitJob requests (bad entrypoints, hashes, archives) are refused or fail to start, the head stays up`, async () => {
+    const hosted = await hostedDefinitions();
+    const def = hosted.get('/rayts.JobService/SubmitJob')!;
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${cluster.token}`);
+    const Req = rayts.SubmitJobRequest as unknown as { encode(m: object): { finish(): Uint8Array } };
+    const statuses: Record<string, number> = {};
+    // The command never exists: a fuzzed submission must not run anything.
+    const entrypoint = fc.oneof(
+      fc.constant([] as string[]),
+      fc.array(fc.string({ maxLength: 40 }), { maxLength: 4 }).map((a) => ['rayts-fuzz-no-such-command', ...a]),
+      fc.string({ maxLength: 20 }).map((x) => [`rayts-fuzz-${x.replace(/[/\\]/g, '')}`]),
+      fc.constant(['rayts-fuzz-huge', 'x'.repeat(200_000)]),
+      fc.constant(Array.from({ length: 2000 }, () => 'rayts-fuzz-many')),
+    );
+    const hash = fc.oneof(fc.constant(''), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 64 }), fc.constantFrom('../../etc', 'a'.repeat(64), '\u0000'), fc.string({ maxLength: 70 }));
+    await fc.assert(
+      fc.asyncProperty(entrypoint, hash, fc.uint8Array({ maxLength: 2048 }), async (ep, h, archive) => {
+        const bytes = Buffer.from(Req.encode({ entrypoint: ep, workingDirHash: h, workingDirArchive: archive }).finish());
+        const { code, details } = await callWith(client, def, md, [bytes]);
+        statuses[grpc.status[code]] = (statuses[grpc.status[code]] ?? 0) + 1;
+        expect({ code: grpc.status[code], details: code === grpc.status.INTERNAL ? details : '' }).not.toMatchObject({ code: 'INTERNAL' });
+      }),
+      { numRuns: RUNS * 4 },
+    );
+    expect(isAlive(cluster.headPid())).toBe(true);
+    console.log(`job submission fuzz: ${RUNS * 4} submissions; statuses ${JSON.stringify(statuses)}; 0 crashes`);
+  }, 120_000);
 
   it('the head still serves callers with the right token after the sweep', async () => {
     const r = await cluster.cli(['status']);
