@@ -18,6 +18,8 @@ export interface BlockRef {
   sizeBytes: number;
   /** True when the executor made this block and may free it once consumed. */
   readonly owned: boolean;
+  /** Column names, once measured. */
+  columns?: readonly string[];
 }
 
 /** Arrow data bytes of a table (sum of its buffers). */

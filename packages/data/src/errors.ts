@@ -17,6 +17,8 @@ export class DataError extends RayError {
   override readonly code: RayErrorCode = 'DATA_ERROR' as RayErrorCode;
   constructor(message: string, options: DataErrorOptions = {}) {
     super(message, options);
+    // The core rebuilds unknown codes as plain RayErrors but keeps ids: carry the class there too.
+    Object.defineProperty(this, 'ids', { value: { ...this.ids, dataError: new.target.name }, enumerable: true });
   }
 }
 
@@ -52,13 +54,13 @@ export class SqlError extends DataError {
   }
 }
 
-const BY_CODE: Record<string, new (m: string, o?: DataErrorOptions) => DataError> = {
-  DATA_ERROR: DataError,
-  DATA_USER_CODE: UserCodeError,
-  DATA_READ: DataReadError,
-  DATA_WRITE: DataWriteError,
-  DATA_COLUMN_NOT_FOUND: ColumnNotFoundError,
-  DATA_SQL: SqlError,
+const BY_NAME: Record<string, new (m: string, o?: DataErrorOptions) => DataError> = {
+  DataError,
+  UserCodeError,
+  DataReadError,
+  DataWriteError,
+  ColumnNotFoundError,
+  SqlError,
 };
 
 /**
@@ -69,11 +71,12 @@ const BY_CODE: Record<string, new (m: string, o?: DataErrorOptions) => DataError
 export function retype(e: unknown): unknown {
   if (!isRayError(e)) return e;
   if (e instanceof DataError) return e;
-  const cls = BY_CODE[e.code];
+  const cls = BY_NAME[e.ids?.dataError ?? ''];
   if (cls) {
     const hint = e.hint;
     const msg = hint && e.message.endsWith(` ${hint}`) ? e.message.slice(0, -hint.length - 1) : e.message;
-    const out = new cls(msg, { ids: e.ids, hint });
+    const { dataError: _d, ...ids } = e.ids;
+    const out = new cls(msg, { ids, hint });
     if (e.stack) out.stack = e.stack;
     return out;
   }

@@ -17,3 +17,4 @@ export { DataIterator, type IterBatchesOptions } from './data-iterator.js';
 export { DatasetStats, type OperatorStats } from './stats.js';
 export { DataError, UserCodeError, DataReadError, DataWriteError, ColumnNotFoundError, SqlError } from './errors.js';
 export type { Row, Table, BlockRef } from './block.js';
+export { sqlSession, SqlSession, type SqlSessionOptions } from './sql/sql-session.js';

@@ -11,7 +11,7 @@ import { metaTask } from './remote-fns.js';
 export async function measure(ref: ObjectRef<Table>, owned: boolean): Promise<BlockRef> {
   try {
     const m = await get(metaTask.remote(ref));
-    return { ref, numRows: m.numRows, sizeBytes: m.sizeBytes, owned };
+    return { ref, numRows: m.numRows, sizeBytes: m.sizeBytes, owned, columns: m.columns };
   } catch (e) {
     throw unwrapError(e);
   }

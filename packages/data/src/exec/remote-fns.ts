@@ -16,14 +16,14 @@ export const mapTask = remote(async function dataMap(spec: unknown, ...inputs: u
 export const metaTask = remote(function dataBlockMeta(block: unknown) {
   // No imports: a table's rows and buffer sizes are plain properties.
   type D = { values?: ArrayBufferView; valueOffsets?: ArrayBufferView; nullBitmap?: ArrayBufferView; typeIds?: ArrayBufferView; children: D[] };
-  const t = block as { numRows: number; batches: { data: D }[] };
+  const t = block as { numRows: number; batches: { data: D }[]; schema: { fields: { name: string }[] } };
   let n = 0;
   const visit = (d: D): void => {
     for (const b of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds]) if (b) n += b.byteLength;
     for (const c of d.children) visit(c);
   };
   for (const b of t.batches) visit(b.data);
-  return { numRows: t.numRows, sizeBytes: n };
+  return { numRows: t.numRows, sizeBytes: n, columns: t.schema.fields.map((f) => f.name) };
 }, { numCpus: 0 });
 
 /** Map half of an all-to-all. */

@@ -8,7 +8,7 @@ import { retype } from '../errors.js';
 export function unwrapError(e: unknown): unknown {
   let cur: unknown = e;
   for (let i = 0; i < 5 && cur; i++) {
-    if (isRayError(cur) && String(cur.code).startsWith('DATA_')) return retype(cur);
+    if (isRayError(cur) && (String(cur.code).startsWith('DATA_') || cur.ids?.dataError)) return retype(cur);
     cur = (cur as { cause?: unknown }).cause;
   }
   return e;
