@@ -11,7 +11,7 @@
  * const g = await ds.groupBy('bucket').aggregate(data.count(), data.mean('sq')).takeAll();
  */
 export { Dataset, GroupedData, type MapOptions, type MapBatchesOptions } from './dataset.js';
-export { range, fromItems, fromArrow, readParquet, readCsv, readJson, type ParallelismOptions, type ReadParquetOptions, type ReadTextOptions } from './read-api.js';
+export { range, fromItems, fromArrow, readParquet, readCsv, readJson, type ParallelismOptions, type ReadParquetOptions, type ReadTextOptions, type ReadCsvOptions } from './read-api.js';
 export { count, sum, mean, min, max, std, type AggregateFn, type AggregateKind } from './plan/aggregate.js';
 export { DataIterator, type IterBatchesOptions } from './data-iterator.js';
 export { DatasetStats, type OperatorStats } from './stats.js';

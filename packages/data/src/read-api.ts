@@ -91,6 +91,12 @@ export interface ReadTextOptions {
   columns?: string[];
 }
 
+/** Options of readCsv. */
+export interface ReadCsvOptions extends ReadTextOptions {
+  /** Field separator [","]. */
+  delimiter?: string;
+}
+
 const MiB = 1 << 20;
 
 /** Reads Parquet files (a file, a directory or a glob): one task per group of row groups. */
@@ -131,8 +137,8 @@ export function readParquet(paths: string | string[], opts?: ReadParquetOptions)
   });
 }
 
-function textSource(kind: 'csv' | 'json', paths: string | string[], opts: ReadTextOptions | undefined, where: string): Dataset {
-  const o = checkOptions(opts, ['columns'], where);
+function textSource(kind: 'csv' | 'json', paths: string | string[], opts: ReadCsvOptions | undefined, where: string): Dataset {
+  const o = checkOptions(opts, kind === 'csv' ? ['columns', 'delimiter'] : ['columns'], where);
   return new Dataset({
     kind: 'Read',
     source: {
@@ -146,7 +152,8 @@ function textSource(kind: 'csv' | 'json', paths: string | string[], opts: ReadTe
           } catch {
             throw new DataReadError(`${where}: ${f} disappeared.`, { ids: { path: f } });
           }
-          return { spec: { kind, path: f, columns: o.columns }, estBytes: size };
+          const spec: ReadSpec = kind === 'csv' ? { kind, path: f, columns: o.columns, ...(o.delimiter ? { delimiter: o.delimiter } : {}) } : { kind, path: f, columns: o.columns };
+          return { spec, estBytes: size };
         });
       },
     },
@@ -154,7 +161,7 @@ function textSource(kind: 'csv' | 'json', paths: string | string[], opts: ReadTe
 }
 
 /** Reads CSV files with a header row (a row with the wrong number of fields is a DataReadError). */
-export function readCsv(paths: string | string[], opts?: ReadTextOptions): Dataset {
+export function readCsv(paths: string | string[], opts?: ReadCsvOptions): Dataset {
   return textSource('csv', paths, opts, 'readCsv()');
 }
 

@@ -14,7 +14,7 @@ export interface ShippedFn {
 export type ReadSpec =
   | { readonly kind: 'range'; readonly start: number; readonly end: number }
   | { readonly kind: 'parquet'; readonly path: string; readonly columns?: readonly string[]; readonly rowStart?: number; readonly rowEnd?: number }
-  | { readonly kind: 'csv'; readonly path: string; readonly columns?: readonly string[] }
+  | { readonly kind: 'csv'; readonly path: string; readonly columns?: readonly string[]; readonly delimiter?: string }
   | { readonly kind: 'json'; readonly path: string; readonly columns?: readonly string[] };
 
 export type Stage =

@@ -18,7 +18,7 @@ export function readSql(spec: Exclude<ReadSpec, { kind: 'range' }>): string {
     const src = spec.rowStart !== undefined ? `read_parquet(${lit(spec.path)}, file_row_number = true)` : `read_parquet(${lit(spec.path)})`;
     return `SELECT ${cols} FROM ${src}${where}`;
   }
-  if (spec.kind === 'csv') return `SELECT ${cols} FROM read_csv(${lit(spec.path)}, header = true, strict_mode = true)`;
+  if (spec.kind === 'csv') return `SELECT ${cols} FROM read_csv(${lit(spec.path)}, header = true, delim = ${lit(spec.delimiter ?? ',')}, strict_mode = true)`;
   return `SELECT ${cols} FROM read_json(${lit(spec.path)}, format = 'newline_delimited')`;
 }
 
