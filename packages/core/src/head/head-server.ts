@@ -20,6 +20,7 @@ import { PlacementGroupManager } from './placement-group-manager.js';
 import { HeadStateStore } from './head-state-store.js';
 import { restoreHeadState, type RecoverySummary } from './head-recovery.js';
 import { JobManager } from './job-manager.js';
+import { KvTable } from './kv-table.js';
 
 export interface HeadServerOptions {
   readonly health: HealthConfig;
@@ -55,6 +56,8 @@ export class HeadServer {
   /** Jobs and KV (persisted by HeadStateStore). */
   readonly jobs = new Map<string, JobRecord>();
   readonly kv = new Map<string, Uint8Array>();
+  /** The KV operations over `kv` (checks, limits, persistence before the answer). */
+  private readonly kvTable = new KvTable(this.kv, () => this.state && { put: (k, v) => this.state!.kvPut(k, v), delete: (k) => this.state!.kvDelete(k) });
   /** Submitted jobs (entrypoints the head runs); its JobService is hosted beside this service. */
   readonly submissions: JobManager;
   /** Durable copy of the cluster state, when the head persists it. */
@@ -302,28 +305,7 @@ export class HeadServer {
         return {};
       },
       placementGroupCall: async (call: grpc.ServerUnaryCall<rayts.PlacementGroupRequest, unknown>) => this.placementGroupCall(call.request),
-      kvCall: async (call: grpc.ServerUnaryCall<rayts.KvRequest, unknown>): Promise<rayts.IKvReply> => {
-        const r = call.request;
-        const key = `${r.namespace}\0${r.key}`;
-        switch (r.op) {
-          case 'put':
-            if (r.value.byteLength > 16 * 1024 * 1024) throw new InvalidArgumentError('KV values are limited to 16 MiB.');
-            this.kv.set(key, r.value);
-            this.state?.kvPut(key, r.value);
-            return { found: true };
-          case 'get': {
-            const v = this.kv.get(key);
-            return { found: v !== undefined, value: v };
-          }
-          case 'delete':
-            this.state?.kvDelete(key);
-            return { found: this.kv.delete(key) };
-          case 'keys':
-            return { keys: [...this.kv.keys()].filter((k) => k.startsWith(`${r.namespace}\0${r.key}`)).map((k) => k.split('\0')[1]) };
-          default:
-            throw new InvalidArgumentError(`KV op ${JSON.stringify(r.op)} is not one of put, get, delete, keys.`);
-        }
-      },
+      kvCall: async (call: grpc.ServerUnaryCall<rayts.KvRequest, unknown>): Promise<rayts.IKvReply> => this.kvTable.call(call.request),
     };
     return { definition: headServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
   }

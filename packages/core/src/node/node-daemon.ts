@@ -26,6 +26,7 @@ import {
   type HealthConfig,
 } from '@samsara/ray-common';
 import { LocalTaskScheduler, bundleResources, type Lease } from '@samsara/ray-scheduler';
+import { importRefFromWire } from '../worker/import-wire.js';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
 import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
@@ -363,6 +364,7 @@ export class NodeDaemon {
         modulePath: fn.modulePath,
         moduleIndex: fn.moduleIndex,
         apiAliases: fn.apiAliases ?? [],
+        imports: (fn.imports ?? []).map(importRefFromWire),
       });
     } else if (!this.functions.has(fn.functionId)) {
       throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);

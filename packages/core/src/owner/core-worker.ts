@@ -128,7 +128,7 @@ interface ActorRef {
   held?: { nodeId: string; demand: ResourceMap };
 }
 
-const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
+const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [], imports: [] };
 /** How long an actor lookup waits for an unreachable head (down or restarting) before the actor counts as dead (Ray: 60 s). */
 const HEAD_UNREACHABLE_GIVE_UP_MS = 60_000;
 const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1 });
@@ -561,6 +561,8 @@ export class CoreWorker {
         moduleIndex: rec.fn.moduleIndex,
         kind: rec.fn.kind,
         apiAliases: rec.fn.apiAliases as string[],
+        // Like the source, sent once per stream.
+        imports: fnSent || rec.fn.imports.length === 0 ? undefined : (rec.fn.imports as rayts.IImportRef[]),
       },
       args: rec.wireArgs as rayts.Arg[],
       resources: rec.demand,
