@@ -21,6 +21,8 @@ export interface NodeSpec {
   numCpus?: number;
   resources?: Record<string, number>;
   labels?: string;
+  /** More `rayts start` flags (--metrics-port, --dashboard-port, TLS flags, ...). */
+  flags?: string[];
 }
 
 export interface CliResult {
@@ -127,6 +129,7 @@ function nodeFlags(n: NodeSpec): string[] {
   const out = ['--num-cpus', String(n.numCpus ?? 1)];
   if (n.resources) out.push('--resources', JSON.stringify(n.resources));
   if (n.labels) out.push('--labels', n.labels);
+  if (n.flags) out.push(...n.flags);
   return out;
 }
 

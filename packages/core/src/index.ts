@@ -32,6 +32,16 @@ export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from
 export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorOptions } from './api/actor.js';
 export { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from './edge/edge-node.js';
 export {
+  metrics,
+  type MetricOptions,
+  type HistogramOptions,
+  type MetricLabels,
+  type UserCounter,
+  type UserGauge,
+  type UserHistogram,
+} from './metrics/user-metrics.js';
+export type { DashboardSection } from './dashboard/library-sections.js';
+export {
   ObjectRef,
   RayError,
   TaskError,

@@ -12,6 +12,7 @@ import { runDaemon, type DaemonConfig } from './daemon.js';
 import { forgetProcess } from './process-records.js';
 import { job, JOB_USAGE } from './job.js';
 import { runExternal } from './external.js';
+import { dashboard, DASHBOARD_USAGE } from './dashboard.js';
 
 const USAGE = `rayts — a Ray-like cluster for Node.js
 
@@ -21,6 +22,7 @@ Usage:
   ${STATUS_USAGE}
   ${LIST_USAGE}
   ${JOB_USAGE}
+  ${DASHBOARD_USAGE}     prints a one-time login link
   rayts <library> ...      runs rayts-<library> (serve, tune, workflow) when installed
 `;
 
@@ -37,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return list(rest);
     case 'job':
       return job(rest);
+    case 'dashboard':
+      return dashboard(rest);
     case '__daemon': {
       const cfg = JSON.parse(process.env.RAYTS_DAEMON_CONFIG ?? '{}') as DaemonConfig;
       delete process.env.RAYTS_DAEMON_CONFIG;

@@ -183,6 +183,24 @@ export class JobManager {
     return out;
   }
 
+  /**
+   * Up to `maxBytes` of a submission's log from `offset` (the dashboard polls it), or undefined for an
+   * unknown submission.
+   */
+  async readLog(submissionId: string, offset: number, maxBytes = LOG_CHUNK_BYTES): Promise<{ data: Buffer; offset: number; ended: boolean } | undefined> {
+    const s = this.jobs.get(submissionId);
+    if (!s) return undefined;
+    const from = Math.max(0, Math.floor(offset) || 0);
+    const fh = await open(s.logPath, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(maxBytes, 4 << 20)));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+      return { data: buf.subarray(0, bytesRead), offset: from + bytesRead, ended: s.endMs > 0 };
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** SIGTERM to the job's process group now, SIGKILL after the grace period. */
   stop(submissionId: string): { found: boolean; stopping: boolean } {
     const s = this.jobs.get(submissionId);

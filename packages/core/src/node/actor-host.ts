@@ -116,6 +116,13 @@ export class ActorHost {
     return this.actors.size;
   }
 
+  /** Hosted actors by state (for /metrics). */
+  countByState(): Record<'creating' | 'alive', number> {
+    const out = { creating: 0, alive: 0 };
+    for (const a of this.actors.values()) if (a.state !== 'dead') out[a.state]++;
+    return out;
+  }
+
   create(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, fn: WorkerFunction, workingDirPath: string, args: WorkerArg[], release: () => void): void {
     const data: ActorWorkerData = {
       rayts: this.d.init(),

@@ -43,6 +43,8 @@ import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js'
 import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import { compact, type WorkerArg } from '../worker/values.js';
+import { taskDuration, tasksCompleted } from '../metrics/node-metrics.js';
+import { addNodeMetricsSource } from '../metrics/node-collector.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
 
 export interface NodeDaemonOptions {
@@ -130,6 +132,8 @@ export class NodeDaemon {
   private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /** Removes this node from the process's /metrics. */
+  private readonly unregisterMetrics: () => void;
 
   constructor(private readonly o: NodeDaemonOptions) {
     // Tasks of functions known to be short queue behind each other on a lease's thread (pipelining).
@@ -162,6 +166,16 @@ export class NodeDaemon {
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
       storeResult: (objectId, stored, jobId, owner) => this.storeResult(objectId, stored, jobId, owner),
+    });
+    const self = this;
+    this.unregisterMetrics = addNodeMetricsSource({
+      get nodeId() {
+        return self.nodeId;
+      },
+      tasks: () => ({ queued: this.scheduler.queuedCount, running: this.scheduler.runningCount }),
+      actors: () => this.actors.countByState(),
+      store: () => this.o.store.stats(),
+      resources: () => ({ total: this.scheduler.total(), available: this.scheduler.available() }),
     });
   }
 
@@ -585,6 +599,9 @@ export class NodeDaemon {
     }
     t.state = 'done';
     this.running.delete(spec.taskId);
+    const outcome = result.status === 'ok' ? 'finished' : 'failed';
+    tasksCompleted.inc({ outcome });
+    if (t.startedAt !== undefined) taskDuration.observe({ outcome }, (performance.now() - t.startedAt) / 1000);
     // A task that still lends its CPU gives back only the rest, without counting as a second finish.
     if (t.lease) this.scheduler.finish(t.lease, t, { lent: t.lent });
     else if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
@@ -754,6 +771,7 @@ export class NodeDaemon {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unregisterMetrics();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.memory.close();
     this.actorReports.close();

@@ -7,6 +7,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { timingSafeEqual } from 'node:crypto';
+import { grpcClientErrors, grpcServerErrors } from '../metrics/node-metrics.js';
 import { AuthenticationError, ConnectionError, RayError, isRayError, InvalidArgumentError } from '@samsara/ray-common';
 
 export function authMetadata(token: string): grpc.Metadata {
@@ -49,6 +50,7 @@ export function guardService(
     if (!m.requestStream && !m.responseStream) {
       out[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         if (!tokenOk(call.metadata, token)) {
+          countServerError(name, grpc.status.UNAUTHENTICATED);
           cb({ code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
@@ -58,12 +60,16 @@ export function guardService(
             (v) => cb(null, v ?? {}),
             (e) => {
               onError(name, e);
-              cb(statusOf(e));
+              const st = statusOf(e);
+              countServerError(name, st.code);
+              cb(st);
             },
           );
         } catch (e) {
           onError(name, e);
-          cb(statusOf(e));
+          const st = statusOf(e);
+          countServerError(name, st.code);
+          cb(st);
         }
       };
     } else {
@@ -71,6 +77,7 @@ export function guardService(
         // A client that goes away mid-stream must never surface as an unhandled 'error' event.
         call.on('error', (e: unknown) => onError(name, e));
         if (!tokenOk(call.metadata, token)) {
+          countServerError(name, grpc.status.UNAUTHENTICATED);
           call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
@@ -79,6 +86,7 @@ export function guardService(
           if (r && typeof (r as Promise<unknown>).then === 'function') {
             (r as Promise<unknown>).catch((e) => {
               onError(name, e);
+              countServerError(name, statusOf(e).code);
               try {
                 call.emit('error', statusOf(e));
               } catch {
@@ -96,9 +104,14 @@ export function guardService(
   return out;
 }
 
+function countServerError(method: string, code: grpc.status): void {
+  grpcServerErrors.inc({ method, code: grpc.status[code] ?? String(code) });
+}
+
 /** Maps a grpc-js client error to a typed rayts error. */
 export function fromGrpcError(e: unknown, what: string, address: string): RayError {
   const err = e as grpc.ServiceError;
+  if (typeof err?.code === 'number') grpcClientErrors.inc({ code: grpc.status[err.code] ?? String(err.code) });
   if (err?.code === grpc.status.UNAUTHENTICATED) {
     return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token.`, {
       hint: 'Set RAYTS_TOKEN (or --token) to the token in the head\'s session directory (<session>/token), or run on the head machine where it is read from the session.',

@@ -28,6 +28,7 @@ import {
   encodeWelcome,
 } from './data-frames.js';
 import { transferServiceDefinition } from './transfer-service.js';
+import { objectServedBytes } from '../metrics/node-metrics.js';
 
 /** Options of {@link DataPlaneServer.listen}. */
 export interface DataPlaneServerOptions {
@@ -244,6 +245,7 @@ export class DataPlaneServer {
         if (s.writableLength > chunk && pos < total) await drainOrClose(s);
       }
       if (offset === total) release();
+      objectServedBytes.inc({ transport: 'data_plane' }, total - offset);
       this.o.log.debug({ peer, objectId, bytes: total - offset }, 'data plane served an object');
     } finally {
       s.off('close', onClose);
