@@ -24,6 +24,8 @@ function h(tag, attrs, ...children) {
   return el;
 }
 const short = (id) => (id ? String(id).slice(0, 8) : '—');
+// Task ids share their process's prefix: the tail is what tells them apart.
+const tail = (id) => (id ? `…${String(id).slice(-8)}` : '—');
 function bytes(n) {
   if (!n) return '0 B';
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -104,9 +106,9 @@ const pages = {
     const cpuT = alive.reduce((s, n) => s + (n.total.CPU ?? 0), 0);
     const cpuU = alive.reduce((s, n) => s + (n.used.CPU ?? 0), 0);
     const rows = c.nodes.map((n) => h('tr', {},
-      h('td', {}, h('span', { class: 'mono', title: n.nodeId }, short(n.nodeId)), ' ', h('span', { class: `kind ${n.kind}` }, n.kind)),
+      h('td', {}, h('span', { class: 'mono', title: n.nodeId }, short(n.nodeId)), ' ', h('span', { class: `kind ${n.kind}` }, n.kind),
+        h('div', { class: 'muted mono' }, `${n.hostname || '?'} · ${n.address}`)),
       h('td', {}, badge(n.state), n.deathReason ? h('div', { class: 'error' }, n.deathReason) : null),
-      h('td', {}, n.hostname || '—', h('div', { class: 'muted mono' }, n.address)),
       resourcesCell(n.total, n.used),
       h('td', {}, n.telemetry ? num(n.telemetry.cpuLoad) : '—'),
       h('td', {}, n.telemetry ? [bar(n.telemetry.memUsedBytes, n.telemetry.memTotalBytes, true), `${bytes(n.telemetry.memUsedBytes)} / ${bytes(n.telemetry.memTotalBytes)}`] : '—'),
@@ -124,7 +126,7 @@ const pages = {
         card('Jobs running', String(c.counts.jobs.RUNNING ?? 0), `${sum(c.counts.jobs, ['SUCCEEDED'])} succeeded · ${sum(c.counts.jobs, ['FAILED', 'STOPPED'])} failed/stopped`),
         card('Placement groups', String(c.counts.placementGroups.CREATED ?? 0), `${c.counts.placementGroups.PENDING ?? 0} pending`)),
       h('h2', {}, 'Nodes and edge cameras'),
-      table(['Node', 'State', 'Host', 'Resources (used / total)', 'Load', 'Memory', 'Temp', 'Object store', 'Queued / running', 'Heartbeat'], rows, 'No nodes have joined.'),
+      table(['Node · host', 'State', 'Resources (used / total)', 'Load', 'Memory', 'Temp', 'Object store', 'Queued / running', 'Heartbeat'], rows, 'No nodes have joined.'),
     ];
   },
 
@@ -145,10 +147,10 @@ const pages = {
     const filters = h('form', { class: 'filters', onsubmit: (e) => e.preventDefault() }, input('name', 'Name contains', 'e.g. square'), input('job', 'Job id', 'job id'), input('node', 'Node id (prefix)', 'node id'));
     const pending = t.pending.length
       ? h('div', { class: 'notice', id: 'pending-reasons' }, h('h2', {}, `Waiting tasks (${t.pending.length}) and why`),
-          h('ul', {}, t.pending.slice(0, 20).map((p) => h('li', {}, h('b', {}, p.name || short(p.taskId)), ' ', h('span', { class: 'mono muted' }, short(p.taskId)), ': ', h('span', { class: 'reason' }, p.reason || 'waiting for resources')))))
+          h('ul', {}, t.pending.slice(0, 20).map((p) => h('li', {}, h('b', {}, p.name || tail(p.taskId)), ' ', h('span', { class: 'mono muted' }, tail(p.taskId)), ': ', h('span', { class: 'reason' }, p.reason || 'waiting for resources')))))
       : null;
     const rows = t.tasks.map((x) => h('tr', { 'data-task': x.taskId },
-      h('td', { class: 'mono', title: x.taskId }, short(x.taskId)),
+      h('td', { class: 'mono', title: x.taskId }, tail(x.taskId)),
       h('td', {}, x.name || '—', x.actorId ? h('div', { class: 'muted' }, `actor ${short(x.actorId)}`) : null),
       h('td', {}, badge(x.state)),
       h('td', { class: 'mono' }, x.jobId || '—'),
@@ -168,7 +170,7 @@ const pages = {
     const rows = actors.map((a) => h('tr', {},
       h('td', { class: 'mono', title: a.actorId }, short(a.actorId)),
       h('td', {}, a.className || '—'),
-      h('td', {}, a.name ? `${a.namespace ? a.namespace + '/' : ''}${a.name}` : h('span', { class: 'muted' }, 'unnamed'), a.detached ? h('div', { class: 'muted' }, 'detached') : null),
+      h('td', {}, a.name ? h('b', {}, a.name) : h('span', { class: 'muted' }, 'unnamed'), h('div', { class: 'muted' }, [a.namespace && `namespace ${a.namespace}`, a.detached && 'detached'].filter(Boolean).join(' · '))),
       h('td', {}, badge(a.state)),
       h('td', { class: 'mono', title: a.nodeId }, short(a.nodeId)),
       h('td', {}, `${a.numRestarts} / ${a.maxRestarts < 0 ? '∞' : a.maxRestarts}`),
@@ -193,6 +195,7 @@ const pages = {
   async jobs(params, rest) {
     if (rest) return jobLog(rest);
     const { jobs } = await api('/api/jobs');
+    jobs.sort((a, b) => b.startMs - a.startMs);
     const rows = jobs.map((j) => h('tr', {},
       h('td', {}, j.submissionId ? h('a', { href: `#/jobs/${encodeURIComponent(j.submissionId)}`, class: 'mono' }, j.submissionId) : h('span', { class: 'mono' }, j.jobId)),
       h('td', {}, j.type === 'SUBMISSION' ? 'submitted' : 'driver'),
