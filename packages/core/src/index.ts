@@ -41,6 +41,7 @@ export {
   type UserHistogram,
 } from './metrics/user-metrics.js';
 export type { DashboardSection } from './dashboard/library-sections.js';
+export type { TlsOptions } from './rpc/tls.js';
 export {
   ObjectRef,
   RayError,

@@ -17,6 +17,7 @@ import { resolveToken } from '../session.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { parse } from './args.js';
 import { headAddress, plain } from './inspect.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export const JOB_USAGE =
   'rayts job submit [--address HOST:PORT] [--token T] [--working-dir DIR] [--no-wait] -- <entrypoint command...>\n' +
@@ -36,7 +37,7 @@ interface Head {
 async function withJobs<T>(values: { address?: string; token?: string }, f: (h: Head) => Promise<T>): Promise<T> {
   const address = headAddress(values.address ?? (process.env.RAYTS_ADDRESS || undefined));
   const token = resolveToken(values.token);
-  const client = new JobClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const client = new JobClient(address, channelCredentials(), CHANNEL_OPTIONS);
   try {
     return await f({ address, token, client });
   } finally {

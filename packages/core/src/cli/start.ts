@@ -172,6 +172,12 @@ function opsFlags(
     requireClientCert: values['tls-require-client-cert'] ? true : undefined,
   };
   // Checked (and the files read) here, so a typo fails the command rather than the detached daemon.
+  if ((tls.ca || tls.cert || tls.key) && !(tls.cert && tls.key)) {
+    throw new InvalidArgumentError('TLS on a node needs --tls-cert and --tls-key (it serves other nodes), and --tls-ca to verify them.', {
+      hint: 'Make them with rayts cert create --out DIR --host HOST.',
+    });
+  }
+  if (tls.cert && !tls.ca) throw new InvalidArgumentError('--tls-ca is needed with --tls-cert: nodes verify each other against it.', { hint: 'rayts cert create writes ca.pem beside node.pem.' });
   if (loadTls(tls)) out.tls = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'string' ? resolve(v) : v])) as TlsOptions;
   return out;
 }

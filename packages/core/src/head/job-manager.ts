@@ -25,6 +25,7 @@ import type { rayts } from '@samsara/ray-proto';
 import { ensureWorkingDir, WORKING_DIR_MAX_BYTES } from '../runtime-env/working-dir.js';
 import { jobServiceDefinition } from '../rpc/job-services.js';
 import type { HostedService } from '../rpc/server-host.js';
+import { tlsEnv } from '../rpc/tls.js';
 
 export type SubmissionState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
 
@@ -122,6 +123,7 @@ export class JobManager {
         stdio: ['ignore', fd, fd],
         env: {
           ...process.env,
+          ...tlsEnv(),
           RAYTS_ADDRESS: this.o.headAddress(),
           RAYTS_TOKEN: this.o.token,
           RAYTS_SUBMISSION_ID: submissionId,

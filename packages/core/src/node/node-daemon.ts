@@ -46,6 +46,7 @@ import { compact, type WorkerArg } from '../worker/values.js';
 import { taskDuration, tasksCompleted } from '../metrics/node-metrics.js';
 import { addNodeMetricsSource } from '../metrics/node-collector.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
+import { channelCredentials } from '../rpc/tls.js';
 
 export interface NodeDaemonOptions {
   readonly headAddress: string;
@@ -150,7 +151,7 @@ export class NodeDaemon {
       onThreadExit: (threadId) => this.onThreadExit?.(threadId),
       threadPort: () => this.threadPort(),
     });
-    this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);
     this.actorReports = new ActorReportQueue((info) => callUnary(this.head, 'reportActor', info, o.token, 10_000), o.log.child({ component: 'actor-reports' }));
     this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });

@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { timingSafeEqual } from 'node:crypto';
 import { grpcClientErrors, grpcServerErrors } from '../metrics/node-metrics.js';
+import { probeTlsPeer, tlsMismatchError } from './tls-diagnosis.js';
 import { AuthenticationError, ConnectionError, RayError, isRayError, InvalidArgumentError } from '@samsara/ray-common';
 
 export function authMetadata(token: string): grpc.Metadata {
@@ -121,6 +122,8 @@ export function fromGrpcError(e: unknown, what: string, address: string): RayErr
   if (err?.code === grpc.status.INVALID_ARGUMENT) {
     return new InvalidArgumentError(`${what}: ${err.details}`, { ids: { address } });
   }
+  const mismatch = err?.code === grpc.status.UNAVAILABLE ? tlsMismatchError(address, String(err.details ?? '')) : undefined;
+  if (mismatch) return mismatch;
   if (err?.code === grpc.status.UNAVAILABLE || err?.code === grpc.status.DEADLINE_EXCEEDED) {
     return new ConnectionError(`${what}: cannot reach ${address} (${err.details}).`, {
       hint: 'Check that the process at that address is running (rayts status) and that the address is right.',
@@ -146,8 +149,12 @@ export function callUnary<Req, Res>(
       authMetadata(token),
       { deadline: Date.now() + timeoutMs },
       (err: grpc.ServiceError | null, res: Res) => {
-        if (err) reject(fromGrpcError(err, name, client.getChannel().getTarget()));
-        else resolve(res);
+        if (!err) resolve(res);
+        else if (err.code === grpc.status.UNAVAILABLE) {
+          // A plaintext process talking to a TLS cluster sees only "unavailable": ask the peer once.
+          const target = client.getChannel().getTarget().replace(/^dns:/, '');
+          void probeTlsPeer(target).then((e) => reject(e ?? fromGrpcError(err, name, target)));
+        } else reject(fromGrpcError(err, name, client.getChannel().getTarget()));
       },
     );
   });

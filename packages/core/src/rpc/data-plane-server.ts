@@ -29,6 +29,7 @@ import {
 } from './data-frames.js';
 import { transferServiceDefinition } from './transfer-service.js';
 import { objectServedBytes } from '../metrics/node-metrics.js';
+import { createStreamServer } from './tls.js';
 
 /** Options of {@link DataPlaneServer.listen}. */
 export interface DataPlaneServerOptions {
@@ -85,9 +86,12 @@ export class DataPlaneServer {
       helloTimeoutMs: opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
       writeChunkBytes: opts.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES,
     };
-    const server = net.createServer({ noDelay: true });
-    const dp = new DataPlaneServer(server, o);
-    server.on('connection', (s) => dp.accept(s));
+    let dp!: DataPlaneServer;
+    const server = createStreamServer(
+      (s) => dp.accept(s),
+      (e) => o.log.debug({ err: e.message }, 'data plane refused a peer that did not complete TLS'),
+    );
+    dp = new DataPlaneServer(server, o);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
         reject(

@@ -7,6 +7,7 @@ import type { Logger } from '@samsara/ray-common';
 import { ConnectionError } from '@samsara/ray-common';
 import { CHANNEL_OPTIONS } from './services.js';
 import { guardService } from './auth.js';
+import { serverCredentials } from './tls.js';
 
 export interface HostedService {
   readonly definition: grpc.ServiceDefinition;
@@ -34,7 +35,7 @@ export class ServerHost {
   /** Binds `host:port` (port 0 picks a free one) and returns the address peers should use. */
   async listen(host: string, port: number): Promise<string> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => {
+      this.server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, serverCredentials(), (err, p) => {
         if (err) {
           reject(
             new ConnectionError(`Cannot listen on ${host}:${port}: ${err.message}.`, {

@@ -8,7 +8,10 @@
  * dialed); with a certificate and key, listeners serve TLS and dialers present them (mutual TLS).
  * `requireClientCert` makes listeners refuse peers without a certificate signed by the CA.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError } from '@samsara/ray-common';
 
@@ -70,9 +73,44 @@ export function tlsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsOpti
   return o.ca || o.cert || o.key ? o : undefined;
 }
 
+/**
+ * TLS options for a process that also listens (a driver, a node): with a CA but no certificate, the
+ * `node.pem`/`node-key.pem` that `rayts cert create` wrote beside the CA; with neither, an error saying
+ * what to give.
+ */
+export function servingTls(o: TlsOptions | undefined, who: string): TlsOptions | undefined {
+  if (!o || !o.ca || (o.cert && o.key)) return o;
+  const dir = dirname(o.ca);
+  const cert = o.cert ?? join(dir, 'node.pem');
+  const key = o.key ?? join(dir, 'node-key.pem');
+  if (existsSync(cert) && existsSync(key)) return { ...o, cert, key };
+  throw new InvalidArgumentError(
+    `${who}: TLS needs a certificate and key for this process too: the cluster's nodes call back into it (object pulls, borrower updates), over TLS.`,
+    { hint: `Set RAYTS_TLS_CERT and RAYTS_TLS_KEY (or --tls-cert/--tls-key), or keep node.pem and node-key.pem beside ${o.ca} as rayts cert create writes them.` },
+  );
+}
+
 /** Sets this process's TLS (undefined: plaintext). Call before any listener or channel is made. */
 export function configureTls(m: TlsMaterial | undefined): void {
   current = m;
+  if (m) quietIpServername();
+}
+
+let quieted = false;
+/**
+ * grpc-js always sends the dialed host as TLS SNI, and Node warns (DEP0123) when that is an IP address —
+ * the normal case for cluster peers, whose certificates name their IPs. That one warning is dropped;
+ * every other warning passes through.
+ */
+function quietIpServername(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 /** The process's TLS, if any. */
@@ -118,4 +156,37 @@ export function tlsClientOptions(host: string): { ca?: Buffer; cert?: Buffer; ke
   if (!t) return undefined;
   const isIp = /^[\d.]+$/.test(host) || host.includes(':');
   return { ca: t.ca, cert: t.cert, key: t.key, ...(isIp ? {} : { servername: host }), rejectUnauthorized: true, minVersion: 'TLSv1.2' };
+}
+
+/**
+ * A TCP server for a framed protocol (the data plane): TLS when the process has a certificate. Handlers
+ * get sockets once they are usable (after the TLS handshake); a peer that does not complete one within
+ * 10 s, or speaks plaintext to it, is dropped and counted as a `tlsClientError`.
+ */
+export function createStreamServer(onSocket: (s: net.Socket) => void, onTlsError?: (e: Error) => void): net.Server {
+  const t = tlsServerOptions();
+  if (!t) {
+    const s = net.createServer({ noDelay: true });
+    s.on('connection', onSocket);
+    return s;
+  }
+  const s = tls.createServer({ ...t, handshakeTimeout: 10_000 });
+  s.on('secureConnection', (sock: tls.TLSSocket) => {
+    sock.setNoDelay(true);
+    onSocket(sock);
+  });
+  s.on('tlsClientError', (e: Error, sock: tls.TLSSocket) => {
+    onTlsError?.(e);
+    sock.destroy();
+  });
+  return s;
+}
+
+/** Dials a framed-protocol peer (the data plane): TLS when the process has TLS. */
+export function connectStream(o: { host: string; port: number; onread?: net.OnReadOpts }): net.Socket {
+  const t = tlsClientOptions(o.host);
+  if (!t) return net.connect({ host: o.host, port: o.port, noDelay: true, ...(o.onread ? { onread: o.onread } : {}) });
+  const s = tls.connect({ ...t, host: o.host, port: o.port, ...(o.onread ? { onread: o.onread } : {}) } as tls.ConnectionOptions);
+  s.setNoDelay(true);
+  return s;
 }
