@@ -13,11 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { actor, get, kill, placementGroup, remote, wait } from '@samsara/ray';
+import { actor, get, kill, kv, placementGroup, remote, wait } from '@samsara/ray';
 import { DASHBOARD_ROUTES } from '../packages/core/src/dashboard/routes.js';
-import { HeadClient } from '../packages/core/src/rpc/services.js';
-import { callUnary } from '../packages/core/src/rpc/auth.js';
-import * as grpc from '@grpc/grpc-js';
 import { freePort, until, useCliCluster } from './helpers/cli-cluster.js';
 import { chromiumPath, launchBrowser } from './helpers/browser.js';
 
@@ -246,7 +243,6 @@ describe.skipIf(!hasChromium)('dashboard - in a browser', () => {
   });
 
   it('dashboard - a library section published through KV is shown, as text', async () => {
-    const head = new HeadClient(ctx.cluster.address, grpc.credentials.createInsecure());
     const section = {
       title: 'Serve app detector',
       note: 'route /detect on port 8000',
@@ -254,9 +250,8 @@ describe.skipIf(!hasChromium)('dashboard - in a browser', () => {
       rows: [['Api', 2, 'HEALTHY', 118.5], ['Detector', 4, 'HEALTHY', 117.9], ['<img src=x onerror=alert(1)>', 0, 'UPDATING', null]],
       links: [{ label: 'Open the app', href: 'http://127.0.0.1:8000/detect' }, { label: 'bad', href: 'javascript:alert(1)' }],
     };
-    await callUnary(head, 'kvCall', { op: 'put', namespace: 'dashboard', key: 'section/serve/detector', value: Buffer.from(JSON.stringify(section)) }, ctx.cluster.token);
-    await callUnary(head, 'kvCall', { op: 'put', namespace: 'dashboard', key: 'section/tune/broken', value: Buffer.from('{not json') }, ctx.cluster.token);
-    head.close();
+    await kv.put('dashboard', 'section/serve/detector', JSON.stringify(section));
+    await kv.put('dashboard', 'section/tune/broken', '{not json');
     await page.goto(`${base}/#/serve`);
     await page.locator('h2:text("Serve app detector")').waitFor();
     const text = await page.locator('main').innerText();
@@ -268,5 +263,8 @@ describe.skipIf(!hasChromium)('dashboard - in a browser', () => {
     await shot('serve');
     await page.goto(`${base}/#/tune`);
     await page.locator('text=section/tune/broken is not valid').waitFor();
+    // Deleting the key removes the section.
+    await kv.del('dashboard', 'section/tune/broken');
+    await page.locator('text=No Tune experiment has published a section yet.').waitFor();
   });
 });

@@ -61,7 +61,7 @@ export function parsePrometheusText(text: string): Scrape {
       }
     }
     const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    if (Number.isNaN(value) && m[4] !== 'NaN') throw new Error(`line ${i + 1}: bad value ${m[4]}`);
+    if (Number.isNaN(value) && m[4] !== 'NaN') throw new Error(`line ${i + 1}: bad value ${m[4]} in: ${line}`);
     if (!familyOf(m[1], types)) throw new Error(`line ${i + 1}: ${m[1]} has no # TYPE`);
     samples.push({ name: m[1], labels, value });
   }

@@ -53,7 +53,10 @@ function cell(v: unknown): string | number | boolean | null {
 
 /** Validates one stored section; throws with what is wrong. */
 export function parseSection(bytes: Uint8Array): Omit<SectionView, 'library' | 'id' | 'key'> {
-  const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<DashboardSection>;
+  // `kv.put` stores a one-byte type tag (1 bytes, 2 Buffer, 3 string: api/kv.ts) before the value; JSON
+  // written without it starts with '{'.
+  const body = bytes.length && bytes[0] >= 1 && bytes[0] <= 3 ? bytes.subarray(1) : bytes;
+  const v = JSON.parse(Buffer.from(body).toString('utf8')) as Partial<DashboardSection>;
   if (!v || typeof v !== 'object') throw new Error('not a JSON object');
   if (typeof v.title !== 'string') throw new Error('title must be a string');
   if (!Array.isArray(v.columns) || v.columns.some((c) => typeof c !== 'string')) throw new Error('columns must be an array of strings');

@@ -7,6 +7,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { HeadServer } from '../head/head-server.js';
 import type { NodeRecord } from '../head/node-table.js';
+import { finiteOnly } from './node-collector.js';
 
 type Fill = (g: Gauge, head: HeadServer) => void;
 
@@ -81,7 +82,7 @@ export function registerClusterMetrics(registry: Registry, head: HeadServer): vo
       registers: [registry],
       collect() {
         this.reset();
-        fill(this, head);
+        fill(finiteOnly(this), head);
       },
     });
   }

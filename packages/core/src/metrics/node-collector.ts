@@ -27,7 +27,24 @@ function gauge(name: string, help: string, labelNames: string[], fill: (g: Gauge
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of sources) if (s.nodeId) fill(this, s);
+      // A value that is not a number (a field a source lacks) is left out rather than published as NaN.
+      const g = finiteOnly(this);
+      for (const s of sources) if (s.nodeId) fill(g, s);
+    },
+  });
+}
+
+/** `g` whose `set` skips values that are not finite numbers. */
+export function finiteOnly(g: Gauge): Gauge {
+  return new Proxy(g, {
+    get(target, prop, receiver) {
+      if (prop === 'set') {
+        return (labels: unknown, value?: number) => {
+          const v = typeof labels === 'number' ? labels : value;
+          if (typeof v === 'number' && Number.isFinite(v)) (target.set as (...a: unknown[]) => void).call(target, labels, value);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
     },
   });
 }

@@ -196,9 +196,9 @@ export class ActorHost {
   }
 
   /** Hosted actors by state (for /metrics). */
-  countByState(): Record<'creating' | 'alive', number> {
-    const out = { creating: 0, alive: 0 };
-    for (const a of this.actors.values()) if (a.state !== 'dead') out[a.state]++;
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = { creating: 0, alive: 0 };
+    for (const a of this.actors.values()) if (a.state !== 'dead') out[a.state] = (out[a.state] ?? 0) + 1;
     return out;
   }
 
