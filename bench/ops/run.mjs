@@ -18,6 +18,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
+import net from 'node:net';
+import tls from 'node:tls';
 import { init, shutdown, remote, get, wait, nodes } from '@samsara/ray';
 import { CLI } from '../lib/loopback-cluster.mjs';
 import { writeSuiteSection } from '../lib/results-section.mjs';
@@ -99,10 +101,42 @@ async function measure(mode, certs) {
   }
 }
 
+/**
+ * Baseline: 100 MB through one loopback socket in this process, plain TCP and Node's TLS (same cert,
+ * 1 MiB writes) — what any Node program pays for TLS on this machine, before rayts adds anything.
+ */
+async function rawSocket(mode, certs) {
+  const N = 100e6;
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const opts = { key: readFileSync(join(certs, 'node-key.pem')), cert: readFileSync(join(certs, 'node.pem')), ca: readFileSync(join(certs, 'ca.pem')) };
+  const server = mode === 'tls' ? tls.createServer(opts) : net.createServer();
+  server.on(mode === 'tls' ? 'secureConnection' : 'connection', async (s) => {
+    for (let sent = 0; sent < N; sent += chunk.length) if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
+    s.end();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  const t0 = performance.now();
+  const got = await new Promise((resolve) => {
+    let n = 0;
+    const c = mode === 'tls' ? tls.connect({ port, host: '127.0.0.1', ca: opts.ca }) : net.connect({ port, host: '127.0.0.1' });
+    c.on('data', (d) => (n += d.length));
+    c.on('end', () => {
+      c.destroy();
+      resolve(n);
+    });
+  });
+  server.close();
+  return got / 1e6 / ((performance.now() - t0) / 1000);
+}
+
 const certs = mkdtempSync(join(os.tmpdir(), 'rayts-bench-certs-'));
 await run(process.execPath, [CLI, 'cert', 'create', '--out', certs, '--host', '127.0.0.1', '--host', 'localhost']);
 const results = {};
+const raw = { plain: [], tls: [] };
 try {
+  for (let i = 0; i < 3; i++) for (const m of ['plain', 'tls']) raw[m].push(await rawSocket(m, certs));
+  process.stdout.write(`raw socket: plain ${median(raw.plain).toFixed(0)} MB/s, tls ${median(raw.tls).toFixed(0)} MB/s\n`);
   for (const mode of ['plain', 'tls', 'mtls']) {
     results[mode] = await measure(mode, certs);
     process.stdout.write(`${mode}: tasks_async ${results[mode].tasks.toFixed(0)} tasks/s, transfer_100mb ${results[mode].transfer.toFixed(0)} MB/s\n`);
@@ -124,10 +158,12 @@ same run, same machine. Median of ${RUNS} timed runs after ${WARMUP} warm-up run
 | --- | ---: | ---: | ---: | ---: |
 | tasks_async (1000 no-op tasks, tasks/s) | ${fmt(results.plain.tasks)} | ${fmt(results.tls.tasks)} | ${fmt(results.mtls.tasks)} | ${pct(results.tls.tasks, results.plain.tasks)} |
 | transfer_100mb between workers (MB/s) | ${fmt(results.plain.transfer)} | ${fmt(results.tls.transfer)} | ${fmt(results.mtls.transfer)} | ${pct(results.tls.transfer, results.plain.transfer)} |
+| baseline: 100 MB through one Node socket in one process (MB/s) | ${fmt(median(raw.plain))} | ${fmt(median(raw.tls))} | — | ${pct(median(raw.tls), median(raw.plain))} |
 
 Tasks travel on long-lived gRPC streams, so TLS costs record encryption only (handshakes happen once per
 connection); the 100 MB pull goes through the data plane, where TLS adds AES-GCM over every byte and one
-copy out of the TLS record layer.
+copy out of the TLS record layer. The baseline row is what Node's own TLS costs on this machine for the
+same bytes (no rayts code): compare the two "TLS vs plaintext" ratios.
 
 - Command: \`node bench/run.mjs --suite ops\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)
 - Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; load average ${load} at the end —
