@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -102,6 +102,14 @@ describe('tls - a cluster with mutual TLS', () => {
     expect(await get([onCam.remote(1), onCam.remote(2)])).toEqual([3, 6]);
   });
 
+  it('tls - a submitted job\'s driver joins with the head\'s TLS settings', async () => {
+    const core = resolve(fileURLToPath(new URL('.', import.meta.url)), '../packages/core/dist/index.js');
+    const script = `import(${JSON.stringify(core)}).then(async (r) => { await r.init(); console.log('job result', await r.get(r.remote((x) => x + 1).remote(41))); await r.shutdown(); })`;
+    const out = await ctx.cluster.cli(['job', 'submit', '--', 'node', '-e', script], { RAYTS_TOKEN: ctx.cluster.token });
+    expect(out.code, out.stdout + out.stderr).toBe(0);
+    expect(out.stdout).toContain('job result 42');
+  });
+
   it('tls - /metrics and the dashboard answer over HTTPS only', async () => {
     const r = await https(dashPort, '/api/cluster', { token: ctx.cluster.token });
     expect(r.status).toBe(200);
@@ -120,6 +128,13 @@ describe('tls - a cluster with mutual TLS', () => {
     const plain = await promisify(execFile)(process.execPath, [EDGE_CLI, '--address', ctx.cluster.address], { env: { ...ctx.cluster.env, RAYTS_TOKEN: ctx.cluster.token, RAYTS_TLS_CA: '' } }).catch((e: { stderr: string; code: number }) => e);
     expect((plain as { code: number }).code).toBe(1);
     expect((plain as { stderr: string }).stderr).toMatch(/uses TLS and this process does not/);
+    // TLS with the right CA but no client certificate (a CA copied alone elsewhere).
+    const lonely = mkdtempSync(join(tmpdir(), 'rayts-ca-only-'));
+    copyFileSync(ca, join(lonely, 'ca.pem'));
+    const noClientCert = await ctx.cluster.cli(['status'], { RAYTS_TLS_CA: join(lonely, 'ca.pem') });
+    rmSync(lonely, { recursive: true, force: true });
+    expect(noClientCert.code).toBe(1);
+    expect(noClientCert.stderr).toMatch(/requires a client certificate \(mutual TLS\)/);
     // A plaintext gRPC call with the right token.
     const client = new grpc.Client(ctx.cluster.address, grpc.credentials.createInsecure());
     const md = new grpc.Metadata();

@@ -14,7 +14,7 @@ import { job, JOB_USAGE } from './job.js';
 import { runExternal } from './external.js';
 import { dashboard, DASHBOARD_USAGE } from './dashboard.js';
 import { cert, CERT_USAGE } from './cert.js';
-import { configureTls, loadTls, tlsOptionsFromEnv } from '../rpc/tls.js';
+import { clientTls, configureTls, loadTls, tlsOptionsFromEnv } from '../rpc/tls.js';
 
 const USAGE = `rayts — a Ray-like cluster for Node.js
 
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // Client commands (status, list, job, dashboard, stop) dial with RAYTS_TLS_CA & co when set; daemons
   // take their TLS from their flags.
-  if (cmd !== 'start' && cmd !== '__daemon') configureTls(loadTls(tlsOptionsFromEnv()));
+  if (cmd !== 'start' && cmd !== '__daemon') configureTls(loadTls(clientTls(tlsOptionsFromEnv())));
   switch (cmd) {
     case 'start':
       return start(rest);

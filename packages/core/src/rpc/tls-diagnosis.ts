@@ -21,6 +21,12 @@ export function tlsMismatchError(address: string, details: string): ConnectionEr
   if (PLAINTEXT_PEER.test(details)) {
     return new ConnectionError(`${address} does not speak TLS, but this process uses TLS: refusing a plaintext peer.`, { hint: TLS_HINT, ids: { address } });
   }
+  if (/certificate required|alert number 116/i.test(details)) {
+    return new ConnectionError(`${address} requires a client certificate (mutual TLS) and this process presents none.`, {
+      hint: 'Set RAYTS_TLS_CERT and RAYTS_TLS_KEY (or --tls-cert/--tls-key) to a certificate signed by the cluster\'s CA.',
+      ids: { address },
+    });
+  }
   if (CERT_FAILURE.test(details)) {
     return new ConnectionError(`TLS with ${address} failed: ${details}.`, {
       hint: 'Check that the CA (--tls-ca / RAYTS_TLS_CA) is the one that signed the cluster\'s certificates and that they name this host (rayts cert create --host HOST ...).',

@@ -90,6 +90,19 @@ export function servingTls(o: TlsOptions | undefined, who: string): TlsOptions |
   );
 }
 
+/**
+ * TLS options for a process that only dials (the CLI, an edge agent): a CA alone is enough, and
+ * `node.pem`/`node-key.pem` beside it are presented when present (clusters that require client
+ * certificates accept them).
+ */
+export function clientTls(o: TlsOptions | undefined): TlsOptions | undefined {
+  if (!o || !o.ca || o.cert || o.key) return o;
+  const dir = dirname(o.ca);
+  const cert = join(dir, 'node.pem');
+  const key = join(dir, 'node-key.pem');
+  return existsSync(cert) && existsSync(key) ? { ...o, cert, key } : o;
+}
+
 /** Sets this process's TLS (undefined: plaintext). Call before any listener or channel is made. */
 export function configureTls(m: TlsMaterial | undefined): void {
   current = m;
