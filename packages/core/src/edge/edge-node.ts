@@ -26,7 +26,7 @@ import { resolveToken } from '../session.js';
 import { EdgeTunnelClient } from './edge-tunnel-client.js';
 import { relayDialsVia } from './edge-address.js';
 import { backoffMs } from './tunnel-frames.js';
-import { configureTls, loadTls, tlsOptionsFromEnv, type TlsOptions } from '../rpc/tls.js';
+import { clientTls, configureTls, loadTls, tlsOptionsFromEnv, type TlsOptions } from '../rpc/tls.js';
 
 /** Options of {@link startEdgeNode} (defaults in brackets). */
 export interface EdgeNodeOptions {
@@ -97,7 +97,7 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
   const token = resolveToken(o.token);
   const health = healthConfig();
   // An edge node only dials out: a CA is enough (a certificate only for clusters that require one).
-  configureTls(loadTls(options.tls ?? tlsOptionsFromEnv()));
+  configureTls(loadTls(clientTls(options.tls ?? tlsOptionsFromEnv())));
   relayDialsVia(o.address);
 
   const router = new OwnerRouter();
