@@ -57,6 +57,7 @@ import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 /** A ready object as `fetchObject` returns it. */
 
@@ -209,7 +210,7 @@ export class CoreWorker {
     }
     this.countInstances = counting === 'instances';
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
-    this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
     this.eventTimer = setInterval(() => this.flushEvents(), 250);
     this.eventTimer.unref();
