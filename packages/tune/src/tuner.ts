@@ -185,6 +185,8 @@ class Experiment {
   private table?: LiveTable;
   private collector!: ActorHandle<TuneCollector>;
   private runCounter = 0;
+  /** An error that ends the whole experiment (the trainable cannot be shipped). */
+  private fatal?: Error;
 
   constructor(
     private readonly o: ResolvedTunerOptions,
@@ -242,6 +244,12 @@ class Experiment {
       if (this.stopping) for (const t of this.trials) if (t.status === 'PENDING' || t.status === 'PAUSED') t.status = 'TERMINATED';
       this.saveState(true);
       this.table?.update(this.trials, o.metric, true);
+    }
+    if (this.fatal) {
+      throw new TuneConfigError(`The trainable cannot run on the cluster: ${this.fatal.message}`, {
+        cause: this.fatal,
+        hint: 'A trainable must be self-contained: import what it needs inside its body (await import(...)) and take values from config.',
+      });
     }
     return new ResultGrid(this.root, this.state(true));
   }
@@ -323,8 +331,6 @@ class Experiment {
       t.status = 'RUNNING';
       this.saveState();
       const checkpoint: CheckpointPayload | undefined = t.restoreFrom ? readPayload(t.restoreFrom) : undefined;
-      const b0 = this.o.resourcesPerTrial[0];
-      const { CPU, GPU, memory, ...custom } = b0;
       const init: TrialInit = {
         trialId: t.trialId,
         runKey: key,
@@ -334,19 +340,17 @@ class Experiment {
         iteration: t.iteration,
         timeOffsetS: t.timeTotalS,
       };
-      const ref: ObjectRef<TrialRunOutcome> = this.runner
-        .options({
-          placementGroup: run.pg!,
-          bundleIndex: 0,
-          numCpus: CPU ?? 0,
-          ...(GPU ? { numGpus: GPU } : {}),
-          ...(memory ? { memory } : {}),
-          ...(Object.keys(custom).length ? { resources: custom } : {}),
-          maxRetries: 0,
-          name: `trial ${t.trialId}`,
-        })
-        .remote(t.config, init);
+      let ref: ObjectRef<TrialRunOutcome>;
+      try {
+        ref = this.submit(run, init);
+      } catch (e) {
+        // the trainable cannot be shipped: no trial can run, so the experiment ends with this error
+        this.fatal ??= e as Error;
+        this.stopAll('budget');
+        throw e;
+      }
       outcome = await get(ref);
+
       if (!run.stopReason && run.received < outcome.reports) {
         run.expected = outcome.reports;
         await new Promise<void>((r) => (run.allReceived = r));
@@ -362,6 +366,22 @@ class Experiment {
     this.saveState();
     this.table?.update(this.trials, this.o.metric);
     this.wake();
+  }
+
+  private submit(run: Run, init: TrialInit): ObjectRef<TrialRunOutcome> {
+    const { CPU, GPU, memory, ...custom } = this.o.resourcesPerTrial[0];
+    return this.runner
+      .options({
+        placementGroup: run.pg!,
+        bundleIndex: 0,
+        numCpus: CPU ?? 0,
+        ...(GPU ? { numGpus: GPU } : {}),
+        ...(memory ? { memory } : {}),
+        ...(Object.keys(custom).length ? { resources: custom } : {}),
+        maxRetries: 0,
+        name: `trial ${run.trial.trialId}`,
+      })
+      .remote(run.trial.config, init);
   }
 
   /** Creates the trial's placement group and waits for it, failing fast when no node can ever hold a bundle. */
