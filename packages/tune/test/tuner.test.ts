@@ -126,7 +126,7 @@ describe('Tuner on an embedded cluster', () => {
       async (c: { lr: number }, ctx: { checkpoint: unknown; report: (m: Record<string, unknown>, o?: { checkpoint?: unknown }) => Promise<void> }) => {
         const ck = ctx.checkpoint as { w: number; step: number } | undefined;
         let w = ck ? ck.w : 0;
-        for (let step = (ck?.step ?? 0) + 1; step <= 6; step++) {
+        for (let step = (ck?.step ?? 0) + 1; step <= (ck ? ck.step + 2 : 6); step++) {
           w += c.lr;
           await new Promise((r) => setTimeout(r, 120));
           await ctx.report({ w, from: ck ? ck.step : 0 }, { checkpoint: { w, step } });
