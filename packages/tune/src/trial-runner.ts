@@ -46,7 +46,7 @@ export interface TrialContext {
   readonly iteration: number;
   /**
    * Reports metrics (and optionally a checkpoint). Resolves at once unless a batch is already in flight
-   * and 64 reports are waiting; when the driver decided to stop or pause the trial, throws a signal
+   * and 1,000 reports are waiting (or this report carries a checkpoint); when the driver decided to stop or pause the trial, throws a signal
    * that ends the trainable (do not catch it, or rethrow it).
    */
   report(metrics: Record<string, unknown>, opts?: { checkpoint?: unknown }): Promise<void>;
@@ -62,6 +62,9 @@ export interface TrialRunOutcome {
   readonly ended: 'done' | 'stopped';
   readonly error?: { name: string; message: string; stack: string };
 }
+
+/** Reports batched into one collector call at most; past it `report` waits for the call in flight. */
+const MAX_BATCH = 1000;
 
 const STOP = Symbol.for('@samsara/ray-tune.stop');
 
@@ -145,7 +148,7 @@ export async function runTrial(
       if (opts?.checkpoint !== undefined) item.c = toPayload(opts.checkpoint);
       buffer.push(item);
       if (!inflight) void flush();
-      else if (buffer.length >= 64 || item.c) await inflight;
+      else if (buffer.length >= MAX_BATCH || item.c) await inflight;
       if (sendError) throw sendError;
       if (verdict !== 'continue') throw new TrialStopSignal(verdict);
     },

@@ -58,6 +58,7 @@ interface Run {
   stopError?: Error;
   /** performance.now() of the last Tune decision that ended the run (for the bench). */
   stoppedAt?: number;
+  hasSlot?: boolean;
 }
 
 /** Timings the Tuner measured (benchmarks read them). */
@@ -185,6 +186,11 @@ class Experiment {
   private table?: LiveTable;
   private collector!: ActorHandle<TuneCollector>;
   private runCounter = 0;
+  /** Trials allowed to run at once; runs past it wait in {@link takeSlot} with their placement group ready. */
+  private slots = 1;
+  private running = 0;
+  private slotWaiters: (() => void)[] = [];
+  private readonly removals = new Set<Promise<void>>();
   /** An error that ends the whole experiment (the trainable cannot be shipped). */
   private fatal?: Error;
 
@@ -220,7 +226,9 @@ class Experiment {
     }
     try {
       for (;;) {
-        while (!this.stopping && this.runs.size < concurrency) {
+        // one trial beyond the limit gets its placement group ahead, so it starts the moment a slot frees
+        this.slots = concurrency;
+        while (!this.stopping && this.runs.size < concurrency + 1) {
           const t = this.nextTrial();
           if (!t) break;
           void this.runTrial(t);
@@ -238,6 +246,7 @@ class Experiment {
     } finally {
       if (budget) clearTimeout(budget);
       this.closed = true;
+      await Promise.all([...this.removals]);
       await drain.catch(() => undefined);
       await poll.catch(() => undefined);
       await kill(this.collector).catch(() => undefined);
@@ -327,6 +336,7 @@ class Experiment {
     let failure: unknown;
     try {
       await this.placeTrial(run);
+      await this.takeSlot(run);
       if (run.stopReason) throw new Error('stopped before it started');
       t.status = 'RUNNING';
       this.saveState();
@@ -359,13 +369,29 @@ class Experiment {
       failure = e;
     }
     if (run.pg && !run.pgRemoved) run.pgRemoved = removePlacementGroup(run.pg).catch(() => undefined);
-    await run.pgRemoved;
+    const removal = run.pgRemoved;
+    if (removal) {
+      this.removals.add(removal);
+      void removal.then(() => this.removals.delete(removal));
+    }
+    if (run.hasSlot) this.releaseSlot();
     this.runs.delete(t.trialId);
     this.byKey.delete(key);
     this.finishRun(run, outcome, failure);
     this.saveState();
     this.table?.update(this.trials, this.o.metric);
     this.wake();
+  }
+
+  private async takeSlot(run: Run): Promise<void> {
+    while (this.running >= this.slots && !run.stopReason && !this.stopping) await new Promise<void>((r) => this.slotWaiters.push(r));
+    this.running++;
+    run.hasSlot = true;
+  }
+
+  private releaseSlot(): void {
+    this.running--;
+    this.slotWaiters.shift()?.();
   }
 
   private submit(run: Run, init: TrialInit): ObjectRef<TrialRunOutcome> {
@@ -503,6 +529,7 @@ class Experiment {
   private stopAll(reason: StopReason): void {
     this.stopping = true;
     for (const run of this.runs.values()) this.stopRun(run, reason);
+    for (const w of this.slotWaiters.splice(0)) w();
     this.wake();
   }
 
@@ -527,6 +554,7 @@ class Experiment {
       const run = this.byKey.get(key);
       if (!run) continue;
       const t = run.trial;
+      let tele: { names: readonly string[]; value: Record<string, unknown>[] } | undefined;
       for (const raw of items) {
         run.received++;
         const item = raw as { placed?: string[]; m: Record<string, unknown>; t: number; ts: number; c?: CheckpointPayload };
@@ -538,13 +566,14 @@ class Experiment {
         t.iteration++;
         t.timeTotalS = item.t;
         const place = t.placements[t.placements.length - 1];
+        if (place && tele?.names !== place.names) tele = { names: place.names, value: this.telemetry(place.nodes) };
         const result: Record<string, unknown> = {
           ...item.m,
           training_iteration: t.iteration,
           time_total_s: item.t,
           timestamp: item.ts,
           trial_id: t.trialId,
-          ...(place ? { node: place.names[0], telemetry: this.telemetry(place.nodes) } : {}),
+          ...(place ? { node: place.names[0], telemetry: tele!.value } : {}),
         };
         if (item.c) {
           const dir = `checkpoint_${String(t.iteration).padStart(6, '0')}`;
