@@ -8,7 +8,7 @@ import { resolveRunOptions, type ServeRunOptions } from './config.js';
 import { buildAppSpec, type Application } from './deployment.js';
 import { DeployFailedError } from './errors.js';
 import { appHandle, type DeploymentHandle } from './handle.js';
-import { ControllerActorClass, type ApplicationStatus, type ServeStatus } from './internal/controller.js';
+import { classFromSource, CONTROLLER_SOURCE, type ApplicationStatus, type ServeStatus } from './internal/controller.js';
 import { RouterClient } from './internal/router-client.js';
 import { CONTROLLER_NAME, SERVE_NAMESPACE, type DeployRequest } from './internal/spec.js';
 
@@ -25,7 +25,7 @@ async function controller(create: boolean): Promise<Ctl | undefined> {
     }
   }
   const head = (await nodes()).find((n) => n.isHead && n.alive)?.nodeId;
-  ControllerClass ??= actor(ControllerActorClass);
+  ControllerClass ??= actor(classFromSource(CONTROLLER_SOURCE));
   const h = ControllerClass.options({
     name: CONTROLLER_NAME,
     namespace: SERVE_NAMESPACE,

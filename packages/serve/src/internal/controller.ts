@@ -444,18 +444,7 @@ export class ControllerCore {
   private async startProxy(http: HttpConfig): Promise<void> {
     const nodeId = await this.headNode();
     const Proxy = actor(
-      class ServeProxy {
-        p: { stop(): Promise<void>; info(): unknown } | undefined;
-        async start(config: unknown) {
-          const m = (await import('@samsara/ray-serve')) as unknown as { startProxy(c: unknown): Promise<{ stop(): Promise<void>; info(): unknown }> };
-          this.p = await m.startProxy(config);
-          return this.p.info();
-        }
-        async stop() {
-          if (this.p) await this.p.stop();
-          return true;
-        }
-      },
+      classFromSource(PROXY_SOURCE),
       { name: PROXY_NAME, namespace: SERVE_NAMESPACE, lifetime: 'detached', maxConcurrency: 16, getIfExists: true, ...(nodeId ? { scheduling: { nodeId, soft: true } } : {}) },
     );
     const handle = Proxy.remote() as unknown as Remote;
@@ -474,9 +463,7 @@ export class ControllerCore {
     const key = `${spec.className}\0${spec.source}`;
     let cls = this.classes.get(key);
     if (!cls) {
-      const src = replicaClassSource(spec.className, spec.source);
-      const Cls = new Function(`"use strict"; return (${src});`)() as new () => unknown;
-      cls = actor(Cls);
+      cls = actor(classFromSource(replicaClassSource(spec.className, spec.source)));
       this.classes.set(key, cls);
     }
     return cls;
@@ -795,27 +782,35 @@ export function startController(): ControllerCore {
   return (core ??= new ControllerCore());
 }
 
-/** The controller actor class (self-contained: it imports this package on its thread). @internal */
-export const ControllerActorClass = class ServeController {
-  c: Promise<Record<string, (...a: unknown[]) => unknown>>;
-  constructor() {
-    this.c = import('@samsara/ray-serve').then((m) => (m as unknown as { startController(): Record<string, (...a: unknown[]) => unknown> }).startController());
-  }
-  async call(method: string, ...args: unknown[]) {
-    const c = await this.c;
-    return c[method](...args);
-  }
-  async deploy(r: unknown) { return (await this.c).deploy(r); }
-  async waitApp(n: unknown, t: unknown, ms: unknown) { return (await this.c).waitApp(n, t, ms); }
-  async deleteApp(n: unknown) { return (await this.c).deleteApp(n); }
-  async promote(n: unknown) { return (await this.c).promote(n); }
-  async rollback(n: unknown) { return (await this.c).rollback(n); }
+/**
+ * The controller actor class. Written as source text and built with `new Function`, so that no
+ * bundler or test transform rewrites it (the core ships classes by their source): self-contained, it
+ * imports this package on its thread and forwards every method to ControllerCore. @internal
+ */
+export const CONTROLLER_SOURCE = `class ServeController {
+  constructor() { this.c = import('@samsara/ray-serve').then((m) => m.startController()); }
+  async deploy(r) { return (await this.c).deploy(r); }
+  async waitApp(n, t, ms) { return (await this.c).waitApp(n, t, ms); }
+  async deleteApp(n) { return (await this.c).deleteApp(n); }
+  async promote(n) { return (await this.c).promote(n); }
+  async rollback(n) { return (await this.c).rollback(n); }
   async status() { return (await this.c).status(); }
-  async routes(k: unknown) { return (await this.c).routes(k); }
-  async listen(v: unknown, ms: unknown) { return (await this.c).listen(v, ms); }
-  async reportLoad(id: unknown, l: unknown) { return (await this.c).reportLoad(id, l); }
-  async reportDead(k: unknown, r: unknown) { return (await this.c).reportDead(k, r); }
+  async routes(k) { return (await this.c).routes(k); }
+  async listen(v, ms) { return (await this.c).listen(v, ms); }
+  async reportLoad(id, l) { return (await this.c).reportLoad(id, l); }
+  async reportDead(k, r) { return (await this.c).reportDead(k, r); }
   async shutdown() { return (await this.c).shutdown(); }
   async ping() { return (await this.c).ping(); }
-};
+}`;
+
+/** The proxy actor class, as source for the same reason. @internal */
+export const PROXY_SOURCE = `class ServeProxy {
+  async start(config) { const m = await import('@samsara/ray-serve'); this.p = await m.startProxy(config); return this.p.info(); }
+  async stop() { if (this.p) await this.p.stop(); return true; }
+}`;
+
+/** Builds a class from its source text. @internal */
+export function classFromSource(src: string): new (...a: never[]) => unknown {
+  return new Function(`"use strict"; return (${src});`)() as new (...a: never[]) => unknown;
+}
 export type { ActorHandle };

@@ -28,6 +28,8 @@ export function replicaClassSource(className: string, userSource: string): strin
   constructor() {
     const self = this;
     const batch = (fn, options) => self.__serveModule.batch(fn, options);
+    // A class written in a vitest/vite test has its import() rewritten to this name.
+    const __vite_ssr_dynamic_import__ = (s) => import(s);
     this.__serveUserClass = (${userSource});
   }
   async __serve_init(config, ...args) {
