@@ -430,7 +430,7 @@ export class ControllerCore {
   private async ensureProxy(http: HttpConfig): Promise<void> {
     if (this.proxyStarting) await this.proxyStarting.catch(() => undefined);
     if (this.proxy && this.proxy.state === 'RUNNING') {
-      if (this.proxy.http.port !== http.port || this.proxy.http.host !== http.host) {
+      if ((http.port !== 0 && this.proxy.http.port !== http.port) || this.proxy.http.host !== http.host) {
         throw new ServeError(`Serve's HTTP proxy already listens on ${this.proxy.http.host}:${this.proxy.http.port}; it cannot also listen on ${http.host}:${http.port}.`, {
           hint: 'Use the same port and host for every application, or serve.shutdown() first.',
         });
@@ -449,8 +449,8 @@ export class ControllerCore {
     );
     const handle = Proxy.remote() as unknown as Remote;
     try {
-      await get(handle.start.remote({ ...http }) as never, { timeoutMs: 60_000 });
-      this.proxy = { handle, http, nodeId, state: 'RUNNING' };
+      const info = (await get(handle.start.remote({ ...http }) as never, { timeoutMs: 60_000 })) as { port: number };
+      this.proxy = { handle, http: { host: http.host, port: info.port }, nodeId, state: 'RUNNING' };
     } catch (e) {
       await kill(handle as never).catch(() => undefined);
       throw new ServeError(`Serve's HTTP proxy could not listen on ${http.host}:${http.port}: ${errMsg(e)}`, { hint: 'Pick a free port (serve.run(app, { port })).' });

@@ -86,7 +86,8 @@ export class DeploymentRouter {
 
   /** A replica with room for `req`, now or once one frees up; BackPressureError when the queue is full. */
   acquire(req: PendingRequest): Promise<ReplicaSlot> | ReplicaSlot {
-    if (this.gotTable && !this.exists) {
+    if (!this.gotTable) return this.client.ensureWatched(this.key).then(() => this.acquire(req));
+    if (!this.exists) {
       throw new ServeError(`Deployment ${this.label} does not exist (deleted, or never deployed).`, { hint: 'Check serve.status().', ids: { deployment: this.label } }, 'SERVE_NOT_FOUND');
     }
     if (this.queue.length === 0) {
