@@ -6,7 +6,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { actor, get, getActor, kill } from '@samsara/ray';
 import { serve, deployment, BackPressureError, DeployFailedError, type batch as BatchFn } from '@samsara/ray-serve';
-import { freePort, until, useCliCluster } from '../../../test/helpers/cli-cluster.js';
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLI, freePort, until, useCliCluster } from '../../../test/helpers/cli-cluster.js';
+
+const FIXTURE = resolve(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/echo-app.mjs');
 
 // Inside a deployment class `batch` is in scope (the replica provides it); declared for the compiler.
 declare const batch: typeof BatchFn;
@@ -38,7 +45,7 @@ const Gate = actor(
 );
 
 describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
-  useCliCluster({ numCpus: 2 }, [{ numCpus: 2 }], { RAYTS_SERVE_MAX_BODY_BYTES: '65536' });
+  const holder = useCliCluster({ numCpus: 2 }, [{ numCpus: 2 }], { RAYTS_SERVE_MAX_BODY_BYTES: '65536' });
   let port = 0;
   const url = (p: string) => `http://127.0.0.1:${port}${p}`;
   beforeAll(async () => {
@@ -381,5 +388,63 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     await serve.delete('broken');
     await serve.shutdown();
     expect(await serve.status()).toEqual({ proxy: null, applications: {} });
+  });
+
+  it('CLI - rayts serve deploy serve.yaml keeps serving after it exits; status lists apps, deployments, replicas and nodes; run serves until Ctrl-C; shutdown stops all', async () => {
+    const { cluster } = holder;
+    const dir = mkdtempSync(join(tmpdir(), 'serve-cli-'));
+    try {
+      const yaml = join(dir, 'serve.yaml');
+      writeFileSync(
+        yaml,
+        [
+          'proxy:',
+          `  port: ${port}`,
+          'applications:',
+          '  - name: echo',
+          '    routePrefix: /echo',
+          `    importPath: ${FIXTURE}:app`,
+          '    deployments:',
+          '      - name: Echo',
+          '        numReplicas: 2',
+          '        maxOngoingRequests: 4',
+          '',
+        ].join('\n'),
+      );
+      const dep = await cluster.cli(['serve', 'deploy', yaml]);
+      expect(dep.stderr).toBe('');
+      expect(dep.code).toBe(0);
+      expect(dep.stdout).toMatch(/Deployed echo at http:\/\/127\.0\.0\.1:\d+\/echo/);
+      const r = await fetch(url('/echo/a'));
+      expect(await r.json()).toEqual({ tag: 'cli', path: '/echo/a' });
+      const st = await cluster.cli(['serve', 'status']);
+      expect(st.code).toBe(0);
+      expect(st.stdout).toMatch(/app echo: RUNNING route \/echo/);
+      expect(st.stdout).toMatch(/deployment Echo: HEALTHY 2\/2 replicas/);
+      expect(st.stdout.match(/replica Echo#\w+: RUNNING on node [0-9a-f]+/g)).toHaveLength(2);
+      const json = JSON.parse((await cluster.cli(['serve', 'status', '--json'])).stdout) as { applications: Record<string, unknown> };
+      expect(Object.keys(json.applications)).toEqual(['echo']);
+
+      const bad = await cluster.cli(['serve', 'run', 'nope.mjs']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/MODULE:EXPORT/);
+
+      const child = spawn(process.execPath, [CLI, 'serve', 'run', `${FIXTURE}:app`, '--name', 'echo2', '--route-prefix', '/echo2', '--port', String(port)], { env: cluster.env });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+      await until(() => out.includes('Serving echo2'), 'rayts serve run to serve', 60_000);
+      expect(await (await fetch(url('/echo2/b'))).json()).toEqual({ tag: 'cli', path: '/echo2/b' });
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect((await serve.status()).applications.echo2).toBeUndefined();
+
+      const down = await cluster.cli(['serve', 'shutdown']);
+      expect(down.code).toBe(0);
+      expect((await cluster.cli(['serve', 'status'])).stdout).toMatch(/Serve is not running/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
