@@ -20,6 +20,7 @@ import {
   LATENCY_BUCKETS_MS,
   PROXY_KEY,
   PROXY_NAME,
+  SELF_PACKAGE,
   SERVE_NAMESPACE,
   type AppSpec,
   type AppTable,
@@ -788,7 +789,7 @@ export function startController(): ControllerCore {
  * imports this package on its thread and forwards every method to ControllerCore. @internal
  */
 export const CONTROLLER_SOURCE = `class ServeController {
-  constructor() { this.c = import('@samsara/ray-serve').then((m) => m.startController()); }
+  constructor() { this.c = import(${JSON.stringify(SELF_PACKAGE)}).then((m) => m.startController()); }
   async deploy(r) { return (await this.c).deploy(r); }
   async waitApp(n, t, ms) { return (await this.c).waitApp(n, t, ms); }
   async deleteApp(n) { return (await this.c).deleteApp(n); }
@@ -805,7 +806,7 @@ export const CONTROLLER_SOURCE = `class ServeController {
 
 /** The proxy actor class, as source for the same reason. @internal */
 export const PROXY_SOURCE = `class ServeProxy {
-  async start(config) { const m = await import('@samsara/ray-serve'); this.p = await m.startProxy(config); return this.p.info(); }
+  async start(config) { const m = await import(${JSON.stringify(SELF_PACKAGE)}); this.p = await m.startProxy(config); return this.p.info(); }
   async stop() { if (this.p) await this.p.stop(); return true; }
 }`;
 

@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
-import { HANDLE_MARKER, LATENCY_BUCKETS_MS, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
+import { HANDLE_MARKER, LATENCY_BUCKETS_MS, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
 
 /** What the controller tells a replica at start. */
 export interface ReplicaConfig {
@@ -33,7 +33,7 @@ export function replicaClassSource(className: string, userSource: string): strin
     this.__serveUserClass = (${userSource});
   }
   async __serve_init(config, ...args) {
-    this.__serveModule = await import('@samsara/ray-serve');
+    this.__serveModule = await import(${JSON.stringify(SELF_PACKAGE)});
     this.__serveRuntime = await this.__serveModule.startReplica(this.__serveUserClass, config, args);
     return Object.assign(this.__serveRuntime.info(), { nodeId: runtimeContext().nodeId });
   }

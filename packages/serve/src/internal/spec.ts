@@ -3,6 +3,12 @@
  * specs, routing tables and status. Everything here is msgpack-able (no classes, no functions).
  */
 
+/**
+ * This package's name: the library's own actors (controller, proxy, replicas) import it on their
+ * threads from the source text they are built from (see controller.ts), not from this module.
+ */
+export const SELF_PACKAGE = '@samsara/ray-serve';
+
 /** Namespace of every Serve actor (controller, proxy, replicas). */
 export const SERVE_NAMESPACE = 'serve';
 export const CONTROLLER_NAME = 'SERVE_CONTROLLER';
