@@ -18,6 +18,8 @@ import {
   GetTimeoutError,
   AuthenticationError,
   ObjectRef,
+  actor,
+  ActorPool,
 } from '@samsara/ray';
 import { CliCluster, until } from './helpers/cli-cluster.js';
 
@@ -40,6 +42,14 @@ afterAll(async () => {
 });
 
 const whereAmI = remote(() => runtimeContext().nodeId);
+
+class Doubler {
+  run(x: number) {
+    if (x === 13) throw new Error('unlucky 13');
+    return { y: 2 * x, node: runtimeContext().nodeId };
+  }
+}
+const DoublerActor = actor(Doubler);
 
 describe('core runtime on a three-process cluster', () => {
   it('nodes() - reports head and two workers with their resources and labels', async () => {
@@ -175,5 +185,19 @@ describe('core runtime on a three-process cluster', () => {
     const r = await cluster.cli(['status', '--address', cluster.address, '--token', 'nope']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/rejected this process's token/);
+  });
+  it('ActorPool - map over actors on two worker nodes keeps input order; a failed call throws at its item', async () => {
+    const pool = new ActorPool([1, 2].map((i) => DoublerActor.options({ scheduling: { nodeId: cluster.nodeIds[i] } }).remote()));
+    const out: { y: number; node: string }[] = [];
+    for await (const r of pool.map((a, x: number) => a.run.remote(x), Array.from({ length: 12 }, (_, i) => i))) out.push(r);
+    expect(out.map((r) => r.y)).toEqual(Array.from({ length: 12 }, (_, i) => 2 * i));
+    expect(new Set(out.map((r) => r.node))).toEqual(new Set([cluster.nodeIds[1], cluster.nodeIds[2]]));
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const r of pool.mapUnordered((a, x: number) => a.run.remote(x), [12, 13, 14])) seen.push(r.y);
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+    expect((err as Error).message).toContain('unlucky 13');
+    expect(seen.length).toBeLessThanOrEqual(2);
   });
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { tableFromArrays, type Table } from 'apache-arrow';
 import {
@@ -188,7 +188,7 @@ describe('working directory', () => {
     writeFileSync(join(dir, 'lib', 'helper.mjs'), 'export const OFFSET = 100;\nexport function shift(x) { return x + OFFSET; }\n');
     writeFileSync(
       join(dir, 'lib', 'tasks.mjs'),
-      "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nexport const shifted = remote((x) => shift(x) * 2);\n",
+      "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nexport const shifted = remote((x) => shift(x) * 2);\nconst step = 7;\nexport const offsetBy = remote((x) => x + step);\n",
     );
     writeFileSync(join(dir, 'lib', 'model.ts'), "import { remote } from '@samsara/ray';\nimport { shift } from './helper.mjs';\nconst scale = (x: number): number => shift(x) * 3;\nexport const scaled = remote((x: number) => scale(x));\n");
     writeFileSync(
@@ -201,27 +201,31 @@ describe('working directory', () => {
     );
     writeFileSync(
       join(dir, 'nodir.mjs'),
-      "import { init, get, shutdown } from '@samsara/ray';\nimport { shifted } from './lib/tasks.mjs';\nawait init({ numCpus: 1 });\ntry { shifted.remote(1); console.log('SUBMITTED'); } catch (e) { console.log(e.name + ': ' + e.message); }\nawait shutdown();\n",
+      "import { init, get, shutdown } from '@samsara/ray';\nimport { shifted, offsetBy } from './lib/tasks.mjs';\nawait init({ numCpus: 1 });\nconsole.log('RESULT', await get(shifted.remote(1)));\ntry { offsetBy.remote(1); console.log('SUBMITTED'); } catch (e) { console.log(e.name + ': ' + e.message); }\nawait shutdown();\n",
     );
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  // Asynchronous: a child that runs for seconds must not block this test worker's event loop.
+  const node = (args: string[]): Promise<{ stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 }, (_err, stdout, stderr) => resolve({ stdout, stderr }));
+    });
 
-  it('workingDir - a function defined in a module of the working dir runs with its imports', () => {
-    const r = node(['main.mjs']);
+  it('workingDir - a function defined in a module of the working dir runs with its imports', async () => {
+    const r = await node(['main.mjs']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('RESULT 202');
   });
 
-  it('workingDir - TypeScript modules work when the driver runs under tsx', () => {
-    const r = node(['--import', 'tsx', 'main.ts']);
+  it('workingDir - TypeScript modules work when the driver runs under tsx', async () => {
+    const r = await node(['--import', 'tsx', 'main.ts']);
     expect(r.stdout).toContain('RESULT 306');
   });
 
-  it('Arrow under tsx - tables the script makes come back whole from put/get and through a task (small and stored)', () => {
+  it('Arrow under tsx - tables the script makes come back whole from put/get and through a task (small and stored)', async () => {
     writeFileSync(
       join(dir, 'arrow.ts'),
       [
@@ -239,13 +243,14 @@ describe('working directory', () => {
         'await shutdown();',
       ].join('\n'),
     );
-    const r = node(['--import', 'tsx', 'arrow.ts']);
+    const r = await node(['--import', 'tsx', 'arrow.ts']);
     expect(r.stdout).toContain('ARROW 4:true:true 50000:true:true');
   });
 
-  it('workingDir - without a working dir the same function fails, naming it and its imports', () => {
-    const r = node(['nodir.mjs']);
-    expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:3\): it closes over outer variable `shift`/);
+  it('workingDir - without a working dir an imported helper still travels (by path, same machine); a module-level const fails, naming it', async () => {
+    const r = await node(['nodir.mjs']);
+    expect(r.stdout).toContain('RESULT 202');
+    expect(r.stdout).toMatch(/SerializationError: Cannot ship remote function anonymous \(defined at .*tasks\.mjs:5\): it closes over outer variable `step`/);
     expect(r.stdout).not.toContain('SUBMITTED');
   });
 });

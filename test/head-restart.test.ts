@@ -4,13 +4,13 @@
  * down, actors answer calls; `rayts start --head` brings it back with the session's state; the workers
  * reconnect under their ids (one that was killed meanwhile is declared dead after the deadline), the
  * driver's cluster watch resubscribes (its job and its non-detached actor live on), `getActor` works,
- * the running tasks' results arrive and new tasks run.
+ * the running tasks' results arrive and new tasks run, and the cluster KV is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { init, shutdown, remote, actor, get, getActor, nodes, runtimeContext } from '@samsara/ray';
+import { init, shutdown, remote, actor, get, getActor, nodes, runtimeContext, kv } from '@samsara/ray';
 import { CliCluster, isAlive, until } from './helpers/cli-cluster.js';
 
 let cluster: CliCluster;
@@ -87,13 +87,19 @@ describe('rayts start --head --restore', () => {
 });
 
 describe('head restart', () => {
-  it('head restart - SIGKILL the head: actors answer while it is down; after `rayts start --head` nodes keep their ids, getActor works, running tasks finish, new tasks run', async () => {
+  it('head restart - SIGKILL the head: actors answer while it is down; after `rayts start --head` nodes keep their ids, getActor works, running tasks finish, new tasks run, KV entries are back', async () => {
     const keeper = CounterActor.options({ name: 'keeper', lifetime: 'detached', resources: { w: 1 } }).remote();
     const plain = CounterActor.options({ resources: { w: 1 } }).remote();
     expect(await get(keeper.incr.remote())).toBe(1);
     expect(await get(plain.incr.remote())).toBe(1);
     const running = [0, 1, 2, 3].map((i) => longTask.options({ numCpus: 0.5, resources: { w: 1 }, maxRetries: 0 }).remote(dir, i));
     await until(() => [0, 1, 2, 3].every((i) => existsSync(join(dir, `started-${i}`))), 'four long tasks running');
+
+    // KV entries written (and one deleted) before the crash; each put is on disk once it resolves.
+    await kv.put('hr', 'serve/app', JSON.stringify({ replicas: 2 }));
+    await kv.put('hr', 'serve/blob', new Uint8Array([1, 2, 3]));
+    await kv.put('hr', 'serve/gone', 'deleted before the crash');
+    expect(await kv.del('hr', 'serve/gone')).toBe(true);
 
     // The head dies hard.
     const headPid = cluster.headPid();
@@ -124,6 +130,11 @@ describe('head restart', () => {
     }, 'the workers alive again under their ids');
     const after = await nodes();
     expect(after.find((n) => n.nodeId === headNode)?.alive).toBe(false);
+
+    // The KV is back as it was.
+    expect(await kv.list('hr', 'serve/')).toEqual(['serve/app', 'serve/blob']);
+    expect(await kv.get('hr', 'serve/app')).toBe('{"replicas":2}');
+    expect([...((await kv.get('hr', 'serve/blob')) as Uint8Array)]).toEqual([1, 2, 3]);
 
     // Named detached actors answer again, found through the restored directory.
     const again = await getActor<Counter>('keeper');

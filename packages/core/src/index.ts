@@ -30,6 +30,8 @@ export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from '
 export { PlacementGroup } from './api/placement-group-handle.js';
 export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from './api/placement-group.js';
 export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorOptions } from './api/actor.js';
+export { ActorPool, type ActorPoolOptions, type ActorPoolGetOptions, type ActorPoolFn } from './api/actor-pool.js';
+export { kv, KV_MAX_VALUE_BYTES, type Kv, type KvValue } from './api/kv.js';
 export { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from './edge/edge-node.js';
 export {
   ObjectRef,

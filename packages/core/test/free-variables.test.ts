@@ -30,7 +30,7 @@ describe('freeVariables', () => {
 describe('analyzeFreeVariables', () => {
   it('analyzeFreeVariables - a namespace used only for API calls is an alias, not a closure', async () => {
     const { analyzeFreeVariables } = await import('../src/api/free-variables.js');
-    expect(analyzeFreeVariables('(r) => import_ray.get(r)')).toEqual({ free: [], apiAliases: ['import_ray'] });
-    expect(analyzeFreeVariables('(r) => rt.get(r) + rt.other')).toEqual({ free: ['rt'], apiAliases: [] });
+    expect(analyzeFreeVariables('(r) => import_ray.get(r)')).toMatchObject({ free: [], apiAliases: ['import_ray'] });
+    expect(analyzeFreeVariables('(r) => rt.get(r) + rt.other')).toMatchObject({ free: ['rt'], apiAliases: [] });
   });
 });

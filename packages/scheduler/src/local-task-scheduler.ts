@@ -326,6 +326,13 @@ export class LocalTaskScheduler<T> {
    * Removes the queued items for which `pred` holds (e.g. cancelled tasks) and returns them in queue
    * order. Running items are not affected. Items behind the removed ones may start.
    */
+  /** The items waiting in the queue (not started), oldest first. */
+  queuedItems(): T[] {
+    const out: Entry<T>[] = [];
+    for (const q of this.shapes.values()) for (let i = q.head; i < q.items.length; i++) out.push(q.items[i]);
+    return out.sort((a, b) => a.seq - b.seq).map((e) => e.item);
+  }
+
   remove(pred: (item: T) => boolean): T[] {
     const removed: Entry<T>[] = [];
     for (const [key, q] of this.shapes) {

@@ -9,7 +9,8 @@ import type { CallableInfo } from './function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
 import type { ResolvedActorOptions } from './actor-options.js';
 import { nodeSummaries } from './node-summaries.js';
-import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
+import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
+import { kvReplyOf } from './kv-reply.js';
 
 /** Task arguments: top-level refs stay refs (resolved before the task runs); values are encoded, and the refs nested in them are listed. */
 export function toTaskArgs(args: readonly unknown[], fnName: string): TaskArg[] {
@@ -122,6 +123,10 @@ export class DriverRuntime implements Runtime {
       acc.numObjects += n.store.numObjects;
     }
     return acc;
+  }
+
+  async kvCall(req: KvRequest): Promise<KvReply> {
+    return kvReplyOf(await this.worker.headCall('kvCall', req));
   }
 
   async shutdown(): Promise<void> {

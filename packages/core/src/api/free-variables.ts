@@ -24,7 +24,7 @@ type Node = { type: string; [k: string]: unknown };
 export const API_NAMES = [
   'ray', 'init', 'shutdown', 'remote', 'actor', 'get', 'put', 'wait', 'cancel', 'kill', 'getActor',
   'placementGroup', 'removePlacementGroup', 'runtimeContext', 'nodes', 'clusterResources',
-  'availableResources', 'objectStoreStats', 'free', 'ObjectRef',
+  'availableResources', 'objectStoreStats', 'free', 'ObjectRef', 'kv', 'ActorPool',
 ] as const;
 
 const NODE_GLOBALS = [
@@ -98,6 +98,11 @@ export interface FreeVariableReport {
    * `import_ray.get`, `__vite_ssr_import_1__.remote`). The worker binds them to the public API.
    */
   readonly apiAliases: string[];
+  /**
+   * Names read that are not declared inside but are globals or public API names (`get`, `Buffer`…).
+   * The defining module may import one of them (`import { get } from 'lodash'`): then the import wins.
+   */
+  readonly globalsUsed: string[];
 }
 
 /** Returns the sorted free variable names of the callable whose source is given. */
@@ -181,5 +186,6 @@ export function analyzeFreeVariables(source: string): FreeVariableReport {
   return {
     free: [...referenced].filter(isFree).sort(),
     apiAliases: [...aliasUses].filter((n) => isFree(n) && !referenced.has(n)).sort(),
+    globalsUsed: [...referenced, ...aliasUses].filter((n) => !declared.has(n) && g.has(n)).sort(),
   };
 }

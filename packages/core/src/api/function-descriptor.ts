@@ -1,18 +1,26 @@
 /**
  * How code travels to other nodes. Every `remote(fn)` / `actor(Class)` call records:
  * - the source (`fn.toString()`) and its free variables;
- * - the module that made the call (from the stack) and the call's index within that module.
- * At submission the runtime ships the source when the callable is self-contained, or a reference
- * (module path inside the job's working directory + index) when it has imports and the working
- * directory is shipped. Otherwise submission fails with a SerializationError that names the callable,
- * the variables it closes over and what to do. The worker side rebuilds callables in
- * {@link ../worker/code-loader.ts}.
+ * - the module that defines it (from the stack: the first caller frame whose file contains the source)
+ *   and the index of the remote()/actor() call within the calling module.
+ * At submission the runtime ships, in this order of preference:
+ * 1. the source, when the callable is self-contained;
+ * 2. the source plus an import reference per free variable, when every free variable is a binding the
+ *    defining module imports at its top (module-imports.ts says how each module is found);
+ * 3. a reference (module path inside the job's working directory + index) when it closes over other
+ *    module-level variables and its module (not the entry script) is inside the shipped working directory.
+ * Otherwise submission fails with a SerializationError that names the callable, the variables it
+ * closes over and what to do. The worker side rebuilds callables in {@link ../worker/code-loader.ts}.
  */
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { dirname, relative, isAbsolute, sep } from 'node:path';
 import { SerializationError } from '@samsara/ray-common';
 import { analyzeFreeVariables } from './free-variables.js';
+import { importRefOf, moduleImports, type ImportRef } from './module-imports.js';
+
+export type { ImportRef } from './module-imports.js';
 
 export type CallableKind = 'function' | 'class';
 
@@ -26,11 +34,15 @@ export interface CallableInfo {
   readonly freeVars: readonly string[];
   /** Free names used only as `x.<api function>`: bound to the public API on workers. */
   readonly apiAliases: readonly string[];
+  /** Global and API names it reads (an import of the defining module with that name wins). */
+  readonly globalsUsed: readonly string[];
   readonly parseError?: string;
   /** Absolute path of the module that called remote()/actor(), when it could be found. */
   readonly definedIn?: string;
   readonly definedAt?: string;
-  /** The n-th remote()/actor() call in that module. */
+  /** Absolute path of the module that called remote()/actor() (usually `definedIn`). */
+  readonly calledIn?: string;
+  /** The n-th remote()/actor() call in `calledIn`. */
   readonly moduleIndex: number;
 }
 
@@ -46,18 +58,49 @@ export function callableRegistry(): Registry {
 // The package root (frames in src/ and dist/ both belong to rayts itself; stacks may be source-mapped).
 const ownDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
-function callerLocation(): { file?: string; at?: string } {
+const FRAME = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
+const JS_FILE = /\.(c|m)?js$/;
+
+/** Text of files looked at for callable sources (a few modules define most callables). */
+const fileTexts = new Map<string, string | undefined>();
+function fileText(file: string): string | undefined {
+  if (!fileTexts.has(file)) {
+    if (fileTexts.size >= 64) fileTexts.delete(fileTexts.keys().next().value as string);
+    let text: string | undefined;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      text = undefined;
+    }
+    fileTexts.set(file, text);
+  }
+  return fileTexts.get(file);
+}
+
+/**
+ * The frames outside rayts that lead to a remote()/actor() call: the first is the calling module, and
+ * the defining module is the first whose text contains the source (a library that calls remote() on a
+ * function its user wrote is not where that function's imports are). A TypeScript file cannot be
+ * checked (it runs transpiled) and counts as a match.
+ */
+function callerLocation(source: string): { file?: string; at?: string; callerFile?: string } {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40; // a user's frame may sit below a library's few
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  Error.stackTraceLimit = limit;
+  const frames: { file: string; at: string }[] = [];
   for (const line of stack) {
-    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    const m = FRAME.exec(line.trim());
     if (!m) continue;
     let file = m[1];
     if (file.startsWith('file://')) file = fileURLToPath(file);
-    if ((file.startsWith(ownDir + sep) && !file.startsWith(`${ownDir}${sep}test${sep}`)) || file.includes(`${sep}node_modules${sep}`)) continue;
-    if (file.startsWith('node:')) continue;
-    return { file, at: `${file}:${m[2]}` };
+    if (file.startsWith(ownDir + sep) && !file.startsWith(`${ownDir}${sep}test${sep}`)) continue;
+    frames.push({ file, at: `${file}:${m[2]}` });
   }
-  return {};
+  if (frames.length === 0) return {};
+  const callerFile = frames[0].file;
+  const defining = frames.find((f) => !JS_FILE.test(f.file) || fileText(f.file)?.includes(source)) ?? frames[0];
+  return { file: defining.file, at: defining.at, callerFile };
 }
 
 /** Records what is needed to ship `fn` (called from remote()/actor()). */
@@ -66,30 +109,45 @@ export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo 
   const name = (fn as { name?: string }).name || 'anonymous';
   let freeVars: string[] = [];
   let apiAliases: string[] = [];
+  let globalsUsed: string[] = [];
   let parseError: string | undefined;
   if (/\{\s*\[native code\]\s*\}$/.test(source)) {
     parseError = 'it is a native or bound function, whose source is not available';
   } else {
     try {
-      ({ free: freeVars, apiAliases } = analyzeFreeVariables(source));
+      ({ free: freeVars, apiAliases, globalsUsed } = analyzeFreeVariables(source));
     } catch (e) {
       parseError = `its source could not be parsed (${(e as Error).message})`;
     }
   }
-  const { file, at } = callerLocation();
+  const { file, at, callerFile } = callerLocation(source);
+  // The registry (module shipping, case 3) indexes remote()/actor() calls by the calling module.
   let moduleIndex = -1;
-  if (file) {
+  if (callerFile) {
     const reg = callableRegistry();
-    const list = reg.get(file) ?? [];
+    const list = reg.get(callerFile) ?? [];
     moduleIndex = list.length;
     list.push(fn);
-    reg.set(file, list);
+    reg.set(callerFile, list);
   }
   const sourceId = createHash('sha1').update(kind).update('\0').update(source).digest('hex').slice(0, 24);
-  return { kind, name, source, sourceId, freeVars, apiAliases, parseError, definedIn: file, definedAt: at, moduleIndex };
+  return {
+    kind,
+    name,
+    source,
+    sourceId,
+    freeVars,
+    apiAliases,
+    globalsUsed,
+    parseError,
+    definedIn: file,
+    definedAt: at,
+    calledIn: callerFile,
+    moduleIndex,
+  };
 }
 
-/** What a submission sends: the source, or a module reference inside the working directory. */
+/** What a submission sends: the source (with the imports it uses), or a module reference inside the working directory. */
 export interface ShippedCallable {
   readonly functionId: string;
   readonly name: string;
@@ -98,22 +156,63 @@ export interface ShippedCallable {
   readonly modulePath: string;
   readonly moduleIndex: number;
   readonly apiAliases: readonly string[];
+  /** Imported bindings the source uses: the worker imports them before the call. */
+  readonly imports: readonly ImportRef[];
 }
+
+/** The public package: its API names are bound on workers anyway (worker-api.ts). */
+const SELF_PACKAGE = '@samsara/ray';
+
+/** shipCallable's answers per callable and working directory (it runs on every submission). */
+const shipped = new WeakMap<CallableInfo, Map<string, ShippedCallable>>();
 
 /**
  * Decides how to ship a callable for a job whose working directory is `workingDir` (if any). Throws
  * SerializationError when it cannot be shipped correctly.
  */
 export function shipCallable(info: CallableInfo, workingDir: string | undefined, entryScript: string | undefined): ShippedCallable {
+  let byDir = shipped.get(info);
+  const key = `${workingDir ?? ''}\0${entryScript ?? ''}`;
+  const hit = byDir?.get(key);
+  if (hit) return hit;
+  const out = decideShipping(info, workingDir, entryScript);
+  if (!byDir) shipped.set(info, (byDir = new Map()));
+  byDir.set(key, out);
+  return out;
+}
+
+function decideShipping(info: CallableInfo, workingDir: string | undefined, entryScript: string | undefined): ShippedCallable {
   const what = info.kind === 'class' ? `actor class ${info.name}` : `remote function ${info.name}`;
   const where = info.definedAt ? ` (defined at ${info.definedAt})` : '';
-  if (!info.parseError && info.freeVars.length === 0) {
-    return { functionId: info.sourceId, name: info.name, kind: info.kind, source: info.source, modulePath: '', moduleIndex: -1, apiAliases: info.apiAliases };
+  const bySource = (imports: ImportRef[]): ShippedCallable => ({
+    functionId: imports.length ? idWithImports(info.sourceId, imports) : info.sourceId,
+    name: info.name,
+    kind: info.kind,
+    source: info.source,
+    modulePath: '',
+    moduleIndex: -1,
+    apiAliases: info.apiAliases,
+    imports,
+  });
+  let rest = info.freeVars;
+  let imports: ImportRef[] = [];
+  if (!info.parseError && info.definedIn && (info.freeVars.length > 0 || info.globalsUsed.length > 0)) {
+    const table = moduleImports(info.definedIn);
+    if (table.size > 0) {
+      const from = info.definedIn;
+      const use = (n: string) => {
+        const b = table.get(n);
+        return b && !(b.specifier === SELF_PACKAGE && info.globalsUsed.includes(n)) ? importRefOf(n, b, from, workingDir) : undefined;
+      };
+      imports = [...info.freeVars, ...info.globalsUsed].map(use).filter((r): r is ImportRef => r !== undefined);
+      rest = info.freeVars.filter((n) => !table.has(n));
+    }
   }
-  const inDir =
-    workingDir && info.definedIn && info.moduleIndex >= 0 && isInside(workingDir, info.definedIn) && info.definedIn !== entryScript;
-  if (inDir) {
-    const rel = relative(workingDir!, info.definedIn!);
+  if (!info.parseError && rest.length === 0) return bySource(imports);
+  const modFile = info.calledIn;
+  const inDir = workingDir && modFile && info.moduleIndex >= 0 && isInside(workingDir, modFile) && modFile !== entryScript;
+  if (inDir && !info.parseError) {
+    const rel = relative(workingDir!, modFile!);
     return {
       functionId: `mod:${rel}#${info.moduleIndex}`,
       name: info.name,
@@ -122,18 +221,26 @@ export function shipCallable(info: CallableInfo, workingDir: string | undefined,
       modulePath: rel,
       moduleIndex: info.moduleIndex,
       apiAliases: [],
+      imports: [],
     };
   }
   const reason = info.parseError
     ? info.parseError
-    : `it closes over outer variable${info.freeVars.length > 1 ? 's' : ''} ${info.freeVars.map((v) => `\`${v}\``).join(', ')}, which do${info.freeVars.length > 1 ? '' : 'es'} not exist on other workers`;
-  const hint =
-    info.definedIn && info.definedIn === entryScript
-      ? 'Make it self-contained (pass those values as arguments), or move it into a module of the working directory (not the entry script) and call init({ runtimeEnv: { workingDir } }).'
+    : `it closes over outer variable${rest.length > 1 ? 's' : ''} ${rest.map((v) => `\`${v}\``).join(', ')}, which do${rest.length > 1 ? '' : 'es'} not exist on other workers (imported bindings travel; other module-level variables do not)`;
+  const hint = info.parseError
+    ? 'Ship plain functions, arrow functions or classes.'
+    : info.definedIn && info.definedIn === entryScript
+      ? 'Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs), or export them from a module of the working directory and import them.'
       : workingDir
-        ? `Make it self-contained (pass those values as arguments), or define it at the top level of a module inside ${workingDir}.`
-        : 'Make it self-contained (pass those values as arguments), or define it in a module of your project and call init({ runtimeEnv: { workingDir: <project dir> } }) so that modules ship with their imports.';
+        ? `Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs), or define the function at the top level of a module inside ${workingDir}.`
+        : 'Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs), or define the function in a module of your project and call init({ runtimeEnv: { workingDir: <project dir> } }) so that modules ship with their imports.';
   throw new SerializationError(`Cannot ship ${what}${where}: ${reason}.`, { hint, ids: { function: info.name } });
+}
+
+function idWithImports(sourceId: string, imports: readonly ImportRef[]): string {
+  const h = createHash('sha1').update(sourceId);
+  for (const r of imports) h.update('\0').update(r.local).update('\0').update(r.exportName).update('\0').update(r.kind).update('\0').update(r.module);
+  return h.digest('hex').slice(0, 24);
 }
 
 function isInside(dir: string, file: string): boolean {

@@ -76,7 +76,24 @@ export interface Runtime {
   context(): RuntimeContext;
   nodes(): Promise<NodeSummary[]>;
   objectStoreStats(): Promise<ObjectStoreStats>;
+  /** One cluster KV operation on the head (api/kv.ts checks the arguments and tags the values). */
+  kvCall(req: KvRequest): Promise<KvReply>;
   shutdown(): Promise<void>;
+}
+
+/** A cluster KV operation as it goes to the head (values carry the public API's type tag). */
+export interface KvRequest {
+  readonly op: 'put' | 'get' | 'delete' | 'keys';
+  readonly namespace: string;
+  /** The key, or for 'keys' the prefix. */
+  readonly key: string;
+  readonly value?: Uint8Array;
+}
+
+export interface KvReply {
+  readonly found: boolean;
+  readonly value?: Uint8Array;
+  readonly keys: string[];
 }
 
 const KEY = Symbol.for('@samsara/ray.runtime');

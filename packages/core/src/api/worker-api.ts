@@ -20,6 +20,8 @@ export {
 } from './objects-api.js';
 export { actor, getActor, kill } from './actor.js';
 export { placementGroup, removePlacementGroup } from './placement-group.js';
+export { kv } from './kv.js';
+export { ActorPool } from './actor-pool.js';
 export { ObjectRef } from '@samsara/ray-common';
 
 /** Inside a task or actor the runtime is already running: init() only checks that. */

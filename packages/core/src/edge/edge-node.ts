@@ -137,6 +137,7 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
       maxQueuedTasks: o.maxQueuedTasks,
       // Idle small: the worker thread starts with the first task (and ends after a minute idle).
       warmThreads: 0,
+      warmActors: 0,
       onShutdown: o.onShutdown,
     });
     bridge = new WorkerBridge(daemon, router, o.address, log.child({ role: 'bridge' }));

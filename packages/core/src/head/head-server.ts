@@ -7,17 +7,20 @@
  * gets a "dead" command (the node re-registers under a new id); malformed input is INVALID_ARGUMENT.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, newJobId, validateResources, type HealthConfig, type Logger } from '@samsara/ray-common';
+import { InvalidArgumentError, newJobId, packInternal, validateResources, type HealthConfig, type Logger } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
 import { headServiceDefinition, pb } from '../rpc/services.js';
 import type { HostedService } from '../rpc/server-host.js';
-import { NodeTable } from './node-table.js';
+import { NodeTable, type NodeRecord } from './node-table.js';
+import { confirmNodeGone } from './node-prober.js';
+import { planSpills } from './spillback-policy.js';
 import { TaskEventTable } from './task-event-table.js';
 import { ActorDirectory } from './actor-directory.js';
 import { PlacementGroupManager } from './placement-group-manager.js';
 import { HeadStateStore } from './head-state-store.js';
 import { restoreHeadState, type RecoverySummary } from './head-recovery.js';
 import { JobManager } from './job-manager.js';
+import { KvTable } from './kv-table.js';
 
 export interface HeadServerOptions {
   readonly health: HealthConfig;
@@ -53,6 +56,8 @@ export class HeadServer {
   /** Jobs and KV (persisted by HeadStateStore). */
   readonly jobs = new Map<string, JobRecord>();
   readonly kv = new Map<string, Uint8Array>();
+  /** The KV operations over `kv` (checks, limits, persistence before the answer). */
+  private readonly kvTable = new KvTable(this.kv, () => this.state && { put: (k, v) => this.state!.kvPut(k, v), delete: (k) => this.state!.kvDelete(k) });
   /** Submitted jobs (entrypoints the head runs); its JobService is hosted beside this service. */
   readonly submissions: JobManager;
   /** Durable copy of the cluster state, when the head persists it. */
@@ -63,6 +68,9 @@ export class HeadServer {
   private readonly channels = new Map<string, grpc.ServerDuplexStream<rayts.NodeReport, rayts.HeadCommand>>();
   private version = 0;
   private pushScheduled = false;
+  private closed = false;
+  /** The report time of each node when it was last told to spill (told again only after a newer report). */
+  private readonly spilledAt = new Map<string, number>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly pushTimer: NodeJS.Timeout;
   viewExtras?: () => Partial<rayts.IClusterView>;
@@ -110,19 +118,51 @@ export class HeadServer {
 
   private sweep(): void {
     const dead = this.nodes.sweep();
-    for (const d of dead) {
-      this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
-      this.actors.nodeDied(d.nodeId, d.deathReason);
-      this.placementGroups.nodeDied(d.nodeId);
-      this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
-      // What the dead node owned (results of its tasks' nested work) is nobody's now: nodes drop it.
-      if (d.address) for (const nodeId of this.channels.keys()) if (nodeId !== d.nodeId) this.sendCommand(nodeId, { kind: 'owner_dead', targetId: d.address });
-    }
+    for (const d of dead) this.nodeDied(d);
     if (dead.length) {
       this.state?.markDirty('nodes');
       this.schedulePush();
     }
     this.placementGroups.retryPending();
+    this.spillback();
+  }
+
+  /** Tells busy nodes to hand queued work back to its owners when other nodes could start it now. */
+  private spillback(): void {
+    const fresh = (nodeId: string) => (this.spilledAt.get(nodeId) ?? -1) < (this.nodes.get(nodeId)?.lastHeartbeatMs ?? 0);
+    for (const order of planSpills(this.nodes.all(), fresh)) {
+      if (this.sendCommand(order.from, { kind: 'spill', payload: packInternal({ resources: order.resources, count: order.count }) })) {
+        this.spilledAt.set(order.from, this.nodes.get(order.from)!.lastHeartbeatMs);
+      }
+    }
+  }
+
+  /** What a node's death does to the rest of the cluster (the node table has already marked it). */
+  private nodeDied(d: NodeRecord): void {
+    this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
+    this.actors.nodeDied(d.nodeId, d.deathReason);
+    this.placementGroups.nodeDied(d.nodeId);
+    this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
+    // What the dead node owned (results of its tasks' nested work) is nobody's now: nodes drop it.
+    if (d.address) for (const nodeId of this.channels.keys()) if (nodeId !== d.nodeId) this.sendCommand(nodeId, { kind: 'owner_dead', targetId: d.address });
+  }
+
+  /**
+   * A node's channel dropped: probe it, and declare it dead at once when its process is gone (fast
+   * failover, see node-prober.ts). Heartbeats still decide for partitions and hung hosts.
+   */
+  private channelLost(nodeId: string): void {
+    const rec = this.nodes.get(nodeId);
+    if (!rec || !rec.alive || rec.kind === 'edge' || this.closed) return;
+    void confirmNodeGone(rec.address).then((reason) => {
+      if (!reason || this.closed || this.channels.has(nodeId)) return;
+      const d = this.nodes.markDead(nodeId, reason);
+      if (!d) return;
+      this.nodeDied(d);
+      this.state?.markDirty('nodes');
+      this.schedulePush();
+      this.placementGroups.retryPending();
+    });
   }
 
   view(): rayts.ClusterView {
@@ -186,8 +226,12 @@ export class HeadServer {
             call.write(pb.HeadCommand.create({ kind: 'dead', targetId: r.nodeId, reason: 'unknown or dead node id; register again' }));
           }
         });
+        // However the stream ends (a dying process's socket often closes with a clean end), a node that
+        // did not leave is probed (channelLost): a node that left is already dead in the table.
         const done = () => {
-          if (nodeId && this.channels.get(nodeId) === call) this.channels.delete(nodeId);
+          if (!nodeId || this.channels.get(nodeId) !== call) return;
+          this.channels.delete(nodeId);
+          this.channelLost(nodeId);
         };
         call.on('end', () => {
           done();
@@ -261,28 +305,7 @@ export class HeadServer {
         return {};
       },
       placementGroupCall: async (call: grpc.ServerUnaryCall<rayts.PlacementGroupRequest, unknown>) => this.placementGroupCall(call.request),
-      kvCall: async (call: grpc.ServerUnaryCall<rayts.KvRequest, unknown>): Promise<rayts.IKvReply> => {
-        const r = call.request;
-        const key = `${r.namespace}\0${r.key}`;
-        switch (r.op) {
-          case 'put':
-            if (r.value.byteLength > 16 * 1024 * 1024) throw new InvalidArgumentError('KV values are limited to 16 MiB.');
-            this.kv.set(key, r.value);
-            this.state?.kvPut(key, r.value);
-            return { found: true };
-          case 'get': {
-            const v = this.kv.get(key);
-            return { found: v !== undefined, value: v };
-          }
-          case 'delete':
-            this.state?.kvDelete(key);
-            return { found: this.kv.delete(key) };
-          case 'keys':
-            return { keys: [...this.kv.keys()].filter((k) => k.startsWith(`${r.namespace}\0${r.key}`)).map((k) => k.split('\0')[1]) };
-          default:
-            throw new InvalidArgumentError(`KV op ${JSON.stringify(r.op)} is not one of put, get, delete, keys.`);
-        }
-      },
+      kvCall: async (call: grpc.ServerUnaryCall<rayts.KvRequest, unknown>): Promise<rayts.IKvReply> => this.kvTable.call(call.request),
     };
     return { definition: headServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
   }
@@ -383,6 +406,7 @@ export class HeadServer {
   }
 
   close(): void {
+    this.closed = true;
     this.submissions.close();
     void this.state?.close();
     clearInterval(this.sweepTimer);

@@ -92,12 +92,16 @@ export class HeadStateStore {
     this.markDirty(...DIFFED);
   }
 
-  kvPut(key: string, value: Uint8Array): void {
+  /** Writes a KV entry now; resolves once it is on disk (a put is acknowledged only then). */
+  kvPut(key: string, value: Uint8Array): Promise<void> {
     this.journal.put('kv', key, value);
+    return this.journal.flush();
   }
 
-  kvDelete(key: string): void {
+  /** Deletes a KV entry now; resolves once that is on disk. */
+  kvDelete(key: string): Promise<void> {
     this.journal.delete('kv', key);
+    return this.journal.flush();
   }
 
   get stats(): StateJournalStats {

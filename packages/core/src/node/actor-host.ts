@@ -63,7 +63,25 @@ export interface ReplyTarget {
   readonly closed: boolean;
 }
 
+/**
+ * Actor threads kept booted ahead, waiting for an actor (as Ray prestarts worker processes): creating
+ * an actor then skips the ~100 ms a thread spends booting Node and loading its modules. Default
+ * `RAYTS_WARM_ACTORS`, else the node's CPUs (at most 4); 0 turns it off (edge nodes).
+ */
+export function warmActorCount(cpus: number, env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.RAYTS_WARM_ACTORS);
+  if (env.RAYTS_WARM_ACTORS !== undefined && Number.isInteger(v) && v >= 0) return v;
+  return Math.min(4, Math.max(0, Math.ceil(cpus)));
+}
+
+interface WarmThread {
+  readonly worker: Worker;
+  booted: boolean;
+}
+
 export interface ActorHostDeps {
+  /** Threads to keep booted ahead (see warmActorCount) [0]. */
+  readonly warmActors?: number;
   readonly log: Logger;
   readonly init: () => WorkerInit;
   readonly nodeId: () => string;
@@ -109,8 +127,69 @@ export class ActorHost {
   private booting = 0;
   private readonly bootQueue: HostedActor[] = [];
   private readonly maxBooting = actorBootConcurrency();
+  private readonly warm: WarmThread[] = [];
+  private warmOn = false;
+  private closing = false;
 
   constructor(private readonly d: ActorHostDeps) {}
+
+  /** Starts keeping `warmActors` threads booted ahead (once the node knows its id). */
+  warmUp(): void {
+    this.warmOn = true;
+    this.refillWarm();
+  }
+
+  /** Boots warm threads up to the target, within the boot concurrency (creations go first). */
+  private refillWarm(): void {
+    const target = this.d.warmActors ?? 0;
+    while (this.warmOn && !this.closing && this.warm.length < target && this.booting < this.maxBooting && this.bootQueue.length === 0) {
+      if (this.capacity.refusal(this.actors.size + this.warm.length)) return;
+      let worker: Worker;
+      const port = this.d.threadPort?.();
+      try {
+        worker = new Worker(ENTRY, {
+          workerData: { rayts: port ? { ...this.d.init(), bridgePort: port } : this.d.init(), warm: true },
+          transferList: port ? [port] : undefined,
+          resourceLimits: actorResourceLimits(),
+          env: actorThreadEnv(),
+        });
+      } catch (e) {
+        port?.close();
+        this.d.log.warn({ err: (e as Error).message }, 'warm actor thread could not start');
+        return;
+      }
+      this.capacity.started();
+      this.booting++;
+      const w: WarmThread = { worker, booted: false };
+      this.warm.push(w);
+      const threadId = worker.threadId;
+      worker.on('message', (m: ActorToMain) => {
+        if (m.type === 'booted' && !w.booted) {
+          w.booted = true;
+          this.booting--;
+          this.drainBootQueue();
+        }
+      });
+      worker.on('error', () => undefined);
+      worker.on('exit', () => {
+        const i = this.warm.indexOf(w);
+        if (i >= 0) {
+          this.warm.splice(i, 1);
+          if (!w.booted) this.booting--;
+          this.d.threadExited?.(threadId);
+          this.drainBootQueue();
+        }
+      });
+    }
+  }
+
+  /** A warm thread for an actor, booted ones first; undefined when none is left. */
+  private takeWarm(): WarmThread | undefined {
+    const i = this.warm.findIndex((w) => w.booted);
+    const [w] = this.warm.splice(i >= 0 ? i : 0, 1);
+    if (w) for (const ev of ['message', 'error', 'exit']) w.worker.removeAllListeners(ev);
+    return w;
+  }
 
   get size(): number {
     return this.actors.size;
@@ -142,7 +221,8 @@ export class ActorHost {
     this.actors.set(a.actorId, a);
     a.releaseCreationArgs = release;
     this.post(a, { type: 'create', args });
-    if (this.booting < this.maxBooting) this.startThread(a);
+    // A warm thread (booted ahead) is taken at once; otherwise the thread boots when a boot slot is free.
+    if (this.warm.length > 0 || this.booting < this.maxBooting) this.startThread(a);
     else this.bootQueue.push(a);
   }
 
@@ -163,6 +243,17 @@ export class ActorHost {
       this.die(a, `no thread could be started for it on node ${shortId(this.d.nodeId())}: ${refused}`);
       return;
     }
+    const warm = this.takeWarm();
+    if (warm) {
+      this.adopt(a, warm.worker, !warm.booted);
+      const { rayts: _init, ...rest } = data;
+      void _init;
+      warm.worker.postMessage({ type: 'assign', data: rest } satisfies MainToActor);
+      for (const m of a.pending ?? []) warm.worker.postMessage(m);
+      a.pending = undefined;
+      queueMicrotask(() => this.refillWarm());
+      return;
+    }
     let worker: Worker;
     try {
       const port = this.d.threadPort?.();
@@ -180,7 +271,14 @@ export class ActorHost {
     }
     this.capacity.started();
     this.booting++;
-    a.isBooting = true;
+    this.adopt(a, worker, true);
+    for (const m of a.pending ?? []) worker.postMessage(m);
+    a.pending = undefined;
+  }
+
+  /** Makes `worker` the thread of actor `a` (`booting`: it still counts in `booting` until it says so). */
+  private adopt(a: HostedActor, worker: Worker, booting: boolean): void {
+    a.isBooting = booting;
     a.worker = worker;
     worker.on('message', (m: ActorToMain) => this.onMessage(a, m));
     worker.on('error', (e) => this.die(a, `its worker crashed: ${e.message}`));
@@ -189,8 +287,6 @@ export class ActorHost {
       this.d.threadExited?.(threadId);
       this.die(a, `its worker exited with code ${code}`);
     });
-    for (const m of a.pending ?? []) worker.postMessage(m);
-    a.pending = undefined;
   }
 
   /** The actor's thread has loaded its modules (or ended): let the next queued one boot. */
@@ -198,7 +294,13 @@ export class ActorHost {
     if (!a.isBooting) return;
     a.isBooting = false;
     this.booting--;
-    while (this.booting < this.maxBooting && this.bootQueue.length) this.startThread(this.bootQueue.shift()!);
+    this.drainBootQueue();
+  }
+
+  /** Starts queued creations while boot slots are free (or warm threads wait), then refills the warm threads. */
+  private drainBootQueue(): void {
+    while ((this.warm.length > 0 || this.booting < this.maxBooting) && this.bootQueue.length) this.startThread(this.bootQueue.shift()!);
+    this.refillWarm();
   }
 
   /** Delivers a method call; calls to unknown or dead actors fail at once with ActorDiedError. */
@@ -345,6 +447,11 @@ export class ActorHost {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    for (const w of this.warm.splice(0)) {
+      for (const ev of ['message', 'error', 'exit']) w.worker.removeAllListeners(ev);
+      void w.worker.terminate();
+    }
     await Promise.all([...this.actors.keys()].map((id) => this.kill(id, 'its node is shutting down', true)));
   }
 }

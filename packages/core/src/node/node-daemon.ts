@@ -26,6 +26,7 @@ import {
   type HealthConfig,
 } from '@samsara/ray-common';
 import { LocalTaskScheduler, bundleResources, type Lease } from '@samsara/ray-scheduler';
+import { importRefFromWire } from '../worker/import-wire.js';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
 import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
@@ -37,7 +38,7 @@ import { WorkerPool, taskPipelineDepth } from './worker-pool.js';
 import { sampleTelemetry } from './telemetry.js';
 import { ensureWorkingDir } from '../runtime-env/working-dir.js';
 import { freeObjectsHandler, pullObjectHandler } from './object-server.js';
-import { ActorHost } from './actor-host.js';
+import { ActorHost, warmActorCount } from './actor-host.js';
 import { ActorReportQueue } from './actor-report-queue.js';
 import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js';
 import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
@@ -66,6 +67,8 @@ export interface NodeDaemonOptions {
   readonly maxQueuedTasks?: number;
   /** Worker threads started before any task [threads]; 0 starts them on demand. */
   readonly warmThreads?: number;
+  /** Actor threads kept booted ahead [warmActorCount(CPU): RAYTS_WARM_ACTORS, else min(4, CPUs)]; 0 for none. */
+  readonly warmActors?: number;
   /** Called when the head orders a shutdown. */
   readonly onShutdown?: (reason: string) => void;
 }
@@ -130,6 +133,8 @@ export class NodeDaemon {
   private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /** Tasks this node has spilled back once (never spilled twice: see spill()). */
+  private readonly spilledOnce = new Set<string>();
 
   constructor(private readonly o: NodeDaemonOptions) {
     // Tasks of functions known to be short queue behind each other on a lease's thread (pipelining).
@@ -151,6 +156,7 @@ export class NodeDaemon {
     this.actorReports = new ActorReportQueue((info) => callUnary(this.head, 'reportActor', info, o.token, 10_000), o.log.child({ component: 'actor-reports' }));
     this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });
     this.actors = new ActorHost({
+      warmActors: o.warmActors ?? warmActorCount(cpu),
       log: o.log.child({ component: 'actors' }),
       init: () => ({ bridgeId: this.bridgeId, nodeAddress: o.address, nodeId: this.nodeId, sharedBuffer: o.store.sharedBuffer }),
       nodeId: () => this.nodeId,
@@ -201,6 +207,7 @@ export class NodeDaemon {
       );
       this.nodeId = reply.nodeId;
       this.o.log.info({ nodeId: this.nodeId }, 'registered with head');
+      this.actors.warmUp();
       this.openChannel(reply.heartbeatPeriodMs || this.o.health.heartbeatPeriodMs);
     })().finally(() => {
       this.registering = undefined;
@@ -262,6 +269,11 @@ export class NodeDaemon {
       case 'pg_release': {
         const { index, bundle } = unpackInternal<{ index: number; bundle: ResourceMap }>(cmd.payload);
         void this.releaseGroup(cmd.targetId, index, bundle);
+        break;
+      }
+      case 'spill': {
+        const { resources, count } = unpackInternal<{ resources: ResourceMap; count: number }>(cmd.payload);
+        this.spill(resources, count);
         break;
       }
       case 'job_finished':
@@ -352,6 +364,7 @@ export class NodeDaemon {
         modulePath: fn.modulePath,
         moduleIndex: fn.moduleIndex,
         apiAliases: fn.apiAliases ?? [],
+        imports: (fn.imports ?? []).map(importRefFromWire),
       });
     } else if (!this.functions.has(fn.functionId)) {
       throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);
@@ -383,6 +396,39 @@ export class NodeDaemon {
       });
       this.scheduleFlush(from);
     }
+  }
+
+  /**
+   * Spillback: hands up to `count` queued tasks of demand `shape` back to their submitters, who place
+   * them again (another node can start them now, the head says). Actor creations stay; a task is handed
+   * back at most once by this node, so one that can only run here (affinity, labels) comes back and
+   * stays. Newest first: the oldest keep their place in this queue.
+   */
+  private spill(shape: ResourceMap, count: number): void {
+    if (!(count > 0)) return;
+    const same = (d: ResourceMap) => {
+      const a = Object.keys(d);
+      return a.length === Object.keys(shape).length && a.every((k) => d[k] === shape[k]);
+    };
+    const eligible = this.scheduler.queuedItems().filter((t) => t.state === 'queued' && !t.spec.actorCreation && !this.spilledOnce.has(t.spec.taskId) && same(t.demand));
+    const chosen = new Set(eligible.slice(-count));
+    if (chosen.size === 0) return;
+    const taken = this.scheduler.remove((t) => chosen.has(t));
+    for (const t of taken) {
+      this.spilledOnce.add(t.spec.taskId);
+      if (this.spilledOnce.size > 100_000) this.spilledOnce.delete(this.spilledOnce.values().next().value!);
+      t.state = 'done';
+      this.reply(t.from, {
+        taskId: t.spec.taskId,
+        attempt: t.spec.attempt,
+        status: 'error',
+        retriable: true,
+        spilled: true,
+        nodeId: this.nodeId,
+        inline: encodeError(new SchedulingError(`Task ${t.spec.fn?.name ?? ''} (task ${t.spec.taskId}) was handed back by busy node ${this.nodeId}: another node can start it now.`, { ids: { taskId: t.spec.taskId, nodeId: this.nodeId } })),
+      });
+    }
+    this.o.log.debug({ count: taken.length, shape }, 'spilled queued tasks back to their owners');
   }
 
   private start(t: NodeTask, lease?: Lease): void {

@@ -17,6 +17,7 @@ import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
 import { nodeSummaries } from '../api/node-summaries.js';
+import { kvReplyOf } from '../api/kv-reply.js';
 
 export class WorkerBridge {
   private readonly channel: BroadcastChannel;
@@ -306,6 +307,8 @@ export class WorkerBridge {
         return this.blocking(req.parentTaskId, () => owner.waitPlacementGroup(req.id, req.timeoutMs));
       case 'pgRemove':
         return owner.removePlacementGroup(req.id);
+      case 'kv':
+        return kvReplyOf(await owner.headCall('kvCall', req.req));
       default:
         throw new Error(`unknown bridge op ${(req as { op: string }).op}`);
     }

@@ -70,6 +70,8 @@ export type TaskArg =
   | { readonly kind: 'ref'; readonly ref: ObjectRef };
 
 interface TaskRecord {
+  /** Spillback: the node that handed this task back; placed elsewhere when any other node can run it. */
+  avoidNode?: string;
   readonly taskId: string;
   readonly objectId: ObjectId;
   readonly name: string;
@@ -126,7 +128,7 @@ interface ActorRef {
   held?: { nodeId: string; demand: ResourceMap };
 }
 
-const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [] };
+const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [], imports: [] };
 /** How long an actor lookup waits for an unreachable head (down or restarting) before the actor counts as dead (Ray: 60 s). */
 const HEAD_UNREACHABLE_GIVE_UP_MS = 60_000;
 const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1 });
@@ -455,18 +457,23 @@ export class CoreWorker {
 
   private place(rec: TaskRecord): void {
     if (rec.state === 'done' || this.closed) return;
-    const nodes = this.view.placementNodes();
-    const d = chooseNode(
-      nodes,
-      {
-        demand: rec.demand,
-        strategy: rec.opts.scheduling,
-        labelSelector: rec.opts.labelSelector,
-        localNodeId: this.o.localNodeId,
-        argBytesByNode: rec.argBytesByNode,
-      },
-      this.spread,
-    );
+    const all = this.view.placementNodes();
+    const request = {
+      demand: rec.demand,
+      strategy: rec.opts.scheduling,
+      labelSelector: rec.opts.labelSelector,
+      localNodeId: this.o.localNodeId,
+      argBytesByNode: rec.argBytesByNode,
+    };
+    const avoid = rec.avoidNode;
+    rec.avoidNode = undefined;
+    let nodes = avoid ? all.filter((n) => n.nodeId !== avoid) : all;
+    let d = chooseNode(nodes, request, this.spread);
+    if (avoid && d.kind === 'infeasible') {
+      // Only the node that handed it back can run it: it goes back there (and stays: see NodeDaemon.spill).
+      nodes = all;
+      d = chooseNode(nodes, request, this.spread);
+    }
     let nodeId: string | undefined;
     if (d.kind === 'placed') nodeId = d.nodeId;
     else if (d.kind === 'wait') nodeId = this.queueTarget(rec, nodes);
@@ -554,6 +561,8 @@ export class CoreWorker {
         moduleIndex: rec.fn.moduleIndex,
         kind: rec.fn.kind,
         apiAliases: rec.fn.apiAliases as string[],
+        // Like the source, sent once per stream.
+        imports: fnSent || rec.fn.imports.length === 0 ? undefined : (rec.fn.imports as rayts.IImportRef[]),
       },
       args: rec.wireArgs as rayts.Arg[],
       resources: rec.demand,
@@ -595,6 +604,15 @@ export class CoreWorker {
     else if (rec.nodeId && rec.creation) {
       const ar = this.actorRefs.get(rec.creation.actorId);
       if (ar) ar.held = { nodeId: rec.nodeId, demand: rec.demand };
+    }
+    if (r.spilled && r.status === 'error' && !rec.cancelled) {
+      // Spillback: the node handed it back before it started; place it again (no retry is spent).
+      const from = rec.nodeId;
+      rec.nodeId = undefined;
+      rec.avoidNode = from;
+      this.event(rec, 'PENDING', `handed back by busy node ${shortId(from ?? '')}; placing it again`);
+      this.place(rec);
+      return;
     }
     if (r.status === 'ok') {
       if (rec.cancelled) {

@@ -11,10 +11,12 @@ import * as api from '../api/worker-api.js';
 import { setRuntime } from '../api/runtime.js';
 import { loadCallable, setApiBindings } from './code-loader.js';
 import { WorkerThreadRuntime } from './worker-runtime.js';
-import type { ActorWorkerData, ActorToMain, MainToActor } from './actor-protocol.js';
+import type { ActorWorkerData, ActorToMain, MainToActor, WarmActorWorkerData } from './actor-protocol.js';
 
-const data = workerData as ActorWorkerData;
-const runtime = new WorkerThreadRuntime(data.rayts);
+const boot = workerData as ActorWorkerData | WarmActorWorkerData;
+/** The actor this thread hosts; a warm thread gets it with its first message ('assign'). */
+let data = boot as ActorWorkerData;
+const runtime = new WorkerThreadRuntime(boot.rayts);
 setRuntime(runtime);
 // Refs to objects this node owns, decoded here, count as local references (see WorkerThreadRuntime).
 setRefHooks({ onDecode: (id, owner) => runtime.decodedRef(id, owner) });
@@ -100,6 +102,9 @@ send({ type: 'booted' });
 
 port.on('message', (m: MainToActor) => {
   switch (m.type) {
+    case 'assign':
+      data = { ...m.data, rayts: boot.rayts };
+      break;
     case 'create':
       void create(m.args);
       break;

@@ -15,7 +15,15 @@ export interface ActorWorkerData {
   readonly namespace: string;
 }
 
+/** A warm thread: booted ahead with only the node's init, waiting for the actor it will host. */
+export interface WarmActorWorkerData {
+  readonly rayts: WorkerInit;
+  readonly warm: true;
+}
+
 export type MainToActor =
+  /** Gives a warm thread its actor (always the first message to a warm thread). */
+  | { type: 'assign'; data: Omit<ActorWorkerData, 'rayts'> }
   | { type: 'create'; args: WorkerArg[] }
   | { type: 'call'; taskId: string; method: string; args: WorkerArg[] }
   | { type: 'shutdown' };

@@ -1,20 +1,21 @@
 /**
  * Rebuilds shipped callables on a worker. Source-shipped code is evaluated with the public API names
- * bound (so a self-contained function may call `remote`, `get`, `put`… or `ray.get`); module-shipped
- * code is imported from the job's extracted working directory (TypeScript modules through tsx) and
- * looked up by the index of its `remote()`/`actor()` call in that module. Cached per function id.
+ * bound (so a self-contained function may call `remote`, `get`, `put`… or `ray.get`) and with the
+ * bindings it imports, imported here first (import-loader.ts); module-shipped code is imported from the
+ * job's extracted working directory (TypeScript modules through tsx) and looked up by the index of its
+ * `remote()`/`actor()` call in that module. Cached per function id (and working directory).
  */
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { RayError } from '@samsara/ray-common';
 import { callableRegistry } from '../api/function-descriptor.js';
 import { API_NAMES } from '../api/free-variables.js';
+import { ensureTsx, loadImports } from './import-loader.js';
 import type { WorkerFunction } from './protocol.js';
 
 const cache = new Map<string, unknown>();
 let apiValues: unknown[] | undefined;
 let apiNamespace: Record<string, unknown> | undefined;
-let tsxRegistered = false;
 
 /** The values bound to API_NAMES when evaluating shipped source (set by the worker entry). */
 export function setApiBindings(api: Record<string, unknown>): void {
@@ -32,10 +33,15 @@ const nameHelper = (target: unknown, value: string) => {
   return target;
 };
 
-function evaluate(fn: WorkerFunction): unknown {
-  const aliases = fn.apiAliases.filter((a) => /^[A-Za-z_$][\w$]*$/.test(a));
-  const params = [...API_NAMES, '__name', ...aliases];
-  const args = [...(apiValues ?? API_NAMES.map(() => undefined)), nameHelper, ...aliases.map(() => apiNamespace)];
+function evaluate(fn: WorkerFunction, imported: ReadonlyMap<string, unknown>): unknown {
+  // Later bindings win (an import named like an API function, e.g. lodash's `get`); names stay unique.
+  const bound = new Map<string, unknown>();
+  API_NAMES.forEach((n, i) => bound.set(n, apiValues?.[i]));
+  bound.set('__name', nameHelper);
+  for (const a of fn.apiAliases) if (/^[A-Za-z_$][\w$]*$/.test(a)) bound.set(a, apiNamespace);
+  for (const [n, v] of imported) bound.set(n, v);
+  const params = [...bound.keys()];
+  const args = [...bound.values()];
   const bodies = [`"use strict"; return (${fn.source});`, `"use strict"; return ({${fn.source}})[${JSON.stringify(fn.name)}];`];
   let lastErr: unknown;
   for (const body of bodies) {
@@ -59,11 +65,7 @@ async function importModule(fn: WorkerFunction, workingDirPath: string): Promise
     });
   }
   const file = join(workingDirPath, fn.modulePath);
-  if (/\.(c|m)?tsx?$/.test(file) && !tsxRegistered) {
-    const api = (await import('tsx/esm/api')) as { register: () => unknown };
-    api.register();
-    tsxRegistered = true;
-  }
+  await ensureTsx(file);
   await import(pathToFileURL(file).href);
   const list = callableRegistry().get(file);
   const found = list?.[fn.moduleIndex];
@@ -77,10 +79,11 @@ async function importModule(fn: WorkerFunction, workingDirPath: string): Promise
 }
 
 export async function loadCallable(fn: WorkerFunction, workingDirPath: string): Promise<unknown> {
-  const key = fn.modulePath ? `${workingDirPath}|${fn.functionId}` : fn.functionId;
+  const imports = fn.imports ?? [];
+  const key = fn.modulePath || imports.some((i) => i.kind === 'workdir') ? `${workingDirPath}|${fn.functionId}` : fn.functionId;
   const hit = cache.get(key);
   if (hit) return hit;
-  const v = fn.modulePath ? await importModule(fn, workingDirPath) : evaluate(fn);
+  const v = fn.modulePath ? await importModule(fn, workingDirPath) : evaluate(fn, imports.length ? await loadImports(fn, imports, workingDirPath, apiNamespace) : new Map());
   cache.set(key, v);
   return v;
 }

@@ -11,6 +11,7 @@ import type { ShippedCallable } from '../api/function-descriptor.js';
 import type { EncodedResult, WorkerArg } from './values.js';
 import type { StoredMeta } from '@samsara/ray-object-store';
 import type { MessagePort } from 'node:worker_threads';
+import type { KvRequest } from '../api/runtime.js';
 
 /** A callable as a worker rebuilds it: exactly what the submitter shipped. */
 export type WorkerFunction = ShippedCallable;
@@ -72,7 +73,8 @@ export type BridgeRequest =
   | { op: 'getActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; name: string; namespace: string }
   | { op: 'pgCreate'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; bundles: Record<string, number>[]; strategy: string; name: string }
   | { op: 'pgWait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; timeoutMs?: number }
-  | { op: 'pgRemove'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string };
+  | { op: 'pgRemove'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string }
+  | { op: 'kv'; reqId: number; threadId: number; parentTaskId: string; jobId: string; req: KvRequest };
 
 export interface BridgeReply {
   reqId: number;

@@ -22,7 +22,7 @@ import type { CallableInfo } from '../api/function-descriptor.js';
 import { shipCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
-import type { NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
+import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
 import { decodeArg, encodeResult, type WorkerArg } from './values.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
 
@@ -331,6 +331,10 @@ export class WorkerThreadRuntime implements Runtime {
 
   objectStoreStats(): Promise<ObjectStoreStats> {
     return this.call({ op: 'stats' });
+  }
+
+  kvCall(req: KvRequest): Promise<KvReply> {
+    return this.call({ op: 'kv', req });
   }
 
   async shutdown(): Promise<void> {
