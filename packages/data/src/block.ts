@@ -75,7 +75,13 @@ export function columnValues(c: arrow.Vector): unknown[] {
   let i = 0;
   for (const d of c.data) {
     const v = new arrow.Vector([d]);
-    if (simple && d.nullCount === 0 && !(typeId === arrow.Type.Int && (d.type as arrow.Int).bitWidth === 64)) {
+    if (simple && d.nullCount === 0 && typeId === arrow.Type.Int && (d.type as arrow.Int).bitWidth === 64) {
+      const arr = v.toArray() as BigInt64Array | BigUint64Array;
+      for (let k = 0; k < arr.length; k++) {
+        const x = arr[k];
+        out[i++] = x <= 9007199254740991n && x >= -9007199254740991n ? Number(x) : x;
+      }
+    } else if (simple && d.nullCount === 0) {
       const arr = v.toArray() as ArrayLike<unknown>;
       for (let k = 0; k < arr.length; k++) out[i++] = arr[k];
     } else {
@@ -111,6 +117,13 @@ function inferType(values: unknown[], hint?: arrow.DataType): arrow.DataType | u
 /** A vector of `values`, typed like `hint` when the values fit it. */
 export function vectorOf(values: unknown[], hint?: arrow.DataType): arrow.Vector {
   const type = inferType(values, hint);
+  // Fast paths: numbers without nulls go straight into typed arrays.
+  if (type && (arrow.DataType.isFloat(type) || arrow.DataType.isInt(type)) && !values.some((v) => v === null || v === undefined)) {
+    const t = type as arrow.Float | arrow.Int;
+    if (arrow.DataType.isFloat(t) && (t as arrow.Float).precision === arrow.Precision.DOUBLE) return arrow.makeVector(Float64Array.from(values as number[]));
+    if (arrow.DataType.isInt(t) && (t as arrow.Int).bitWidth === 64 && (t as arrow.Int).isSigned) return arrow.makeVector(BigInt64Array.from(values as number[], (v) => BigInt(v)));
+    if (arrow.DataType.isInt(t) && (t as arrow.Int).bitWidth === 32 && (t as arrow.Int).isSigned) return arrow.makeVector(Int32Array.from(values as number[]));
+  }
   if (type && arrow.DataType.isInt(type) && (type as arrow.Int).bitWidth === 64) {
     return arrow.vectorFromArray(values.map((v) => (v === null || v === undefined ? null : BigInt(v as number))), type);
   }

@@ -12,6 +12,8 @@ export interface OperatorStats {
   readonly blocksOut: number;
   readonly bytesOut: number;
   readonly peakBytesInFlight: number;
+  /** Operator-specific detail (e.g. where a SQL query's time went). */
+  readonly detail?: string;
 }
 
 export class DatasetStats {
@@ -32,6 +34,7 @@ export class DatasetStats {
         blocksOut: o.metrics.blocksOut,
         bytesOut: o.metrics.bytesOut,
         peakBytesInFlight: o.metrics.peakBytesInFlight,
+        ...((o as { timing?: string }).timing ? { detail: (o as { timing?: string }).timing } : {}),
       })),
       Math.round(totalMs * 10) / 10,
       notes,
@@ -40,7 +43,7 @@ export class DatasetStats {
 
   toString(): string {
     const lines = this.operators.map(
-      (o) => `  ${o.name}: ${o.wallMs} ms, ${o.tasks} tasks, ${o.rowsOut} rows, ${o.blocksOut} blocks, ${fmtBytes(o.bytesOut)} out, peak ${fmtBytes(o.peakBytesInFlight)} in flight`,
+      (o) => `  ${o.name}: ${o.wallMs} ms, ${o.tasks} tasks, ${o.rowsOut} rows, ${o.blocksOut} blocks, ${fmtBytes(o.bytesOut)} out, peak ${fmtBytes(o.peakBytesInFlight)} in flight${o.detail ? ` (${o.detail})` : ''}`,
     );
     return [`Dataset execution: ${this.totalMs} ms`, ...lines, ...this.notes.map((n) => `  note: ${n}`)].join('\n');
   }

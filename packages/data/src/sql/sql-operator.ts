@@ -32,6 +32,8 @@ type Exec = {
 
 export class SqlOperator extends PhysicalOperator {
   notes: string[] = [];
+  /** Where the time of the last barrier query went (partition+load vs query), for benchmarks. */
+  timing?: string;
   private plan?: SqlPlan;
   private readonly buffered: BlockRef[][];
   private inFlight = 0;
@@ -132,6 +134,7 @@ export class SqlOperator extends PhysicalOperator {
     const plan = await planSql(this.text, this.names, (t) => cols.get(t));
     const execs = this.execs;
     const unlock = await this.session.lock();
+    const t0 = performance.now();
     const temp: ObjectRef<Table>[] = [];
     try {
       if (plan.mode === 'single') {
@@ -154,12 +157,18 @@ export class SqlOperator extends PhysicalOperator {
         execs.forEach((ex, e) => loads.push(awaitRef(ex.load.remote(n, e, ...parts))));
       });
       await Promise.all(loads);
+      const tLoaded = performance.now();
       const results = execs.map((ex) => ex.query.remote(this.text));
       const finish = plan.mode === 'spread' || plan.mode === 'hash' ? plan.finish : undefined;
-      if (!finish) return await Promise.all(results.map((r) => measure(r, true)));
-      temp.push(...results);
-      await awaitRef(execs[0].load.remote('__partial', -1, ...results));
-      return [await measure(execs[0].query.remote(finish), true)];
+      let out: BlockRef[];
+      if (!finish) out = await Promise.all(results.map((r) => measure(r, true)));
+      else {
+        temp.push(...results);
+        await awaitRef(execs[0].load.remote('__partial', -1, ...results));
+        out = [await measure(execs[0].query.remote(finish), true)];
+      }
+      this.timing = `SQL ${plan.mode} over ${E} executors: partition+load ${Math.round(tLoaded - t0)} ms, query+finish ${Math.round(performance.now() - tLoaded)} ms`;
+      return out;
     } finally {
       await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote()).catch(() => undefined)));
       await freeOwned(temp.map((ref) => ({ ref, numRows: 0, sizeBytes: 0, owned: true })));

@@ -16,7 +16,11 @@ import './sql-operator.js';
 export interface SqlSessionOptions {
   /** Executor actors to start [2]. */
   numExecutors?: number;
-  /** Resources each executor holds; `CPU` sets its CPUs (and DuckDB threads) [{ CPU: 1 }]. */
+  /**
+   * Resources each executor holds, e.g. `{ spark_executor: 1 }`. `CPU` sets the CPUs it holds and its
+   * DuckDB threads [no CPU held, 1 thread: like Ray actors, so executors never starve the tasks that
+   * feed them].
+   */
   resourcesPerExecutor?: Record<string, number>;
 }
 
@@ -73,7 +77,7 @@ export async function sqlSession(opts?: SqlSessionOptions): Promise<SqlSession> 
   for (const [k, v] of Object.entries(res)) {
     if (typeof v !== 'number' || !(v >= 0)) throw new InvalidArgumentError(`sqlSession(): resourcesPerExecutor.${k} must be a non-negative number, got ${describeValue(v)}.`);
   }
-  const numCpus = res.CPU ?? 1;
+  const numCpus = res.CPU ?? 0;
   delete res.CPU;
   const cls = SqlExecutor.options({ numCpus, ...(Object.keys(res).length ? { resources: res } : {}) });
   const execs = Array.from({ length: n }, () => cls.remote(Math.max(1, Math.round(numCpus))));

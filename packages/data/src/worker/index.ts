@@ -3,7 +3,7 @@
  * bodies of the package are tiny and self-contained (they import this entry on the worker), so they
  * ship by source to any node whatever the job's working directory.
  */
-import { tableBytes, columnValues, type Table } from '../block.js';
+import { columnValues, type Table } from '../block.js';
 import type { MapTaskSpec, ShippedFn } from '../plan/stages.js';
 import type { AggregateFn } from '../plan/aggregate.js';
 import { runMapTask, type CallableInstance } from './map-task.js';
@@ -12,11 +12,6 @@ import { rebuild, userError } from './user-code.js';
 import { SqlExecutorImpl } from './sql-executor.js';
 
 export { runMapTask, SqlExecutorImpl };
-
-/** Rows and bytes of a block. */
-export function blockMeta(t: Table): { numRows: number; sizeBytes: number } {
-  return { numRows: t.numRows, sizeBytes: tableBytes(t) };
-}
 
 /** Map half of an all-to-all: optional partial aggregation, then partitioning. */
 export function shuffleMap(part: PartitionSpec, blockIndex: number, preAggregate: { keys: string[]; aggs: AggregateFn[] } | null, inputs: Table[]): Table {
@@ -41,31 +36,12 @@ export function sampleKeys(keys: string[], k: number, t: Table): unknown[][] {
   return out;
 }
 
-/** Rows [start, end) of the concatenation of `inputs` (repartition, splits, limit). */
-export function sliceRows(start: number, end: number, inputs: Table[]): Table {
-  const parts: Table[] = [];
-  let off = 0;
-  for (const t of inputs) {
-    const s = Math.max(start - off, 0);
-    const e = Math.min(end - off, t.numRows);
-    if (e > s) parts.push(t.slice(s, e));
-    off += t.numRows;
-  }
-  return parts.length === 1 ? parts[0] : parts.length === 0 ? inputs[0].slice(0, 0) : concatOf(parts);
-}
-
-function concatOf(parts: Table[]): Table {
-  return parts[0].concat(...parts.slice(1));
-}
-
 /** The instance behind a mapBatches actor: the user's class built from source with its constructor args. */
 export async function makeInstance(cls: ShippedFn, ctorArgs: unknown[], opName: string): Promise<CallableInstance> {
   const C = rebuild(cls) as unknown as new (...a: unknown[]) => CallableInstance;
   let inst: CallableInstance;
   try {
     inst = new C(...ctorArgs);
-    const init = (inst as { init?: () => unknown }).init;
-    void init;
   } catch (e) {
     throw userError(opName, -1, undefined, e);
   }

@@ -40,7 +40,8 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
       const out: Row[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
         try {
-          out[i] = (await fn(rows[i])) as Row;
+          const r = fn(rows[i]);
+          out[i] = (r instanceof Promise ? await r : r) as Row;
         } catch (e) {
           throw userError(op, spec.blockIndex, i, e);
         }
@@ -54,7 +55,8 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
       const keep: number[] = [];
       for (let i = 0; i < rows.length; i++) {
         try {
-          if (await fn(rows[i])) keep.push(i);
+          const r = fn(rows[i]);
+          if (r instanceof Promise ? await r : r) keep.push(i);
         } catch (e) {
           throw userError(op, spec.blockIndex, i, e);
         }
@@ -68,7 +70,8 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
       for (let i = 0; i < rows.length; i++) {
         let r: unknown;
         try {
-          r = await fn(rows[i]);
+          r = fn(rows[i]);
+          if (r instanceof Promise) r = await r;
         } catch (e) {
           throw userError(op, spec.blockIndex, i, e);
         }

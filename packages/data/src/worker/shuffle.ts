@@ -31,8 +31,13 @@ function requireColumns(t: Table, cols: readonly string[], what: string): void {
   }
 }
 
-/** FNV-1a over a value's string form; numbers hash by their value so 1 and 1n agree. */
+/** Hash of a value mixed into `h`: integers by value (fast path), anything else FNV-1a over its string form. */
 export function hashValue(v: unknown, h = 2166136261): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) {
+    let x = Math.imul(h ^ v, 0x45d9f3b);
+    x = Math.imul(x ^ (x >>> 16), 0x45d9f3b);
+    return (x ^ (x >>> 16)) >>> 0;
+  }
   const s = v === null || v === undefined ? '\u0000' : typeof v === 'bigint' ? v.toString() : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : String(v)) : String(v);
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
