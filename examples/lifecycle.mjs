@@ -233,13 +233,13 @@ function recordWindows(rows, seed, vehicles, window) {
     const harsh = next() < harshRate;
     const onset = 2 + Math.floor(next() * 6);
     // hard braking is a sustained deceleration past ~0.4 g; ordinary braking overlaps it a little
-    const depth = harsh ? 0.38 + next() * 0.45 : next() * 0.42;
+    const depth = harsh ? 0.38 + next() * 0.45 : next() * 0.36;
     const turn = (next() - 0.5) * 0.6;
     const row = { vehicle: `truck-${String(vehicle).padStart(3, '0')}`, window: id, t_ms: id * 800, harsh: harsh ? 1 : 0 };
     const glitch = next(); // 3% of windows have a sensor glitch (NaN sample), 2% a dropout (all zeros)
     for (let i = 0; i < window; i++) {
       const braking = i >= onset ? -depth * Math.min(1, (i - onset + 1) / 3) : 0;
-      let x = braking + normal() * 0.12;
+      let x = braking + normal() * 0.1;
       let y = turn * Math.sin(i / 3) + normal() * 0.08;
       let z = (next() < 0.1 ? (next() - 0.5) * 1.2 : 0) + normal() * 0.05;
       if (glitch < 0.02) x = y = z = 0;
