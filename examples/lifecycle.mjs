@@ -90,7 +90,7 @@ const short = (id) => String(id).slice(0, 8);
 // ---------------------------------------------------------------------------------------------------
 // The local cluster: rayts start (head + spark_executor worker) and rayts-edge dash cams
 // ---------------------------------------------------------------------------------------------------
-const procs = { tmp: undefined, started: false, agents: [], pids: [] };
+const procs = { tmp: undefined, started: false, agents: [], pids: [], workdir: undefined };
 
 async function freePort() {
   return new Promise((res, rej) => {
@@ -197,6 +197,7 @@ function cleanup() {
       }
       rmSync(procs.tmp, { recursive: true, force: true });
     }
+    if (procs.workdir) rmSync(procs.workdir, { recursive: true, force: true });
   })();
   return cleaning;
 }
@@ -617,6 +618,7 @@ try {
   } else {
     say('lifecycle: starting a local cluster (head, a spark_executor worker, 2 dash cams)…');
     ({ address, token } = await startLocalCluster());
+    say(`  head and worker up at ${address} (RAYTS_TMPDIR=${procs.tmp})`);
   }
   await init({ address, ...(token ? { token } : {}) });
   const cameraEnv = attachTo ? { ...process.env } : { ...clusterEnv() };
@@ -632,9 +634,9 @@ try {
   say(`cluster at ${address} up in ${secs()} s:`);
   for (const n of cluster) say(`  ${short(n.nodeId)}  ${n.kind.padEnd(6)} ${JSON.stringify(n.resources)}  ${JSON.stringify(n.labels)}`);
 
-  const workdir = flags.workdir ?? mkdtempSync(join(tmpdir(), 'rayts-lifecycle-data-'));
+  const workdir = flags.workdir ?? (procs.workdir = mkdtempSync(join(tmpdir(), 'rayts-lifecycle-data-')));
   const runKey = `run-${Date.now().toString(36)}`;
-  try {
+  {
     const d = await dataStage(workdir, runKey);
     const tuned = await tuneStage(workdir, runKey);
     const served = await serveStage(tuned, d);
@@ -658,8 +660,6 @@ try {
       tune: tuneSummary,
       serve: served,
     };
-  } finally {
-    if (!flags.workdir) rmSync(workdir, { recursive: true, force: true });
   }
 } catch (e) {
   exitCode = 1;

@@ -5,7 +5,7 @@
  * the last line (accuracy above chance, served answers identical to the offline int8 predictions, where
  * each stage ran) and that no process of its cluster is left afterwards.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,4 +94,32 @@ describe('lifecycle demo (examples/lifecycle.mjs --small)', () => {
     expect(processesOf(summary.tmpdir)).toEqual([]);
     expect(existsSync(summary.tmpdir)).toBe(false);
   }, 300_000);
+  it('Ctrl-C (SIGINT) in the middle of the data stage stops the cluster and the dash cams it started', async () => {
+    const env = { ...process.env };
+    delete env.RAYTS_ADDRESS;
+    delete env.RAYTS_TOKEN;
+    delete env.RAYTS_TMPDIR;
+    const child = spawn(process.execPath, [SCRIPT, '--small'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    // the event to wait for: the script says the data stage started (cluster and cameras are up by then)
+    await new Promise<void>((res, rej) => {
+      const check = () => {
+        if (/== 1\. Data/.test(out)) return res();
+        if (child.exitCode !== null) return rej(new Error(`the script ended before the data stage: ${out}`));
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', check);
+    });
+    const tmp = /RAYTS_TMPDIR=(\S+?)\)/.exec(out)?.[1];
+    expect(tmp).toBeTruthy();
+    expect(processesOf(tmp!).length).toBeGreaterThanOrEqual(2);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(out).toMatch(/SIGINT, stopping the cluster and the dash cams/);
+    expect(processesOf(tmp!)).toEqual([]);
+    expect(existsSync(tmp!)).toBe(false);
+  }, 180_000);
 });
