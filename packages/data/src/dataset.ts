@@ -3,20 +3,20 @@
  * (iterBatches, iterRows, take, takeAll, count, schema, materialize, write…) run the plan with the
  * streaming executor. See the package doc (index.ts) for an example.
  */
-import { InvalidArgumentError, type ObjectRef } from '@samsara/ray';
-import { arrow, tableToRows, type BlockRef, type Row, type Table } from './block.js';
+import { InvalidArgumentError, get, type ObjectRef } from '@samsara/ray';
+import { arrow, type BlockRef, type Row, type Table } from './block.js';
 import type { LogicalNode } from './plan/logical-plan.js';
 import type { ShippedFn, Stage } from './plan/stages.js';
 import type { ComputeSpec } from './exec/map-operator.js';
 import type { AggregateFn } from './plan/aggregate.js';
 import { explainPlan } from './plan/planner.js';
+import { optimize } from './plan/optimizer.js';
 import { executePlan } from './exec/execute.js';
 import { DatasetStats } from './stats.js';
 import { batchesOf, DataIterator, splitStream, type IterBatchesOptions } from './data-iterator.js';
 import { checkOptions, columnList, describeValue, positiveInt, nonNegativeInt } from './config.js';
 import { sliceTask } from './exec/remote-fns.js';
 import { measure } from './exec/measure.js';
-import { get } from '@samsara/ray';
 
 /** Options of map, filter and flatMap. */
 export interface MapOptions {
@@ -265,7 +265,7 @@ export class Dataset {
 
   /** The operators the plan runs, after fusion: `ReadParquet->Map(f) -> Sort(x)`. */
   explain(): string {
-    return explainPlan(optimizeForExplain(this.plan));
+    return explainPlan(optimize(this.plan));
   }
 
   // ---- splits --------------------------------------------------------------------------------------
@@ -359,11 +359,6 @@ export class Dataset {
   }
 }
 
-import { optimize } from './plan/optimizer.js';
-function optimizeForExplain(p: LogicalNode): LogicalNode {
-  return optimize(p);
-}
-
 /** The result of groupBy(keys): aggregate it. */
 export class GroupedData {
   constructor(
@@ -385,5 +380,3 @@ export class GroupedData {
     return this.aggregate({ kind: 'count', name: 'count()' });
   }
 }
-
-export { tableToRows };

@@ -12,19 +12,6 @@ import { BytesInFlightPolicy } from './backpressure.js';
 import { ProgressBars } from '../progress.js';
 import { DatasetStats } from '../stats.js';
 
-/** Notes operators leave for stats() (e.g. "ran on one executor"). */
-export interface ExecutionNotes {
-  notes: string[];
-}
-
-const NOTES = new WeakMap<object, string[]>();
-
-/** Adds a note to the stats of the current execution of `plan`. */
-export function noteFor(key: object, note: string): void {
-  const l = NOTES.get(key);
-  if (l) l.push(note);
-}
-
 /** Streams the output blocks of `plan`; `onStats` gets the stats when the run ends (also on error). */
 export async function* executePlan(plan: LogicalNode, onStats: (s: DatasetStats) => void): AsyncGenerator<BlockRef> {
   const t0 = performance.now();
@@ -32,12 +19,12 @@ export async function* executePlan(plan: LogicalNode, onStats: (s: DatasetStats)
   const [store, res] = await Promise.all([objectStoreStats(), clusterResources()]);
   const cpus = Math.max(1, Math.floor((res as Record<string, number>).CPU ?? 1));
   const notes: string[] = [];
-  NOTES.set(optimized, notes);
   const ops = await planPhysical(optimized, Math.max(2, cpus * 2));
   const budget = Math.max(1 << 20, Math.floor((store.capacityBytes * 0.5) / Math.max(ops.length, 1)));
   const bars = new ProgressBars();
   const ex = new StreamingExecutor(ops, { policies: [new BytesInFlightPolicy(budget)], onStep: (o) => bars.update(o) });
-  for (const op of ops) (op as { notes?: string[] }).notes = notes;
+  // Operators that explain themselves (SQL run on one executor) write into the run's notes.
+  for (const op of ops) if ('notes' in op) (op as { notes: string[] }).notes = notes;
   try {
     yield* ex.run();
   } finally {
