@@ -13,6 +13,7 @@ import {
   get,
   init,
   kill,
+  kv,
   nodes,
   placementGroup,
   remote,
@@ -29,6 +30,7 @@ import {
 } from '@samsara/ray';
 import { readPayload, writePayload, type CheckpointPayload } from './checkpoint.js';
 import { TuneCollector } from './collector.js';
+import { DASHBOARD_NAMESPACE, dashboardSection, sectionKey } from './dashboard-section.js';
 import { resolveTunerOptions, type ResolvedTunerOptions, type TunerOptions } from './config.js';
 import { MetricNotReportedError, TuneConfigError } from './errors.js';
 import { ExperimentStore, STATE_VERSION, type ExperimentState } from './experiment-store.js';
@@ -186,6 +188,8 @@ class Experiment {
   private table?: LiveTable;
   private collector!: ActorHandle<TuneCollector>;
   private runCounter = 0;
+  private publishing?: Promise<void>;
+  private publishAgain = false;
   /** Trials allowed to run at once; runs past it wait in {@link takeSlot} with their placement group ready. */
   private slots = 1;
   private running = 0;
@@ -252,6 +256,7 @@ class Experiment {
       await kill(this.collector).catch(() => undefined);
       if (this.stopping) for (const t of this.trials) if (t.status === 'PENDING' || t.status === 'PAUSED') t.status = 'TERMINATED';
       this.saveState(true);
+      while (this.publishing) await this.publishing;
       this.table?.update(this.trials, o.metric, true);
     }
     if (this.fatal) {
@@ -657,6 +662,25 @@ class Experiment {
     };
   }
 
+  /** Puts the trial table on the dashboard (KV); one put in flight, failures only logged by the core. */
+  private publish(): void {
+    const finished = this.closed;
+    if (this.publishing) {
+      this.publishAgain = true;
+      return;
+    }
+    this.publishing = kv
+      .put(DASHBOARD_NAMESPACE, sectionKey(this.o.name), dashboardSection(this.o.name, this.root, this.trials, this.o.metric, finished))
+      .catch(() => undefined)
+      .then(() => {
+        this.publishing = undefined;
+        if (this.publishAgain) {
+          this.publishAgain = false;
+          this.publish();
+        }
+      });
+  }
+
   /** Writes experiment_state.json at most every 500 ms (always when `now`). */
   private saveState(now = false): void {
     const since = Date.now() - this.lastSave;
@@ -665,6 +689,7 @@ class Experiment {
       this.saveTimer = undefined;
       this.lastSave = Date.now();
       this.store.writeState(this.state(now && this.closed));
+      this.publish();
       return;
     }
     this.saveTimer ??= setTimeout(() => {

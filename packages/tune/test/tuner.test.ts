@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { init, shutdown, availableResources, SchedulingError } from '@samsara/ray';
+import { init, shutdown, availableResources, kv, SchedulingError } from '@samsara/ray';
 import {
   Tuner,
   tune,
@@ -48,7 +48,7 @@ function lines(dir: string): Record<string, unknown>[] {
   return readFileSync(join(dir, 'result.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
 
-describe('Tuner on an embedded cluster', () => {
+describe('Tuner on an embedded cluster', { timeout: 180_000 }, () => {
   it('ASHA - prunes weak trials, writes params/results/checkpoints (keepCheckpoints), ResultGrid and the CLI see it', async () => {
     const grid = await new Tuner(linear, {
       paramSpace: { x: tune.uniform(0, 1), iters: 8 },
@@ -77,6 +77,11 @@ describe('Tuner on an embedded cluster', () => {
     const state = JSON.parse(readFileSync(join(storage, 'asha', 'experiment_state.json'), 'utf8'));
     expect(state.finished).toBe(true);
     expect(state.scheduler.type).toBe('ASHAScheduler');
+    // the dashboard's Tune page reads this section from the cluster KV
+    const section = JSON.parse(String(await kv.get('dashboard', 'section/tune/asha')));
+    expect(section.title).toBe('Tune experiment asha');
+    expect(section.note).toMatch(/^finished · 6 trials \(6 TERMINATED\)/);
+    expect(section.rows.map((r: unknown[]) => r[0]).sort()).toEqual([...grid].map((r) => r.trialId).sort());
 
     const run = promisify(execFile);
     const show = await run(process.execPath, [CLI, 'show', join(storage, 'asha')]);
@@ -164,7 +169,11 @@ describe('Tuner on an embedded cluster', () => {
       { tuneConfig: { numSamples: 2 }, runConfig: { storagePath: storage, name: 'budget', timeBudgetS: 1.5, verbose: 0 } },
     ).fit();
     expect([...forever].map((r) => r.status)).toEqual(['TERMINATED', 'TERMINATED']);
-    expect(await availableResources()).toMatchObject({ CPU: 2 });
+    // both placement groups were removed: the node reports its CPUs free again
+    for (let deadline = Date.now() + 30_000; (await availableResources()).CPU !== 2; ) {
+      if (Date.now() > deadline) throw new Error(`CPUs not free after the time budget: ${JSON.stringify(await availableResources())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   it('bad input - unknown metric, a trainable that throws, resources no node offers: trials ERROR, others finish', async () => {
