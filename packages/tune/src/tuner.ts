@@ -60,7 +60,6 @@ interface Run {
   stopError?: Error;
   /** performance.now() of the last Tune decision that ended the run (for the bench). */
   stoppedAt?: number;
-  hasSlot?: boolean;
 }
 
 /** Timings the Tuner measured (benchmarks read them). */
@@ -190,10 +189,11 @@ class Experiment {
   private runCounter = 0;
   private publishing?: Promise<void>;
   private publishAgain = false;
-  /** Trials allowed to run at once; runs past it wait in {@link takeSlot} with their placement group ready. */
-  private slots = 1;
-  private running = 0;
-  private slotWaiters: (() => void)[] = [];
+  /**
+   * A placement group made ahead for the next trial (every trial asks for the same bundles), so a trial
+   * starts the moment another one frees its resources; the searcher is still asked only then.
+   */
+  private spare?: PlacementGroup;
   private readonly removals = new Set<Promise<void>>();
   /** An error that ends the whole experiment (the trainable cannot be shipped). */
   private fatal?: Error;
@@ -230,9 +230,7 @@ class Experiment {
     }
     try {
       for (;;) {
-        // one trial beyond the limit gets its placement group ahead, so it starts the moment a slot frees
-        this.slots = concurrency;
-        while (!this.stopping && this.runs.size < concurrency + 1) {
+        while (!this.stopping && this.runs.size < concurrency) {
           const t = this.nextTrial();
           if (!t) break;
           void this.runTrial(t);
@@ -250,6 +248,8 @@ class Experiment {
     } finally {
       if (budget) clearTimeout(budget);
       this.closed = true;
+      if (this.spare) this.removals.add(removePlacementGroup(this.spare).catch(() => undefined));
+      this.spare = undefined;
       await Promise.all([...this.removals]);
       await drain.catch(() => undefined);
       await poll.catch(() => undefined);
@@ -341,7 +341,6 @@ class Experiment {
     let failure: unknown;
     try {
       await this.placeTrial(run);
-      await this.takeSlot(run);
       if (run.stopReason) throw new Error('stopped before it started');
       t.status = 'RUNNING';
       this.saveState();
@@ -379,24 +378,12 @@ class Experiment {
       this.removals.add(removal);
       void removal.then(() => this.removals.delete(removal));
     }
-    if (run.hasSlot) this.releaseSlot();
     this.runs.delete(t.trialId);
     this.byKey.delete(key);
     this.finishRun(run, outcome, failure);
     this.saveState();
     this.table?.update(this.trials, this.o.metric);
     this.wake();
-  }
-
-  private async takeSlot(run: Run): Promise<void> {
-    while (this.running >= this.slots && !run.stopReason && !this.stopping) await new Promise<void>((r) => this.slotWaiters.push(r));
-    this.running++;
-    run.hasSlot = true;
-  }
-
-  private releaseSlot(): void {
-    this.running--;
-    this.slotWaiters.shift()?.();
   }
 
   private submit(run: Run, init: TrialInit): ObjectRef<TrialRunOutcome> {
@@ -420,7 +407,8 @@ class Experiment {
     const t = run.trial;
     const infeasible = this.infeasibleBundle();
     if (infeasible) throw this.schedulingError(t, infeasible);
-    run.pg = placementGroup(this.o.resourcesPerTrial.map((b) => ({ ...b })), { strategy: 'PACK', name: `tune-${t.trialId}` });
+    run.pg = this.spare ?? this.newGroup();
+    this.spare = this.searchFinished && this.queue.length === 0 ? undefined : this.newGroup();
     for (;;) {
       try {
         await run.pg.ready(2000);
@@ -433,6 +421,10 @@ class Experiment {
         if (bad) throw this.schedulingError(t, bad);
       }
     }
+  }
+
+  private newGroup(): PlacementGroup {
+    return placementGroup(this.o.resourcesPerTrial.map((b) => ({ ...b })), { strategy: 'PACK', name: `tune-${this.tag}` });
   }
 
   private schedulingError(t: TrialRecord, { index, bundle }: { index: number; bundle: Readonly<ResourceMap> }): SchedulingError {
@@ -534,7 +526,6 @@ class Experiment {
   private stopAll(reason: StopReason): void {
     this.stopping = true;
     for (const run of this.runs.values()) this.stopRun(run, reason);
-    for (const w of this.slotWaiters.splice(0)) w();
     this.wake();
   }
 

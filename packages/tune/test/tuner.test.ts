@@ -26,6 +26,7 @@ import {
   ResultGrid,
 } from '@samsara/ray-tune';
 import { slowTrainable } from './fixtures/interrupted-driver.mjs';
+import { checkpointKinds } from './fixtures/trainables.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CLI = resolve(here, '../dist/cli.js');
@@ -233,6 +234,17 @@ describe('Tuner on an embedded cluster', { timeout: 180_000 }, () => {
     expect(grid.state.trials[0].numFailures).toBe(1);
     expect(r.history().map((h) => [h.training_iteration, h.i, h.restored])).toEqual([[1, 1, false], [2, 2, false], [3, 3, false], [4, 4, true], [5, 5, true]]);
     expect(grid.state.trials[0].placements).toHaveLength(2); // a new placement group for the restart
+  });
+
+  it('checkpoints - bytes and directories travel to the driver and back to a restarted run', async () => {
+    const grid = await new Tuner(
+      checkpointKinds,
+      { paramSpace: { kind: tune.gridSearch(['bytes', 'dir']) }, runConfig: { storagePath: storage, name: 'ckkinds', failureConfig: { maxFailures: 1 }, verbose: 0 } },
+    ).fit();
+    expect(grid.errors).toEqual([]);
+    expect([...grid].map((r) => r.metrics.byte)).toEqual([7, 42]);
+    expect(grid.get(0).checkpoint!.load()).toEqual(Uint8Array.of(7, 8, 9));
+    expect(readFileSync(join((grid.get(1).checkpoint!.load() as { directory: string }).directory, 'sub', 'w.bin'))[0]).toBe(42);
   });
 
   it('Tuner.restore - resumes an experiment whose driver was killed, without re-running finished trials', async () => {
