@@ -235,6 +235,14 @@ class Experiment {
           if (!t) break;
           void this.runTrial(t);
         }
+        // no trial will take the spare group: give its resources back (a waiting trial may need them)
+        if (this.spare && this.searchFinished && this.queue.length === 0) {
+          const spare = this.spare;
+          this.spare = undefined;
+          const removal = removePlacementGroup(spare).catch(() => undefined);
+          this.removals.add(removal);
+          void removal.then(() => this.removals.delete(removal));
+        }
         if (this.runs.size === 0) {
           const paused = this.trials.filter((t) => t.status === 'PAUSED');
           if (!this.stopping && paused.length && this.queue.length === 0) {
