@@ -13,6 +13,7 @@ import {
   get,
   init,
   kill,
+  kv,
   nodes,
   placementGroup,
   remote,
@@ -29,6 +30,7 @@ import {
 } from '@samsara/ray';
 import { readPayload, writePayload, type CheckpointPayload } from './checkpoint.js';
 import { TuneCollector } from './collector.js';
+import { DASHBOARD_NAMESPACE, dashboardSection, sectionKey } from './dashboard-section.js';
 import { resolveTunerOptions, type ResolvedTunerOptions, type TunerOptions } from './config.js';
 import { MetricNotReportedError, TuneConfigError } from './errors.js';
 import { ExperimentStore, STATE_VERSION, type ExperimentState } from './experiment-store.js';
@@ -58,7 +60,6 @@ interface Run {
   stopError?: Error;
   /** performance.now() of the last Tune decision that ended the run (for the bench). */
   stoppedAt?: number;
-  hasSlot?: boolean;
 }
 
 /** Timings the Tuner measured (benchmarks read them). */
@@ -186,10 +187,13 @@ class Experiment {
   private table?: LiveTable;
   private collector!: ActorHandle<TuneCollector>;
   private runCounter = 0;
-  /** Trials allowed to run at once; runs past it wait in {@link takeSlot} with their placement group ready. */
-  private slots = 1;
-  private running = 0;
-  private slotWaiters: (() => void)[] = [];
+  private publishing?: Promise<void>;
+  private publishAgain = false;
+  /**
+   * A placement group made ahead for the next trial (every trial asks for the same bundles), so a trial
+   * starts the moment another one frees its resources; the searcher is still asked only then.
+   */
+  private spare?: PlacementGroup;
   private readonly removals = new Set<Promise<void>>();
   /** An error that ends the whole experiment (the trainable cannot be shipped). */
   private fatal?: Error;
@@ -226,12 +230,18 @@ class Experiment {
     }
     try {
       for (;;) {
-        // one trial beyond the limit gets its placement group ahead, so it starts the moment a slot frees
-        this.slots = concurrency;
-        while (!this.stopping && this.runs.size < concurrency + 1) {
+        while (!this.stopping && this.runs.size < concurrency) {
           const t = this.nextTrial();
           if (!t) break;
           void this.runTrial(t);
+        }
+        // no trial will take the spare group: give its resources back (a waiting trial may need them)
+        if (this.spare && this.searchFinished && this.queue.length === 0) {
+          const spare = this.spare;
+          this.spare = undefined;
+          const removal = removePlacementGroup(spare).catch(() => undefined);
+          this.removals.add(removal);
+          void removal.then(() => this.removals.delete(removal));
         }
         if (this.runs.size === 0) {
           const paused = this.trials.filter((t) => t.status === 'PAUSED');
@@ -246,12 +256,15 @@ class Experiment {
     } finally {
       if (budget) clearTimeout(budget);
       this.closed = true;
+      if (this.spare) this.removals.add(removePlacementGroup(this.spare).catch(() => undefined));
+      this.spare = undefined;
       await Promise.all([...this.removals]);
       await drain.catch(() => undefined);
       await poll.catch(() => undefined);
       await kill(this.collector).catch(() => undefined);
       if (this.stopping) for (const t of this.trials) if (t.status === 'PENDING' || t.status === 'PAUSED') t.status = 'TERMINATED';
       this.saveState(true);
+      while (this.publishing) await this.publishing;
       this.table?.update(this.trials, o.metric, true);
     }
     if (this.fatal) {
@@ -336,7 +349,6 @@ class Experiment {
     let failure: unknown;
     try {
       await this.placeTrial(run);
-      await this.takeSlot(run);
       if (run.stopReason) throw new Error('stopped before it started');
       t.status = 'RUNNING';
       this.saveState();
@@ -374,24 +386,12 @@ class Experiment {
       this.removals.add(removal);
       void removal.then(() => this.removals.delete(removal));
     }
-    if (run.hasSlot) this.releaseSlot();
     this.runs.delete(t.trialId);
     this.byKey.delete(key);
     this.finishRun(run, outcome, failure);
     this.saveState();
     this.table?.update(this.trials, this.o.metric);
     this.wake();
-  }
-
-  private async takeSlot(run: Run): Promise<void> {
-    while (this.running >= this.slots && !run.stopReason && !this.stopping) await new Promise<void>((r) => this.slotWaiters.push(r));
-    this.running++;
-    run.hasSlot = true;
-  }
-
-  private releaseSlot(): void {
-    this.running--;
-    this.slotWaiters.shift()?.();
   }
 
   private submit(run: Run, init: TrialInit): ObjectRef<TrialRunOutcome> {
@@ -415,7 +415,8 @@ class Experiment {
     const t = run.trial;
     const infeasible = this.infeasibleBundle();
     if (infeasible) throw this.schedulingError(t, infeasible);
-    run.pg = placementGroup(this.o.resourcesPerTrial.map((b) => ({ ...b })), { strategy: 'PACK', name: `tune-${t.trialId}` });
+    run.pg = this.spare ?? this.newGroup();
+    this.spare = this.searchFinished && this.queue.length === 0 ? undefined : this.newGroup();
     for (;;) {
       try {
         await run.pg.ready(2000);
@@ -428,6 +429,10 @@ class Experiment {
         if (bad) throw this.schedulingError(t, bad);
       }
     }
+  }
+
+  private newGroup(): PlacementGroup {
+    return placementGroup(this.o.resourcesPerTrial.map((b) => ({ ...b })), { strategy: 'PACK', name: `tune-${this.tag}` });
   }
 
   private schedulingError(t: TrialRecord, { index, bundle }: { index: number; bundle: Readonly<ResourceMap> }): SchedulingError {
@@ -529,7 +534,6 @@ class Experiment {
   private stopAll(reason: StopReason): void {
     this.stopping = true;
     for (const run of this.runs.values()) this.stopRun(run, reason);
-    for (const w of this.slotWaiters.splice(0)) w();
     this.wake();
   }
 
@@ -657,6 +661,25 @@ class Experiment {
     };
   }
 
+  /** Puts the trial table on the dashboard (KV); one put in flight, failures only logged by the core. */
+  private publish(): void {
+    const finished = this.closed;
+    if (this.publishing) {
+      this.publishAgain = true;
+      return;
+    }
+    this.publishing = kv
+      .put(DASHBOARD_NAMESPACE, sectionKey(this.o.name), dashboardSection(this.o.name, this.root, this.trials, this.o.metric, finished))
+      .catch(() => undefined)
+      .then(() => {
+        this.publishing = undefined;
+        if (this.publishAgain) {
+          this.publishAgain = false;
+          this.publish();
+        }
+      });
+  }
+
   /** Writes experiment_state.json at most every 500 ms (always when `now`). */
   private saveState(now = false): void {
     const since = Date.now() - this.lastSave;
@@ -665,6 +688,7 @@ class Experiment {
       this.saveTimer = undefined;
       this.lastSave = Date.now();
       this.store.writeState(this.state(now && this.closed));
+      this.publish();
       return;
     }
     this.saveTimer ??= setTimeout(() => {

@@ -88,7 +88,12 @@ describe('Tune with cameras in the loop', () => {
       throw new Error(`${(e as Error).message}; experiment state: ${state.slice(0, 4000)}`);
     });
     victim!.proc.kill('SIGKILL');
-    expect(await exited, driverOut).toBe(0);
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 180_000))]);
+    if (code === 'timeout') {
+      driver.kill('SIGKILL');
+      throw new Error(`the experiment did not finish in 180 s; driver output: ${driverOut}; state: ${readFileSync(join(dir, 'experiment_state.json'), 'utf8').slice(0, 6000)}`);
+    }
+    expect(code, driverOut).toBe(0);
     expect(driverOut).toMatch(/6 trials: 6 TERMINATED/);
     const grid = ResultGrid.fromPath(dir);
 

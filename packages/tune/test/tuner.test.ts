@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { init, shutdown, availableResources, SchedulingError } from '@samsara/ray';
+import { init, shutdown, availableResources, kv, SchedulingError } from '@samsara/ray';
 import {
   Tuner,
   tune,
@@ -26,6 +26,7 @@ import {
   ResultGrid,
 } from '@samsara/ray-tune';
 import { slowTrainable } from './fixtures/interrupted-driver.mjs';
+import { checkpointKinds } from './fixtures/trainables.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CLI = resolve(here, '../dist/cli.js');
@@ -48,7 +49,7 @@ function lines(dir: string): Record<string, unknown>[] {
   return readFileSync(join(dir, 'result.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
 
-describe('Tuner on an embedded cluster', () => {
+describe('Tuner on an embedded cluster', { timeout: 180_000 }, () => {
   it('ASHA - prunes weak trials, writes params/results/checkpoints (keepCheckpoints), ResultGrid and the CLI see it', async () => {
     const grid = await new Tuner(linear, {
       paramSpace: { x: tune.uniform(0, 1), iters: 8 },
@@ -77,6 +78,11 @@ describe('Tuner on an embedded cluster', () => {
     const state = JSON.parse(readFileSync(join(storage, 'asha', 'experiment_state.json'), 'utf8'));
     expect(state.finished).toBe(true);
     expect(state.scheduler.type).toBe('ASHAScheduler');
+    // the dashboard's Tune page reads this section from the cluster KV
+    const section = JSON.parse(String(await kv.get('dashboard', 'section/tune/asha')));
+    expect(section.title).toBe('Tune experiment asha');
+    expect(section.note).toMatch(/^finished · 6 trials \(6 TERMINATED\)/);
+    expect(section.rows.map((r: unknown[]) => r[0]).sort()).toEqual([...grid].map((r) => r.trialId).sort());
 
     const run = promisify(execFile);
     const show = await run(process.execPath, [CLI, 'show', join(storage, 'asha')]);
@@ -164,7 +170,11 @@ describe('Tuner on an embedded cluster', () => {
       { tuneConfig: { numSamples: 2 }, runConfig: { storagePath: storage, name: 'budget', timeBudgetS: 1.5, verbose: 0 } },
     ).fit();
     expect([...forever].map((r) => r.status)).toEqual(['TERMINATED', 'TERMINATED']);
-    expect(await availableResources()).toMatchObject({ CPU: 2 });
+    // both placement groups were removed: the node reports its CPUs free again
+    for (let deadline = Date.now() + 30_000; (await availableResources()).CPU !== 2; ) {
+      if (Date.now() > deadline) throw new Error(`CPUs not free after the time budget: ${JSON.stringify(await availableResources())}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   it('bad input - unknown metric, a trainable that throws, resources no node offers: trials ERROR, others finish', async () => {
@@ -224,6 +234,17 @@ describe('Tuner on an embedded cluster', () => {
     expect(grid.state.trials[0].numFailures).toBe(1);
     expect(r.history().map((h) => [h.training_iteration, h.i, h.restored])).toEqual([[1, 1, false], [2, 2, false], [3, 3, false], [4, 4, true], [5, 5, true]]);
     expect(grid.state.trials[0].placements).toHaveLength(2); // a new placement group for the restart
+  });
+
+  it('checkpoints - bytes and directories travel to the driver and back to a restarted run', async () => {
+    const grid = await new Tuner(
+      checkpointKinds,
+      { paramSpace: { kind: tune.gridSearch(['bytes', 'dir']) }, runConfig: { storagePath: storage, name: 'ckkinds', failureConfig: { maxFailures: 1 }, verbose: 0 } },
+    ).fit();
+    expect(grid.errors).toEqual([]);
+    expect([...grid].map((r) => r.metrics.byte)).toEqual([7, 42]);
+    expect(grid.get(0).checkpoint!.load()).toEqual(Uint8Array.of(7, 8, 9));
+    expect(readFileSync(join((grid.get(1).checkpoint!.load() as { directory: string }).directory, 'sub', 'w.bin'))[0]).toBe(42);
   });
 
   it('Tuner.restore - resumes an experiment whose driver was killed, without re-running finished trials', async () => {
