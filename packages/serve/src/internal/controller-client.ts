@@ -4,7 +4,7 @@
  * Serve applications: the new controller reads them back (see ControllerCore.restore).
  */
 import { actor, get, getActor, kv, nodes, InvalidArgumentError } from '@samsara/ray';
-import { classFromSource, CONTROLLER_SOURCE } from './controller.js';
+import { classFromSource, CONTROLLER_SOURCE } from './actor-sources.js';
 import { CONTROLLER_NAME, SERVE_NAMESPACE } from './spec.js';
 
 export type Ctl = Record<string, { remote(...a: unknown[]): unknown }>;
