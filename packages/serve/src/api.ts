@@ -3,39 +3,18 @@
  * controller actor, started on first use (detached, named SERVE_CONTROLLER in namespace `serve`, on
  * the head's node).
  */
-import { actor, get, getActor, kill, nodes, InvalidArgumentError, type ActorHandle } from '@samsara/ray';
+import { get, kill, InvalidArgumentError, type ActorHandle } from '@samsara/ray';
 import { resolveRunOptions, type ServeRunOptions } from './config.js';
 import { buildAppSpec, type Application } from './deployment.js';
 import { DeployFailedError } from './errors.js';
 import { appHandle, type DeploymentHandle } from './handle.js';
-import { classFromSource, CONTROLLER_SOURCE, type ApplicationStatus, type ServeStatus } from './internal/controller.js';
+import type { ApplicationStatus, ServeStatus } from './internal/controller.js';
+import { findController, type Ctl } from './internal/controller-client.js';
 import { RouterClient } from './internal/router-client.js';
-import { CONTROLLER_NAME, SERVE_NAMESPACE, type DeployRequest } from './internal/spec.js';
-
-type Ctl = Record<string, { remote(...a: unknown[]): unknown }>;
-let ControllerClass: ReturnType<typeof actor> | undefined;
+import type { DeployRequest } from './internal/spec.js';
 
 async function controller(create: boolean): Promise<Ctl | undefined> {
-  try {
-    return (await getActor(CONTROLLER_NAME, { namespace: SERVE_NAMESPACE })) as unknown as Ctl;
-  } catch (e) {
-    if (!(e instanceof InvalidArgumentError) || !create) {
-      if (e instanceof InvalidArgumentError) return undefined;
-      throw e;
-    }
-  }
-  const head = (await nodes()).find((n) => n.isHead && n.alive)?.nodeId;
-  ControllerClass ??= actor(classFromSource(CONTROLLER_SOURCE));
-  const h = ControllerClass.options({
-    name: CONTROLLER_NAME,
-    namespace: SERVE_NAMESPACE,
-    lifetime: 'detached',
-    getIfExists: true,
-    maxConcurrency: 1000,
-    ...(head ? { scheduling: { nodeId: head, soft: true } } : {}),
-  }).remote() as unknown as Ctl;
-  await get(h.ping.remote() as never);
-  return h;
+  return findController(create ? 'always' : 'if-state');
 }
 
 async function call<T>(c: Ctl, method: string, ...args: unknown[]): Promise<T> {

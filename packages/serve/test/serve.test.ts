@@ -370,6 +370,35 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     await kill(gate);
   });
 
+  it('controller restart - a killed controller comes back, reads the apps from the cluster KV and adopts the running replicas', async () => {
+    const E = deployment(
+      class Kept {
+        fetch() {
+          return 'still here';
+        }
+      },
+      { numReplicas: 2 },
+    );
+    await serve.run(E.bind(), { name: 'kept', routePrefix: '/kept', port });
+    const before = (await serve.status()).applications.kept.deployments.Kept.replicas.map((r) => r.actorName).sort();
+    const { kv } = await import('@samsara/ray');
+    await until(async () => ((await kv.get('serve', 'app/kept')) ?? '').includes('Kept#'), 'the app and its replicas in the KV');
+    const ctl = await getActor('SERVE_CONTROLLER', { namespace: 'serve' });
+    await kill(ctl, { noRestart: false });
+    expect(await (await fetch(url('/kept'))).text()).toBe('still here');
+    await until(async () => {
+      try {
+        return (await serve.status()).applications.kept?.status === 'RUNNING';
+      } catch {
+        return false;
+      }
+    }, 'the restarted controller to report the app', 60_000);
+    const after = (await serve.status()).applications.kept.deployments.Kept.replicas.map((r) => r.actorName).sort();
+    expect(after).toEqual(before);
+    await serve.delete('kept');
+    expect(await kv.get('serve', 'app/kept')).toBeUndefined();
+  });
+
   it('a constructor that throws - serve.run rejects with DeployFailedError, status says DEPLOY_FAILED with the error, nothing retried forever', async () => {
     const Broken = deployment(
       class Broken {

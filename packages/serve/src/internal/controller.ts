@@ -5,22 +5,24 @@
  * replaces replicas that die, autoscales on the load reported by proxies and handles, and publishes
  * routing tables that every caller long-polls. It is not on the request path.
  *
- * Desired state lives in this actor's memory (the cluster KV is not in main yet); a detached actor
- * outlives its driver and the head's restart.
+ * Desired state (applications, their versions, replica counts, replica actor names, the proxy's
+ * address) is written to the cluster KV (namespace `serve`, keys `app/<name>` and `proxy`), so a
+ * restarted controller (it is created with maxRestarts -1) reads it back, adopts the replicas that are
+ * still alive and replaces the rest. The KV and detached actors survive a head restart.
  */
-import { actor, get, kill, nodes, availableResources, isRayError, type ActorHandle } from '@samsara/ray';
+import { actor, get, getActor, kill, kv, nodes, availableResources, isRayError, type ActorHandle } from '@samsara/ray';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { autoscaleStep, type ScalingState } from '../autoscaling/policy.js';
 import { ServeError } from '../errors.js';
 import { replicaClassSource, type ReplicaConfig } from './replica.js';
+import { classFromSource, PROXY_SOURCE } from './actor-sources.js';
 import {
   appKey,
   depKey,
   LATENCY_BUCKETS_MS,
   PROXY_KEY,
   PROXY_NAME,
-  SELF_PACKAGE,
   SERVE_NAMESPACE,
   type AppSpec,
   type AppTable,
@@ -265,6 +267,7 @@ export class ControllerCore {
   }
 
   private publishDep(d: DepState): void {
+    this.schedulePersist(d.app);
     const running = d.removing ? [] : d.replicas.filter((r) => r.state === 'RUNNING' && r.handle);
     this.publish(d.key, {
       exists: !(d.removing && d.replicas.length === 0),
@@ -275,11 +278,105 @@ export class ControllerCore {
   }
 
   private publishApp(a: AppState): void {
+    this.schedulePersist(a.name);
     const tracks = a.deleting ? [] : a.tracks.filter((t) => !t.removing).map((t) => ({ track: t.id, role: t.role, weight: t.weight, ingress: t.ingress }));
     this.publish(appKey(a.name), { exists: !a.deleting, routePrefix: a.routePrefix, tracks } satisfies AppTable);
     this.publish(PROXY_KEY, {
       routes: [...this.apps.values()].filter((x) => !x.deleting && x.routePrefix !== null).map((x) => ({ app: x.name, routePrefix: x.routePrefix! })),
     } satisfies ProxyTable);
+  }
+
+  // ---- persistence (cluster KV) --------------------------------------------------------------
+
+  private readonly dirty = new Set<string>();
+  private persistTimer: NodeJS.Timeout | undefined;
+
+  private schedulePersist(app: string): void {
+    this.dirty.add(app);
+    this.persistTimer ??= setTimeout(() => {
+      this.persistTimer = undefined;
+      const names = [...this.dirty];
+      this.dirty.clear();
+      for (const n of names) void this.persist(n);
+    }, 50);
+  }
+
+  private async persist(name: string): Promise<void> {
+    const a = this.apps.get(name);
+    try {
+      if (!a) {
+        await kv.del(KV_NS, `app/${name}`);
+        return;
+      }
+      const rec: PersistedApp = {
+        name: a.name,
+        routePrefix: a.routePrefix,
+        deleting: a.deleting,
+        deployedAt: a.deployedAt,
+        tracks: a.tracks.map((t) => ({
+          id: t.id,
+          role: t.role,
+          weight: t.weight,
+          ingress: t.ingress,
+          removing: t.removing,
+          deployments: [...t.deployments.values()].map((d) => ({
+            spec: d.spec,
+            target: d.target,
+            removing: d.removing,
+            replicas: d.replicas.filter((r) => r.state === 'RUNNING').map((r) => ({ id: r.id, version: r.version, actorName: r.actorName, nodeId: r.nodeId })),
+          })),
+        })),
+      };
+      await kv.put(KV_NS, `app/${name}`, toJson(rec));
+    } catch (e) {
+      this.log.warn({ app: name, err: errMsg(e) }, 'could not persist the application to the cluster KV');
+    }
+  }
+
+  /** Reads desired state back from the KV (a restarted controller), adopting replicas that still run. */
+  async restore(): Promise<void> {
+    let keys: string[] = [];
+    try {
+      keys = await kv.list(KV_NS, 'app/');
+    } catch (e) {
+      this.log.warn({ err: errMsg(e) }, 'could not read Serve state from the cluster KV');
+      return;
+    }
+    for (const key of keys) {
+      const text = await kv.get(KV_NS, key);
+      if (typeof text !== 'string') continue;
+      const rec = fromJson(text) as PersistedApp;
+      const a: AppState = { name: rec.name, routePrefix: rec.routePrefix, tracks: [], deleting: rec.deleting, deployedAt: rec.deployedAt };
+      for (const pt of rec.tracks) {
+        const t: TrackState = { id: pt.id, role: pt.role, weight: pt.weight, ingress: pt.ingress, deployments: new Map(), removing: pt.removing };
+        for (const pd of pt.deployments) {
+          const d = this.newDep(a.name, t.id, pd.spec);
+          d.target = pd.target;
+          d.removing = pd.removing;
+          for (const pr of pd.replicas) {
+            try {
+              const h = (await getActor(pr.actorName, { namespace: SERVE_NAMESPACE })) as unknown as Remote;
+              await get(h.__serve_stats.remote() as never, { timeoutMs: 5000 });
+              d.replicas.push({ id: pr.id, version: pr.version, actorName: pr.actorName, state: 'RUNNING', handle: h, nodeId: pr.nodeId, startedAt: Date.now(), healthFailures: 0 });
+            } catch {
+              /* gone: the reconciler starts a replacement */
+            }
+          }
+          t.deployments.set(pd.spec.name, d);
+          this.publishDep(d);
+        }
+        a.tracks.push(t);
+      }
+      this.apps.set(a.name, a);
+      this.publishApp(a);
+      this.log.info({ app: a.name }, 'restored from the cluster KV');
+    }
+    try {
+      const p = await kv.get(KV_NS, 'proxy');
+      if (typeof p === 'string') await this.ensureProxy(JSON.parse(p) as HttpConfig);
+    } catch (e) {
+      this.log.warn({ err: errMsg(e) }, 'could not restore the HTTP proxy');
+    }
   }
 
   // ---- deploy, promote, rollback, delete ------------------------------------------------------
@@ -417,6 +514,8 @@ export class ControllerCore {
       await kill(this.proxy.handle as never).catch(() => undefined);
       this.proxy = undefined;
     }
+    await kv.del(KV_NS, 'proxy').catch(() => undefined);
+    for (const k of await kv.list(KV_NS, 'app/').catch(() => [] as string[])) await kv.del(KV_NS, k).catch(() => undefined);
     clearInterval(this.loop);
     clearInterval(this.health);
   }
@@ -452,6 +551,7 @@ export class ControllerCore {
     try {
       const info = (await get(handle.start.remote({ ...http }) as never, { timeoutMs: 60_000 })) as { port: number };
       this.proxy = { handle, http: { host: http.host, port: info.port }, nodeId, state: 'RUNNING' };
+      await kv.put(KV_NS, 'proxy', JSON.stringify(this.proxy.http)).catch(() => undefined);
     } catch (e) {
       await kill(handle as never).catch(() => undefined);
       throw new ServeError(`Serve's HTTP proxy could not listen on ${http.host}:${http.port}: ${errMsg(e)}`, { hint: 'Pick a free port (serve.run(app, { port })).' });
@@ -777,41 +877,41 @@ export class ControllerCore {
   }
 }
 
-let core: ControllerCore | undefined;
-/** Called by the controller actor on its thread. @internal */
-export function startController(): ControllerCore {
-  return (core ??= new ControllerCore());
+let core: Promise<ControllerCore> | undefined;
+/** Called by the controller actor on its thread: restores state from the KV first. @internal */
+export function startController(): Promise<ControllerCore> {
+  return (core ??= (async () => {
+    const c = new ControllerCore();
+    await c.restore();
+    return c;
+  })());
 }
 
-/**
- * The controller actor class. Written as source text and built with `new Function`, so that no
- * bundler or test transform rewrites it (the core ships classes by their source): self-contained, it
- * imports this package on its thread and forwards every method to ControllerCore. @internal
- */
-export const CONTROLLER_SOURCE = `class ServeController {
-  constructor() { this.c = import(${JSON.stringify(SELF_PACKAGE)}).then((m) => m.startController()); }
-  async deploy(r) { return (await this.c).deploy(r); }
-  async waitApp(n, t, ms) { return (await this.c).waitApp(n, t, ms); }
-  async deleteApp(n) { return (await this.c).deleteApp(n); }
-  async promote(n) { return (await this.c).promote(n); }
-  async rollback(n) { return (await this.c).rollback(n); }
-  async status() { return (await this.c).status(); }
-  async routes(k) { return (await this.c).routes(k); }
-  async listen(v, ms) { return (await this.c).listen(v, ms); }
-  async reportLoad(id, l) { return (await this.c).reportLoad(id, l); }
-  async reportDead(k, r) { return (await this.c).reportDead(k, r); }
-  async shutdown() { return (await this.c).shutdown(); }
-  async ping() { return (await this.c).ping(); }
-}`;
+const KV_NS = 'serve';
 
-/** The proxy actor class, as source for the same reason. @internal */
-export const PROXY_SOURCE = `class ServeProxy {
-  async start(config) { const m = await import(${JSON.stringify(SELF_PACKAGE)}); this.p = await m.startProxy(config); return this.p.info(); }
-  async stop() { if (this.p) await this.p.stop(); return true; }
-}`;
-
-/** Builds a class from its source text. @internal */
-export function classFromSource(src: string): new (...a: never[]) => unknown {
-  return new Function(`"use strict"; return (${src});`)() as new (...a: never[]) => unknown;
+interface PersistedApp {
+  name: string;
+  routePrefix: string | null;
+  deleting: boolean;
+  deployedAt: number;
+  tracks: {
+    id: string;
+    role: TrackRole;
+    weight: number;
+    ingress: string;
+    removing: boolean;
+    deployments: { spec: DeploymentSpec; target: number; removing: boolean; replicas: { id: string; version: string; actorName: string; nodeId?: string }[] }[];
+  }[];
 }
+
+/** JSON that keeps bytes (constructor arguments may hold them). */
+function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { __serveBytes: Buffer.from(x).toString('base64') } : x));
+}
+function fromJson(s: string): unknown {
+  return JSON.parse(s, (_k, x: unknown) =>
+    x && typeof x === 'object' && '__serveBytes' in x ? new Uint8Array(Buffer.from((x as { __serveBytes: string }).__serveBytes, 'base64')) : x,
+  );
+}
+
 export type { ActorHandle };

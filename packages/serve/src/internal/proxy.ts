@@ -16,7 +16,7 @@ import { ServeHttpError } from '../http/errors.js';
 import { PrefixRouter } from '../http/router.js';
 import { pickTracks } from '../handle.js';
 import { isReplicaGone, RouterClient, type ReplicaSlot } from './router-client.js';
-import { appKey, depKey, PROXY_KEY, type HttpRequestData, type HttpResponseData, type ProxyTable } from './spec.js';
+import { appKey, depKey, PROXY_KEY, type AppTable, type HttpRequestData, type HttpResponseData, type ProxyTable } from './spec.js';
 
 export interface ProxyConfig {
   readonly host: string;
@@ -54,9 +54,21 @@ export class HttpProxy {
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.onRequest(req, res));
   }
 
+  private readonly watchedApps = new Set<string>();
+
   private setRoutes(t: ProxyTable): void {
     const fresh = new PrefixRouter<string>();
-    for (const r of t.routes) fresh.add('ALL', r.routePrefix, r.app);
+    for (const r of t.routes) {
+      fresh.add('ALL', r.routePrefix, r.app);
+      // Tables of routed apps and their ingress replicas are fetched ahead, so requests do not
+      // wait for the controller (and keep flowing while it restarts).
+      if (!this.watchedApps.has(r.app)) {
+        this.watchedApps.add(r.app);
+        this.client.onChange(appKey(r.app), (v) => {
+          for (const tr of (v as AppTable).tracks) this.client.deploymentRouter(depKey(r.app, tr.track, tr.ingress), `${r.app}/${tr.ingress}`);
+        });
+      }
+    }
     this.router = fresh;
   }
 

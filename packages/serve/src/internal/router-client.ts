@@ -3,11 +3,12 @@
  * controller and kept fresh by one long poll, one DeploymentRouter per deployment (replica choice,
  * caller-side queue, maxOngoingRequests/maxQueuedRequests), and load reports for autoscaling.
  */
-import { getActor, get, isRayError, type ActorHandle } from '@samsara/ray';
+import { get, isRayError, type ActorHandle } from '@samsara/ray';
+import { findController } from './controller-client.js';
 import { randomUUID } from 'node:crypto';
 import { BackPressureError, ServeError } from '../errors.js';
 import { pickReplica, type PendingRequest } from '../routing/request-router.js';
-import { CONTROLLER_NAME, SERVE_NAMESPACE, type AppTable, type DeploymentTable } from './spec.js';
+import type { AppTable, DeploymentTable } from './spec.js';
 
 type Ctl = ActorHandle<Record<string, (...a: never[]) => unknown>> & Record<string, { remote(...a: unknown[]): unknown }>;
 
@@ -152,7 +153,10 @@ export class RouterClient {
   private reportTimer: NodeJS.Timeout | undefined;
 
   controller(): Promise<Ctl> {
-    this.ctl ??= getActor(CONTROLLER_NAME, { namespace: SERVE_NAMESPACE }).then((h) => h as unknown as Ctl);
+    this.ctl ??= findController('if-state').then((h) => {
+      if (!h) throw new ServeError('Serve is not running (no controller, no applications in the cluster KV).', { hint: 'Deploy with serve.run().' }, 'SERVE_NOT_FOUND');
+      return h as unknown as Ctl;
+    });
     this.ctl.catch(() => (this.ctl = undefined));
     return this.ctl;
   }
@@ -198,10 +202,21 @@ export class RouterClient {
     return p;
   }
 
+  /** Fetches tables now; while the controller restarts (up to 60 s) it retries. */
   private async fetchNow(keys: string[]): Promise<void> {
-    const ctl = await this.controller();
-    const res = (await get(ctl.routes.remote(keys) as never)) as Record<string, { version: number; value: unknown }>;
-    this.apply(res);
+    const deadline = Date.now() + 60_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ctl = await this.controller();
+        const res = (await get(ctl.routes.remote(keys) as never)) as Record<string, { version: number; value: unknown }>;
+        this.apply(res);
+        return;
+      } catch (e) {
+        this.ctl = undefined;
+        if (this.closed || Date.now() > deadline || (isRayError(e) && (e as { code: string }).code === 'NOT_INITIALIZED')) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
+      }
+    }
   }
 
   private apply(res: Record<string, { version: number; value: unknown }>): void {
