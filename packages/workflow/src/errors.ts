@@ -73,6 +73,9 @@ export class OpExecutionError extends RayError {
 export class WorkflowRunError extends RayError {
   override readonly code = code('WORKFLOW_RUN_FAILED');
   readonly run: RunRecord;
+  /** The run's id and final status (`failure` or `canceled`), as in `run`. */
+  readonly runId: string;
+  readonly status: RunRecord['status'];
   constructor(run: RunRecord, cause: unknown) {
     super(`Workflow ${run.workflow} run ${run.runId} ended ${run.status}${cause instanceof Error ? `: ${cause.message}` : '.'}`, {
       cause,
@@ -80,6 +83,8 @@ export class WorkflowRunError extends RayError {
       ids: { runId: run.runId, workflow: run.workflow },
     });
     this.run = run;
+    this.runId = run.runId;
+    this.status = run.status;
   }
 }
 

@@ -64,7 +64,7 @@ describe('pipeline - start cluster, dates, Ray job, remote task, publish, stop',
     expect(run.fileHash).toMatch(/^[0-9a-f]{64}$/);
     const hist = await workflowCli(['history', FIXTURE], env);
     expect(hist.stdout).toContain(runId);
-  });
+  }, 240_000);
 
   it('a failing job posts the failure webhook and the cluster is still stopped', async () => {
     const file = ws.write(
@@ -94,7 +94,7 @@ ops:
     expect((alert.error as { message: string }).message).toMatch(/Op generate \(run wr_\w+, attempt 1\) failed: job job_[0-9a-f]{12} on 127\.0\.0\.1:\d+ failed with exit code 3/);
     expect(alert.logTail).toContain('generating 2024-01-01');
     for (const pid of (run.ops.cluster.output as { pids: number[] }).pids) expect(isAlive(pid)).toBe(false);
-  });
+  }, 240_000);
 
   it('`rayts workflow cancel RUN_ID` stops the running job and the cluster of a run in another process', async () => {
     const file = ws.write(
@@ -126,5 +126,5 @@ ops:
     expect(store.logs(runId, '_run')).toContain(`stopping cluster ${(run.ops.cluster.output as { address: string }).address}`);
     await until(() => pids.every((p) => !isAlive(p)), 'the cluster daemons to exit');
     expect(existsSync(join(ws.home, 'runs', runId, 'cancel'))).toBe(true);
-  });
+  }, 240_000);
 });

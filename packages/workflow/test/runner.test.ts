@@ -76,6 +76,7 @@ ops:
     expect(err).toBeInstanceOf(WorkflowRunError);
     const run = (err as WorkflowRunError).run;
     expect(run.status).toBe('failure');
+    expect(err).toMatchObject({ code: 'WORKFLOW_RUN_FAILED', runId: run.runId, status: 'failure' });
     expect(run.ops.ok_third).toMatchObject({ status: 'success', attempts: 3, output: { attempt: 3 } });
     expect(flakyCalls.get('ok')).toBe(3);
     expect(events.filter((e) => e.type === 'op_retrying' && e.op === 'ok_third').map((e) => (e as { delayMs: number }).delayMs)).toEqual([20, 40]);

@@ -99,6 +99,22 @@ describe('loadWorkflow - validation errors carry line and column', () => {
   });
 });
 
+describe('loadWorkflow - imports', () => {
+  it('an ops module outside any project still imports @samsara/ray-workflow', async () => {
+    ws.write('outside-ops.mjs', "import { registerOp } from '@samsara/ray-workflow';\nregisterOp('outside_op', () => ({ ok: true }), { schema: { outputs: { type: 'object', properties: { ok: { type: 'boolean' } } } } });\n");
+    const def = await loadWorkflow(ws.write('outside.yaml', 'name: outside\nimports: [./outside-ops.mjs]\nops:\n  a: { op: outside_op }\n  b: { op: noop, args: { value: "{a.ok}" } }\n'));
+    expect(def.imports).toEqual([`${ws.dir}/outside-ops.mjs`]);
+    expect(def.ops.b.dependsOn).toEqual(['a']);
+  });
+
+  it('an import that fails is reported at its line', async () => {
+    const issues = await issuesOf('name: w\nimports:\n  - ./missing.mjs\nops:\n  a: { op: noop }\n');
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ path: 'imports.0', line: 3, column: 5 });
+    expect(issues[0].message).toMatch(/cannot import "\.\/missing\.mjs"/);
+  });
+});
+
 describe('references - inference and interpolation', () => {
   it('finds several references in one string and nested in objects and lists', () => {
     const refs = findReferences({ a: 'x {p.q}-{r.s.t}', b: [{ c: '{context.run_id}' }], d: '{"json": 1}', e: '{single}' });
@@ -173,5 +189,5 @@ describe('rayts workflow validate|graph - CLI', () => {
     const missing = await workflowCli(['show', 'wr_000000000000'], { RAYTS_WORKFLOW_HOME: ws.home });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No workflow run "wr_000000000000"/);
-  });
+  }, 180_000);
 });

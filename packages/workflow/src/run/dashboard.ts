@@ -1,11 +1,8 @@
 /**
- * The run summary the dashboard shows, in the format of the dashboard's library sections (ops branch,
- * `packages/core/src/dashboard/library-sections.ts`): `{ title, note, columns, rows }`, written to the
- * cluster KV under namespace `dashboard`, key `section/workflow/<runId>`.
- *
- * `kv` is not in `@samsara/ray` yet, so the runner stores the section as
- * `<home>/runs/<runId>/dashboard.json`; the hook for publishing it is documented in docs/workflow.md
- * ("Dashboard").
+ * The run summary the dashboard shows, in the format of the dashboard's library sections
+ * (`{ title, note, columns, rows }`), which the runner puts in the KV of the clusters a run targets
+ * under namespace `dashboard`, key `section/workflow/<runId>` (dashboard-publisher.ts), and stores as
+ * `<home>/runs/<runId>/dashboard.json`.
  */
 import type { RunRecord } from './status.js';
 

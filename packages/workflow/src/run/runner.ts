@@ -18,7 +18,8 @@ import { getOp, type OpContext } from '../ops/registry.js';
 import type { OpSpec, WorkflowDefinition } from '../spec/definition.js';
 import { loadWorkflow } from '../spec/load.js';
 import { dig, interpolate } from '../spec/references.js';
-import { dashboardSection } from './dashboard.js';
+import { dashboardKey, dashboardSection } from './dashboard.js';
+import { DashboardPublisher } from './dashboard-publisher.js';
 import { gitLineage } from './lineage.js';
 import { retryDelayMs } from './retry-policy.js';
 import { RunServices } from './services.js';
@@ -102,6 +103,11 @@ class Run {
   firstError: OpExecutionError | undefined;
   private firstFailedOp: string | undefined;
   private wake: () => void = () => {};
+  /** Clusters whose dashboard shows this run: those it started and the `address` of its `ray_*` ops. */
+  private readonly targets = new Set<string>();
+  private readonly publisher: DashboardPublisher;
+  /** The `token` argument given with an address (clusters no workflow started). */
+  private readonly tokens = new Map<string, string>();
 
   constructor(
     private readonly def: WorkflowDefinition,
@@ -114,6 +120,7 @@ class Run {
     this.services = new RunServices(store.home, runId, journal);
     // Every running op listens for the run's cancel: a fan-out of hundreds is normal, not a leak.
     setMaxListeners(0, this.cancel.signal);
+    this.publisher = new DashboardPublisher((address) => this.services.envFor(address, this.tokens.get(address)));
     this.events.push(...store.events(runId));
   }
 
@@ -121,6 +128,21 @@ class Run {
     this.journal.append(e);
     this.events.push(e);
     this.options.onEvent?.(e, this.runId);
+    if (this.targets.size && e.type !== 'resource') this.publish();
+  }
+
+  /** Puts the run's current section on every target cluster (best effort, see dashboard-publisher.ts). */
+  private publish(): void {
+    const value = JSON.stringify(dashboardSection(foldRun(this.events)));
+    for (const address of this.targets) this.publisher.publish(address, dashboardKey(this.runId), value);
+  }
+
+  /** A cluster is about to stop: show it the run as it is now, then end its publisher. */
+  private async untarget(address: string): Promise<void> {
+    if (!this.targets.has(address)) return;
+    this.publish();
+    this.targets.delete(address);
+    await this.publisher.close(address);
   }
 
   private log(op: string, line: string): void {
@@ -136,6 +158,15 @@ class Run {
   }
 
   async execute(): Promise<RunRecord> {
+    try {
+      return await this.executeInner();
+    } finally {
+      // Also when something unexpected threw: no publisher child outlives the run.
+      await this.publisher.close();
+    }
+  }
+
+  private async executeInner(): Promise<RunRecord> {
     const onAbort = () => this.requestCancel('cancelled by the caller');
     if (this.options.signal?.aborted) onAbort();
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -152,7 +183,10 @@ class Run {
           for (const p of this.running) void p.then(r);
         });
       }
-      if (this.cancel.signal.aborted) await this.services.stopAll((l) => this.log('_run', l));
+      if (this.cancel.signal.aborted) {
+        for (const a of this.services.startedClusters()) await this.untarget(a);
+        await this.services.stopAll((l) => this.log('_run', l));
+      }
     } finally {
       clearInterval(poll);
       this.options.signal?.removeEventListener('abort', onAbort);
@@ -163,6 +197,8 @@ class Run {
     let record = foldRun(this.events);
     await this.alert(record);
     record = foldRun(this.events);
+    if (this.targets.size) this.publish();
+    await this.publisher.close();
     try {
       writeFileSync(join(this.store.dir(this.runId), 'dashboard.json'), JSON.stringify(dashboardSection(record), null, 2));
     } catch {
@@ -247,6 +283,7 @@ class Run {
           retryable = false;
           throw new Error(`arguments after substitution do not fit ${op.type}: ${(def.validateArgs.errors ?? []).map((e) => `args${e.instancePath.replace(/\//g, '.')} ${e.message}`).join('; ')}`);
         }
+        await this.track(op, args);
         // An op is not started once its signal has aborted (cancelled between scheduling and this microtask).
         const work = Promise.resolve().then(() => {
           if (ctrl.signal.aborted) throw ctrl.signal.reason;
@@ -258,6 +295,7 @@ class Run {
         }
         this.outputs.set(op.name, output);
         this.status.set(op.name, 'success');
+        if (op.type === 'ray_cluster_start') this.targets.add((output as { address: string }).address);
         this.emit({ type: 'op_succeeded', t: Date.now(), op: op.name, attempt, output: output === undefined ? null : output });
         return;
       } catch (e) {
@@ -292,6 +330,20 @@ class Run {
         if (timer) clearTimeout(timer);
         this.cancel.signal.removeEventListener('abort', onCancel);
       }
+    }
+  }
+
+  /** Notes the cluster a `ray_*` op works on; before `ray_cluster_stop`, stops publishing to it. */
+  private async track(op: OpSpec, args: unknown): Promise<void> {
+    if (!op.type.startsWith('ray_')) return;
+    const address = (args as { address?: unknown }).address;
+    if (typeof address !== 'string') return;
+    const token = (args as { token?: unknown }).token;
+    if (typeof token === 'string' && token) this.tokens.set(address, token);
+    if (op.type === 'ray_cluster_stop') await this.untarget(address);
+    else if (!this.targets.has(address)) {
+      this.targets.add(address);
+      this.publish();
     }
   }
 

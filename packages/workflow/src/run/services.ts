@@ -64,6 +64,11 @@ export class RunServices {
     this.record('started', { kind: 'cluster', address: c.address, tmpdir: c.tmpdir });
   }
 
+  /** Addresses of the clusters this run started and has not stopped. */
+  startedClusters(): string[] {
+    return [...this.clusters.keys()];
+  }
+
   /** The cluster at `address` started by this run or an earlier one. */
   cluster(address: string): ClusterRecord | undefined {
     return this.clusters.get(address) ?? findCluster(this.home, address);

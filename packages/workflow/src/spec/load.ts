@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
@@ -133,6 +134,7 @@ export async function loadWorkflow(file: string, options: LoadWorkflowOptions = 
   const dir = dirname(path);
 
   const imports: string[] = [];
+  if (wf.imports?.length) hookOurPackages();
   for (const [i, spec] of (wf.imports ?? []).entries()) {
     const target = resolve(dir, spec);
     imports.push(target);
@@ -221,6 +223,21 @@ export async function loadWorkflow(file: string, options: LoadWorkflowOptions = 
     ops,
     order: (sorted as { order: string[] }).order,
   });
+}
+
+let hooked = false;
+
+/** Installs resolve-hook.ts once (Node ≥ 20.6; older Nodes resolve as usual). */
+function hookOurPackages(): void {
+  if (hooked || typeof register !== 'function') return;
+  hooked = true;
+  try {
+    const fallback: Record<string, string> = { '@samsara/ray-workflow': new URL('../index.js', import.meta.url).href };
+    fallback['@samsara/ray'] = pathToFileURL(createRequire(import.meta.url).resolve('@samsara/ray')).href;
+    register(new URL('./resolve-hook.js', import.meta.url), { data: { fallback } });
+  } catch {
+    /* resolution stays Node's own */
+  }
 }
 
 /** Why a reference is wrong, or undefined. */
