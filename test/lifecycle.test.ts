@@ -122,4 +122,13 @@ describe('lifecycle demo (examples/lifecycle.mjs --small)', () => {
     expect(processesOf(tmp!)).toEqual([]);
     expect(existsSync(tmp!)).toBe(false);
   }, 180_000);
+  it('examples/lifecycle.yaml (the same pipeline as a workflow) validates: cluster → lifecycle job → gate → stop', async () => {
+    const r = await new Promise<{ code: number; out: string }>((res) =>
+      execFile(process.execPath, [join(ROOT, 'packages/core/dist/cli/main.js'), 'workflow', 'validate', join(ROOT, 'examples/lifecycle.yaml')], { cwd: ROOT }, (err, stdout, stderr) =>
+        res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      ),
+    );
+    expect(r.out).toMatch(/is valid: workflow ml-lifecycle, 4 ops in order cluster -> lifecycle -> gate -> stop/);
+    expect(r.code).toBe(0);
+  });
 });
