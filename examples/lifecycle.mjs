@@ -353,7 +353,7 @@ async function dataStage(workdir, runKey) {
   await kv.put('lifecycle', `${runKey}/train`, trainBytes);
   await kv.put('lifecycle', `${runKey}/test`, testBytes);
   say(`  split: ${trainRows.length} train / ${testRows.length} test windows, in the cluster KV (${((trainBytes.length + testBytes.length) / 1024).toFixed(0)} KiB)`);
-  say(`  featurize ran on ${mapNodes.map(short).join(', ')} (spark_executor); ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  say(`  featurize ran on ${mapNodes.map(short).join(', ')} (spark_executor); data stage ${((performance.now() - t) / 1000).toFixed(1)} s`);
   return {
     rows: rawCount,
     clean,
@@ -468,7 +468,7 @@ async function tuneStage(workdir, runKey) {
   }
   say(grid.toTable().replace(/^/gm, '  '));
   const best = grid.getBestResult();
-  say(`  best: ${best.trialId} accuracy ${best.metrics.accuracy.toFixed(4)} (on camera ${short(best.metrics.cameraNode)}) with lr ${best.config.lr.toFixed(4)}, hidden ${best.config.hidden}, batch ${best.config.batchSize}; ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  say(`  best: ${best.trialId} accuracy ${best.metrics.accuracy.toFixed(4)} (on camera ${short(best.metrics.cameraNode)}) with lr ${best.config.lr.toFixed(4)}, hidden ${best.config.hidden}, batch ${best.config.batchSize}; tune stage ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const results = [...grid];
   const where = new Map();
   for (const r of results) {
@@ -598,7 +598,7 @@ async function serveStage(tuned, dataOut) {
   say(`  accuracy ${(result.accuracy * 100).toFixed(1)}% over ${result.requests} requests; served = offline int8 prediction for ${(result.matchesOffline * 100).toFixed(1)}%`);
   say(`  latency p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms at ${CONCURRENCY} concurrent (${result.requestsPerS.toFixed(0)} req/s)`);
   say(`  batch sizes seen (size: requests): ${Object.entries(result.batchSizes).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-  say(`  replicas on ${result.replicaNodes.map(short).join(', ')}; ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  say(`  replicas on ${result.replicaNodes.map(short).join(', ')}; serve stage ${((performance.now() - t) / 1000).toFixed(1)} s`);
   await serve.delete('harsh-braking');
   return result;
 }
