@@ -224,7 +224,7 @@ writeSuiteSection(
     '| --- | ---: | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
-    'Where the time goes. mapBatches: each block is a task on a worker node; the memory-bound variant measures allocation of fresh output pages and the driver-side measuring of every block, not arithmetic. SQL: the executors get rows hash-partitioned by JavaScript tasks and appended to DuckDB in 2,048-row chunks; partial aggregation inside DuckDB before the shuffle and reading Parquet straight into the executors are not done yet, so SQL is far below DuckDB in one process (docs/data.md, Limits).',
+    'Where the time goes. mapBatches: each block is a task on a worker node; the memory-bound variant measures allocation of fresh output pages and the driver-side measuring of every block, not arithmetic. SQL: the executors get rows hash-partitioned by JavaScript tasks and appended to DuckDB in 2,048-row chunks; partial aggregation inside DuckDB before the shuffle and reading Parquet straight into the executors are not done yet, so SQL is far below DuckDB in one process (docs/data.md, Limits). Peak store for sort and shuffle is the whole cluster's store use, which also holds the 256 MiB materialized input of the mapBatches rows and the 48 MiB materialized Parquet blocks; sort and shuffle are barriers that hold their input plus the map outputs.',
   ].join('\n'),
 );
 log('wrote the data section of bench/RESULTS.md');
