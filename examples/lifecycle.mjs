@@ -562,7 +562,15 @@ async function serveStage(tuned, dataOut) {
     const answer = await res.json();
     return { answer, ms: performance.now() - t0 };
   };
-  await post(windows[0]); // warm the route
+  // serve.run resolves once the app is RUNNING, but the proxy learns the new route from the controller's
+  // long-polled table a moment later: until then it answers 404. Wait for the route (bounded) before the burst.
+  for (const deadline = Date.now() + 60_000; ; ) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ window: Array.from(windows[0].input) }) });
+    const text = await res.text();
+    if (res.ok) break;
+    if (res.status !== 404 || Date.now() > deadline) throw new Error(`POST ${url} → ${res.status}: ${text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const CONCURRENCY = 32;
   const answers = new Array(windows.length);
   let next = 0;
