@@ -12,7 +12,7 @@
  * - GeneratorStreams (generator-streams.ts): items of streaming generator tasks;
  * - PlacementGroupClient (placement-group-client.ts) and TaskEventLog (task-event-log.ts).
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { RayError, newActorId, newTaskId, type ObjectId, type ObjectRef, type ResourceMap } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
 import { ObjectTable } from './object-table.js';
@@ -22,6 +22,7 @@ import { PullClient } from '../rpc/pull-client.js';
 import { HeadClient } from '../rpc/services.js';
 import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
 import { callUnary } from '../rpc/auth.js';
+import { channelCredentials } from '../rpc/tls.js';
 import type { EncodedResult } from '../worker/values.js';
 import type { CallableInfo } from '../code/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
@@ -59,7 +60,7 @@ export class CoreWorker {
   constructor(private readonly o: CoreWorkerOptions) {
     this.pulls = new PullClient(o.token, o.store);
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
-    this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     const head = this.head;
     this.state = {
       o,

@@ -31,6 +31,8 @@ export interface TaskRecord {
   readonly demand: ResourceMap;
   attempt: number;
   retriesLeft: number;
+  /** Times a node refused it for capacity (queue full): backpressure, not counted against retries. */
+  refusals?: number;
   state: 'resolving' | 'infeasible' | 'submitted' | 'done';
   nodeId?: string;
   reason?: string;

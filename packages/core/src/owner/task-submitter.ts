@@ -38,6 +38,9 @@ import type { GeneratorStreams } from './generator-streams.js';
 import type { GeneratorStreamState } from './generator-stream.js';
 import type { TaskArg, TaskRecord } from './task-record.js';
 
+/** Node kinds an actor is placed on only when no other node fits (DEFAULT strategy). */
+const AVOID_FOR_ACTORS: readonly string[] = ['head'];
+
 /** Summary used by `get` timeouts and `rayts status`. */
 export interface PendingTaskSummary {
   taskId: string;
@@ -163,6 +166,8 @@ export class TaskSubmitter {
       labelSelector: rec.opts.labelSelector,
       localNodeId: this.s.o.localNodeId,
       argBytesByNode: rec.argBytesByNode,
+      // An actor on the head's node dies with the head: use worker nodes first (docs/head-restart.md).
+      avoidKinds: rec.creation ? AVOID_FOR_ACTORS : undefined,
     };
     const avoid = rec.avoidNode;
     rec.avoidNode = undefined;
@@ -376,6 +381,22 @@ export class TaskSubmitter {
   }
 
   private retryOrFail(rec: TaskRecord, err: Error): void {
+    if (isRayError(err) && err.ids.reason === 'queue_full' && !rec.cancelled) {
+      // The node refused for capacity (its queue is full): backpressure, not a failure. Place the task
+      // again after a jittered, growing wait (50 ms … 2 s) without spending a retry.
+      rec.refusals = (rec.refusals ?? 0) + 1;
+      rec.attempt++;
+      rec.state = 'resolving';
+      const refusedBy = rec.nodeId;
+      rec.nodeId = undefined;
+      const waitMs = Math.min(2000, 50 * 2 ** Math.min(rec.refusals - 1, 6)) * (0.5 + Math.random() / 2);
+      this.ev.event(rec, 'RETRYING', `refused for capacity (${rec.refusals}×), placing again in ${Math.round(waitMs)} ms: ${err.message}`, refusedBy);
+      const t = setTimeout(() => {
+        if (rec.state === 'resolving' && !rec.cancelled) this.place(rec);
+      }, waitMs);
+      t.unref();
+      return;
+    }
     if (rec.retriesLeft === 0 || rec.cancelled) {
       this.finish(rec, rec.nodeId, err);
       return;
