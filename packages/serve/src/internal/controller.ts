@@ -500,6 +500,7 @@ export class ControllerCore {
     this.reconcile();
     const deadline = Date.now() + timeoutMs;
     while (this.apps.has(name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.persist(name);
     return true;
   }
 
