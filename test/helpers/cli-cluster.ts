@@ -21,6 +21,10 @@ export interface NodeSpec {
   numCpus?: number;
   resources?: Record<string, number>;
   labels?: string;
+  /** `--object-store-memory` in bytes (the node's default otherwise). */
+  objectStoreMemory?: number;
+  /** More `rayts start` flags (--metrics-port, --dashboard-port, TLS flags, ...). */
+  flags?: string[];
 }
 
 export interface CliResult {
@@ -127,6 +131,8 @@ function nodeFlags(n: NodeSpec): string[] {
   const out = ['--num-cpus', String(n.numCpus ?? 1)];
   if (n.resources) out.push('--resources', JSON.stringify(n.resources));
   if (n.labels) out.push('--labels', n.labels);
+  if (n.objectStoreMemory) out.push('--object-store-memory', String(n.objectStoreMemory));
+  if (n.flags) out.push(...n.flags);
   return out;
 }
 

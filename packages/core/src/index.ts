@@ -34,6 +34,17 @@ export { ActorPool, type ActorPoolOptions, type ActorPoolGetOptions, type ActorP
 export { kv, KV_MAX_VALUE_BYTES, type Kv, type KvValue } from './api/kv.js';
 export { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from './edge/edge-node.js';
 export {
+  metrics,
+  type MetricOptions,
+  type HistogramOptions,
+  type MetricLabels,
+  type UserCounter,
+  type UserGauge,
+  type UserHistogram,
+} from './metrics/user-metrics.js';
+export type { DashboardSection } from './dashboard/library-sections.js';
+export type { TlsOptions } from './rpc/tls.js';
+export {
   ObjectRef,
   RayError,
   TaskError,

@@ -23,13 +23,15 @@ import {
   type ResourceMap,
   type Logger,
 } from '@samsara/ray-common';
-import { createSession, resolveToken, writeToken, latestSessionDir, readHeadRecord } from '../session.js';
+import { createSession, resolveTokenSource, writeToken, liveSession } from '../session.js';
+import { noteTokenSource } from '../rpc/auth.js';
 import { ClusterProcess, defaultNodeResources } from '../process/cluster-process.js';
 import { CoreWorker } from '../owner/core-worker.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { DriverRuntime } from './driver-runtime.js';
 import { currentRuntime, setRuntime } from './runtime.js';
 import { checkKnownKeys } from './options.js';
+import { configureTls, loadTls, servingTls, tlsOptionsFromEnv, type TlsOptions } from '../rpc/tls.js';
 
 export interface RuntimeEnv {
   /** Directory shipped to every node (node_modules and .git excluded); modules in it ship with their imports. */
@@ -60,10 +62,17 @@ export interface InitOptions {
   namespace?: string;
   /** Return quietly when already initialised [false: throw]. */
   ignoreReinitError?: boolean;
+  /**
+   * TLS, for a cluster started with --tls-*: `ca` verifies the cluster; this driver also serves (nodes
+   * pull the objects it owns), so it needs `cert` and `key` too — when left out, `node.pem` and
+   * `node-key.pem` beside the CA file (as `rayts cert create` writes them) are used.
+   * [RAYTS_TLS_CA / RAYTS_TLS_CERT / RAYTS_TLS_KEY; none: plaintext]
+   */
+  tls?: TlsOptions;
 }
 
 const INIT_OPTIONS = [
-  'address', 'token', 'numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory', 'runtimeEnv', 'namespace', 'ignoreReinitError',
+  'address', 'token', 'numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory', 'runtimeEnv', 'namespace', 'ignoreReinitError', 'tls',
 ];
 
 function driverLogger(sessionDir: string | undefined): Logger {
@@ -91,6 +100,7 @@ export async function init(opts: InitOptions = {}): Promise<void> {
     if (opts.ignoreReinitError) return;
     throw new RayError('init() was already called in this process.', { hint: 'Call shutdown() first, or pass { ignoreReinitError: true }.' });
   }
+  configureTls(loadTls(servingTls(opts.tls ?? tlsOptionsFromEnv(), 'init()')));
   const wd = opts.runtimeEnv?.workingDir ?? (process.env.RAYTS_JOB_WORKING_DIR || undefined);
   if (opts.runtimeEnv !== undefined) checkKnownKeys(opts.runtimeEnv, ['workingDir'], 'init() runtimeEnv');
   const pkg = wd ? packWorkingDir(resolve(wd)) : undefined;
@@ -98,8 +108,7 @@ export async function init(opts: InitOptions = {}): Promise<void> {
   const fromEnv = opts.address === undefined && !!process.env.RAYTS_ADDRESS;
   let address = fromEnv ? process.env.RAYTS_ADDRESS!.trim() : opts.address;
   if (address === 'auto') {
-    const dir = latestSessionDir();
-    const rec = dir ? readHeadRecord(dir) : undefined;
+    const rec = liveSession()?.head;
     if (!rec) throw new RayError('init({ address: "auto" }) found no running cluster on this machine.', { hint: 'Start one with `rayts start --head`.' });
     address = rec.address;
   }
@@ -111,7 +120,8 @@ export async function init(opts: InitOptions = {}): Promise<void> {
     for (const k of ['numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory'] as const) {
       if (opts[k] !== undefined) throw new InvalidArgumentError(`init(): ${k} configures an embedded cluster and cannot be combined with address${fromEnv ? ' (RAYTS_ADDRESS is set)' : ''}.`, { hint: 'Give node resources to `rayts start` instead.' });
     }
-    const token = resolveToken(opts.token);
+    const { token, source } = resolveTokenSource(opts.token, undefined, address);
+    noteTokenSource(address, source);
     const log = silentLogger();
     const host = address.startsWith('127.') || address.startsWith('localhost') ? '127.0.0.1' : (process.env.RAYTS_NODE_IP ?? '0.0.0.0');
     const proc = await ClusterProcess.start({

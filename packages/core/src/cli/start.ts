@@ -5,10 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DEFAULT_DASHBOARD_PORT } from '../dashboard/dashboard-server.js';
+import { loadTls, type TlsOptions } from '../rpc/tls.js';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_HEAD_PORT, InvalidArgumentError, RayError, sessionsRoot, formatResources, randomId } from '@samsara/ray-common';
-import { createSession, latestSessionDir, readHeadRecord, resolveToken, tokenPath, writeToken } from '../session.js';
+import { createSession, markLatest, resolveToken, sessionForAddress, tokenPath, writeToken } from '../session.js';
 import { defaultNodeResources } from '../process/cluster-process.js';
 import { addressFlag, labelsFlag, numberFlag, parse, portFlag, resourcesFlag } from './args.js';
 import { runDaemon, type DaemonConfig } from './daemon.js';
@@ -17,8 +19,10 @@ import { forgetProcess } from './process-records.js';
 import type { RecoverySummary } from '../head/head-recovery.js';
 
 export const START_USAGE =
-  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh] [--block]\n' +
-  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--block]';
+  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh]\n' +
+  '                   [--dashboard-port N] [--dashboard-host IP] [--metrics-port N] [--metrics-public] [TLS flags] [--block]\n' +
+  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--metrics-port N] [--metrics-public] [TLS flags] [--block]\n' +
+  '       TLS flags: --tls-cert FILE --tls-key FILE --tls-ca FILE [--tls-require-client-cert]  (make them with rayts cert create)';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -39,6 +43,14 @@ export async function start(argv: string[]): Promise<number> {
       block: { type: 'boolean' },
       restore: { type: 'boolean' },
       fresh: { type: 'boolean' },
+      'dashboard-port': { type: 'string' },
+      'dashboard-host': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-public': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-require-client-cert': { type: 'boolean' },
     },
     START_USAGE,
   );
@@ -66,7 +78,9 @@ export async function start(argv: string[]): Promise<number> {
       cfg = { role: 'head', host: h, port: restoring.port, sessionDir, sessionName: restoring.name, resources, labels, objectStoreMemory: osm, readyFile: '', restore: true };
     } else {
       const port = portFlag(values.port, DEFAULT_HEAD_PORT);
-      const s = createSession();
+      // Not session_latest until its head is ready: a start that fails (port in use) must leave the
+      // running cluster's session the latest (issue 11.6).
+      const s = createSession(undefined, { latest: false });
       sessionDir = s.dir;
       token = values.token ?? writeToken(s.dir);
       cfg = { role: 'head', host, port, sessionDir, sessionName: s.name, resources, labels, objectStoreMemory: osm, readyFile: '' };
@@ -75,10 +89,11 @@ export async function start(argv: string[]): Promise<number> {
     if (values.restore || values.fresh) throw new InvalidArgumentError('--restore and --fresh are for the head.', { hint: `Usage: ${START_USAGE}` });
     addressFlag(values.address!);
     if (values.port) throw new InvalidArgumentError('--port is for the head; worker nodes pick a free port.', { hint: `Usage: ${START_USAGE}` });
-    token = resolveToken(values.token);
-    const latest = latestSessionDir();
-    const rec = latest ? readHeadRecord(latest) : undefined;
-    if (latest && rec && rec.address === values.address) sessionDir = latest;
+    token = resolveToken(values.token, undefined, values.address);
+    // The session of the head it joins, when that head runs on this machine (with two clusters here,
+    // not necessarily the latest).
+    const own = sessionForAddress(values.address!);
+    if (own) sessionDir = own;
     else {
       sessionDir = join(sessionsRoot(), `node_${Date.now()}_${randomId(3)}`);
       mkdirSync(join(sessionDir, 'logs'), { recursive: true, mode: 0o700 });
@@ -86,18 +101,26 @@ export async function start(argv: string[]): Promise<number> {
     cfg = { role: 'worker', host, port: 0, headAddress: values.address, sessionDir, sessionName: '', resources, labels, objectStoreMemory: osm, readyFile: '' };
   }
   cfg.readyFile = join(sessionDir, `ready-${randomId(4)}.json`);
+  Object.assign(cfg, opsFlags(values, cfg.role === 'head', host));
 
   if (values.block) {
     process.env.RAYTS_TOKEN = token;
     await runDaemon(cfg);
+    if (cfg.role === 'head') markLatest(sessionDir);
     const ready = JSON.parse(readFileSync(cfg.readyFile, 'utf8')) as { address: string; nodeId: string };
     rmSync(cfg.readyFile, { force: true });
     printStarted(cfg, ready, sessionDir);
     return -1; // keep running
   }
 
-  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a');
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, '__daemon'], {
+  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a', 0o600);
+  // Node cannot call setrlimit: the daemon starts through sh, which raises the soft descriptor limit to
+  // the hard one (a head holds a socket per peer and per connection attempt) and then execs node.
+  const [cmd, args] =
+    process.platform === 'win32'
+      ? [process.execPath, [...process.execArgv, MAIN, '__daemon']]
+      : ['/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...process.execArgv, MAIN, '__daemon']];
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, RAYTS_TOKEN: token, RAYTS_DAEMON_CONFIG: JSON.stringify(cfg) },
@@ -111,6 +134,7 @@ export async function start(argv: string[]): Promise<number> {
     throw e;
   }
   child.unref();
+  if (cfg.role === 'head') markLatest(sessionDir);
   printStarted(cfg, ready, sessionDir);
   return 0;
 }
@@ -136,7 +160,47 @@ function restorableFor(values: { restore?: boolean; fresh?: boolean; port?: stri
   return fits ? prev : undefined;
 }
 
-function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string; restored?: RecoverySummary }> {
+/** Dashboard, metrics and TLS flags (docs/operations.md), checked before anything starts. */
+function opsFlags(
+  values: Record<string, string | boolean | undefined>,
+  isHead: boolean,
+  host: string,
+): Pick<DaemonConfig, 'dashboard' | 'metricsPort' | 'metricsPublic' | 'tls'> {
+  const out: Pick<DaemonConfig, 'dashboard' | 'metricsPort' | 'metricsPublic' | 'tls'> = {};
+  const dp = values['dashboard-port'] as string | undefined;
+  const dh = values['dashboard-host'] as string | undefined;
+  if (!isHead && (dp !== undefined || dh !== undefined)) throw new InvalidArgumentError('--dashboard-port and --dashboard-host are for the head.', { hint: `Usage: ${START_USAGE}` });
+  if (isHead) {
+    out.dashboard = { host: dh ?? '127.0.0.1', port: namedPort(dp, 'dashboard-port', DEFAULT_DASHBOARD_PORT), fallbackToFreePort: dp === undefined };
+  }
+  const mp = values['metrics-port'] as string | undefined;
+  if (mp !== undefined) out.metricsPort = namedPort(mp, 'metrics-port', 0);
+  if (values['metrics-public']) out.metricsPublic = true;
+  const tls: TlsOptions = {
+    ca: values['tls-ca'] as string | undefined,
+    cert: values['tls-cert'] as string | undefined,
+    key: values['tls-key'] as string | undefined,
+    requireClientCert: values['tls-require-client-cert'] ? true : undefined,
+  };
+  // Checked (and the files read) here, so a typo fails the command rather than the detached daemon.
+  if ((tls.ca || tls.cert || tls.key) && !(tls.cert && tls.key)) {
+    throw new InvalidArgumentError('TLS on a node needs --tls-cert and --tls-key (it serves other nodes), and --tls-ca to verify them.', {
+      hint: 'Make them with rayts cert create --out DIR --host HOST.',
+    });
+  }
+  if (tls.cert && !tls.ca) throw new InvalidArgumentError('--tls-ca is needed with --tls-cert: nodes verify each other against it.', { hint: 'rayts cert create writes ca.pem beside node.pem.' });
+  if (loadTls(tls)) out.tls = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'string' ? resolve(v) : v])) as TlsOptions;
+  return out;
+}
+
+function namedPort(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--${flag} must be an integer 0–65535, got ${JSON.stringify(v)}.`);
+  return n;
+}
+
+function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string; restored?: RecoverySummary; dashboardUrl?: string; metricsPort?: number }> {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 30_000;
     let exited = false;
@@ -176,7 +240,7 @@ function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: st
   });
 }
 
-function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string; restored?: RecoverySummary }, sessionDir: string): void {
+function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string; restored?: RecoverySummary; dashboardUrl?: string; metricsPort?: number }, sessionDir: string): void {
   const lines: string[] = [];
   if (cfg.role === 'head') {
     lines.push(`rayts head started at ${ready.address}${ready.nodeId ? ` (node ${ready.nodeId}, ${formatResources(cfg.resources)})` : ' (no node: --num-cpus 0)'}`);
@@ -190,6 +254,9 @@ function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: strin
     lines.push(`  session:  ${sessionDir}`);
     lines.push(`  token:    ${tokenPath(sessionDir)}  (mode 0600; other machines need it as RAYTS_TOKEN)`);
     lines.push(`  logs:     ${join(sessionDir, 'logs')}`);
+    if (ready.dashboardUrl) lines.push(`  dashboard: ${ready.dashboardUrl}  (log in: rayts dashboard; /metrics there too)`);
+    if (ready.metricsPort) lines.push(`  metrics:  /metrics on port ${ready.metricsPort}${cfg.metricsPublic ? ' (public)' : ' (Authorization: Bearer <token>)'}`);
+    if (cfg.tls) lines.push(`  tls:      on (CA ${cfg.tls.ca ?? 'system'}${cfg.tls.requireClientCert ? ', client certificates required' : ''}); peers need --tls-ca / RAYTS_TLS_CA`);
     lines.push('');
     lines.push('Join another node on this machine:');
     lines.push(`  rayts start --address ${ready.address}`);
@@ -201,6 +268,7 @@ function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: strin
   } else {
     lines.push(`rayts node ${ready.nodeId} joined ${cfg.headAddress} (${formatResources(cfg.resources)}${Object.keys(cfg.labels).length ? `, labels ${JSON.stringify(cfg.labels)}` : ''})`);
     lines.push(`  listening on ${ready.address}; logs in ${join(sessionDir, 'logs')}`);
+    if (ready.metricsPort) lines.push(`  metrics: /metrics on port ${ready.metricsPort}`);
     lines.push('Check the cluster: rayts status     Stop what this machine started: rayts stop');
   }
   process.stdout.write(lines.join('\n') + '\n');

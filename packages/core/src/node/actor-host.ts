@@ -195,6 +195,13 @@ export class ActorHost {
     return this.actors.size;
   }
 
+  /** Hosted actors by state (for /metrics). */
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = { creating: 0, alive: 0 };
+    for (const a of this.actors.values()) if (a.state !== 'dead') out[a.state] = (out[a.state] ?? 0) + 1;
+    return out;
+  }
+
   create(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, fn: WorkerFunction, workingDirPath: string, args: WorkerArg[], release: () => void): void {
     const data: ActorWorkerData = {
       rayts: this.d.init(),

@@ -44,7 +44,16 @@ import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js'
 import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import { compact, type WorkerArg } from '../worker/values.js';
+import { taskDuration, tasksCompleted } from '../metrics/node-metrics.js';
+import { addNodeMetricsSource } from '../metrics/node-collector.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
+import { channelCredentials } from '../rpc/tls.js';
+
+/**
+ * `ids.reason` of a task refused because the node's queue is full: backpressure, not a failure. The owner
+ * waits and places the task again without spending its retries (core-worker.ts).
+ */
+export const QUEUE_FULL = 'queue_full';
 
 export interface NodeDaemonOptions {
   readonly headAddress: string;
@@ -133,6 +142,8 @@ export class NodeDaemon {
   private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /** Removes this node from the process's /metrics. */
+  private readonly unregisterMetrics: () => void;
   /** Tasks this node has spilled back once (never spilled twice: see spill()). */
   private readonly spilledOnce = new Set<string>();
 
@@ -151,7 +162,7 @@ export class NodeDaemon {
       onThreadExit: (threadId) => this.onThreadExit?.(threadId),
       threadPort: () => this.threadPort(),
     });
-    this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);
     this.actorReports = new ActorReportQueue((info) => callUnary(this.head, 'reportActor', info, o.token, 10_000), o.log.child({ component: 'actor-reports' }));
     this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });
@@ -168,6 +179,16 @@ export class NodeDaemon {
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
       storeResult: (objectId, stored, jobId, owner) => this.storeResult(objectId, stored, jobId, owner),
+    });
+    const self = this;
+    this.unregisterMetrics = addNodeMetricsSource({
+      get nodeId() {
+        return self.nodeId;
+      },
+      tasks: () => ({ queued: this.scheduler.queuedCount, running: this.scheduler.runningCount }),
+      actors: () => this.actors.countByState(),
+      store: () => this.o.store.stats(),
+      resources: () => ({ total: this.scheduler.total(), available: this.scheduler.available() }),
     });
   }
 
@@ -286,6 +307,10 @@ export class NodeDaemon {
         void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
         break;
       case 'dead':
+        // Every report sent under an id the head gave up on is answered with 'dead': act on the first
+        // only (a second re-registration would leave the head two entries for one process).
+        if (cmd.targetId && cmd.targetId !== this.nodeId) break;
+        if (this.registering) break;
         // The head no longer trusts our id: join again under a new one.
         this.o.log.warn({ reason: cmd.reason, nodeId: this.nodeId }, 'head declared this node dead; re-registering');
         this.channel?.end();
@@ -379,7 +404,7 @@ export class NodeDaemon {
     const demand = { ...spec.resources };
     if (this.o.maxQueuedTasks !== undefined && this.scheduler.queuedCount >= this.o.maxQueuedTasks) {
       const why = `node ${this.nodeId} already has ${this.scheduler.queuedCount} queued tasks (its limit)`;
-      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId } })) });
+      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId, nodeId: this.nodeId, reason: QUEUE_FULL } })) });
       return;
     }
     const task: NodeTask = { spec, from, demand, state: 'queued' };
@@ -631,6 +656,9 @@ export class NodeDaemon {
     }
     t.state = 'done';
     this.running.delete(spec.taskId);
+    const outcome = result.status === 'ok' ? 'finished' : 'failed';
+    tasksCompleted.inc({ outcome });
+    if (t.startedAt !== undefined) taskDuration.observe({ outcome }, (performance.now() - t.startedAt) / 1000);
     // A task that still lends its CPU gives back only the rest, without counting as a second finish.
     if (t.lease) this.scheduler.finish(t.lease, t, { lent: t.lent });
     else if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
@@ -800,6 +828,7 @@ export class NodeDaemon {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unregisterMetrics();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.memory.close();
     this.actorReports.close();

@@ -57,8 +57,12 @@ import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { shipCallable, type CallableInfo, type ShippedCallable } from '../api/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 /** A ready object as `fetchObject` returns it. */
+
+/** Node kinds an actor is placed on only when no other node fits (DEFAULT strategy). */
+const AVOID_FOR_ACTORS: readonly string[] = ['head'];
 export type Fetched = { readonly inline: Uint8Array } | { readonly view: ObjectView };
 
 /** A ref inside an encoded value: its id and its owner's address. */
@@ -81,6 +85,8 @@ interface TaskRecord {
   readonly demand: ResourceMap;
   attempt: number;
   retriesLeft: number;
+  /** Times a node refused it for capacity (queue full): backpressure, not counted against retries. */
+  refusals?: number;
   state: 'resolving' | 'infeasible' | 'submitted' | 'done';
   nodeId?: string;
   reason?: string;
@@ -204,7 +210,7 @@ export class CoreWorker {
     }
     this.countInstances = counting === 'instances';
     this.view = new ClusterView(o.headAddress, o.token, o.log, o.isDriver ? o.jobId : '');
-    this.head = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     this.view.onChange((dead) => this.onClusterChange(dead));
     this.eventTimer = setInterval(() => this.flushEvents(), 250);
     this.eventTimer.unref();
@@ -464,6 +470,8 @@ export class CoreWorker {
       labelSelector: rec.opts.labelSelector,
       localNodeId: this.o.localNodeId,
       argBytesByNode: rec.argBytesByNode,
+      // An actor on the head's node dies with the head: use worker nodes first (docs/head-restart.md).
+      avoidKinds: rec.creation ? AVOID_FOR_ACTORS : undefined,
     };
     const avoid = rec.avoidNode;
     rec.avoidNode = undefined;
@@ -672,6 +680,22 @@ export class CoreWorker {
   }
 
   private retryOrFail(rec: TaskRecord, err: Error): void {
+    if (isRayError(err) && err.ids.reason === 'queue_full' && !rec.cancelled) {
+      // The node refused for capacity (its queue is full): backpressure, not a failure. Place the task
+      // again after a jittered, growing wait (50 ms … 2 s) without spending a retry.
+      rec.refusals = (rec.refusals ?? 0) + 1;
+      rec.attempt++;
+      rec.state = 'resolving';
+      const refusedBy = rec.nodeId;
+      rec.nodeId = undefined;
+      const waitMs = Math.min(2000, 50 * 2 ** Math.min(rec.refusals - 1, 6)) * (0.5 + Math.random() / 2);
+      this.event(rec, 'RETRYING', `refused for capacity (${rec.refusals}×), placing again in ${Math.round(waitMs)} ms: ${err.message}`, refusedBy);
+      const t = setTimeout(() => {
+        if (rec.state === 'resolving' && !rec.cancelled) this.place(rec);
+      }, waitMs);
+      t.unref();
+      return;
+    }
     if (rec.retriesLeft === 0 || rec.cancelled) {
       this.finish(rec, rec.nodeId, err);
       return;

@@ -28,6 +28,8 @@ import {
   encodeWelcome,
 } from './data-frames.js';
 import { transferServiceDefinition } from './transfer-service.js';
+import { objectServedBytes } from '../metrics/node-metrics.js';
+import { createStreamServer } from './tls.js';
 
 /** Options of {@link DataPlaneServer.listen}. */
 export interface DataPlaneServerOptions {
@@ -84,9 +86,12 @@ export class DataPlaneServer {
       helloTimeoutMs: opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
       writeChunkBytes: opts.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES,
     };
-    const server = net.createServer({ noDelay: true });
-    const dp = new DataPlaneServer(server, o);
-    server.on('connection', (s) => dp.accept(s));
+    let dp!: DataPlaneServer;
+    const server = createStreamServer(
+      (s) => dp.accept(s),
+      (e) => o.log.debug({ err: e.message }, 'data plane refused a peer that did not complete TLS'),
+    );
+    dp = new DataPlaneServer(server, o);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
         reject(
@@ -225,7 +230,11 @@ export class DataPlaneServer {
     const total = view.meta.sizeBytes;
     if (offset > total) {
       release();
-      throw new FrameError(`PULL of ${shortId(objectId)} at offset ${offset} beyond its ${total} bytes`);
+      // Answer with an ERROR frame (the puller learns why), then close: the peer asked for bytes that do
+      // not exist, so its view of the object is wrong.
+      s.end(encodeError(DataPlaneErrorCode.BAD_FRAME, `PULL of ${shortId(objectId)} at offset ${offset} is beyond its ${total} bytes`));
+      setTimeout(() => s.destroy(), 1000).unref();
+      return;
     }
     const onClose = (): void => release();
     s.once('close', onClose);
@@ -244,6 +253,7 @@ export class DataPlaneServer {
         if (s.writableLength > chunk && pos < total) await drainOrClose(s);
       }
       if (offset === total) release();
+      objectServedBytes.inc({ transport: 'data_plane' }, total - offset);
       this.o.log.debug({ peer, objectId, bytes: total - offset }, 'data plane served an object');
     } finally {
       s.off('close', onClose);

@@ -1,5 +1,5 @@
 // rayts demo on an embedded local cluster: Monte Carlo π over a few thousand tasks, then an Arrow
-// table aggregated in parallel, printing what ran where. Run with `npm run demo`.
+// table aggregated in parallel, printing what ran where. Run with `npm run quickstart` (or `node examples/quickstart.mjs`).
 import { init, shutdown, remote, get, put, runtimeContext, nodes } from '@samsara/ray';
 import { tableFromArrays } from 'apache-arrow';
 
