@@ -18,8 +18,10 @@ async function controller(create: boolean): Promise<Ctl | undefined> {
 }
 
 async function call<T>(c: Ctl, method: string, ...args: unknown[]): Promise<T> {
-  return (await get(c[method].remote(...args) as never)) as T;
+  // Bounded, so a controller lost mid-call surfaces as GetTimeoutError instead of a hang.
+  return (await get(c[method].remote(...args) as never, { timeoutMs: CALL_TIMEOUT_MS })) as T;
 }
+const CALL_TIMEOUT_MS = 180_000;
 
 /**
  * Deploys an application (a bound deployment and everything bound into it) and waits until it runs.

@@ -384,7 +384,7 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     const { kv } = await import('@samsara/ray');
     await until(async () => ((await kv.get('serve', 'app/kept')) ?? '').includes('Kept#'), 'the app and its replicas in the KV');
     const ctl = await getActor('SERVE_CONTROLLER', { namespace: 'serve' });
-    await kill(ctl, { noRestart: false });
+    await kill(ctl);
     expect(await (await fetch(url('/kept'))).text()).toBe('still here');
     await until(async () => {
       try {

@@ -152,7 +152,10 @@ function errMsg(e: unknown): string {
 export class ControllerCore {
   private readonly apps = new Map<string, AppState>();
   private readonly tables = new Map<string, { version: number; value: unknown }>();
-  private version = 0;
+  // Table versions grow across controller restarts (callers ignore a version not above theirs).
+  private version = Date.now() * 1000;
+  /** Version of tables this controller never set (also above any earlier controller's). */
+  private readonly bootVersion = this.version;
   private readonly waiters = new Set<{ versions: Record<string, number>; wake: () => void }>();
   private readonly loads = new Map<string, Map<string, { ongoing: number; queued: number; at: number }>>();
   private readonly classes = new Map<string, ReturnType<typeof actor>>();
@@ -179,9 +182,9 @@ export class ControllerCore {
   private current(key: string): { version: number; value: unknown } {
     const t = this.tables.get(key);
     if (t) return t;
-    if (key.startsWith('dep:')) return { version: 0, value: { exists: false, replicas: [], maxOngoingRequests: 1, maxQueuedRequests: -1 } satisfies DeploymentTable };
-    if (key.startsWith('app:')) return { version: 0, value: { exists: false, routePrefix: null, tracks: [] } satisfies AppTable };
-    return { version: 0, value: { routes: [] } satisfies ProxyTable };
+    if (key.startsWith('dep:')) return { version: this.bootVersion, value: { exists: false, replicas: [], maxOngoingRequests: 1, maxQueuedRequests: -1 } satisfies DeploymentTable };
+    if (key.startsWith('app:')) return { version: this.bootVersion, value: { exists: false, routePrefix: null, tracks: [] } satisfies AppTable };
+    return { version: this.bootVersion, value: { routes: [] } satisfies ProxyTable };
   }
 
   routes(keys: string[]): Record<string, { version: number; value: unknown }> {
@@ -500,6 +503,7 @@ export class ControllerCore {
     this.reconcile();
     const deadline = Date.now() + timeoutMs;
     while (this.apps.has(name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.persist(name);
     return true;
   }
 

@@ -155,7 +155,12 @@ export class HttpProxy {
   };
 
   private route: Middleware<Ctx> = async (ctx) => {
-    const m = this.router.match(ctx.req.method ?? 'GET', ctx.path);
+    let m = this.router.match(ctx.req.method ?? 'GET', ctx.path);
+    if (!m) {
+      // A route deployed a moment ago may not have reached this proxy's table yet.
+      await this.client.refresh([PROXY_KEY]).catch(() => undefined);
+      m = this.router.match(ctx.req.method ?? 'GET', ctx.path);
+    }
     if (!m) throw new ServeHttpError(404, `No application serves ${ctx.path}.`);
     ctx.app = m.handler;
     const table = await this.client.appTable(appKey(m.handler));

@@ -202,6 +202,11 @@ export class RouterClient {
     return p;
   }
 
+  /** Fetches these tables now (the proxy does on a route miss: a just-deployed app may not have reached it). */
+  refresh(keys: string[]): Promise<void> {
+    return this.fetchNow(keys);
+  }
+
   /** Fetches tables now; while the controller restarts (up to 60 s) it retries. */
   private async fetchNow(keys: string[]): Promise<void> {
     const deadline = Date.now() + 60_000;
