@@ -17,7 +17,7 @@ import { PullManager, SharedObjectStore, type PullSink, type StoredMeta } from '
 import { get, init, nodes, remote, shutdown } from '@samsara/ray';
 import { DataPlaneServer, transferService } from '../packages/core/src/rpc/data-plane-server.js';
 import { DataPlaneClient } from '../packages/core/src/rpc/data-plane-client.js';
-import { FrameReader, FrameType, decodePull, encodeHello, encodePull } from '../packages/core/src/rpc/data-frames.js';
+import { DataPlaneErrorCode, FrameReader, FrameType, decodeError, decodePull, encodeHello, encodePull } from '../packages/core/src/rpc/data-frames.js';
 import { PullClient } from '../packages/core/src/rpc/pull-client.js';
 import { ServerHost } from '../packages/core/src/rpc/server-host.js';
 import { nodeServiceDefinition } from '../packages/core/src/rpc/services.js';
@@ -218,6 +218,26 @@ describe('object data plane (in process)', () => {
     await until(() => dp.connections === 0, 'every garbage connection closed', 10_000);
     await puller(b, () => dp.port).pm.pull('x', 'node-a:1');
     expect(await sameBytes(a, b, 'x')).toBe(true);
+    expect(a.stats().pinnedBytes).toBe(0);
+  });
+
+  it('DataPlane - a PULL beyond the end of an object gets an ERROR frame saying so before the close', async () => {
+    const a = store(16 * MiB);
+    putPattern(a, 'short', 1000);
+    const dp = await serve(a);
+    const frames = await new Promise<{ type: number; payload: Buffer }[]>((resolve, reject) => {
+      const s = net.connect(dp.port, '127.0.0.1');
+      const reader = new FrameReader();
+      const got: { type: number; payload: Buffer }[] = [];
+      s.on('error', reject);
+      s.on('data', (d: Buffer) => got.push(...reader.push(d)));
+      s.on('close', () => resolve(got));
+      s.on('connect', () => s.write(Buffer.concat([encodeHello(TOKEN), encodePull('short', 5000)])));
+    });
+    expect(frames.map((f) => f.type)).toEqual([FrameType.WELCOME, FrameType.ERROR]);
+    const err = decodeError(frames[1]!.payload);
+    expect(err.code).toBe(DataPlaneErrorCode.BAD_FRAME);
+    expect(err.message).toMatch(/offset 5000 is beyond its 1000 bytes/);
     expect(a.stats().pinnedBytes).toBe(0);
   });
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, shutdown, remote, actor, get, put, kill, nodes, runtimeContext } from '@samsara/ray';
@@ -154,6 +154,14 @@ describe('rayts-edge agent', () => {
     const pid = agents[0].proc.pid!;
     expect(listeningSockets(pid)).toEqual([]);
     expect(socketCount(pid)).toBeGreaterThan(0);
+  });
+
+  it('rayts-edge - its work dir is 0700 and its log 0600 (user data and addresses stay private)', () => {
+    const a = agents[0];
+    const dir = join(cluster.tmp, `edge_${a.edgeId}`);
+    expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
+    expect((statSync(join(dir, 'logs')).mode & 0o777).toString(8)).toBe('700');
+    expect((statSync(join(dir, 'logs', `edge-${a.proc.pid}.log`)).mode & 0o777).toString(8)).toBe('600');
   });
 
   it('status and list nodes - show the agent as kind edge with resources, labels and telemetry', async () => {

@@ -3,10 +3,10 @@
  * CLI (a head and a worker node, separate processes): the head runs entrypoints whose `init()` joins it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliCluster, until } from './helpers/cli-cluster.js';
+import { CliCluster, isAlive, until } from './helpers/cli-cluster.js';
 
 interface JobJson {
   submissionId: string;
@@ -132,6 +132,37 @@ describe('rayts job - submitted jobs on a running cluster', () => {
     expect(again.stdout).toContain(`Job ${id} had already ended: STOPPED.`);
   });
 
+  it('rayts job submit - background processes the job left (its group, and another group of its session) end with it', async () => {
+    // `sleep 431 &` stays in the job's process group; after `set -m` the shell puts `sleep 432` in a
+    // process group of its own, still in the job's session.
+    const r = await c.cli(['job', 'submit', '--', 'sh', '-c', 'sleep 431 & echo bg=$!; set -m; sleep 432 & echo bg=$!; exit 0']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const pids = [...r.stdout.matchAll(/bg=(\d+)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(2);
+    await until(() => pids.every((p) => !isAlive(p)), 'the job\'s background sleeps to end', 20_000);
+    expect((await status(jobId(r.stdout))).state).toBe('SUCCEEDED');
+  });
+
+  it('rayts job stop - stops the background processes of a running job too', async () => {
+    const r = await c.cli(['job', 'submit', '--no-wait', '--', 'sh', '-c', 'set -m; sleep 433 & echo bg=$!; sleep 434']);
+    const id = jobId(r.stdout);
+    let bg = 0;
+    await until(async () => {
+      bg = Number(/bg=(\d+)/.exec((await c.cli(['job', 'logs', id])).stdout)?.[1] ?? 0);
+      return bg > 0;
+    }, 'the job to start its background sleep');
+    expect(isAlive(bg)).toBe(true);
+    const stop = await c.cli(['job', 'stop', id]);
+    expect(stop.code, stop.stderr).toBe(0);
+    await until(() => !isAlive(bg), 'the background sleep to end', 20_000);
+  });
+
+  it('rayts job submit - a job killed by a signal exits 128 + signal, as docs/jobs.md says', async () => {
+    const r = await c.cli(['job', 'submit', '--', 'sh', '-c', 'kill -9 $$']);
+    expect(r.code).toBe(137);
+    expect(await status(jobId(r.stdout))).toMatchObject({ state: 'FAILED', exitCode: 137 });
+  });
+
   it('rayts job logs - an unknown id fails naming the id and how to list jobs', async () => {
     const r = await c.cli(['job', 'logs', 'job_0123456789ab']);
     expect(r.code).toBe(1);
@@ -140,6 +171,21 @@ describe('rayts job - submitted jobs on a running cluster', () => {
     const st = await c.cli(['job', 'status', 'nope']);
     expect(st.code).toBe(1);
     expect(st.stderr).toContain('No job "nope"');
+    // job stop says the same as docs/jobs.md, for a malformed id too (it exited 2 with the head's
+    // INVALID_ARGUMENT before).
+    for (const id of ['nope', 'job_0123456789ab', '../../etc/passwd']) {
+      const sp = await c.cli(['job', 'stop', id]);
+      expect(sp.code, sp.stderr).toBe(1);
+      expect(sp.stderr).toContain(`No job ${JSON.stringify(id)} on the cluster at`);
+      expect(sp.stderr).toContain('List jobs with `rayts list jobs`.');
+    }
+  });
+
+  it('session logs - every daemon and job log file is readable by its owner only (0600)', async () => {
+    const logs = join(c.tmp, 'session_latest', 'logs');
+    const files = readdirSync(logs).filter((f) => statSync(join(logs, f)).isFile());
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) expect({ f, mode: (statSync(join(logs, f)).mode & 0o777).toString(8) }).toEqual({ f, mode: '600' });
   });
 
   it('rayts job - usage errors exit 2', async () => {

@@ -21,6 +21,8 @@ export interface NodeSpec {
   numCpus?: number;
   resources?: Record<string, number>;
   labels?: string;
+  /** `--object-store-memory` in bytes (the node's default otherwise). */
+  objectStoreMemory?: number;
 }
 
 export interface CliResult {
@@ -127,6 +129,7 @@ function nodeFlags(n: NodeSpec): string[] {
   const out = ['--num-cpus', String(n.numCpus ?? 1)];
   if (n.resources) out.push('--resources', JSON.stringify(n.resources));
   if (n.labels) out.push('--labels', n.labels);
+  if (n.objectStoreMemory) out.push('--object-store-memory', String(n.objectStoreMemory));
   return out;
 }
 

@@ -21,12 +21,13 @@ export type { Logger };
 /**
  * A root logger, to a file when `dest` is a path. File logging is synchronous: a daemon that exits right
  * after starting (bad token, port in use) must not leave pino flushing into a file that is not open yet,
- * which throws from the exit handler and keeps the process alive.
+ * which throws from the exit handler and keeps the process alive. A log file is created with mode 0600.
  */
 export function createRootLogger(name: string, dest?: DestinationStream | string): Logger {
   const level = process.env.RAYTS_LOG_LEVEL ?? 'info';
   const p = pino();
-  const stream = typeof dest === 'string' ? p.destination({ dest, sync: true, mkdir: true }) : dest;
+  // Logs hold addresses, ids and user error messages: readable by the owner only (0600), like the token.
+  const stream = typeof dest === 'string' ? p.destination({ dest, sync: true, mkdir: true, mode: 0o600 } as never) : dest;
   return stream ? p({ name, level }, stream) : p({ name, level });
 }
 

@@ -5,8 +5,8 @@
  * head address from there; elsewhere they take RAYTS_TOKEN or --token.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, renameSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { sessionsRoot, AuthenticationError } from '@samsara/ray-common';
 
 export interface SessionInfo {
@@ -14,12 +14,23 @@ export interface SessionInfo {
   readonly name: string;
 }
 
-export function createSession(root = sessionsRoot()): SessionInfo {
+/**
+ * Creates a session directory. With `latest: false` it does not become `session_latest` yet: `rayts
+ * start --head` marks it ({@link markLatest}) only once its head is ready, so a start that fails (port in
+ * use) leaves the running cluster's session the latest.
+ */
+export function createSession(root = sessionsRoot(), opts: { latest?: boolean } = {}): SessionInfo {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
   const name = `session_${stamp}_${process.pid}_${randomBytes(2).toString('hex')}`;
   const dir = join(root, name);
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o700 });
+  if (opts.latest !== false) markLatest(dir, root);
+  return { dir, name };
+}
+
+/** Points `<root>/session_latest` at `dir` (atomically: a rename of a fresh symlink). */
+export function markLatest(dir: string, root = sessionsRoot()): void {
   const latest = join(root, 'session_latest');
   const tmp = `${latest}.${process.pid}`;
   try {
@@ -29,7 +40,6 @@ export function createSession(root = sessionsRoot()): SessionInfo {
   } catch {
     /* best effort: a read-only root still works with explicit paths */
   }
-  return { dir, name };
 }
 
 /** The session the latest head on this machine created, if any. */
@@ -56,17 +66,95 @@ export function tokenPath(dir: string): string {
 }
 
 /**
- * Finds the token: explicit value, then RAYTS_TOKEN, then the local session file.
+ * Finds the token: explicit value, then RAYTS_TOKEN, then the local session file — the session whose
+ * head runs at `address` when one is given and found (two clusters on one machine), else the latest.
  * Throws AuthenticationError saying where it looked.
  */
-export function resolveToken(explicit?: string, root = sessionsRoot()): string {
-  if (explicit) return explicit;
-  if (process.env.RAYTS_TOKEN) return process.env.RAYTS_TOKEN.trim();
-  const dir = latestSessionDir(root);
-  if (dir && existsSync(tokenPath(dir))) return readFileSync(tokenPath(dir), 'utf8').trim();
+export function resolveToken(explicit?: string, root = sessionsRoot(), address?: string): string {
+  return resolveTokenSource(explicit, root, address).token;
+}
+
+/** A token and where it came from ("--token", "RAYTS_TOKEN", or the session's token file), for errors. */
+export interface TokenSource {
+  readonly token: string;
+  readonly source: string;
+}
+
+/** {@link resolveToken}, also saying where the token came from. */
+export function resolveTokenSource(explicit?: string, root = sessionsRoot(), address?: string): TokenSource {
+  if (explicit) return { token: explicit, source: 'the token given (--token or init({ token }))' };
+  if (process.env.RAYTS_TOKEN) return { token: process.env.RAYTS_TOKEN.trim(), source: 'RAYTS_TOKEN' };
+  const matching = address ? sessionForAddress(address, root) : undefined;
+  const dir = matching ?? latestSessionDir(root);
+  if (dir && existsSync(tokenPath(dir))) {
+    const why = matching ? `session ${basename(dir)}, whose head is at ${address}` : `session ${basename(dir)} (the latest on this machine${address ? `; no session here records a head at ${address}` : ''})`;
+    return { token: readFileSync(tokenPath(dir), 'utf8').trim(), source: `${tokenPath(dir)} — ${why}` };
+  }
   throw new AuthenticationError('No cluster token found: RAYTS_TOKEN is not set and there is no local session.', {
     hint: `Set RAYTS_TOKEN to the contents of <session>/token on the head (it printed the path at start), or pass --token. Looked in ${root}/session_latest/token.`,
   });
+}
+
+/** True while `pid` runs (a zombie does not count). */
+export function pidAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** Session directories under `root` that have a head record, newest first (the latest link first). */
+export function sessionsWithHead(root = sessionsRoot()): { dir: string; head: HeadRecord }[] {
+  const latest = latestSessionDir(root);
+  let names: string[] = [];
+  try {
+    names = readdirSync(root).filter((n) => n.startsWith('session_') && n !== 'session_latest');
+  } catch {
+    return [];
+  }
+  const out: { dir: string; head: HeadRecord; mtime: number }[] = [];
+  for (const n of names) {
+    const dir = join(root, n);
+    const head = readHeadRecord(dir);
+    if (!head) continue;
+    let mtime = 0;
+    try {
+      mtime = statSync(join(dir, 'head.json')).mtimeMs;
+    } catch {
+      /* raced with a removal */
+    }
+    out.push({ dir, head, mtime: dir === latest ? Number.POSITIVE_INFINITY : mtime });
+  }
+  return out.sort((a, b) => b.mtime - a.mtime).map(({ dir, head }) => ({ dir, head }));
+}
+
+/** The session whose head was started at `address` (a running head first), if any. */
+export function sessionForAddress(address: string, root = sessionsRoot()): string | undefined {
+  const same = sessionsWithHead(root).filter((s) => sameAddress(s.head.address, address));
+  return (same.find((s) => pidAlive(s.head.pid)) ?? same[0])?.dir;
+}
+
+/** The newest session whose head process is running on this machine, if any. */
+export function liveSession(root = sessionsRoot()): { dir: string; head: HeadRecord } | undefined {
+  return sessionsWithHead(root).find((s) => pidAlive(s.head.pid));
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]', '0.0.0.0']);
+
+/** `a` and `b` name the same listener: equal, or the same port on loopback spellings. */
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const ma = /^(.*):(\d+)$/.exec(a);
+  const mb = /^(.*):(\d+)$/.exec(b);
+  return !!ma && !!mb && ma[2] === mb[2] && LOOPBACK.has(ma[1]) && LOOPBACK.has(mb[1]);
 }
 
 export interface HeadRecord {

@@ -22,6 +22,9 @@ export interface SpillFileWriter {
   discard(): void;
 }
 
+/** The largest single read or write handed to the OS (fs calls refuse lengths of 2 GiB and more). */
+const MAX_IO_BYTES = 1 << 30;
+
 export class SpillDirectory {
   private dir: string | undefined;
   private seq = 0;
@@ -48,7 +51,7 @@ export class SpillDirectory {
     const w = this.createWriter();
     try {
       for (let pos = 0; pos < data.byteLength; ) {
-        const n = Math.min(data.byteLength - pos, 1 << 30);
+        const n = Math.min(data.byteLength - pos, MAX_IO_BYTES);
         w.write(pos, data.subarray(pos, pos + n));
         pos += n;
       }
@@ -89,8 +92,9 @@ export class SpillDirectory {
       path,
       write(position, chunk) {
         if (fd === undefined) throw new Error(`spill file ${path} is closed`);
+        // fs.writeSync takes at most 2 GiB - 1 per call (ERR_OUT_OF_RANGE beyond): write in 1 GiB pieces.
         for (let done = 0; done < chunk.byteLength; ) {
-          done += writeSync(fd, chunk, done, chunk.byteLength - done, position + done);
+          done += writeSync(fd, chunk, done, Math.min(chunk.byteLength - done, MAX_IO_BYTES), position + done);
         }
       },
       finish: closeFd,

@@ -28,13 +28,12 @@ describe('Allocator', () => {
     expect(a.allocate(64 * 1024)).toBe(0);
   });
 
-  it('Allocator - a mixed workload of thousands of objects stays consistent and fast', () => {
+  it('Allocator - a mixed workload of thousands of objects stays consistent (its speed is measured in bench/)', () => {
     const cap = 256 * 1024 * 1024;
     const a = new Allocator(cap);
     let seed = 12345;
     const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const live: { off: number; size: number }[] = [];
-    const t0 = performance.now();
     for (let i = 0; i < 50_000; i++) {
       if (live.length > 0 && (rnd() < 0.45 || live.length > 4000)) {
         const k = Math.floor(rnd() * live.length);
@@ -47,14 +46,12 @@ describe('Allocator', () => {
         if (off !== undefined) live.push({ off, size });
       }
     }
-    const ms = performance.now() - t0;
     // no two live ranges overlap
     const sorted = [...live].sort((x, y) => x.off - y.off);
     for (let i = 1; i < sorted.length; i++) expect(sorted[i].off).toBeGreaterThanOrEqual(sorted[i - 1].off + sorted[i - 1].size);
     expect(a.stats().numAllocations).toBe(live.length);
     for (const l of live) a.free(l.off);
     expect(a.stats()).toMatchObject({ usedBytes: 0, numFreeRanges: 1, largestFreeBytes: cap });
-    expect(ms).toBeLessThan(2000);
   });
 
   it('Allocator - freeing an unknown offset throws', () => {

@@ -40,6 +40,11 @@ export interface PlacementRequest {
   readonly localNodeId?: string;
   /** Bytes of the task's arguments stored on each node; DEFAULT prefers the node with the most. */
   readonly argBytesByNode?: Readonly<Record<string, number>>;
+  /**
+   * Node kinds DEFAULT uses only when no other node has the demand available (actors avoid 'head':
+   * the head's node is the one whose loss costs the most). Other strategies ignore it.
+   */
+  readonly avoidKinds?: readonly string[];
 }
 
 export type PlacementDecision =

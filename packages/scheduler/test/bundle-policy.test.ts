@@ -190,17 +190,15 @@ describe('placeBundles', () => {
     expect(placeBundles([node('a', {}), node('b', {})], [{}, {}], 'STRICT_SPREAD')).toEqual({ kind: 'placed', nodeIds: ['a', 'b'] });
   });
 
-  it('placeBundles - 1,000 bundles on 300 nodes, every strategy, quickly', () => {
+  it('placeBundles - 1,000 bundles on 300 nodes, every strategy (its speed is measured in bench/, not asserted here)', () => {
     const nodes = Array.from({ length: 300 }, (_, i) =>
       node(`n${String(i).padStart(4, '0')}`, i % 3 === 0 ? { CPU: 8, GPU: 1 } : { CPU: 4 }, i % 7 === 0 ? { available: { CPU: 1 } } : {}),
     );
     const bundles = Array.from({ length: 1000 }, (_, i): ResourceMap => (i % 10 === 0 ? { CPU: 1, GPU: 0.5 } : { CPU: 1 }));
-    const t0 = performance.now();
     const pack = expectValid(nodes, bundles, placeBundles(nodes, bundles, 'PACK'));
     const spread = expectValid(nodes, bundles, placeBundles(nodes, bundles, 'SPREAD'));
     const many = Array.from({ length: 1000 }, (_, i) => node(`m${String(i).padStart(4, '0')}`, { CPU: 2, ...(i % 2 ? { GPU: 1 } : {}) }));
     const strict = expectValid(many, bundles, placeBundles(many, bundles, 'STRICT_SPREAD'));
-    const elapsed = performance.now() - t0;
     expect(new Set(strict).size).toBe(1000);
     expect(new Set(spread).size).toBe(300);
     expect(new Set(pack).size).toBeLessThan(new Set(spread).size);
@@ -208,6 +206,5 @@ describe('placeBundles', () => {
       kind: 'infeasible',
       reason: 'STRICT_SPREAD needs 1001 distinct nodes, one per bundle, but at most 1000 of the bundles fit on distinct alive nodes',
     });
-    expect(elapsed).toBeLessThan(2000);
   });
 });

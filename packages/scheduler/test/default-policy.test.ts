@@ -5,6 +5,18 @@ import { fakeRandom, node } from './fixtures.js';
 const req = (demand: Record<string, number>, extra: object = {}) => ({ demand, strategy: 'DEFAULT' as const, ...extra });
 
 describe('chooseNode DEFAULT', () => {
+  it('chooseNode DEFAULT - avoidKinds: the head node only when no other node has room', () => {
+    const head = { ...node('a', { CPU: 4 }), kind: 'head' };
+    const w = { ...node('b', { CPU: 2 }), kind: 'worker' };
+    const busy = { ...node('b', { CPU: 2 }, { available: { CPU: 0 } }), kind: 'worker' };
+    expect(chooseNode([head, w], req({ CPU: 1 }, { localNodeId: 'a', avoidKinds: ['head'] }))).toEqual({ kind: 'placed', nodeId: 'b' });
+    // past the spread threshold too: still the worker while it has room
+    const half = { ...node('b', { CPU: 2 }, { available: { CPU: 1 } }), kind: 'worker' };
+    expect(chooseNode([head, half], req({ CPU: 1 }, { avoidKinds: ['head'] }))).toEqual({ kind: 'placed', nodeId: 'b' });
+    expect(chooseNode([head, busy], req({ CPU: 1 }, { avoidKinds: ['head'] }))).toEqual({ kind: 'placed', nodeId: 'a' });
+    expect(chooseNode([head, w], req({ CPU: 1 }, { localNodeId: 'a' }))).toEqual({ kind: 'placed', nodeId: 'a' });
+  });
+
   it('chooseNode DEFAULT - prefers the local node while it stays at or below half used', () => {
     const nodes = [node('a', { CPU: 4 }), node('b', { CPU: 4 }), node('c', { CPU: 4 })];
     expect(chooseNode(nodes, req({ CPU: 1 }, { localNodeId: 'c' }))).toEqual({ kind: 'placed', nodeId: 'c' });

@@ -23,7 +23,8 @@ import {
   type ResourceMap,
   type Logger,
 } from '@samsara/ray-common';
-import { createSession, resolveToken, writeToken, latestSessionDir, readHeadRecord } from '../session.js';
+import { createSession, resolveTokenSource, writeToken, liveSession } from '../session.js';
+import { noteTokenSource } from '../rpc/auth.js';
 import { ClusterProcess, defaultNodeResources } from '../process/cluster-process.js';
 import { CoreWorker } from '../owner/core-worker.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
@@ -98,8 +99,7 @@ export async function init(opts: InitOptions = {}): Promise<void> {
   const fromEnv = opts.address === undefined && !!process.env.RAYTS_ADDRESS;
   let address = fromEnv ? process.env.RAYTS_ADDRESS!.trim() : opts.address;
   if (address === 'auto') {
-    const dir = latestSessionDir();
-    const rec = dir ? readHeadRecord(dir) : undefined;
+    const rec = liveSession()?.head;
     if (!rec) throw new RayError('init({ address: "auto" }) found no running cluster on this machine.', { hint: 'Start one with `rayts start --head`.' });
     address = rec.address;
   }
@@ -111,7 +111,8 @@ export async function init(opts: InitOptions = {}): Promise<void> {
     for (const k of ['numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory'] as const) {
       if (opts[k] !== undefined) throw new InvalidArgumentError(`init(): ${k} configures an embedded cluster and cannot be combined with address${fromEnv ? ' (RAYTS_ADDRESS is set)' : ''}.`, { hint: 'Give node resources to `rayts start` instead.' });
     }
-    const token = resolveToken(opts.token);
+    const { token, source } = resolveTokenSource(opts.token, undefined, address);
+    noteTokenSource(address, source);
     const log = silentLogger();
     const host = address.startsWith('127.') || address.startsWith('localhost') ? '127.0.0.1' : (process.env.RAYTS_NODE_IP ?? '0.0.0.0');
     const proc = await ClusterProcess.start({

@@ -27,6 +27,11 @@ type Values<T extends readonly unknown[]> = { -readonly [K in keyof T]: T[K] ext
 
 function checkRef(r: unknown, what: string): ObjectRef {
   if (!(r instanceof ObjectRef)) {
+    if (r instanceof Promise || (typeof r === 'object' && r !== null && typeof (r as { then?: unknown }).then === 'function')) {
+      throw new InvalidArgumentError(`${what} takes ObjectRefs, got a Promise: put() returns a Promise of an ObjectRef.`, {
+        hint: 'Await it first: `const ref = await put(value); await get(ref)` (or `await get(await put(value))`).',
+      });
+    }
     throw new InvalidArgumentError(`${what} takes ObjectRefs, got ${describe(r)}.`, {
       hint: 'Pass the value returned by fn.remote(...), actor.method.remote(...) or put(...).',
     });

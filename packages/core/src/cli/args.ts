@@ -10,7 +10,14 @@ type Parsed<O> = {
   positionals: string[];
 };
 
+/** Parses `argv`; `--help`/`-h` (before any `--`) prints the usage and exits 0. */
 export function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, usage: string): Parsed<O> {
+  const end = argv.indexOf('--');
+  const own = end === -1 ? argv : argv.slice(0, end);
+  if (own.includes('--help') || own.includes('-h')) {
+    process.stdout.write(`Usage: ${usage}\n`);
+    process.exit(0);
+  }
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as unknown as Parsed<O>;
   } catch (e) {

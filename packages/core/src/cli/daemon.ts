@@ -3,7 +3,7 @@
  * worker node. Logs with pino into the session directory, records itself for `rayts stop`, writes a
  * ready file the starting CLI waits for, and exits cleanly on SIGTERM/SIGINT or a head shutdown order.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRootLogger, type ResourceMap } from '@samsara/ray-common';
 import { ClusterProcess } from '../process/cluster-process.js';
@@ -83,6 +83,16 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   });
   if (cfg.role === 'head') writeHeadRecord(cfg.sessionDir, { address: proc.address, pid: process.pid, sessionDir: cfg.sessionDir });
   recordProcess({ pid: process.pid, role: cfg.role, address: proc.address, sessionDir: cfg.sessionDir, startedAt: new Date().toISOString() });
-  log.info({ address: proc.address, nodeId: proc.node?.nodeId }, 'ready');
+  log.info({ address: proc.address, nodeId: proc.node?.nodeId, maxOpenFiles: openFilesLimit() }, 'ready');
   writeFileSync(cfg.readyFile, JSON.stringify({ address: proc.address, nodeId: proc.node?.nodeId ?? '', pid: process.pid, restored: proc.head?.restored }));
+}
+
+/** The soft descriptor limit (Linux: /proc/self/limits), for the ready log line; '' elsewhere. */
+function openFilesLimit(): string {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? `${m[1]} (hard ${m[2]})` : '';
+  } catch {
+    return '';
+  }
 }

@@ -7,7 +7,8 @@ import { InvalidArgumentError, RayError, formatResources, shortId } from '@samsa
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, CHANNEL_OPTIONS } from '../rpc/services.js';
 import { callUnary } from '../rpc/auth.js';
-import { latestSessionDir, readHeadRecord, resolveToken } from '../session.js';
+import { liveSession, resolveTokenSource, sessionsWithHead } from '../session.js';
+import { noteTokenSource } from '../rpc/auth.js';
 import { parse } from './args.js';
 import { nodeSummaries } from '../api/node-summaries.js';
 import { listObjects } from './list-objects.js';
@@ -15,12 +16,29 @@ import { listObjects } from './list-objects.js';
 export const STATUS_USAGE = 'rayts status [--address HOST:PORT] [--token T] [--json]';
 export const LIST_USAGE = 'rayts list nodes|actors|tasks|placement-groups|jobs|objects [--address HOST:PORT] [--token T] [--json] [--limit N]';
 
+/**
+ * The head to talk to: `--address`, else RAYTS_ADDRESS, else the newest session on this machine whose
+ * head process is running. Sessions whose head is gone (stopped, crashed, or a start that failed) do
+ * not count: with only those, there is no running cluster, and the error says so.
+ */
 export function headAddress(explicit: string | undefined): string {
   if (explicit) return explicit;
-  const dir = latestSessionDir();
-  const rec = dir ? readHeadRecord(dir) : undefined;
-  if (!rec) throw new RayError('No running cluster found on this machine.', { hint: 'Start one with `rayts start --head`, or pass --address HOST:PORT.' });
-  return rec.address;
+  const env = process.env.RAYTS_ADDRESS?.trim();
+  if (env) return env;
+  const live = liveSession();
+  if (live) return live.head.address;
+  const stale = sessionsWithHead()[0];
+  throw new RayError(
+    `No running cluster found on this machine${stale ? ` (the last one, at ${stale.head.address}, is not running)` : ''}.`,
+    { hint: 'Start one with `rayts start --head`, or pass --address HOST:PORT (or set RAYTS_ADDRESS) for a cluster elsewhere.' },
+  );
+}
+
+/** The token for the head at `address` (the session that runs it, when it is on this machine). */
+export function tokenFor(address: string, explicit: string | undefined): string {
+  const { token, source } = resolveTokenSource(explicit, undefined, address);
+  noteTokenSource(address, source);
+  return token;
 }
 
 async function withHead<T>(address: string, token: string, f: (c: grpc.Client) => Promise<T>): Promise<T> {
@@ -96,7 +114,7 @@ function telemetryColumns(
 export async function status(argv: string[]): Promise<number> {
   const { values } = parse(argv, { address: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } }, STATUS_USAGE);
   const address = headAddress(values.address as string | undefined);
-  const token = resolveToken(values.token as string | undefined);
+  const token = tokenFor(address, values.token as string | undefined);
   const view = asView(await withHead(address, token, (c) => callUnary<unknown, rayts.ClusterView>(c, 'clusterStatus', {}, token, 10_000)));
   if (values.json) {
     process.stdout.write(JSON.stringify({ sessionName: view.sessionName, nodes: nodeSummaries(view), pending: view.pending.map(plain), actors: view.actors.map(actorPlain), placementGroups: view.placementGroups.map(plain) }, null, 2) + '\n');
@@ -157,7 +175,7 @@ export async function list(argv: string[]): Promise<number> {
     throw new InvalidArgumentError(`rayts list needs one of ${kinds.join(', ')}${what ? `, got ${JSON.stringify(what)}` : ''}.`, { hint: `Usage: ${LIST_USAGE}` });
   }
   const address = headAddress(values.address as string | undefined);
-  const token = resolveToken(values.token as string | undefined);
+  const token = tokenFor(address, values.token as string | undefined);
   const limit = values.limit ? Number(values.limit) : 1000;
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError(`--limit must be a positive integer, got ${JSON.stringify(values.limit)}.`, { hint: `Usage: ${LIST_USAGE}` });
   const data = await withHead(address, token, async (c) => {

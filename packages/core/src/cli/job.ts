@@ -13,10 +13,9 @@ import type { rayts } from '@samsara/ray-proto';
 import { CHANNEL_OPTIONS } from '../rpc/services.js';
 import { JobClient } from '../rpc/job-services.js';
 import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
-import { resolveToken } from '../session.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { parse } from './args.js';
-import { headAddress, plain } from './inspect.js';
+import { headAddress, plain, tokenFor } from './inspect.js';
 
 export const JOB_USAGE =
   'rayts job submit [--address HOST:PORT] [--token T] [--working-dir DIR] [--no-wait] -- <entrypoint command...>\n' +
@@ -34,8 +33,8 @@ interface Head {
 }
 
 async function withJobs<T>(values: { address?: string; token?: string }, f: (h: Head) => Promise<T>): Promise<T> {
-  const address = headAddress(values.address ?? (process.env.RAYTS_ADDRESS || undefined));
-  const token = resolveToken(values.token);
+  const address = headAddress(values.address);
+  const token = tokenFor(address, values.token);
   const client = new JobClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   try {
     return await f({ address, token, client });
@@ -140,6 +139,9 @@ async function stop(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...COMMON, 'no-wait': { type: 'boolean' } }, JOB_USAGE);
   const id = oneId(positionals, 'stop');
   return withJobs(values, async (h) => {
+    // As for status and logs: a string that is not a job id names no job (the head would answer
+    // INVALID_ARGUMENT, exit 2, with another message than docs/jobs.md gives).
+    if (!ID.test(id)) throw unknownJob(id, h.address);
     const r = await callUnary<rayts.IJobRequest, rayts.StopJobReply>(h.client, 'stopJob', { submissionId: id }, h.token, 10_000);
     if (!r.found) throw unknownJob(id, h.address);
     if (!r.stopping) {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_HEAD_PORT, InvalidArgumentError, RayError, sessionsRoot, formatResources, randomId } from '@samsara/ray-common';
-import { createSession, latestSessionDir, readHeadRecord, resolveToken, tokenPath, writeToken } from '../session.js';
+import { createSession, markLatest, resolveToken, sessionForAddress, tokenPath, writeToken } from '../session.js';
 import { defaultNodeResources } from '../process/cluster-process.js';
 import { addressFlag, labelsFlag, numberFlag, parse, portFlag, resourcesFlag } from './args.js';
 import { runDaemon, type DaemonConfig } from './daemon.js';
@@ -18,7 +18,7 @@ import type { RecoverySummary } from '../head/head-recovery.js';
 
 export const START_USAGE =
   'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh] [--block]\n' +
-  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--block]';
+  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--block]';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -66,7 +66,9 @@ export async function start(argv: string[]): Promise<number> {
       cfg = { role: 'head', host: h, port: restoring.port, sessionDir, sessionName: restoring.name, resources, labels, objectStoreMemory: osm, readyFile: '', restore: true };
     } else {
       const port = portFlag(values.port, DEFAULT_HEAD_PORT);
-      const s = createSession();
+      // Not session_latest until its head is ready: a start that fails (port in use) must leave the
+      // running cluster's session the latest (issue 11.6).
+      const s = createSession(undefined, { latest: false });
       sessionDir = s.dir;
       token = values.token ?? writeToken(s.dir);
       cfg = { role: 'head', host, port, sessionDir, sessionName: s.name, resources, labels, objectStoreMemory: osm, readyFile: '' };
@@ -75,10 +77,11 @@ export async function start(argv: string[]): Promise<number> {
     if (values.restore || values.fresh) throw new InvalidArgumentError('--restore and --fresh are for the head.', { hint: `Usage: ${START_USAGE}` });
     addressFlag(values.address!);
     if (values.port) throw new InvalidArgumentError('--port is for the head; worker nodes pick a free port.', { hint: `Usage: ${START_USAGE}` });
-    token = resolveToken(values.token);
-    const latest = latestSessionDir();
-    const rec = latest ? readHeadRecord(latest) : undefined;
-    if (latest && rec && rec.address === values.address) sessionDir = latest;
+    token = resolveToken(values.token, undefined, values.address);
+    // The session of the head it joins, when that head runs on this machine (with two clusters here,
+    // not necessarily the latest).
+    const own = sessionForAddress(values.address!);
+    if (own) sessionDir = own;
     else {
       sessionDir = join(sessionsRoot(), `node_${Date.now()}_${randomId(3)}`);
       mkdirSync(join(sessionDir, 'logs'), { recursive: true, mode: 0o700 });
@@ -90,14 +93,21 @@ export async function start(argv: string[]): Promise<number> {
   if (values.block) {
     process.env.RAYTS_TOKEN = token;
     await runDaemon(cfg);
+    if (cfg.role === 'head') markLatest(sessionDir);
     const ready = JSON.parse(readFileSync(cfg.readyFile, 'utf8')) as { address: string; nodeId: string };
     rmSync(cfg.readyFile, { force: true });
     printStarted(cfg, ready, sessionDir);
     return -1; // keep running
   }
 
-  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a');
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, '__daemon'], {
+  const out = openSync(join(sessionDir, 'logs', `${cfg.role}-start-${Date.now()}.out`), 'a', 0o600);
+  // Node cannot call setrlimit: the daemon starts through sh, which raises the soft descriptor limit to
+  // the hard one (a head holds a socket per peer and per connection attempt) and then execs node.
+  const [cmd, args] =
+    process.platform === 'win32'
+      ? [process.execPath, [...process.execArgv, MAIN, '__daemon']]
+      : ['/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...process.execArgv, MAIN, '__daemon']];
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, RAYTS_TOKEN: token, RAYTS_DAEMON_CONFIG: JSON.stringify(cfg) },
@@ -111,6 +121,7 @@ export async function start(argv: string[]): Promise<number> {
     throw e;
   }
   child.unref();
+  if (cfg.role === 'head') markLatest(sessionDir);
   printStarted(cfg, ready, sessionDir);
   return 0;
 }

@@ -5,6 +5,7 @@
  * listening socket, and whose own calls to other processes go through the head too. See
  * docs/edge-agent.md.
  */
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   InvalidArgumentError,
@@ -23,6 +24,7 @@ import { OwnerRouter } from '../node/object-server.js';
 import { createProcessStore } from '../owner/process-store.js';
 import { nodeServiceDefinition, ownerServiceDefinition } from '../rpc/services.js';
 import { resolveToken } from '../session.js';
+import { forgetProcess, recordProcess } from '../cli/process-records.js';
 import { EdgeTunnelClient } from './edge-tunnel-client.js';
 import { relayDialsVia } from './edge-address.js';
 import { backoffMs } from './tunnel-frames.js';
@@ -49,7 +51,7 @@ export interface EdgeNodeOptions {
   readonly log?: Logger;
   /** Reconnect backoff: first delay and cap, jittered [200 ms, 10 s]. */
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
-  /** Called when the head orders the cluster to stop (`rayts stop`). */
+  /** Called when the head orders the cluster to stop (the head's Shutdown RPC). */
   readonly onShutdown?: (reason: string) => void;
 }
 
@@ -75,7 +77,9 @@ let running = false;
  * Starts an edge node in this process and resolves once it is registered with the head. While the
  * head is unreachable it keeps trying (exponential backoff with jitter); it rejects with
  * AuthenticationError on a wrong token and InvalidArgumentError on bad options. One per process: the
- * process routes all its node-to-node calls through the head.
+ * process routes all its node-to-node calls through the head. Once registered, the process is recorded
+ * like the daemons `rayts start` starts, so `rayts stop` on this machine sends it SIGTERM (handle it by
+ * calling `close()`, as `rayts-edge` does).
  *
  * @example
  * const node = await startEdgeNode({ address: '10.0.0.5:6380', resources: { camera: 1 }, labels: { device: 'cam-01' } });
@@ -87,8 +91,12 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
   running = true;
   const edgeId = randomId(8);
   const workDir = o.workDir ?? join(sessionsRoot(), `edge_${edgeId}`);
+  // The work dir holds logs and spilled objects (user data): the owner's only, whoever made it.
+  mkdirSync(join(workDir, 'logs'), { recursive: true, mode: 0o700 });
+  chmodSync(workDir, 0o700);
+  chmodSync(join(workDir, 'logs'), 0o700);
   const log = o.log ?? createRootLogger('rayts-edge', join(workDir, 'logs', `edge-${process.pid}.log`));
-  const token = resolveToken(o.token);
+  const token = resolveToken(o.token, undefined, o.address);
   const health = healthConfig();
   relayDialsVia(o.address);
 
@@ -110,9 +118,11 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
     backoff: o.reconnect,
   });
   let closed = false;
+  let recorded = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    if (recorded) forgetProcess(process.pid);
     await bridge?.close();
     await daemon?.close();
     tunnel.close();
@@ -161,6 +171,9 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
     throw e;
   }
   const d = daemon;
+  // Like the daemons `rayts start` starts: `rayts stop` on this machine (same RAYTS_TMPDIR) stops it.
+  recordProcess({ pid: process.pid, role: 'edge', address: d.address, sessionDir: workDir, startedAt: new Date().toISOString() });
+  recorded = true;
   log.info({ edgeId, nodeId: d.nodeId, address: d.address }, 'edge node ready');
   return {
     edgeId,

@@ -114,6 +114,18 @@ export class ActorDirectory {
     }
   }
 
+  /** The node process that hosts actors registered again under a new id: its actors moved with it. */
+  nodeReplaced(oldNodeId: string, newNodeId: string): void {
+    const ids: string[] = [];
+    for (const a of this.actors.values()) {
+      if (a.nodeId === oldNodeId && a.state !== 'DEAD') {
+        a.nodeId = newNodeId;
+        ids.push(a.actorId);
+      }
+    }
+    if (ids.length) this.hooks.changed(ids);
+  }
+
   /** Actors on a dead node die (restarts are decided by their owners). */
   nodeDied(nodeId: string, reason: string): void {
     const ids: string[] = [];

@@ -53,6 +53,8 @@ export class HeadServer {
   readonly placementGroups: PlacementGroupManager;
   /** Open WatchCluster streams per driver job: when the last one closes, the driver is gone. */
   private readonly jobWatchers = new Map<string, number>();
+  /** Jobs whose driver's watch ended: ended when it has not resubscribed within the dead deadline. */
+  private readonly jobEndTimers = new Map<string, NodeJS.Timeout>();
   /** Jobs and KV (persisted by HeadStateStore). */
   readonly jobs = new Map<string, JobRecord>();
   readonly kv = new Map<string, Uint8Array>();
@@ -118,6 +120,8 @@ export class HeadServer {
 
   private sweep(): void {
     const dead = this.nodes.sweep();
+    const stall = this.nodes.takeStall();
+    if (stall) this.o.log.warn({ stalledMs: Math.round(stall) }, 'the head itself stood still (paused or blocked): every node gets a fresh heartbeat deadline');
     for (const d of dead) this.nodeDied(d);
     if (dead.length) {
       this.state?.markDirty('nodes');
@@ -203,7 +207,15 @@ export class HeadServer {
         if (!req.address) throw new InvalidArgumentError('RegisterNode: address is required.');
         validateResources(req.resources, 'RegisterNode');
         const rec = this.nodes.register(req, req.kind === 'head');
-        this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels }, 'node registered');
+        this.o.log.info({ nodeId: rec.nodeId, address: rec.address, kind: rec.kind, resources: rec.total, labels: rec.labels, replaced: rec.replaced?.nodeId }, 'node registered');
+        if (rec.replaced) {
+          // The same process under a new id: its actors and bundles live on in it, and what it owns stays
+          // valid (no owner_dead). Its old channel is closed.
+          this.actors.nodeReplaced(rec.replaced.nodeId, rec.nodeId);
+          this.placementGroups.nodeReplaced(rec.replaced.nodeId, rec.nodeId);
+          this.channels.get(rec.replaced.nodeId)?.end();
+          this.channels.delete(rec.replaced.nodeId);
+        }
         this.placementGroups.retryPending();
         this.state?.markDirty('nodes');
         this.schedulePush();
@@ -244,7 +256,12 @@ export class HeadServer {
         this.watchers.add(call);
         call.write(this.view());
         const jobId = call.request.jobId;
-        if (jobId) this.jobWatchers.set(jobId, (this.jobWatchers.get(jobId) ?? 0) + 1);
+        if (jobId) {
+          this.jobWatchers.set(jobId, (this.jobWatchers.get(jobId) ?? 0) + 1);
+          // The driver resubscribed within the grace period: its job goes on.
+          clearTimeout(this.jobEndTimers.get(jobId));
+          this.jobEndTimers.delete(jobId);
+        }
         let closed = false;
         const done = () => {
           this.watchers.delete(call);
@@ -318,13 +335,20 @@ export class HeadServer {
     }
     this.jobWatchers.delete(jobId);
     const j = this.jobs.get(jobId);
-    if (j && j.state === 'RUNNING') {
-      // The driver went away without finishing its job: it died.
+    if (!j || j.state !== 'RUNNING' || this.jobEndTimers.has(jobId)) return;
+    // The driver's watch ended without FinishJob: it died, or its stream broke (the head or the network
+    // stood still) and it is resubscribing. Ending the job frees everything the driver owns on every node,
+    // so wait the dead deadline for a resubscription first.
+    const t = setTimeout(() => {
+      this.jobEndTimers.delete(jobId);
+      if (this.jobWatchers.has(jobId) || j.state !== 'RUNNING') return;
       j.state = 'FAILED';
       j.endMs = Date.now();
       this.o.log.warn({ jobId }, 'driver disconnected; ending its job');
       this.endJob(jobId);
-    }
+    }, this.o.health.deadAfterMs);
+    t.unref();
+    this.jobEndTimers.set(jobId, t);
   }
 
   /** After a restart: RUNNING jobs whose driver has not resubscribed ended while the head was down. */
@@ -407,6 +431,8 @@ export class HeadServer {
 
   close(): void {
     this.closed = true;
+    for (const t of this.jobEndTimers.values()) clearTimeout(t);
+    this.jobEndTimers.clear();
     this.submissions.close();
     void this.state?.close();
     clearInterval(this.sweepTimer);

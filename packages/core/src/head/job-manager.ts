@@ -3,7 +3,8 @@
  * running each submitted entrypoint as a child process on the head machine — in its unpacked working
  * directory, with RAYTS_ADDRESS/RAYTS_TOKEN/RAYTS_SUBMISSION_ID so that `init()` joins this cluster —
  * writing its output to `<session>/logs/job-<id>.log`, serving that log (followed while the job runs),
- * stopping it (SIGTERM to its process group, SIGKILL after a grace period) and tracking its state.
+ * stopping it (SIGTERM to its processes, SIGKILL after a grace period) and tracking its state. When the
+ * entrypoint ends, whatever it left running in its session (`sleep 431 &`) is ended too (job-processes.ts).
  * Not responsible for the driver job the entrypoint registers (HeadServer's job table); it only links
  * to it, so that status shows both.
  *
@@ -25,6 +26,7 @@ import type { rayts } from '@samsara/ray-proto';
 import { ensureWorkingDir, WORKING_DIR_MAX_BYTES } from '../runtime-env/working-dir.js';
 import { jobServiceDefinition } from '../rpc/job-services.js';
 import type { HostedService } from '../rpc/server-host.js';
+import { sessionMembers, signalJobProcesses } from './job-processes.js';
 
 export type SubmissionState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
 
@@ -66,6 +68,8 @@ interface Submission {
   child?: ChildProcess;
   stopRequested: boolean;
   killTimer?: NodeJS.Timeout;
+  /** SIGKILL for what the entrypoint left running when it exited. */
+  leftoverTimer?: NodeJS.Timeout;
 }
 
 export class JobManager {
@@ -148,6 +152,7 @@ export class JobManager {
         this.ended(s, 'FAILED', undefined, why);
       });
       child.once('exit', (code, signal) => {
+        this.endLeftovers(s);
         if (code !== null) {
           if (code === 0 && !s.stopRequested) this.ended(s, 'SUCCEEDED', 0, '');
           else this.ended(s, s.stopRequested ? 'STOPPED' : 'FAILED', code, s.stopRequested ? 'stopped by `rayts job stop`' : `the entrypoint exited with code ${code}`);
@@ -214,16 +219,40 @@ export class JobManager {
     return { definition: jobServiceDefinition, implementation: impl as unknown as HostedService['implementation'] };
   }
 
-  /** Stops every running job (the head is going away) without waiting for them. */
+  /**
+   * Stops every running job (the head is going away) without waiting for them: SIGTERM to each job's
+   * processes, and SIGKILL to what an ended job still left behind (it already had its SIGTERM).
+   */
   close(): void {
     this.closed = true;
     for (const s of this.jobs.values()) {
       if (!s.endMs && s.child) {
         s.stopRequested = true;
         this.signal(s, 'SIGTERM');
+      } else if (s.leftoverTimer && s.pid) {
+        signalJobProcesses(s.pid, 'SIGKILL');
       }
       clearTimeout(s.killTimer);
+      clearTimeout(s.leftoverTimer);
     }
+  }
+
+  /**
+   * The entrypoint exited: SIGTERM what it left in its session (background processes), SIGKILL after the
+   * grace period if anything is still there. A job is its entrypoint plus what it started, as in Ray.
+   */
+  private endLeftovers(s: Submission): void {
+    const leader = s.pid;
+    if (!leader) return;
+    const n = signalJobProcesses(leader, 'SIGTERM');
+    if (n === 0 && process.platform === 'linux') return;
+    this.o.log.info({ submissionId: s.submissionId, processes: n }, 'job ended with processes still running: SIGTERM sent');
+    clearTimeout(s.leftoverTimer);
+    s.leftoverTimer = setTimeout(() => {
+      s.leftoverTimer = undefined;
+      if (sessionMembers(leader).length > 0 || process.platform !== 'linux') signalJobProcesses(leader, 'SIGKILL');
+    }, this.o.stopGraceMs ?? 5000);
+    s.leftoverTimer.unref();
   }
 
   private async streamLogs(call: grpc.ServerWritableStream<rayts.JobLogsRequest, rayts.JobLogChunk>): Promise<void> {
@@ -273,14 +302,11 @@ export class JobManager {
 
   private signal(s: Submission, sig: NodeJS.Signals): void {
     if (!s.pid || s.endMs) return;
+    signalJobProcesses(s.pid, sig);
     try {
-      process.kill(-s.pid, sig);
+      process.kill(s.pid, sig);
     } catch {
-      try {
-        process.kill(s.pid, sig);
-      } catch {
-        /* already gone */
-      }
+      /* already gone */
     }
   }
 

@@ -3,7 +3,13 @@
  * `deadAfterMs`; then it is declared dead for good (a node that comes back registers under a new id,
  * and nothing of the old id is trusted again). The clock is injected so the policy is testable.
  *
- * Node states: alive → dead (deadline passed, or the node asked to leave). Never dead → alive.
+ * Node states: alive → dead (deadline passed, the node asked to leave, or the same process registered
+ * again and its new entry replaced this one). Never dead → alive.
+ *
+ * A head that was itself stalled (SIGSTOP, a long GC or event-loop block) has not heard from anyone for
+ * as long as it stood still; that silence is its own, not the nodes'. The sweep measures the gap between
+ * its own runs on a monotonic clock, and after a gap longer than `stallAfterMs` it gives every alive
+ * node a fresh deadline from now instead of judging it by the head's silence.
  */
 import { newNodeId, type ResourceMap } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
@@ -31,14 +37,32 @@ export interface NodeRecord {
 
 export class NodeTable {
   private readonly nodes = new Map<string, NodeRecord>();
+  private lastSweepMono: number | undefined;
+  /** The last stall the sweep noticed (ms the head stood still), cleared by {@link takeStall}. */
+  private stallMs = 0;
 
   constructor(
     private readonly deadAfterMs: number,
     private readonly now: () => number = Date.now,
+    private readonly stallAfterMs: number = Math.min(Math.max(2000, deadAfterMs / 4), deadAfterMs / 2),
+    private readonly mono: () => number = () => performance.now(),
   ) {}
 
-  register(req: rayts.IRegisterNodeRequest, isHead: boolean): NodeRecord {
+  /**
+   * Registers a node under a new id. An alive entry of the same process (same address and pid: a node
+   * that re-registers because the head declared it dead, or lost its channel) is replaced, never kept
+   * beside the new one; it is returned as `replaced` so the caller moves what referred to it.
+   */
+  register(req: rayts.IRegisterNodeRequest, isHead: boolean): NodeRecord & { replaced?: NodeRecord } {
     const t = this.now();
+    let replaced: NodeRecord | undefined;
+    for (const old of this.nodes.values()) {
+      if (old.alive && old.address === (req.address ?? '') && old.pid === (req.pid ?? 0) && (old.kind === (req.kind || 'worker'))) {
+        old.alive = false;
+        old.available = {};
+        replaced = old;
+      }
+    }
     const rec: NodeRecord = {
       nodeId: newNodeId(),
       address: req.address ?? '',
@@ -57,8 +81,13 @@ export class NodeTable {
       runningTasks: 0,
       pending: [],
     };
+    if (replaced) {
+      replaced.deathReason = `replaced: the same process registered again as ${rec.nodeId}`;
+      // Committed placement-group bundles are still held by that process: keep its capacity view.
+      rec.total = { ...replaced.total };
+    }
     this.nodes.set(rec.nodeId, rec);
-    return rec;
+    return replaced ? Object.assign(rec, { replaced }) : rec;
   }
 
   get(nodeId: string): NodeRecord | undefined {
@@ -117,6 +146,15 @@ export class NodeTable {
   /** Declares dead every alive node whose last report is older than the deadline. Returns them. */
   sweep(): NodeRecord[] {
     const t = this.now();
+    const m = this.mono();
+    const gap = this.lastSweepMono === undefined ? 0 : m - this.lastSweepMono;
+    this.lastSweepMono = m;
+    if (gap > this.stallAfterMs) {
+      // The head stood still: nobody could be heard meanwhile. Judge the nodes from now on.
+      this.stallMs = gap;
+      for (const rec of this.nodes.values()) if (rec.alive) rec.lastHeartbeatMs = t;
+      return [];
+    }
     const dead: NodeRecord[] = [];
     for (const rec of this.nodes.values()) {
       if (rec.alive && t - rec.lastHeartbeatMs > this.deadAfterMs) {
@@ -127,6 +165,13 @@ export class NodeTable {
       }
     }
     return dead;
+  }
+
+  /** How long the head stood still before the last sweep that noticed it (0: no stall since last asked). */
+  takeStall(): number {
+    const g = this.stallMs;
+    this.stallMs = 0;
+    return g;
   }
 
   toInfo(rec: NodeRecord): rayts.INodeInfo {

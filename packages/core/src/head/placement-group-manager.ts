@@ -144,6 +144,11 @@ export class PlacementGroupManager {
   }
 
   /** A node died: groups with a bundle there give back the rest and are placed again. */
+  /** A node process registered again under a new id: its committed bundles are still there. */
+  nodeReplaced(oldNodeId: string, newNodeId: string): void {
+    for (const g of this.groups.values()) g.nodeIds = g.nodeIds.map((n) => (n === oldNodeId ? newNodeId : n));
+  }
+
   nodeDied(nodeId: string): void {
     for (const g of this.groups.values()) {
       if (g.state === 'CREATED' && g.nodeIds.includes(nodeId)) {

@@ -46,6 +46,12 @@ import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import { compact, type WorkerArg } from '../worker/values.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
 
+/**
+ * `ids.reason` of a task refused because the node's queue is full: backpressure, not a failure. The owner
+ * waits and places the task again without spending its retries (core-worker.ts).
+ */
+export const QUEUE_FULL = 'queue_full';
+
 export interface NodeDaemonOptions {
   readonly headAddress: string;
   readonly token: string;
@@ -286,6 +292,10 @@ export class NodeDaemon {
         void this.actors.kill(cmd.targetId, cmd.reason || 'killed', cmd.graceful);
         break;
       case 'dead':
+        // Every report sent under an id the head gave up on is answered with 'dead': act on the first
+        // only (a second re-registration would leave the head two entries for one process).
+        if (cmd.targetId && cmd.targetId !== this.nodeId) break;
+        if (this.registering) break;
         // The head no longer trusts our id: join again under a new one.
         this.o.log.warn({ reason: cmd.reason, nodeId: this.nodeId }, 'head declared this node dead; re-registering');
         this.channel?.end();
@@ -379,7 +389,7 @@ export class NodeDaemon {
     const demand = { ...spec.resources };
     if (this.o.maxQueuedTasks !== undefined && this.scheduler.queuedCount >= this.o.maxQueuedTasks) {
       const why = `node ${this.nodeId} already has ${this.scheduler.queuedCount} queued tasks (its limit)`;
-      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId } })) });
+      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', retriable: true, nodeId: this.nodeId, inline: encodeError(new SchedulingError(`Task ${fn.name} (task ${spec.taskId}) was refused: ${why}.`, { ids: { taskId: spec.taskId, nodeId: this.nodeId, reason: QUEUE_FULL } })) });
       return;
     }
     const task: NodeTask = { spec, from, demand, state: 'queued' };

@@ -59,6 +59,9 @@ import type { ResolvedTaskOptions } from '../api/options.js';
 import type { ResolvedActorOptions } from '../api/actor-options.js';
 
 /** A ready object as `fetchObject` returns it. */
+
+/** Node kinds an actor is placed on only when no other node fits (DEFAULT strategy). */
+const AVOID_FOR_ACTORS: readonly string[] = ['head'];
 export type Fetched = { readonly inline: Uint8Array } | { readonly view: ObjectView };
 
 /** A ref inside an encoded value: its id and its owner's address. */
@@ -81,6 +84,8 @@ interface TaskRecord {
   readonly demand: ResourceMap;
   attempt: number;
   retriesLeft: number;
+  /** Times a node refused it for capacity (queue full): backpressure, not counted against retries. */
+  refusals?: number;
   state: 'resolving' | 'infeasible' | 'submitted' | 'done';
   nodeId?: string;
   reason?: string;
@@ -464,6 +469,8 @@ export class CoreWorker {
       labelSelector: rec.opts.labelSelector,
       localNodeId: this.o.localNodeId,
       argBytesByNode: rec.argBytesByNode,
+      // An actor on the head's node dies with the head: use worker nodes first (docs/head-restart.md).
+      avoidKinds: rec.creation ? AVOID_FOR_ACTORS : undefined,
     };
     const avoid = rec.avoidNode;
     rec.avoidNode = undefined;
@@ -672,6 +679,22 @@ export class CoreWorker {
   }
 
   private retryOrFail(rec: TaskRecord, err: Error): void {
+    if (isRayError(err) && err.ids.reason === 'queue_full' && !rec.cancelled) {
+      // The node refused for capacity (its queue is full): backpressure, not a failure. Place the task
+      // again after a jittered, growing wait (50 ms … 2 s) without spending a retry.
+      rec.refusals = (rec.refusals ?? 0) + 1;
+      rec.attempt++;
+      rec.state = 'resolving';
+      const refusedBy = rec.nodeId;
+      rec.nodeId = undefined;
+      const waitMs = Math.min(2000, 50 * 2 ** Math.min(rec.refusals - 1, 6)) * (0.5 + Math.random() / 2);
+      this.event(rec, 'RETRYING', `refused for capacity (${rec.refusals}×), placing again in ${Math.round(waitMs)} ms: ${err.message}`, refusedBy);
+      const t = setTimeout(() => {
+        if (rec.state === 'resolving' && !rec.cancelled) this.place(rec);
+      }, waitMs);
+      t.unref();
+      return;
+    }
     if (rec.retriesLeft === 0 || rec.cancelled) {
       this.finish(rec, rec.nodeId, err);
       return;

@@ -34,13 +34,15 @@ function statusOf(e: unknown): { code: grpc.status; details: string } {
 
 /**
  * Wraps each handler of a service implementation with the token check and an exception guard.
- * `onError` sees handler failures (for logging); it must not throw.
+ * `onError` sees handler failures (for logging); it must not throw. `onAuthenticated` hears the peer
+ * (`call.getPeer()`) of every call that passed the token check (the connection gate keeps it).
  */
 export function guardService(
   def: grpc.ServiceDefinition,
   impl: Record<string, (...a: never[]) => unknown>,
   token: string,
   onError: (method: string, e: unknown) => void,
+  onAuthenticated: (peer: string) => void = () => undefined,
 ): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, m] of Object.entries(def)) {
@@ -52,6 +54,7 @@ export function guardService(
           cb({ code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
+        onAuthenticated(call.getPeer());
         try {
           const r = h(call) as Promise<unknown>;
           Promise.resolve(r).then(
@@ -74,6 +77,7 @@ export function guardService(
           call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
+        onAuthenticated(call.getPeer());
         try {
           const r = h(call);
           if (r && typeof (r as Promise<unknown>).then === 'function') {
@@ -96,11 +100,28 @@ export function guardService(
   return out;
 }
 
+const tokenSources = new Map<string, string>();
+
+/**
+ * Records where this process's token for the cluster at `address` came from (a session file, RAYTS_TOKEN,
+ * --token), so that a refusal says which one was used — with two clusters on one machine, the session
+ * picked is the first thing to check.
+ */
+export function noteTokenSource(address: string, source: string): void {
+  tokenSources.set(plainTarget(address), source);
+}
+
+/** A channel target without its resolver scheme ("dns:127.0.0.1:6380" → "127.0.0.1:6380"). */
+function plainTarget(address: string): string {
+  return address.replace(/^dns:(\/\/\/)?/, '');
+}
+
 /** Maps a grpc-js client error to a typed rayts error. */
 export function fromGrpcError(e: unknown, what: string, address: string): RayError {
   const err = e as grpc.ServiceError;
   if (err?.code === grpc.status.UNAUTHENTICATED) {
-    return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token.`, {
+    const src = tokenSources.get(plainTarget(address));
+    return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token${src ? ` (read from ${src})` : ''}.`, {
       hint: 'Set RAYTS_TOKEN (or --token) to the token in the head\'s session directory (<session>/token), or run on the head machine where it is read from the session.',
       ids: { address },
     });

@@ -225,7 +225,11 @@ export class DataPlaneServer {
     const total = view.meta.sizeBytes;
     if (offset > total) {
       release();
-      throw new FrameError(`PULL of ${shortId(objectId)} at offset ${offset} beyond its ${total} bytes`);
+      // Answer with an ERROR frame (the puller learns why), then close: the peer asked for bytes that do
+      // not exist, so its view of the object is wrong.
+      s.end(encodeError(DataPlaneErrorCode.BAD_FRAME, `PULL of ${shortId(objectId)} at offset ${offset} is beyond its ${total} bytes`));
+      setTimeout(() => s.destroy(), 1000).unref();
+      return;
     }
     const onClose = (): void => release();
     s.once('close', onClose);

@@ -21,7 +21,8 @@ export const LOCALITY_MIN_BYTES = 1024 * 1024;
  * utilisation after placement (max over the demanded resources of used / total; CPU for an empty demand)
  * stays ≤ {@link SPREAD_THRESHOLD} wins. Otherwise the available node with the lowest utilisation wins,
  * ties broken by `random`. No available node but a feasible one gives `wait`; no feasible node gives
- * `infeasible`. The strategy field of `req` is ignored.
+ * `infeasible`. Nodes whose kind is in `req.avoidKinds` are candidates only when no other node has the
+ * demand available. The strategy field of `req` is ignored.
  */
 export function defaultPolicy(nodes: readonly NodeView[], req: PlacementRequest, random: Random = Math.random): PlacementDecision {
   const c = classify(nodes, req.demand, req.labelSelector);
@@ -30,13 +31,17 @@ export function defaultPolicy(nodes: readonly NodeView[], req: PlacementRequest,
       ? { kind: 'wait', reason: waitReason(c, req.demand) }
       : { kind: 'infeasible', reason: infeasibleReason(c, req.demand, req.labelSelector) };
   }
+  // Kinds to avoid (the head's node, for actors) count only when nothing else has room.
+  const avoid = req.avoidKinds;
+  const preferred = avoid?.length ? c.available.filter((n) => !avoid.includes(n.kind ?? '')) : c.available;
+  const available = preferred.length > 0 ? preferred : c.available;
   // Data locality first: moving a large argument costs more than a less even spread, so the node that
   // already holds at least LOCALITY_MIN_BYTES of the arguments wins whenever it has room.
   const argNode = heaviestArgNode(req.argBytesByNode);
-  if (argNode !== undefined && (req.argBytesByNode?.[argNode] ?? 0) >= LOCALITY_MIN_BYTES && c.available.some((n) => n.nodeId === argNode)) {
+  if (argNode !== undefined && (req.argBytesByNode?.[argNode] ?? 0) >= LOCALITY_MIN_BYTES && available.some((n) => n.nodeId === argNode)) {
     return { kind: 'placed', nodeId: argNode };
   }
-  const ordered = candidateOrder(c.available, req);
+  const ordered = candidateOrder(available, req);
   const util = ordered.map((n) => utilisationAfter(n.total, n.available, req.demand as ResourceMap));
   for (let i = 0; i < ordered.length; i++) {
     if (util[i] <= SPREAD_THRESHOLD + EPSILON) return { kind: 'placed', nodeId: ordered[i].nodeId };
