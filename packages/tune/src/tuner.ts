@@ -188,11 +188,6 @@ class Experiment {
   private runCounter = 0;
   private publishing?: Promise<void>;
   private publishAgain = false;
-  /**
-   * A placement group made ahead for the next trial (every trial asks for the same bundles), so a trial
-   * starts the moment another one frees its resources; the searcher is still asked only then.
-   */
-  private spare?: PlacementGroup;
   /** Groups of trials that ended by themselves, ready for the next trial (same bundles). */
   private readonly idle: PlacementGroup[] = [];
   private readonly removals = new Set<Promise<void>>();
@@ -236,7 +231,7 @@ class Experiment {
           if (!t) break;
           void this.runTrial(t);
         }
-        // no trial will take the spare group: give its resources back (a waiting trial may need them)
+        // no trial will take an idle group: give its resources back (a waiting trial may need them)
         if (this.searchFinished && this.queue.length === 0) this.releaseSpares();
         if (this.runs.size === 0) {
           const paused = this.trials.filter((t) => t.status === 'PAUSED');
@@ -422,8 +417,7 @@ class Experiment {
       run.pg = idle;
       return;
     }
-    run.pg = this.spare ?? this.newGroup();
-    this.spare = this.searchFinished && this.queue.length === 0 ? undefined : this.newGroup();
+    run.pg = this.newGroup();
     for (;;) {
       try {
         await run.pg.ready(2000);
@@ -431,6 +425,16 @@ class Experiment {
       } catch (e) {
         if (!(e instanceof GetTimeoutError)) throw e;
         if (run.stopReason) return;
+        // a trial that waits goes before new ones: it takes a group another trial left idle
+        const idle = this.idle.pop();
+        if (idle) {
+          const mine = run.pg;
+          run.pg = idle;
+          const removal = removePlacementGroup(mine).catch(() => undefined);
+          this.removals.add(removal);
+          void removal.then(() => this.removals.delete(removal));
+          return;
+        }
         await this.refreshNodes();
         const bad = this.infeasibleBundle();
         if (bad) throw this.schedulingError(t, bad);
@@ -438,11 +442,9 @@ class Experiment {
     }
   }
 
-  /** Removes the spare and idle groups (no trial will take them). */
+  /** Removes idle groups (no trial will take them). */
   private releaseSpares(): void {
-    const groups = [...this.idle.splice(0), ...(this.spare ? [this.spare] : [])];
-    this.spare = undefined;
-    for (const pg of groups) {
+    for (const pg of this.idle.splice(0)) {
       const removal = removePlacementGroup(pg).catch(() => undefined);
       this.removals.add(removal);
       void removal.then(() => this.removals.delete(removal));
