@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import {
   actor,
-  clusterResources,
   get,
   init,
   kill,
@@ -189,11 +188,8 @@ class Experiment {
   private runCounter = 0;
   private publishing?: Promise<void>;
   private publishAgain = false;
-  /**
-   * A placement group made ahead for the next trial (every trial asks for the same bundles), so a trial
-   * starts the moment another one frees its resources; the searcher is still asked only then.
-   */
-  private spare?: PlacementGroup;
+  /** Groups of trials that ended by themselves, ready for the next trial (same bundles). */
+  private readonly idle: PlacementGroup[] = [];
   private readonly removals = new Set<Promise<void>>();
   /** An error that ends the whole experiment (the trainable cannot be shipped). */
   private fatal?: Error;
@@ -235,14 +231,8 @@ class Experiment {
           if (!t) break;
           void this.runTrial(t);
         }
-        // no trial will take the spare group: give its resources back (a waiting trial may need them)
-        if (this.spare && this.searchFinished && this.queue.length === 0) {
-          const spare = this.spare;
-          this.spare = undefined;
-          const removal = removePlacementGroup(spare).catch(() => undefined);
-          this.removals.add(removal);
-          void removal.then(() => this.removals.delete(removal));
-        }
+        // no trial will take an idle group: give its resources back (a waiting trial may need them)
+        if (this.searchFinished && this.queue.length === 0) this.releaseSpares();
         if (this.runs.size === 0) {
           const paused = this.trials.filter((t) => t.status === 'PAUSED');
           if (!this.stopping && paused.length && this.queue.length === 0) {
@@ -256,8 +246,7 @@ class Experiment {
     } finally {
       if (budget) clearTimeout(budget);
       this.closed = true;
-      if (this.spare) this.removals.add(removePlacementGroup(this.spare).catch(() => undefined));
-      this.spare = undefined;
+      this.releaseSpares();
       await Promise.all([...this.removals]);
       await drain.catch(() => undefined);
       await poll.catch(() => undefined);
@@ -322,7 +311,12 @@ class Experiment {
   }
 
   private async fittingConcurrency(): Promise<number> {
-    const total = await clusterResources();
+    await this.refreshNodes();
+    const total: ResourceMap = {};
+    for (const n of this.nodeInfo.values()) {
+      if (!n.alive) continue;
+      for (const [k, v] of Object.entries(capacityOf(n))) total[k] = (total[k] ?? 0) + v;
+    }
     const need: ResourceMap = {};
     for (const b of this.o.resourcesPerTrial) for (const [k, v] of Object.entries(b)) need[k] = (need[k] ?? 0) + v;
     let n = Infinity;
@@ -380,7 +374,10 @@ class Experiment {
     } catch (e) {
       failure = e;
     }
-    if (run.pg && !run.pgRemoved) run.pgRemoved = removePlacementGroup(run.pg).catch(() => undefined);
+    const reusable = run.pg && !run.pgRemoved && !failure && outcome && !outcome.error && !run.stopReason && !this.stopping && !(this.searchFinished && this.queue.length === 0);
+    // a trial that ended by itself leaves an idle group with the same bundles: the next trial takes it
+    if (reusable) this.idle.push(run.pg!);
+    else if (run.pg && !run.pgRemoved) run.pgRemoved = removePlacementGroup(run.pg).catch(() => undefined);
     const removal = run.pgRemoved;
     if (removal) {
       this.removals.add(removal);
@@ -415,8 +412,12 @@ class Experiment {
     const t = run.trial;
     const infeasible = this.infeasibleBundle();
     if (infeasible) throw this.schedulingError(t, infeasible);
-    run.pg = this.spare ?? this.newGroup();
-    this.spare = this.searchFinished && this.queue.length === 0 ? undefined : this.newGroup();
+    const idle = this.idle.pop();
+    if (idle) {
+      run.pg = idle;
+      return;
+    }
+    run.pg = this.newGroup();
     for (;;) {
       try {
         await run.pg.ready(2000);
@@ -424,10 +425,29 @@ class Experiment {
       } catch (e) {
         if (!(e instanceof GetTimeoutError)) throw e;
         if (run.stopReason) return;
+        // a trial that waits goes before new ones: it takes a group another trial left idle
+        const idle = this.idle.pop();
+        if (idle) {
+          const mine = run.pg;
+          run.pg = idle;
+          const removal = removePlacementGroup(mine).catch(() => undefined);
+          this.removals.add(removal);
+          void removal.then(() => this.removals.delete(removal));
+          return;
+        }
         await this.refreshNodes();
         const bad = this.infeasibleBundle();
         if (bad) throw this.schedulingError(t, bad);
       }
+    }
+  }
+
+  /** Removes idle groups (no trial will take them). */
+  private releaseSpares(): void {
+    for (const pg of this.idle.splice(0)) {
+      const removal = removePlacementGroup(pg).catch(() => undefined);
+      this.removals.add(removal);
+      void removal.then(() => this.removals.delete(removal));
     }
   }
 

@@ -30,6 +30,7 @@ import { checkpointKinds } from './fixtures/trainables.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CLI = resolve(here, '../dist/cli.js');
+const RAYTS = resolve(here, '../../core/dist/cli/main.js'); // `rayts tune …` runs rayts-tune git-style
 let storage: string;
 
 beforeAll(async () => {
@@ -90,7 +91,7 @@ describe('Tuner on an embedded cluster', { timeout: 180_000 }, () => {
     expect(show.stdout).toMatch(/plot: .*score\.svg/);
     const svg = readFileSync(join(storage, 'asha', 'score.svg'), 'utf8');
     expect(svg.match(/<polyline|<circle/g)!.length).toBe(6);
-    const list = await run(process.execPath, [CLI, 'list', storage]);
+    const list = await run(process.execPath, [RAYTS, 'tune', 'list', storage]);
     expect(list.stdout).toMatch(/asha {2}6 trials \(6 TERMINATED\)/);
     const bad = await run(process.execPath, [CLI, 'show', storage]).catch((e) => e);
     expect(bad.code).toBe(2);
