@@ -3,8 +3,10 @@
  * namespace (own interfaces, own loopback, own addresses in a private test subnet), joined by a bridge.
  * The daemons bind `--node-ip-address`; the test process is the driver on the bridge. Tasks, a 100 MB
  * pull between hosts, an actor and the edge agent run across them; then the camera's link is cut for
- * 5 s and every task sent to it still completes once it is back. Skips, saying why, where network
- * namespaces cannot be made (not root, no iproute2).
+ * 5 s and every task sent to it still completes once it is back. Everything runs with mutual TLS
+ * (`rayts cert create` for the subnet's addresses; `--tls-*` on every daemon, RAYTS_TLS_* for the driver
+ * and the CLI), and a plaintext client is refused. Skips, saying why, where network namespaces cannot be
+ * made (not root, no iproute2).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,8 +33,11 @@ describe.skipIf(!!unavailable)('multi-host cluster in network namespaces', () =>
   let edgeOut = '';
   const ids = { head: '', worker: '', camera: '' };
 
+  let certs = '';
+  const tlsFlags = () => ['--tls-cert', join(certs, 'node.pem'), '--tls-key', join(certs, 'node-key.pem'), '--tls-ca', join(certs, 'ca.pem'), '--tls-require-client-cert'];
+  const tlsEnv = () => ({ RAYTS_TLS_CA: join(certs, 'ca.pem'), RAYTS_TLS_CERT: join(certs, 'node.pem'), RAYTS_TLS_KEY: join(certs, 'node-key.pem') });
   const envFor = (dir: string): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = { ...process.env, RAYTS_TMPDIR: dir, RAYTS_HEARTBEAT_MS: '250' };
+    const env: NodeJS.ProcessEnv = { ...process.env, RAYTS_TMPDIR: dir, RAYTS_HEARTBEAT_MS: '250', ...tlsEnv() };
     delete env.RAYTS_TOKEN;
     delete env.RAYTS_ADDRESS;
     if (token) env.RAYTS_TOKEN = token;
@@ -50,16 +55,18 @@ describe.skipIf(!!unavailable)('multi-host cluster in network namespaces', () =>
     const head = net.add('head', 1);
     const work = net.add('work', 2);
     net.add('cam', 3);
-    for (let i = 0; i < 3; i++) dirs.push(mkdtempSync(join(tmpdir(), 'rayts-mh-')));
+    for (let i = 0; i < 4; i++) dirs.push(mkdtempSync(join(tmpdir(), 'rayts-mh-')));
+    certs = join(dirs[3], 'certs');
+    await run(process.execPath, [CLI, 'cert', 'create', '--out', certs, '--host', head.ip, '--host', work.ip, '--host', net.hosts.get('cam')!.ip, '--host', net.selfIp, '--host', '127.0.0.1']);
     const port = 6380;
-    const started = await rayts('head', dirs[0], ['start', '--head', '--port', String(port), '--num-cpus', '1', '--node-ip-address', head.ip, '--labels', 'host=head']);
+    const started = await rayts('head', dirs[0], ['start', '--head', '--port', String(port), '--num-cpus', '1', '--node-ip-address', head.ip, '--labels', 'host=head', ...tlsFlags()]);
     ids.head = /node ([0-9a-f]+)/.exec(started)?.[1] ?? '';
     headAddress = `${head.ip}:${port}`;
     token = readFileSync(join(dirs[0], 'session_latest', 'token'), 'utf8').trim();
-    const joined = await rayts('work', dirs[1], ['start', '--address', headAddress, '--num-cpus', '2', '--node-ip-address', work.ip, '--labels', 'host=work']);
+    const joined = await rayts('work', dirs[1], ['start', '--address', headAddress, '--num-cpus', '2', '--node-ip-address', work.ip, '--labels', 'host=work', ...tlsFlags()]);
     ids.worker = /rayts node ([0-9a-f]+)/.exec(joined)?.[1] ?? '';
 
-    const [cmd, argv] = net.exec('cam', [process.execPath, EDGE_CLI, '--address', headAddress, '--resources', '{"camera":1}', '--labels', 'device=cam-01', '--work-dir', join(dirs[2], 'edge')]);
+    const [cmd, argv] = net.exec('cam', [process.execPath, EDGE_CLI, '--address', headAddress, '--resources', '{"camera":1}', '--labels', 'device=cam-01', '--work-dir', join(dirs[2], 'edge'), ...tlsFlags().slice(0, 6)]);
     edge = spawn(cmd, argv, { env: envFor(dirs[2]), stdio: ['ignore', 'pipe', 'pipe'] });
     edge.stdout!.on('data', (d: Buffer) => (edgeOut += d.toString()));
     edge.stderr!.on('data', (d: Buffer) => (edgeOut += d.toString()));
@@ -68,6 +75,7 @@ describe.skipIf(!!unavailable)('multi-host cluster in network namespaces', () =>
     expect(ids.camera, edgeOut).not.toBe('');
 
     process.env.RAYTS_NODE_IP = net.selfIp;
+    Object.assign(process.env, tlsEnv());
     await init({ address: headAddress, token });
     await until(async () => (await nodes()).filter((n) => n.alive).length === 3, '3 alive nodes', 30_000);
   }, 120_000);
@@ -89,6 +97,17 @@ describe.skipIf(!!unavailable)('multi-host cluster in network namespaces', () =>
     expect(byId.get(ids.head)?.address).toMatch(new RegExp(`^${net.hosts.get('head')!.ip.replace(/\./g, '\\.')}:`));
     expect(byId.get(ids.worker)?.address).toMatch(new RegExp(`^${net.hosts.get('work')!.ip.replace(/\./g, '\\.')}:`));
     expect(byId.get(ids.camera)?.alive).toBe(true);
+  });
+
+  it('multi-host - the cluster speaks only TLS: a plaintext client is refused with a clear error', async () => {
+    const plain: NodeJS.ProcessEnv = { ...process.env, RAYTS_TOKEN: token };
+    for (const k of ['RAYTS_TLS_CA', 'RAYTS_TLS_CERT', 'RAYTS_TLS_KEY']) delete plain[k];
+    const r = await run(process.execPath, [CLI, 'status', '--address', headAddress], { env: plain, timeout: 60_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code?: number; stderr?: string }) => ({ code: e.code ?? 1, stderr: e.stderr ?? '' }),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/TLS/);
   });
 
   it('multi-host - tasks run on the host they are sent to', async () => {

@@ -162,6 +162,8 @@ const EXTRA_WHAT = {
   transfer_100mb_between_nodes: 'same, 100 MB',
   transfer_1gb_between_nodes: 'same, 1 GB (10^9 B)',
   transfer_100mb_node_to_driver: 'the driver gets a 100 MB object stored on node A',
+  generator_items_task: 'a remote async generator streams 2,000 small items; the driver iterates and gets each',
+  generator_items_actor: "same from an actor's async generator method",
 };
 
 const BASELINE_WHAT = {

@@ -23,6 +23,8 @@ export interface NodeSpec {
   labels?: string;
   /** `--object-store-memory` in bytes (the node's default otherwise). */
   objectStoreMemory?: number;
+  /** More `rayts start` flags (--metrics-port, --dashboard-port, TLS flags, ...). */
+  flags?: string[];
 }
 
 export interface CliResult {
@@ -130,6 +132,7 @@ function nodeFlags(n: NodeSpec): string[] {
   if (n.resources) out.push('--resources', JSON.stringify(n.resources));
   if (n.labels) out.push('--labels', n.labels);
   if (n.objectStoreMemory) out.push('--object-store-memory', String(n.objectStoreMemory));
+  if (n.flags) out.push(...n.flags);
   return out;
 }
 

@@ -9,7 +9,8 @@
  * await shutdown();
  */
 export { init, shutdown, type InitOptions, type RuntimeEnv } from './api/init.js';
-export { remote, type RemoteFunction, type RemoteArgs } from './api/remote-function.js';
+export { remote, type RemoteFunction, type RemoteArgs, type RemoteResult } from './api/remote-function.js';
+export { ObjectRefGenerator } from './api/object-ref-generator.js';
 export type { RemoteOptions } from './api/options.js';
 export {
   get,
@@ -26,13 +27,24 @@ export {
   type WaitOptions,
   type CancelOptions,
 } from './api/objects-api.js';
-export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './api/runtime.js';
+export type { RuntimeContext, NodeSummary, ObjectStoreStats, WaitResult } from './runtime/runtime.js';
 export { PlacementGroup } from './api/placement-group-handle.js';
 export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from './api/placement-group.js';
-export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorOptions } from './api/actor.js';
+export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorMethodOptions, type ActorOptions } from './api/actor.js';
 export { ActorPool, type ActorPoolOptions, type ActorPoolGetOptions, type ActorPoolFn } from './api/actor-pool.js';
 export { kv, KV_MAX_VALUE_BYTES, type Kv, type KvValue } from './api/kv.js';
 export { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from './edge/edge-node.js';
+export {
+  metrics,
+  type MetricOptions,
+  type HistogramOptions,
+  type MetricLabels,
+  type UserCounter,
+  type UserGauge,
+  type UserHistogram,
+} from './metrics/user-metrics.js';
+export type { DashboardSection } from './dashboard/library-sections.js';
+export type { TlsOptions } from './rpc/tls.js';
 export {
   ObjectRef,
   RayError,

@@ -161,6 +161,8 @@ export interface HeadRecord {
   address: string;
   pid: number;
   sessionDir: string;
+  /** The dashboard's URL, when the head serves one. */
+  dashboardUrl?: string;
 }
 
 export function writeHeadRecord(dir: string, rec: HeadRecord): void {

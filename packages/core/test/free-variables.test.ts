@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freeVariables } from '../src/api/free-variables.js';
+import { freeVariables } from '../src/code/free-variables.js';
 
 describe('freeVariables', () => {
   it('freeVariables - a self-contained arrow function has none', () => {
@@ -29,7 +29,7 @@ describe('freeVariables', () => {
 
 describe('analyzeFreeVariables', () => {
   it('analyzeFreeVariables - a namespace used only for API calls is an alias, not a closure', async () => {
-    const { analyzeFreeVariables } = await import('../src/api/free-variables.js');
+    const { analyzeFreeVariables } = await import('../src/code/free-variables.js');
     expect(analyzeFreeVariables('(r) => import_ray.get(r)')).toMatchObject({ free: [], apiAliases: ['import_ray'] });
     expect(analyzeFreeVariables('(r) => rt.get(r) + rt.other')).toMatchObject({ free: ['rt'], apiAliases: [] });
   });

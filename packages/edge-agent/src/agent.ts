@@ -10,7 +10,7 @@ import { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from '@samsara/ray
 import { InvalidArgumentError, parseLabels, validateResources, type ResourceMap } from '@samsara/ray-common';
 
 export const USAGE =
-  "rayts-edge --address HOST:PORT [--resources '{\"camera\":1}'] [--labels k=v,...] [--token T] [--num-cpus N] [--max-queued-tasks N] [--object-store-memory BYTES] [--work-dir DIR]";
+  "rayts-edge --address HOST:PORT [--resources '{\"camera\":1}'] [--labels k=v,...] [--token T] [--num-cpus N] [--max-queued-tasks N] [--object-store-memory BYTES] [--work-dir DIR] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]";
 
 /** What the command line asks for (see {@link USAGE}). */
 export interface EdgeAgentConfig {
@@ -22,6 +22,8 @@ export interface EdgeAgentConfig {
   readonly maxQueuedTasks?: number;
   readonly objectStoreMemory?: number;
   readonly workDir?: string;
+  /** TLS files (--tls-ca, --tls-cert, --tls-key); RAYTS_TLS_* when absent. */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 function numberFlag(v: string | undefined, flag: string, integer: boolean): number | undefined {
@@ -50,6 +52,9 @@ export function parseAgentArgs(argv: string[]): EdgeAgentConfig {
         'max-queued-tasks': { type: 'string' },
         'object-store-memory': { type: 'string' },
         'work-dir': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -79,6 +84,10 @@ export function parseAgentArgs(argv: string[]): EdgeAgentConfig {
     maxQueuedTasks: numberFlag(values['max-queued-tasks'] as string | undefined, 'max-queued-tasks', true),
     objectStoreMemory: numberFlag(values['object-store-memory'] as string | undefined, 'object-store-memory', true),
     workDir: values['work-dir'] as string | undefined,
+    tls:
+      values['tls-ca'] || values['tls-cert'] || values['tls-key']
+        ? { ca: values['tls-ca'] as string | undefined, cert: values['tls-cert'] as string | undefined, key: values['tls-key'] as string | undefined }
+        : undefined,
   };
 }
 
@@ -111,6 +120,7 @@ export async function runEdgeAgent(config: EdgeAgentConfig, exit: (code: number)
     maxQueuedTasks: config.maxQueuedTasks,
     objectStoreMemory: config.objectStoreMemory,
     workDir: config.workDir,
+    ...(config.tls ? { tls: Object.fromEntries(Object.entries(config.tls).filter(([, v]) => v !== undefined)) } : {}),
     onShutdown: () => void stop(0),
   };
   node = await startEdgeNode(options);

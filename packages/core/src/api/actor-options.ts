@@ -5,6 +5,7 @@ import { InvalidArgumentError, describe, type ResourceMap } from '@samsara/ray-c
 import { parseLabelSelector, type LabelSelector, type SchedulingStrategy } from '@samsara/ray-scheduler';
 import { checkKnownKeys, resolveDemand, resolveRetries, resolveScheduling } from './options.js';
 import type { PlacementGroup } from './placement-group-handle.js';
+import type { ResolvedActorOptions } from '../runtime/resolved-options.js';
 
 /** Options of an actor class (defaults in brackets). */
 export interface ActorOptions {
@@ -38,20 +39,7 @@ export const ACTOR_OPTION_NAMES = [
   'maxRestarts', 'maxTaskRetries', 'scheduling', 'labelSelector', 'placementGroup', 'bundleIndex',
 ] as const;
 
-export interface ResolvedActorOptions {
-  readonly name?: string;
-  readonly namespace?: string;
-  readonly detached: boolean;
-  readonly getIfExists: boolean;
-  readonly demand: Readonly<ResourceMap>;
-  readonly maxConcurrency: number;
-  readonly maxRestarts: number;
-  readonly maxTaskRetries: number;
-  readonly scheduling: SchedulingStrategy;
-  readonly labelSelector?: LabelSelector;
-  readonly placementGroup?: PlacementGroup;
-  readonly bundleIndex: number;
-}
+export type { ResolvedActorOptions } from '../runtime/resolved-options.js';
 
 export function resolveActorOptions(o: ActorOptions, where: string): ResolvedActorOptions {
   checkKnownKeys(o, ACTOR_OPTION_NAMES, where);

@@ -5,18 +5,32 @@
  * Handles can be passed to tasks and other actors; named actors are found with `getActor`.
  */
 import { InvalidArgumentError, ObjectRef, describe, registerExtension, EXT } from '@samsara/ray-common';
-import { describeCallable, type CallableInfo } from './function-descriptor.js';
+import { describeCallable, type CallableInfo } from '../code/function-descriptor.js';
 import { checkKnownKeys } from './options.js';
 import { resolveActorOptions, type ActorOptions, type ResolvedActorOptions } from './actor-options.js';
-import type { RemoteArgs } from './remote-function.js';
+import type { RemoteArgs, RemoteResult } from './remote-function.js';
+import { resolveGeneratorBackpressure } from './options.js';
+import { generatorOf } from './object-ref-generator.js';
 
 export { resolveActorOptions, ACTOR_OPTION_NAMES, type ActorOptions, type ResolvedActorOptions } from './actor-options.js';
-import { requireRuntime } from './runtime.js';
+import { requireRuntime } from '../runtime/runtime.js';
 
 type AnyFn = (...a: never[]) => unknown;
-/** A method of an actor handle: `.remote(...args)` returns an ObjectRef of its (awaited) result. */
+/**
+ * A method of an actor handle: `.remote(...args)` returns an ObjectRef of its (awaited) result, or an
+ * ObjectRefGenerator of its items when the method is a generator or async generator (`*m()`,
+ * `async *m()`, decided from the class's prototype when `actor()` is called).
+ */
 export interface ActorMethod<A extends unknown[], R> {
-  remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>;
+  remote(...args: RemoteArgs<A>): RemoteResult<R>;
+  /** Options of one call: `generatorBackpressure` (generator methods; see RemoteOptions). */
+  options(opts: ActorMethodOptions): ActorMethod<A, R>;
+}
+
+/** Options of an actor method call. */
+export interface ActorMethodOptions {
+  /** For a generator method: the producer pauses while this many items are unconsumed [-1: unbounded]. */
+  generatorBackpressure?: number;
 }
 /** A handle to one actor, typed from its class: every method becomes an ActorMethod. */
 export type ActorHandle<T> = {
@@ -37,23 +51,38 @@ export class ActorHandleData {
   constructor(
     readonly actorId: string,
     readonly className: string,
+    /** Methods that are generators (their calls stream); travels with the handle. */
+    readonly generatorMethods: readonly string[] = [],
   ) {}
 }
 
 const NOT_METHODS = new Set(['then', 'toJSON', 'constructor', 'actorId', 'className', 'inspect', 'asymmetricMatch', '$$typeof', 'nodeType', 'tagName']);
 
+function actorMethod(actorId: string, className: string, method: string, generator: boolean, backpressure: number): ActorMethod<unknown[], unknown> {
+  const what = `${className}.${method}`;
+  return {
+    remote: (...args: unknown[]) => {
+      const rt = requireRuntime(`${what}.remote()`);
+      return (generator ? generatorOf(rt.submitActorGeneratorCall(actorId, className, method, args, backpressure)) : rt.submitActorCall(actorId, className, method, args)) as never;
+    },
+    options: (opts: ActorMethodOptions) => {
+      checkKnownKeys(opts, ['generatorBackpressure'], `${what}.options()`);
+      return actorMethod(actorId, className, method, generator, resolveGeneratorBackpressure(opts.generatorBackpressure, `${what}.options()`));
+    },
+  };
+}
+
 /** Wraps handle data in the Proxy that exposes `handle.method.remote(...)`. */
-export function makeActorHandle<T>(actorId: string, className: string): ActorHandle<T> {
-  const data = new ActorHandleData(actorId, className);
+export function makeActorHandle<T>(actorId: string, className: string, generatorMethods: readonly string[] = []): ActorHandle<T> {
+  const data = new ActorHandleData(actorId, className, generatorMethods);
+  const generators = new Set(generatorMethods);
   const methods = new Map<string, ActorMethod<unknown[], unknown>>();
   return new Proxy(data, {
     get(target, prop, receiver) {
       if (typeof prop === 'symbol' || NOT_METHODS.has(prop) || prop in target) return Reflect.get(target, prop, receiver);
       let m = methods.get(prop);
       if (!m) {
-        m = {
-          remote: (...args: unknown[]) => requireRuntime(`${className}.${prop}.remote()`).submitActorCall(actorId, className, prop, args),
-        };
+        m = actorMethod(actorId, className, prop, generators.has(prop), 0);
         methods.set(prop, m);
       }
       return m;
@@ -64,8 +93,8 @@ export function makeActorHandle<T>(actorId: string, className: string): ActorHan
 registerExtension({
   Class: ActorHandleData as never,
   type: EXT.handle,
-  write: ((h: ActorHandleData) => [h.actorId, h.className]) as never,
-  read: ((d: [string, string]) => makeActorHandle(d[0], d[1])) as never,
+  write: ((h: ActorHandleData) => (h.generatorMethods.length ? [h.actorId, h.className, h.generatorMethods] : [h.actorId, h.className])) as never,
+  read: ((d: [string, string, string[]?]) => makeActorHandle(d[0], d[1], d[2] ?? [])) as never,
 });
 
 class ActorClassImpl<C extends new (...a: never[]) => unknown> implements ActorClass<C> {
@@ -79,7 +108,7 @@ class ActorClassImpl<C extends new (...a: never[]) => unknown> implements ActorC
   }
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
     const actorId = requireRuntime(`${this.info.name}.remote()`).createActor(this.info, args, this.resolved);
-    return makeActorHandle(actorId, this.info.name);
+    return makeActorHandle(actorId, this.info.name, this.info.generatorMethods);
   }
   options(opts: ActorOptions): ActorClass<C> {
     const merged = { ...this.raw, ...opts };
@@ -120,7 +149,7 @@ export async function getActor<T = Record<string, AnyFn>>(name: string, opts: { 
       hint: 'Check the name and namespace (rayts list actors); actors that are not detached end with the job that created them.',
     });
   }
-  return makeActorHandle<T>(found.actorId, found.className);
+  return makeActorHandle<T>(found.actorId, found.className, found.generatorMethods ?? []);
 }
 
 /** Ends an actor now. Later calls reject with ActorDiedError. Its restarts (if any) are not used. */

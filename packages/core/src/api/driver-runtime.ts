@@ -5,12 +5,12 @@
 import { ObjectRef, encodeValue, newTaskId, setRefHooks, type Logger, type ResourceMap } from '@samsara/ray-common';
 import type { CoreWorker, TaskArg } from '../owner/core-worker.js';
 import type { ClusterProcess } from '../process/cluster-process.js';
-import type { CallableInfo } from './function-descriptor.js';
+import type { CallableInfo } from '../code/function-descriptor.js';
 import type { ResolvedTaskOptions } from './options.js';
 import type { ResolvedActorOptions } from './actor-options.js';
-import { nodeSummaries } from './node-summaries.js';
-import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from './runtime.js';
-import { kvReplyOf } from './kv-reply.js';
+import { nodeSummaries } from '../runtime/node-summaries.js';
+import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, StreamHandle, WaitResult } from '../runtime/runtime.js';
+import { kvReplyOf } from '../runtime/kv-reply.js';
 
 /** Task arguments: top-level refs stay refs (resolved before the task runs); values are encoded, and the refs nested in them are listed. */
 export function toTaskArgs(args: readonly unknown[], fnName: string): TaskArg[] {
@@ -41,6 +41,11 @@ export class DriverRuntime implements Runtime {
     return this.worker.submit(info, toTaskArgs(args, info.name), opts);
   }
 
+  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): StreamHandle {
+    const stream = this.worker.submitGenerator(info, toTaskArgs(args, info.name), opts);
+    return { taskId: stream.taskId, ownerAddress: this.worker.address, stream };
+  }
+
   get(refs: readonly ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
     return this.worker.getValues(refs, timeoutMs);
   }
@@ -65,11 +70,16 @@ export class DriverRuntime implements Runtime {
     return this.worker.submitActorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`));
   }
 
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): StreamHandle {
+    const stream = this.worker.submitActorGeneratorCall(actorId, className, method, toTaskArgs(args, `${className}.${method}`), backpressure);
+    return { taskId: stream.taskId, ownerAddress: this.worker.address, stream };
+  }
+
   killActor(actorId: string): Promise<void> {
     return this.worker.killActor(actorId);
   }
 
-  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined> {
+  getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string; generatorMethods?: readonly string[] } | undefined> {
     return this.worker.getActor(name, namespace ?? this.namespace());
   }
 

@@ -29,8 +29,9 @@ import { ClusterProcess, defaultNodeResources } from '../process/cluster-process
 import { CoreWorker } from '../owner/core-worker.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { DriverRuntime } from './driver-runtime.js';
-import { currentRuntime, setRuntime } from './runtime.js';
+import { currentRuntime, setRuntime } from '../runtime/runtime.js';
 import { checkKnownKeys } from './options.js';
+import { configureTls, loadTls, servingTls, tlsOptionsFromEnv, type TlsOptions } from '../rpc/tls.js';
 
 export interface RuntimeEnv {
   /** Directory shipped to every node (node_modules and .git excluded); modules in it ship with their imports. */
@@ -61,10 +62,17 @@ export interface InitOptions {
   namespace?: string;
   /** Return quietly when already initialised [false: throw]. */
   ignoreReinitError?: boolean;
+  /**
+   * TLS, for a cluster started with --tls-*: `ca` verifies the cluster; this driver also serves (nodes
+   * pull the objects it owns), so it needs `cert` and `key` too — when left out, `node.pem` and
+   * `node-key.pem` beside the CA file (as `rayts cert create` writes them) are used.
+   * [RAYTS_TLS_CA / RAYTS_TLS_CERT / RAYTS_TLS_KEY; none: plaintext]
+   */
+  tls?: TlsOptions;
 }
 
 const INIT_OPTIONS = [
-  'address', 'token', 'numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory', 'runtimeEnv', 'namespace', 'ignoreReinitError',
+  'address', 'token', 'numCpus', 'numGpus', 'resources', 'labels', 'objectStoreMemory', 'runtimeEnv', 'namespace', 'ignoreReinitError', 'tls',
 ];
 
 function driverLogger(sessionDir: string | undefined): Logger {
@@ -92,6 +100,7 @@ export async function init(opts: InitOptions = {}): Promise<void> {
     if (opts.ignoreReinitError) return;
     throw new RayError('init() was already called in this process.', { hint: 'Call shutdown() first, or pass { ignoreReinitError: true }.' });
   }
+  configureTls(loadTls(servingTls(opts.tls ?? tlsOptionsFromEnv(), 'init()')));
   const wd = opts.runtimeEnv?.workingDir ?? (process.env.RAYTS_JOB_WORKING_DIR || undefined);
   if (opts.runtimeEnv !== undefined) checkKnownKeys(opts.runtimeEnv, ['workingDir'], 'init() runtimeEnv');
   const pkg = wd ? packWorkingDir(resolve(wd)) : undefined;

@@ -16,7 +16,7 @@
  * await kv.del('serve', 'app/detector');                       // true (it existed)
  */
 import { InvalidArgumentError, describe } from '@samsara/ray-common';
-import { requireRuntime } from './runtime.js';
+import { requireRuntime } from '../runtime/runtime.js';
 import { KV_MAX_VALUE_BYTES, kvNameProblem } from '../head/kv-table.js';
 
 export { KV_MAX_VALUE_BYTES };

@@ -4,7 +4,8 @@
  */
 import { InvalidArgumentError, ObjectRef, describe, addResources, type ResourceMap } from '@samsara/ray-common';
 import { checkKnownKeys } from './options.js';
-import { requireRuntime, type NodeSummary, type ObjectStoreStats, type RuntimeContext, type WaitResult } from './runtime.js';
+import { ObjectRefGenerator } from './object-ref-generator.js';
+import { requireRuntime, type NodeSummary, type ObjectStoreStats, type RuntimeContext, type WaitResult } from '../runtime/runtime.js';
 
 export interface GetOptions {
   /** Give up after this long with GetTimeoutError (which includes why pending tasks wait). Default: wait forever. */
@@ -91,10 +92,15 @@ export async function wait<T>(refs: readonly ObjectRef<T>[], opts: WaitOptions =
 /**
  * Cancels the task that produces `ref`. A queued task never runs; a running one is stopped with
  * `force`. `get` then rejects with TaskCancelledError; a cancelled task is never retried.
+ *
+ * Given an ObjectRefGenerator, stops its producer even without `force` (its generator's `return()` runs
+ * at the next item): the items that already arrived stay readable, then the iteration yields one ref
+ * whose `get` rejects with TaskCancelledError, and ends.
  */
-export async function cancel(ref: ObjectRef, opts: CancelOptions = {}): Promise<void> {
+export async function cancel(ref: ObjectRef | ObjectRefGenerator, opts: CancelOptions = {}): Promise<void> {
   checkKnownKeys(opts, ['force'], 'cancel()');
-  await requireRuntime('cancel()').cancel(checkRef(ref, 'cancel()'), opts.force === true);
+  const target = ref instanceof ObjectRefGenerator ? ref.taskRef() : checkRef(ref, 'cancel()');
+  await requireRuntime('cancel()').cancel(target, opts.force === true);
 }
 
 /** Frees objects now instead of when their refs are dropped. Later `get`s fail with ObjectLostError. */

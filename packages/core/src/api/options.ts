@@ -11,6 +11,7 @@ import {
 } from '@samsara/ray-common';
 import { parseLabelSelector, type LabelSelector, type SchedulingStrategy } from '@samsara/ray-scheduler';
 import type { PlacementGroup } from './placement-group-handle.js';
+import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
 
 /** Options of a remote function (all optional; defaults in brackets). */
 export interface RemoteOptions {
@@ -36,23 +37,29 @@ export interface RemoteOptions {
   placementGroup?: PlacementGroup;
   /** Bundle of the placement group [-1: any bundle]. */
   bundleIndex?: number;
+  /**
+   * For a generator function (streaming, see ObjectRefGenerator): the producer pauses while this many
+   * items it yielded are not yet consumed by the caller's iterator [-1: unbounded, as in Ray]. Ignored
+   * for other functions.
+   */
+  generatorBackpressure?: number;
 }
 
-export interface ResolvedTaskOptions {
-  readonly demand: Readonly<ResourceMap>;
-  readonly maxRetries: number;
-  readonly retryExceptions: boolean | readonly string[];
-  readonly name?: string;
-  readonly scheduling: SchedulingStrategy;
-  readonly labelSelector?: LabelSelector;
-  readonly placementGroup?: PlacementGroup;
-  readonly bundleIndex: number;
-}
+export type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
 
 export const TASK_OPTION_NAMES = [
   'numCpus', 'numGpus', 'memory', 'resources', 'maxRetries', 'retryExceptions', 'name', 'scheduling',
-  'labelSelector', 'placementGroup', 'bundleIndex',
+  'labelSelector', 'placementGroup', 'bundleIndex', 'generatorBackpressure',
 ] as const;
+
+/** `generatorBackpressure` as a number of items, 0 for unbounded (undefined or -1). */
+export function resolveGeneratorBackpressure(v: unknown, where: string): number {
+  if (v === undefined || v === -1) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new InvalidArgumentError(`${where}: generatorBackpressure must be an integer ≥ 1 (items the producer may run ahead), or -1 for unbounded; got ${describe(v)}.`);
+  }
+  return v;
+}
 
 export function checkKnownKeys(opts: object, valid: readonly string[], where: string): void {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
@@ -139,5 +146,6 @@ export function resolveTaskOptions(o: RemoteOptions, where: string): ResolvedTas
     labelSelector: o.labelSelector === undefined ? undefined : parseLabelSelector(o.labelSelector, where),
     placementGroup: o.placementGroup,
     bundleIndex,
+    generatorBackpressure: resolveGeneratorBackpressure(o.generatorBackpressure, where),
   });
 }

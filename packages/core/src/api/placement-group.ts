@@ -7,7 +7,7 @@ import { InvalidArgumentError, describe, newPlacementGroupId, validateResources,
 import type { PlacementGroupStrategy } from '@samsara/ray-scheduler';
 import { checkKnownKeys } from './options.js';
 import { PlacementGroup } from './placement-group-handle.js';
-import { requireRuntime } from './runtime.js';
+import { requireRuntime } from '../runtime/runtime.js';
 
 export interface PlacementGroupOptions {
   /** PACK (few nodes, best effort), SPREAD, STRICT_PACK (one node), STRICT_SPREAD (one node each) ['PACK']. */

@@ -3,7 +3,7 @@
  * and classes). It leaves out what only a driver process needs — starting and joining clusters, gRPC
  * servers, the head — so that each worker thread (one per actor) stays small.
  */
-import { requireRuntime } from './runtime.js';
+import { requireRuntime } from '../runtime/runtime.js';
 
 export { remote } from './remote-function.js';
 export {

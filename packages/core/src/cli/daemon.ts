@@ -10,6 +10,8 @@ import { ClusterProcess } from '../process/cluster-process.js';
 import { writeHeadRecord } from '../session.js';
 import { forgetProcess, recordProcess } from './process-records.js';
 import { markHeadStopped } from './restore-session.js';
+import { configureTls, loadTls, type TlsOptions } from '../rpc/tls.js';
+import { enableProcessMetrics } from '../metrics/node-metrics.js';
 
 export interface DaemonConfig {
   role: 'head' | 'worker';
@@ -24,6 +26,13 @@ export interface DaemonConfig {
   readyFile: string;
   /** Head: continue the session's persisted state (its previous head died). */
   restore?: boolean;
+  /** Head: dashboard listener (port 8265 falls back to a free one when busy and not asked for). */
+  dashboard?: { host: string; port: number; fallbackToFreePort: boolean };
+  /** Node: /metrics port. */
+  metricsPort?: number;
+  metricsPublic?: boolean;
+  /** TLS files for every listener and dialer of the process. */
+  tls?: TlsOptions;
 }
 
 export async function runDaemon(cfg: DaemonConfig): Promise<void> {
@@ -63,6 +72,8 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
   // Recorded from the start, so that `rayts stop` also ends a daemon that never finishes starting.
   recordProcess({ pid: process.pid, role: cfg.role, address: '', sessionDir: cfg.sessionDir, startedAt: new Date().toISOString() });
   const hasNode = Object.values(cfg.resources).some((v) => v > 0);
+  configureTls(loadTls(cfg.tls));
+  enableProcessMetrics();
   proc = await ClusterProcess.start({
     head: cfg.role === 'head',
     node: cfg.role === 'worker' || hasNode,
@@ -80,11 +91,15 @@ export async function runDaemon(cfg: DaemonConfig): Promise<void> {
     onShutdown: (reason) => void stop(`cluster shutdown: ${reason}`),
     persistHeadState: cfg.role === 'head',
     restoreHead: cfg.restore,
+    dashboard: cfg.dashboard,
+    metricsPort: cfg.metricsPort,
+    metricsPublic: cfg.metricsPublic,
   });
-  if (cfg.role === 'head') writeHeadRecord(cfg.sessionDir, { address: proc.address, pid: process.pid, sessionDir: cfg.sessionDir });
+  const dashboardUrl = proc.dashboard?.url;
+  if (cfg.role === 'head') writeHeadRecord(cfg.sessionDir, { address: proc.address, pid: process.pid, sessionDir: cfg.sessionDir, dashboardUrl });
   recordProcess({ pid: process.pid, role: cfg.role, address: proc.address, sessionDir: cfg.sessionDir, startedAt: new Date().toISOString() });
   log.info({ address: proc.address, nodeId: proc.node?.nodeId, maxOpenFiles: openFilesLimit() }, 'ready');
-  writeFileSync(cfg.readyFile, JSON.stringify({ address: proc.address, nodeId: proc.node?.nodeId ?? '', pid: process.pid, restored: proc.head?.restored }));
+  writeFileSync(cfg.readyFile, JSON.stringify({ address: proc.address, nodeId: proc.node?.nodeId ?? '', pid: process.pid, restored: proc.head?.restored, dashboardUrl, metricsPort: proc.metrics?.port }));
 }
 
 /** The soft descriptor limit (Linux: /proc/self/limits), for the ready log line; '' elsewhere. */

@@ -10,8 +10,9 @@ import { callUnary } from '../rpc/auth.js';
 import { liveSession, resolveTokenSource, sessionsWithHead } from '../session.js';
 import { noteTokenSource } from '../rpc/auth.js';
 import { parse } from './args.js';
-import { nodeSummaries } from '../api/node-summaries.js';
+import { nodeSummaries } from '../runtime/node-summaries.js';
 import { listObjects } from './list-objects.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export const STATUS_USAGE = 'rayts status [--address HOST:PORT] [--token T] [--json]';
 export const LIST_USAGE = 'rayts list nodes|actors|tasks|placement-groups|jobs|objects [--address HOST:PORT] [--token T] [--json] [--limit N]';
@@ -42,7 +43,7 @@ export function tokenFor(address: string, explicit: string | undefined): string 
 }
 
 async function withHead<T>(address: string, token: string, f: (c: grpc.Client) => Promise<T>): Promise<T> {
-  const c = new HeadClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const c = new HeadClient(address, channelCredentials(), CHANNEL_OPTIONS);
   try {
     return await f(c);
   } finally {

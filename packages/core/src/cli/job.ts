@@ -16,6 +16,7 @@ import { authMetadata, callUnary, fromGrpcError } from '../rpc/auth.js';
 import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { parse } from './args.js';
 import { headAddress, plain, tokenFor } from './inspect.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export const JOB_USAGE =
   'rayts job submit [--address HOST:PORT] [--token T] [--working-dir DIR] [--no-wait] -- <entrypoint command...>\n' +
@@ -35,7 +36,7 @@ interface Head {
 async function withJobs<T>(values: { address?: string; token?: string }, f: (h: Head) => Promise<T>): Promise<T> {
   const address = headAddress(values.address);
   const token = tokenFor(address, values.token);
-  const client = new JobClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const client = new JobClient(address, channelCredentials(), CHANNEL_OPTIONS);
   try {
     return await f({ address, token, client });
   } finally {

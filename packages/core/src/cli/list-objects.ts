@@ -9,6 +9,7 @@ import type { rayts } from '@samsara/ray-proto';
 import { CHANNEL_OPTIONS } from '../rpc/services.js';
 import { StoreClient } from '../rpc/job-services.js';
 import { callUnary } from '../rpc/auth.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export interface ObjectRow {
   objectId: string;
@@ -54,7 +55,7 @@ export async function listObjects(
   let total = 0;
   const answers = await Promise.all(
     targets.map(async (t) => {
-      const c = new StoreClient(t.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      const c = new StoreClient(t.address, channelCredentials(), CHANNEL_OPTIONS);
       try {
         const r = await callUnary<rayts.IListRequest, rayts.ObjectList>(c, 'listObjects', { limit }, token, 5_000);
         total += r.total;

@@ -12,6 +12,9 @@ import { runDaemon, type DaemonConfig } from './daemon.js';
 import { forgetProcess } from './process-records.js';
 import { job, JOB_USAGE } from './job.js';
 import { runExternal } from './external.js';
+import { dashboard, DASHBOARD_USAGE } from './dashboard.js';
+import { cert, CERT_USAGE } from './cert.js';
+import { clientTls, configureTls, loadTls, tlsOptionsFromEnv } from '../rpc/tls.js';
 
 const USAGE = `rayts — a Ray-like cluster for Node.js
 
@@ -21,11 +24,16 @@ Usage:
   ${STATUS_USAGE}
   ${LIST_USAGE}
   ${JOB_USAGE}
+  ${DASHBOARD_USAGE}     prints a one-time login link
+  ${CERT_USAGE}
   rayts <library> ...      runs rayts-<library> (serve, tune, workflow) when installed
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // Client commands (status, list, job, dashboard, stop) dial with RAYTS_TLS_CA & co when set; daemons
+  // take their TLS from their flags.
+  if (cmd !== 'start' && cmd !== '__daemon') configureTls(loadTls(clientTls(tlsOptionsFromEnv())));
   switch (cmd) {
     case 'start':
       return start(rest);
@@ -37,6 +45,10 @@ async function main(argv: string[]): Promise<number> {
       return list(rest);
     case 'job':
       return job(rest);
+    case 'dashboard':
+      return dashboard(rest);
+    case 'cert':
+      return cert(rest);
     case '__daemon': {
       const cfg = JSON.parse(process.env.RAYTS_DAEMON_CONFIG ?? '{}') as DaemonConfig;
       delete process.env.RAYTS_DAEMON_CONFIG;

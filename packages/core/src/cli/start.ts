@@ -5,7 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DEFAULT_DASHBOARD_PORT } from '../dashboard/dashboard-server.js';
+import { loadTls, type TlsOptions } from '../rpc/tls.js';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_HEAD_PORT, InvalidArgumentError, RayError, sessionsRoot, formatResources, randomId } from '@samsara/ray-common';
 import { createSession, markLatest, resolveToken, sessionForAddress, tokenPath, writeToken } from '../session.js';
@@ -17,8 +19,10 @@ import { forgetProcess } from './process-records.js';
 import type { RecoverySummary } from '../head/head-recovery.js';
 
 export const START_USAGE =
-  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh] [--block]\n' +
-  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--block]';
+  'rayts start --head [--port N] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--restore | --fresh]\n' +
+  '                   [--dashboard-port N] [--dashboard-host IP] [--metrics-port N] [--metrics-public] [TLS flags] [--block]\n' +
+  '       rayts start --address HOST:PORT [--token T] [--num-cpus N] [--num-gpus N] [--resources JSON] [--labels k=v,...] [--object-store-memory BYTES] [--node-ip-address IP] [--metrics-port N] [--metrics-public] [TLS flags] [--block]\n' +
+  '       TLS flags: --tls-cert FILE --tls-key FILE --tls-ca FILE [--tls-require-client-cert]  (make them with rayts cert create)';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -39,6 +43,14 @@ export async function start(argv: string[]): Promise<number> {
       block: { type: 'boolean' },
       restore: { type: 'boolean' },
       fresh: { type: 'boolean' },
+      'dashboard-port': { type: 'string' },
+      'dashboard-host': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-public': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-require-client-cert': { type: 'boolean' },
     },
     START_USAGE,
   );
@@ -89,6 +101,7 @@ export async function start(argv: string[]): Promise<number> {
     cfg = { role: 'worker', host, port: 0, headAddress: values.address, sessionDir, sessionName: '', resources, labels, objectStoreMemory: osm, readyFile: '' };
   }
   cfg.readyFile = join(sessionDir, `ready-${randomId(4)}.json`);
+  Object.assign(cfg, opsFlags(values, cfg.role === 'head', host));
 
   if (values.block) {
     process.env.RAYTS_TOKEN = token;
@@ -147,7 +160,47 @@ function restorableFor(values: { restore?: boolean; fresh?: boolean; port?: stri
   return fits ? prev : undefined;
 }
 
-function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string; restored?: RecoverySummary }> {
+/** Dashboard, metrics and TLS flags (docs/operations.md), checked before anything starts. */
+function opsFlags(
+  values: Record<string, string | boolean | undefined>,
+  isHead: boolean,
+  host: string,
+): Pick<DaemonConfig, 'dashboard' | 'metricsPort' | 'metricsPublic' | 'tls'> {
+  const out: Pick<DaemonConfig, 'dashboard' | 'metricsPort' | 'metricsPublic' | 'tls'> = {};
+  const dp = values['dashboard-port'] as string | undefined;
+  const dh = values['dashboard-host'] as string | undefined;
+  if (!isHead && (dp !== undefined || dh !== undefined)) throw new InvalidArgumentError('--dashboard-port and --dashboard-host are for the head.', { hint: `Usage: ${START_USAGE}` });
+  if (isHead) {
+    out.dashboard = { host: dh ?? '127.0.0.1', port: namedPort(dp, 'dashboard-port', DEFAULT_DASHBOARD_PORT), fallbackToFreePort: dp === undefined };
+  }
+  const mp = values['metrics-port'] as string | undefined;
+  if (mp !== undefined) out.metricsPort = namedPort(mp, 'metrics-port', 0);
+  if (values['metrics-public']) out.metricsPublic = true;
+  const tls: TlsOptions = {
+    ca: values['tls-ca'] as string | undefined,
+    cert: values['tls-cert'] as string | undefined,
+    key: values['tls-key'] as string | undefined,
+    requireClientCert: values['tls-require-client-cert'] ? true : undefined,
+  };
+  // Checked (and the files read) here, so a typo fails the command rather than the detached daemon.
+  if ((tls.ca || tls.cert || tls.key) && !(tls.cert && tls.key)) {
+    throw new InvalidArgumentError('TLS on a node needs --tls-cert and --tls-key (it serves other nodes), and --tls-ca to verify them.', {
+      hint: 'Make them with rayts cert create --out DIR --host HOST.',
+    });
+  }
+  if (tls.cert && !tls.ca) throw new InvalidArgumentError('--tls-ca is needed with --tls-cert: nodes verify each other against it.', { hint: 'rayts cert create writes ca.pem beside node.pem.' });
+  if (loadTls(tls)) out.tls = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'string' ? resolve(v) : v])) as TlsOptions;
+  return out;
+}
+
+function namedPort(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--${flag} must be an integer 0–65535, got ${JSON.stringify(v)}.`);
+  return n;
+}
+
+function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: string): Promise<{ address: string; nodeId: string; restored?: RecoverySummary; dashboardUrl?: string; metricsPort?: number }> {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 30_000;
     let exited = false;
@@ -187,7 +240,7 @@ function waitReady(file: string, child: ReturnType<typeof spawn>, sessionDir: st
   });
 }
 
-function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string; restored?: RecoverySummary }, sessionDir: string): void {
+function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: string; restored?: RecoverySummary; dashboardUrl?: string; metricsPort?: number }, sessionDir: string): void {
   const lines: string[] = [];
   if (cfg.role === 'head') {
     lines.push(`rayts head started at ${ready.address}${ready.nodeId ? ` (node ${ready.nodeId}, ${formatResources(cfg.resources)})` : ' (no node: --num-cpus 0)'}`);
@@ -201,6 +254,9 @@ function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: strin
     lines.push(`  session:  ${sessionDir}`);
     lines.push(`  token:    ${tokenPath(sessionDir)}  (mode 0600; other machines need it as RAYTS_TOKEN)`);
     lines.push(`  logs:     ${join(sessionDir, 'logs')}`);
+    if (ready.dashboardUrl) lines.push(`  dashboard: ${ready.dashboardUrl}  (log in: rayts dashboard; /metrics there too)`);
+    if (ready.metricsPort) lines.push(`  metrics:  /metrics on port ${ready.metricsPort}${cfg.metricsPublic ? ' (public)' : ' (Authorization: Bearer <token>)'}`);
+    if (cfg.tls) lines.push(`  tls:      on (CA ${cfg.tls.ca ?? 'system'}${cfg.tls.requireClientCert ? ', client certificates required' : ''}); peers need --tls-ca / RAYTS_TLS_CA`);
     lines.push('');
     lines.push('Join another node on this machine:');
     lines.push(`  rayts start --address ${ready.address}`);
@@ -212,6 +268,7 @@ function printStarted(cfg: DaemonConfig, ready: { address: string; nodeId: strin
   } else {
     lines.push(`rayts node ${ready.nodeId} joined ${cfg.headAddress} (${formatResources(cfg.resources)}${Object.keys(cfg.labels).length ? `, labels ${JSON.stringify(cfg.labels)}` : ''})`);
     lines.push(`  listening on ${ready.address}; logs in ${join(sessionDir, 'logs')}`);
+    if (ready.metricsPort) lines.push(`  metrics: /metrics on port ${ready.metricsPort}`);
     lines.push('Check the cluster: rayts status     Stop what this machine started: rayts stop');
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -11,6 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS } from '../rpc/services.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export const EDGE_NODE_HEADER = 'rayts-edge-node';
 export const RELAY_TO_HEADER = 'rayts-relay-to';
@@ -52,7 +53,7 @@ export function peerRoute(address: string): { target: string; header?: readonly 
 /** A client of `Ctor`'s service for the peer at `address` (an ordinary, edge or relayed address). */
 export function dialPeer(Ctor: grpc.ServiceClientConstructor, address: string): grpc.Client {
   const route = peerRoute(address);
-  if (!route.header) return new Ctor(route.target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  if (!route.header) return new Ctor(route.target, channelCredentials(), CHANNEL_OPTIONS);
   const [key, value] = route.header;
   const addHeader: grpc.Interceptor = (options, nextCall) =>
     new grpc.InterceptingCall(nextCall(options), {
@@ -61,5 +62,5 @@ export function dialPeer(Ctor: grpc.ServiceClientConstructor, address: string): 
         next(metadata, listener);
       },
     });
-  return new Ctor(route.target, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, interceptors: [addHeader] });
+  return new Ctor(route.target, channelCredentials(), { ...CHANNEL_OPTIONS, interceptors: [addHeader] });
 }

@@ -28,6 +28,7 @@ import { forgetProcess, recordProcess } from '../cli/process-records.js';
 import { EdgeTunnelClient } from './edge-tunnel-client.js';
 import { relayDialsVia } from './edge-address.js';
 import { backoffMs } from './tunnel-frames.js';
+import { clientTls, configureTls, loadTls, tlsOptionsFromEnv, type TlsOptions } from '../rpc/tls.js';
 
 /** Options of {@link startEdgeNode} (defaults in brackets). */
 export interface EdgeNodeOptions {
@@ -53,9 +54,14 @@ export interface EdgeNodeOptions {
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
   /** Called when the head orders the cluster to stop (the head's Shutdown RPC). */
   readonly onShutdown?: (reason: string) => void;
+  /**
+   * TLS for the tunnel to the head: `ca` verifies the head; `cert`/`key` are presented when the cluster
+   * requires client certificates [RAYTS_TLS_CA / RAYTS_TLS_CERT / RAYTS_TLS_KEY; none: plaintext].
+   */
+  readonly tls?: TlsOptions;
 }
 
-const OPTION_KEYS = ['address', 'token', 'resources', 'labels', 'numCpus', 'maxQueuedTasks', 'objectStoreMemory', 'workDir', 'log', 'reconnect', 'onShutdown'];
+const OPTION_KEYS = ['address', 'token', 'resources', 'labels', 'numCpus', 'maxQueuedTasks', 'objectStoreMemory', 'workDir', 'log', 'reconnect', 'onShutdown', 'tls'];
 
 /** A running edge node. */
 export interface EdgeNode {
@@ -98,6 +104,8 @@ export async function startEdgeNode(options: EdgeNodeOptions): Promise<EdgeNode>
   const log = o.log ?? createRootLogger('rayts-edge', join(workDir, 'logs', `edge-${process.pid}.log`));
   const token = resolveToken(o.token, undefined, o.address);
   const health = healthConfig();
+  // An edge node only dials out: a CA is enough (a certificate only for clusters that require one).
+  configureTls(loadTls(clientTls(options.tls ?? tlsOptionsFromEnv())));
   relayDialsVia(o.address);
 
   const router = new OwnerRouter();

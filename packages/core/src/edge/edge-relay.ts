@@ -19,6 +19,7 @@ import { authMetadata } from '../rpc/auth.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { EDGE_NODE_HEADER, RELAY_TO_HEADER, edgeAddress, parseEdgeAddress } from './edge-address.js';
 import { Inbox, Outbox, type OutFrame } from './tunnel-frames.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export interface EdgeRelayOptions {
   readonly token: string;
@@ -321,7 +322,7 @@ export class EdgeRelay {
     }
     let client = this.proxies.get(address);
     if (!client) {
-      client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      client = new grpc.Client(address, channelCredentials(), CHANNEL_OPTIONS);
       this.proxies.set(address, client);
     }
     const md = authMetadata(this.o.token);

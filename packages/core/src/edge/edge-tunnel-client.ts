@@ -15,6 +15,8 @@ import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, CHANNEL_OPTIONS, pb } from '../rpc/services.js';
 import { authMetadata, fromGrpcError } from '../rpc/auth.js';
 import { Inbox, Outbox, TUNNEL_MAX_UNACKED_BYTES, TUNNEL_WINDOW_BYTES, backoffMs, type OutFrame } from './tunnel-frames.js';
+import { channelCredentials } from '../rpc/tls.js';
+import { probeTlsPeer, tlsMismatchError } from '../rpc/tls-diagnosis.js';
 
 type MethodDef = grpc.MethodDefinition<unknown, unknown>;
 type Handler = (call: never, ...rest: never[]) => unknown;
@@ -110,7 +112,7 @@ export class EdgeTunnelClient {
   private welcomedOnce = false;
 
   constructor(private readonly o: EdgeTunnelOptions) {
-    this.client = new HeadClient(o.headAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new HeadClient(o.headAddress, channelCredentials(), CHANNEL_OPTIONS);
     let resolve!: (a: string) => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<string>((res, rej) => {
@@ -164,6 +166,16 @@ export class EdgeTunnelClient {
         this.firstWelcome.reject(fromGrpcError(e, 'EdgeTunnel', this.o.headAddress));
         this.close();
         return;
+      }
+      if (e.code === grpc.status.UNAVAILABLE && !this.welcomedOnce) {
+        // TLS on one side only never heals by retrying: say so instead of reconnecting forever.
+        const head = this.o.headAddress;
+        const mismatch = tlsMismatchError(head, String(e.details ?? ''));
+        void (mismatch ? Promise.resolve(mismatch) : probeTlsPeer(head)).then((err) => {
+          if (!err || this.welcomedOnce) return;
+          this.firstWelcome.reject(err);
+          this.close();
+        });
       }
       broke(e.message);
     });

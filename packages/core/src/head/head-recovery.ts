@@ -13,7 +13,7 @@
  */
 import type { Logger, ResourceMap } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
-import type { HeadServer, JobRecord } from './head-server.js';
+import type { HeadTables, JobRecord } from './head-tables.js';
 import type { JournalTables } from './state-journal.js';
 import type { PersistedNode } from './head-state-store.js';
 
@@ -31,7 +31,7 @@ function values<T>(tables: JournalTables, t: string): T[] {
 }
 
 /** Restores `tables` into `head`. Returns what came back. */
-export function restoreHeadState(head: HeadServer, tables: JournalTables, deadAfterMs: number, log: Logger): RecoverySummary {
+export function restoreHeadState(head: HeadTables, tables: JournalTables, deadAfterMs: number, log: Logger): RecoverySummary {
   const nodes = values<PersistedNode>(tables, 'nodes');
   for (const n of nodes) {
     head.nodes.restore({

@@ -20,6 +20,9 @@ import { PlacementGroupManager } from './placement-group-manager.js';
 import { HeadStateStore } from './head-state-store.js';
 import { restoreHeadState, type RecoverySummary } from './head-recovery.js';
 import { JobManager } from './job-manager.js';
+import type { HeadTables, JobRecord } from './head-tables.js';
+
+export type { JobRecord } from './head-tables.js';
 import { KvTable } from './kv-table.js';
 
 export interface HeadServerOptions {
@@ -36,17 +39,7 @@ export interface HeadServerOptions {
   readonly jobs?: { readonly sessionDir: string; readonly token: string; readonly address: () => string };
 }
 
-export interface JobRecord {
-  jobId: string;
-  driverAddress: string;
-  state: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-  startMs: number;
-  endMs: number;
-  pid: number;
-  entrypoint: string;
-}
-
-export class HeadServer {
+export class HeadServer implements HeadTables {
   readonly nodes: NodeTable;
   readonly tasks = new TaskEventTable(20_000);
   readonly actors: ActorDirectory;

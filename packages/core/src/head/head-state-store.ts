@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from '@samsara/ray-common';
-import type { HeadServer } from './head-server.js';
+import type { HeadTables } from './head-tables.js';
 import type { NodeRecord } from './node-table.js';
 import { StateJournal, type JournalTables, type StateJournalStats } from './state-journal.js';
 
@@ -61,7 +61,7 @@ export class HeadStateStore {
   readonly replayed: JournalTables;
 
   constructor(
-    private readonly head: HeadServer,
+    private readonly head: HeadTables,
     o: HeadStateStoreOptions,
   ) {
     const { journal, tables } = StateJournal.open(

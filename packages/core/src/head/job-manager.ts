@@ -27,6 +27,7 @@ import { ensureWorkingDir, WORKING_DIR_MAX_BYTES } from '../runtime-env/working-
 import { jobServiceDefinition } from '../rpc/job-services.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { sessionMembers, signalJobProcesses } from './job-processes.js';
+import { tlsEnv } from '../rpc/tls.js';
 
 export type SubmissionState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
 
@@ -126,6 +127,7 @@ export class JobManager {
         stdio: ['ignore', fd, fd],
         env: {
           ...process.env,
+          ...tlsEnv(),
           RAYTS_ADDRESS: this.o.headAddress(),
           RAYTS_TOKEN: this.o.token,
           RAYTS_SUBMISSION_ID: submissionId,
@@ -186,6 +188,24 @@ export class JobManager {
     const out: rayts.IJobInfo[] = [...this.jobs.values()].map((s) => this.toInfo(s));
     for (const d of drivers) if (!linked.has(d.jobId ?? '')) out.push({ ...d, type: 'DRIVER' });
     return out;
+  }
+
+  /**
+   * Up to `maxBytes` of a submission's log from `offset` (the dashboard polls it), or undefined for an
+   * unknown submission.
+   */
+  async readLog(submissionId: string, offset: number, maxBytes = LOG_CHUNK_BYTES): Promise<{ data: Buffer; offset: number; ended: boolean } | undefined> {
+    const s = this.jobs.get(submissionId);
+    if (!s) return undefined;
+    const from = Math.max(0, Math.floor(offset) || 0);
+    const fh = await open(s.logPath, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(maxBytes, 4 << 20)));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+      return { data: buf.subarray(0, bytesRead), offset: from + bytesRead, ended: s.endMs > 0 };
+    } finally {
+      await fh.close();
+    }
   }
 
   /** SIGTERM to the job's process group now, SIGKILL after the grace period. */

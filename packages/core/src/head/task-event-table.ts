@@ -40,6 +40,16 @@ export class TaskEventTable {
     }
   }
 
+  /** How many of the tasks kept here are in each state now. */
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.tasks.values()) {
+      const st = t.state || 'UNKNOWN';
+      out[st] = (out[st] ?? 0) + 1;
+    }
+    return out;
+  }
+
   pending(): rayts.IPendingTaskInfo[] {
     const out: rayts.IPendingTaskInfo[] = [];
     for (const id of this.pendingIds) {

@@ -17,14 +17,15 @@ import {
   type ResourceMap,
 } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
-import type { WorkerFunction, WorkerInit } from '../worker/protocol.js';
+import type { WorkerFunction, WorkerInit, WorkerReply } from '../worker/protocol.js';
 import type { ActorToMain, ActorWorkerData, MainToActor } from '../worker/actor-protocol.js';
 import type { WorkerArg } from '../worker/values.js';
 import { workerHeapMb } from './worker-pool.js';
 import { ActorThreadCapacity } from './actor-capacity.js';
 import type { EncodedObject } from '@samsara/ray-object-store';
+import type { StreamItem } from '../worker/generator-driver.js';
 
-const ENTRY = fileURLToPath(new URL('../worker/actor-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../thread/actor-entry.js', import.meta.url));
 
 /**
  * V8 limits of an actor's thread. The old generation is capped like a task thread's
@@ -95,6 +96,22 @@ export interface ActorHostDeps {
   release(demand: ResourceMap): void;
   /** Puts a large result into the node's store; returns the result message fields. */
   storeResult(objectId: string, stored: EncodedObject, jobId: string, ownerAddress: string): rayts.ITaskResult;
+  /** Sends items of a streaming call after `chain` (see NodeDaemon.sendItems). */
+  sendItems?(to: ReplyTarget, spec: { taskId: string; attempt: number; jobId: string; ownerAddress: string }, items: readonly StreamItem[], chain: Promise<void> | undefined): Promise<void>;
+  /** Items of a streaming call its caller consumed before the call reached the actor. */
+  takeEarlyAck?(taskId: string): number;
+}
+
+/** A method call delivered to an actor and not answered yet. */
+interface HostedCall {
+  readonly attempt: number;
+  readonly to: ReplyTarget;
+  readonly release: () => void;
+  readonly jobId: string;
+  readonly callerAddress: string;
+  /** A streaming call: its items' sends, in order, before its result. */
+  items?: Promise<void>;
+  readonly streaming: boolean;
 }
 
 interface HostedActor {
@@ -111,7 +128,7 @@ interface HostedActor {
   readonly demand: ResourceMap;
   readonly pgId: string;
   readonly creation: { taskId: string; attempt: number; to: ReplyTarget };
-  readonly calls: Map<string, { attempt: number; to: ReplyTarget; release: () => void; jobId: string; callerAddress: string }>;
+  readonly calls: Map<string, HostedCall>;
   state: 'creating' | 'alive' | 'dead';
   shutdownDone?: () => void;
   releaseCreationArgs?: () => void;
@@ -193,6 +210,13 @@ export class ActorHost {
 
   get size(): number {
     return this.actors.size;
+  }
+
+  /** Hosted actors by state (for /metrics). */
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = { creating: 0, alive: 0 };
+    for (const a of this.actors.values()) if (a.state !== 'dead') out[a.state] = (out[a.state] ?? 0) + 1;
+    return out;
   }
 
   create(spec: rayts.TaskSpec, to: ReplyTarget, demand: ResourceMap, fn: WorkerFunction, workingDirPath: string, args: WorkerArg[], release: () => void): void {
@@ -318,8 +342,36 @@ export class ActorHost {
       });
       return;
     }
-    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release, jobId: spec.jobId, callerAddress: spec.ownerAddress });
-    this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args });
+    a.calls.set(spec.taskId, { attempt: spec.attempt, to, release, jobId: spec.jobId, callerAddress: spec.ownerAddress, streaming: spec.streaming });
+    const generator = spec.streaming
+      ? {
+          backpressure: Math.max(0, spec.generatorBackpressure | 0),
+          skip: Math.max(0, spec.generatorSkip | 0),
+          consumed: Math.max(spec.generatorConsumed || 0, this.d.takeEarlyAck?.(spec.taskId) ?? 0),
+        }
+      : undefined;
+    this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args, generator });
+  }
+
+  /** A streaming call's caller consumed `consumed` items. False when no actor here runs that call. */
+  generatorAck(taskId: string, consumed: number): boolean {
+    const a = this.actorOfCall(taskId);
+    if (!a) return false;
+    this.post(a, { type: 'genAck', taskId, consumed });
+    return true;
+  }
+
+  /** Stops a streaming call's generator (queued: it will not run; running: its return() runs). */
+  stopGenerator(taskId: string): boolean {
+    const a = this.actorOfCall(taskId);
+    if (!a || !a.calls.get(taskId)?.streaming) return false;
+    this.post(a, { type: 'genStop', taskId });
+    return true;
+  }
+
+  private actorOfCall(taskId: string): HostedActor | undefined {
+    for (const a of this.actors.values()) if (a.calls.has(taskId)) return a;
+    return undefined;
   }
 
   private diedError(actorId: string, method: string, why: string): ActorDiedError {
@@ -365,27 +417,42 @@ export class ActorHost {
         this.die(a, `its constructor threw: ${err.message}`, true);
         break;
       }
+      case 'items': {
+        const c = a.calls.get(m.taskId);
+        if (!c || !this.d.sendItems) return;
+        c.items = this.d.sendItems(c.to, { taskId: m.taskId, attempt: c.attempt, jobId: c.jobId, ownerAddress: c.callerAddress }, m.items, c.items);
+        break;
+      }
       case 'result': {
         const c = a.calls.get(m.taskId);
         if (!c) return;
         a.calls.delete(m.taskId);
         c.release();
-        const r = m.reply;
-        let fields: rayts.ITaskResult;
-        if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
-        else if ('stored' in r) fields = this.d.storeResult(`${m.taskId}.0`, r.stored, c.jobId, c.callerAddress);
-        else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
-        if (r.ok) {
-          fields.containedRefs = r.containedRefs;
-          fields.containedOwners = r.containedOwners;
+        if (c.items) {
+          // A streaming call's result follows its items.
+          void c.items.then(() => this.sendResult(m.taskId, c, m.reply));
+          return;
         }
-        this.d.reply(c.to, { ...fields, taskId: m.taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address }, { jobId: c.jobId, callerAddress: c.callerAddress });
+        this.sendResult(m.taskId, c, m.reply);
         break;
       }
       case 'shutdown_done':
         a.shutdownDone?.();
         break;
     }
+  }
+
+  private sendResult(taskId: string, c: HostedCall, r: WorkerReply): void {
+    let fields: rayts.ITaskResult;
+    if (!r.ok) fields = { status: 'error', inline: encodeError(errorFromWire(r.error)) };
+    else if ('stored' in r) fields = this.d.storeResult(`${taskId}.0`, r.stored, c.jobId, c.callerAddress);
+    else fields = { status: 'ok', inline: r.value, sizeBytes: r.value.byteLength };
+    if (r.ok) {
+      fields.containedRefs = r.containedRefs;
+      fields.containedOwners = r.containedOwners;
+    }
+    if (c.streaming) fields.itemIndex = r.itemCount ?? 0;
+    this.d.reply(c.to, { ...fields, taskId, attempt: c.attempt, nodeId: this.d.nodeId(), nodeAddress: this.d.address }, { jobId: c.jobId, callerAddress: c.callerAddress });
   }
 
   private die(a: HostedActor, why: string, alreadyReplied = false): void {

@@ -16,7 +16,9 @@ import {
   WorkerCrashedError,
   TaskCancelledError,
   encodeError,
+  encodeValue,
   errorFromWire,
+  objectIdOf,
   formatResources,
   randomId,
   unpackInternal,
@@ -44,7 +46,11 @@ import { MemoryMonitor, memoryMonitorOptionsFromEnv } from './memory-monitor.js'
 import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
 import type { WorkerTask, WorkerFunction } from '../worker/protocol.js';
 import { compact, type WorkerArg } from '../worker/values.js';
+import type { GeneratorPlan, StreamItem } from '../worker/generator-driver.js';
+import { taskDuration, tasksCompleted } from '../metrics/node-metrics.js';
+import { addNodeMetricsSource } from '../metrics/node-collector.js';
 import type { EncodedObject, ObjectView } from '@samsara/ray-object-store';
+import { channelCredentials } from '../rpc/tls.js';
 
 /**
  * `ids.reason` of a task refused because the node's queue is full: backpressure, not a failure. The owner
@@ -111,7 +117,12 @@ interface NodeTask {
   cancelled?: boolean;
   /** CPU lent to other tasks while this one is blocked in get. */
   lent?: ResourceMap;
+  /** A streaming task: its items' sends, chained so that they leave in order and before its result. */
+  items?: Promise<void>;
 }
+
+/** Acks kept for streaming tasks that do not run here yet (bounded). */
+const MAX_EARLY_ACKS = 10_000;
 
 const NO_RELEASE = (): void => undefined;
 
@@ -139,6 +150,10 @@ export class NodeDaemon {
   private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /** Items consumed by callers of streaming tasks that were not running yet when the ack came. */
+  private readonly earlyAcks = new Map<string, number>();
+  /** Removes this node from the process's /metrics. */
+  private readonly unregisterMetrics: () => void;
   /** Tasks this node has spilled back once (never spilled twice: see spill()). */
   private readonly spilledOnce = new Set<string>();
 
@@ -146,7 +161,7 @@ export class NodeDaemon {
     // Tasks of functions known to be short queue behind each other on a lease's thread (pipelining).
     this.scheduler = new LocalTaskScheduler<NodeTask>(o.resources, (t, lease) => this.start(t, lease), {
       pipelineDepth: taskPipelineDepth(),
-      canPipeline: (t) => !(t as NodeTask).spec.actorCreation && this.pool.isShort((t as NodeTask).spec.fn?.functionId ?? ''),
+      canPipeline: (t) => !(t as NodeTask).spec.actorCreation && !(t as NodeTask).spec.streaming && this.pool.isShort((t as NodeTask).spec.fn?.functionId ?? ''),
     });
     const cpu = o.resources.CPU ?? 0;
     this.pool = new WorkerPool({
@@ -157,7 +172,7 @@ export class NodeDaemon {
       onThreadExit: (threadId) => this.onThreadExit?.(threadId),
       threadPort: () => this.threadPort(),
     });
-    this.head = new HeadClient(o.headAddress, grpcjs.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.head = new HeadClient(o.headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     this.pulls = new PullClient(o.token, o.store);
     this.actorReports = new ActorReportQueue((info) => callUnary(this.head, 'reportActor', info, o.token, 10_000), o.log.child({ component: 'actor-reports' }));
     this.memory = new MemoryMonitor({ ...memoryMonitorOptionsFromEnv(), killNewest: (u) => this.killNewest(u), log: o.log.child({ component: 'memory' }) });
@@ -168,12 +183,24 @@ export class NodeDaemon {
       nodeId: () => this.nodeId,
       address: o.address,
       reply: (to, r, origin) => this.reply(to as Submitter, r, origin),
+      takeEarlyAck: (taskId) => this.takeEarlyAck(taskId),
+      sendItems: (to, spec, items, chain) => this.sendItems(to as Submitter, spec, items, chain),
       threadExited: (threadId) => this.onThreadExit?.(threadId),
       threadPort: () => this.threadPort(),
       // Kept and retried while the head is unreachable (a restarting head learns what changed meanwhile).
       report: (info) => this.actorReports.report(info),
       release: (demand) => this.scheduler.release(demand),
       storeResult: (objectId, stored, jobId, owner) => this.storeResult(objectId, stored, jobId, owner),
+    });
+    const self = this;
+    this.unregisterMetrics = addNodeMetricsSource({
+      get nodeId() {
+        return self.nodeId;
+      },
+      tasks: () => ({ queued: this.scheduler.queuedCount, running: this.scheduler.runningCount }),
+      actors: () => this.actors.countByState(),
+      store: () => this.o.store.stats(),
+      resources: () => ({ total: this.scheduler.total(), available: this.scheduler.available() }),
     });
   }
 
@@ -343,6 +370,7 @@ export class NodeDaemon {
         }
       }
       for (const c of batch.cancels as rayts.CancelRequest[]) this.cancel(c.taskId, c.force);
+      for (const a of (batch.generatorAcks ?? []) as rayts.GeneratorAck[]) this.generatorAck(a.taskId, a.consumed);
     });
     const gone = () => {
       if (sub.closed) return;
@@ -584,10 +612,66 @@ export class NodeDaemon {
     if (n) this.o.log.info({ ownerAddress, objects: n }, 'dropped the stored results of a dead owner');
   }
 
+  /** The caller of a streaming task consumed `consumed` items: tell its producer (or keep it until it runs). */
+  private generatorAck(taskId: string, consumed: number): void {
+    if (this.pool.generatorAck(taskId, consumed) || this.actors.generatorAck(taskId, consumed)) return;
+    if (this.earlyAcks.size >= MAX_EARLY_ACKS) this.earlyAcks.delete(this.earlyAcks.keys().next().value as string);
+    this.earlyAcks.set(taskId, Math.max(consumed, this.earlyAcks.get(taskId) ?? 0));
+  }
+
+  private takeEarlyAck(taskId: string): number {
+    const n = this.earlyAcks.get(taskId) ?? 0;
+    this.earlyAcks.delete(taskId);
+    return n;
+  }
+
+  /** The plan of a streaming task's run (see GeneratorPlan), or undefined for other tasks. */
+  private generatorPlan(spec: rayts.TaskSpec): GeneratorPlan | undefined {
+    if (!spec.streaming) return undefined;
+    return {
+      backpressure: Math.max(0, spec.generatorBackpressure | 0),
+      skip: Math.max(0, spec.generatorSkip | 0),
+      consumed: Math.max(spec.generatorConsumed || 0, this.takeEarlyAck(spec.taskId)),
+    };
+  }
+
+  /**
+   * Sends items of a streaming task to its caller: inline, or stored here under `T.(i+1)` when large
+   * (pulled by the caller like a large result). Sends are chained per task so that items leave in order
+   * and before the task's result.
+   */
+  sendItems(to: Submitter, spec: { taskId: string; attempt: number; jobId: string; ownerAddress: string }, items: readonly StreamItem[], chain: Promise<void> | undefined): Promise<void> {
+    return (chain ?? Promise.resolve()).then(async () => {
+      for (const { index, reply } of items) {
+        let r: rayts.ITaskResult;
+        try {
+          if ('stored' in reply) {
+            await relieveStorePressure(this.o.store, reply.stored.meta.sizeBytes);
+            r = await withStoreRoom(() => this.storeResult(objectIdOf(spec.taskId as never, index + 1), reply.stored, spec.jobId, spec.ownerAddress));
+            r.nodeAddress = this.o.address;
+          } else r = { inline: reply.value, sizeBytes: reply.value.byteLength };
+        } catch (e) {
+          // The item could not be kept here: the caller gets its ref failing with the reason.
+          this.o.log.warn({ err: (e as Error).message, taskId: spec.taskId, index }, 'could not store a streamed item');
+          continue;
+        }
+        r.status = 'stream_item';
+        r.itemIndex = index;
+        r.taskId = spec.taskId;
+        r.attempt = spec.attempt;
+        r.nodeId = this.nodeId;
+        r.containedRefs = reply.containedRefs;
+        r.containedOwners = reply.containedOwners;
+        this.reply(to, r, { jobId: spec.jobId, callerAddress: spec.ownerAddress });
+      }
+    });
+  }
+
   private async execute(t: NodeTask): Promise<void> {
     const spec = t.spec;
     let result: rayts.ITaskResult;
     let release = () => undefined as void;
+    let itemCount = 0;
     try {
       // Inline arguments only (the common case): no promise, no pins.
       const resolved = this.inlineArgs(spec) ?? (await this.resolveArgs(spec));
@@ -605,8 +689,13 @@ export class NodeDaemon {
         workingDirPath: spec.workingDirHash ? (this.workingDirs.get(spec.workingDirHash) ?? '') : '',
         args,
         namespace: spec.namespace,
+        generator: this.generatorPlan(spec),
       };
-      const reply = await this.pool.run(wt, { lease: t.lease });
+      const onItems = wt.generator ? (items: readonly StreamItem[]) => void (t.items = this.sendItems(t.from, spec, items, t.items)) : undefined;
+      const reply = await this.pool.run(wt, { lease: t.lease, onItems });
+      // A streaming task's items all leave before its result.
+      if (t.items) await t.items;
+      itemCount = reply.itemCount ?? 0;
       if (reply.revoked) {
         // Taken back before it started (the task ahead of it blocked): dispatched again by the scheduler.
         release();
@@ -625,6 +714,8 @@ export class NodeDaemon {
         };
       } else if (t.cancelled) {
         result = { status: 'error', inline: encodeError(new TaskCancelledError(`Task ${wt.name} (task ${spec.taskId}) was cancelled.`, { ids: { taskId: spec.taskId } })) };
+      } else if (wt.generator) {
+        result = reply.ok ? { status: 'ok', inline: encodeValue(null) } : { status: 'error', inline: encodeError(errorFromWire(reply.error)), retriable: !!(reply as { crashed?: boolean }).crashed };
       } else if (reply.ok) {
         const stored = 'stored' in reply ? reply.stored : undefined;
         if (stored) await relieveStorePressure(this.o.store, stored.meta.sizeBytes);
@@ -641,6 +732,9 @@ export class NodeDaemon {
     }
     t.state = 'done';
     this.running.delete(spec.taskId);
+    const outcome = result.status === 'ok' ? 'finished' : 'failed';
+    tasksCompleted.inc({ outcome });
+    if (t.startedAt !== undefined) taskDuration.observe({ outcome }, (performance.now() - t.startedAt) / 1000);
     // A task that still lends its CPU gives back only the rest, without counting as a second finish.
     if (t.lease) this.scheduler.finish(t.lease, t, { lent: t.lent });
     else if (t.lent) this.scheduler.release(this.subtractLent(t), { blocked: true });
@@ -648,6 +742,10 @@ export class NodeDaemon {
     result.taskId = spec.taskId;
     result.attempt = spec.attempt;
     result.nodeId = this.nodeId;
+    if (spec.streaming) {
+      this.earlyAcks.delete(spec.taskId);
+      result.itemIndex = itemCount;
+    }
     // Where to pull from: only a stored result needs it (an inline one is complete in the reply).
     if (result.stored) result.nodeAddress = this.o.address;
     this.reply(t.from, result, { jobId: spec.jobId, callerAddress: spec.ownerAddress });
@@ -741,9 +839,11 @@ export class NodeDaemon {
     const r = this.running.get(taskId);
     if (r) {
       r.cancelled = true;
-      // Dropped if it has not started on its thread yet; a running one is stopped only when forced.
-      this.pool.cancel(taskId, force);
-    }
+      // Dropped if it has not started on its thread yet; a running one is stopped only when forced
+      // (a streaming one is told to stop: its generator's return() runs at its next item).
+      if (!this.pool.cancel(taskId, force) && r.spec.streaming) this.pool.stopGenerator(taskId);
+    } else if (removed.length === 0) this.actors.stopGenerator(taskId);
+    this.earlyAcks.delete(taskId);
   }
 
   /** A placement group was removed: stop what ran in it and turn its resources back into plain ones. */
@@ -810,6 +910,7 @@ export class NodeDaemon {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unregisterMetrics();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.memory.close();
     this.actorReports.close();

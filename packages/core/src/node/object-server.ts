@@ -12,6 +12,7 @@ import { PULL_CHUNK_BYTES, encodeError, ObjectLostError, InvalidArgumentError } 
 import type { rayts } from '@samsara/ray-proto';
 import type { ProcessStore } from '../owner/process-store.js';
 import type { CoreWorker } from '../owner/core-worker.js';
+import { objectServedBytes } from '../metrics/node-metrics.js';
 
 export function pullObjectHandler(store: ProcessStore) {
   return async (call: grpc.ServerWritableStream<rayts.PullRequest, rayts.IObjectChunk>): Promise<void> => {
@@ -32,6 +33,7 @@ export function pullObjectHandler(store: ProcessStore) {
         if (call.cancelled) return;
         // Chunks are views of shared memory valid until the next one: the message gets its own copy.
         const ok = call.write({ data: Buffer.from(chunk), offset, totalBytes: total, meta });
+        objectServedBytes.inc({ transport: 'grpc' }, chunk.byteLength);
         offset += chunk.byteLength;
         if (!ok) await new Promise<void>((resolve) => call.once('drain', () => resolve()));
       }

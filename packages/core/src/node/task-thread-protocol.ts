@@ -1,6 +1,6 @@
 /**
  * The protocol between a node's {@link ../node/worker-pool.ts WorkerPool} and its task threads
- * ({@link ../worker/task-entry.ts}), over one MessagePort per thread plus a shared control word.
+ * ({@link ../thread/task-entry.ts}), over one MessagePort per thread plus a shared control word.
  *
  * - main → thread: `run` carries every task given to that thread in one event-loop turn, in order;
  *   a function's source travels once per thread (later tasks name it by id).
@@ -18,6 +18,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { WorkerFunction, WorkerInit, WorkerReply } from '../worker/protocol.js';
 import type { WorkerArg } from '../worker/values.js';
+import type { GeneratorPlan, StreamItem } from '../worker/generator-driver.js';
 
 /** One task as posted to a thread (a WorkerTask whose function may be named by id only). */
 export interface ThreadJob {
@@ -33,9 +34,19 @@ export interface ThreadJob {
   readonly workingDirPath: string;
   readonly args: readonly WorkerArg[];
   readonly namespace: string;
+  /** A streaming task (its items come back in `items` messages before its `done`). */
+  readonly generator?: GeneratorPlan;
 }
 
-export type MainToThread = { readonly type: 'run'; readonly jobs: readonly ThreadJob[] } | { readonly type: 'resume'; readonly token: number; readonly drop: readonly number[] };
+/**
+ * `genAck` / `genStop` reach the generator of a streaming task (by its sequence number): the caller
+ * consumed `consumed` items; the caller wants it stopped.
+ */
+export type MainToThread =
+  | { readonly type: 'run'; readonly jobs: readonly ThreadJob[] }
+  | { readonly type: 'resume'; readonly token: number; readonly drop: readonly number[] }
+  | { readonly type: 'genAck'; readonly seq: number; readonly consumed: number }
+  | { readonly type: 'genStop'; readonly seq: number };
 
 /**
  * A task's reply and how long it ran on the thread (µs). When `at` is set, the reply's inline `value`
@@ -53,7 +64,10 @@ export interface ThreadResult {
  * Replies of tasks that ended. The inline values of several replies travel packed in `values`: one
  * buffer to clone and allocate on the main thread instead of one per reply.
  */
-export type ThreadToMain = { readonly type: 'done'; readonly results: readonly ThreadResult[]; readonly values?: Uint8Array };
+export type ThreadToMain =
+  | { readonly type: 'done'; readonly results: readonly ThreadResult[]; readonly values?: Uint8Array }
+  /** Items of the running streaming task `seq`, in order (always before its `done`). */
+  | { readonly type: 'items'; readonly seq: number; readonly items: readonly StreamItem[] };
 
 /** `workerData` of a task thread. */
 export interface TaskThreadData {

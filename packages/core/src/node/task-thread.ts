@@ -1,5 +1,5 @@
 /**
- * TaskThread: the main thread's handle on one task thread (worker/task-entry.ts): its Worker, its
+ * TaskThread: the main thread's handle on one task thread (thread/task-entry.ts): its Worker, its
  * MessagePort, its control word (see task-thread-protocol.ts) and the jobs posted to it that have not
  * replied. Posting is batched: jobs given to a busy thread in one event-loop turn leave as one message,
  * and so do the jobs an idle thread is given in one run of microtasks (no added latency for one task
@@ -11,6 +11,7 @@
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js';
 import type { MainToThread, TaskThreadData, ThreadJob, ThreadResult, ThreadToMain } from './task-thread-protocol.js';
+import type { StreamItem } from '../worker/generator-driver.js';
 
 /** A task given to the pool, until it replies. */
 export interface PoolJob {
@@ -23,6 +24,11 @@ export interface PoolJob {
   seq: number;
   /** Sent to the thread (else still in its outbox). */
   posted: boolean;
+  /** A streaming task's items, as they arrive (before its reply). */
+  readonly onItems?: (items: readonly StreamItem[]) => void;
+  /** A streaming task: items its caller consumed, and whether it was told to stop (sent once posted). */
+  consumed?: number;
+  stopped?: boolean;
 }
 
 export interface TaskThreadOptions {
@@ -31,6 +37,7 @@ export interface TaskThreadOptions {
   readonly maxOldGenerationSizeMb: number;
   readonly quickUs: number;
   readonly onResults: (t: TaskThread, results: readonly ThreadResult[], values: Uint8Array | undefined) => void;
+  readonly onItems?: (t: TaskThread, seq: number, items: readonly StreamItem[]) => void;
   readonly onExit: (t: TaskThread, why: string) => void;
   /** The thread ended, for whatever reason. */
   readonly onGone?: (t: TaskThread) => void;
@@ -96,6 +103,7 @@ export class TaskThread {
 
   private onMessage(m: ThreadToMain): void {
     if (m.type === 'done') this.o.onResults(this, m.results, m.values);
+    else if (m.type === 'items') this.o.onItems?.(this, m.seq, m.items);
   }
 
   /** Hands replies already posted by the thread to `onResults` now. */
@@ -145,10 +153,25 @@ export class TaskThread {
         workingDirPath: t.workingDirPath,
         args: t.args,
         namespace: t.namespace,
+        generator: t.generator && { ...t.generator, consumed: Math.max(t.generator.consumed, j.consumed ?? 0) },
       });
     }
+    const stops = this.outbox.filter((j) => j.stopped);
     this.outbox = [];
     this.post({ type: 'run', jobs });
+    for (const j of stops) this.post({ type: 'genStop', seq: j.seq });
+  }
+
+  /** Tells a posted streaming job's producer that its caller consumed `consumed` items (else kept until it is posted). */
+  generatorAck(job: PoolJob, consumed: number): void {
+    job.consumed = Math.max(job.consumed ?? 0, consumed);
+    if (job.posted && !this.dead) this.post({ type: 'genAck', seq: job.seq, consumed: job.consumed });
+  }
+
+  /** Tells a streaming job's producer to stop (its generator's return() runs). */
+  stopGenerator(job: PoolJob): void {
+    job.stopped = true;
+    if (job.posted && !this.dead) this.post({ type: 'genStop', seq: job.seq });
   }
 
   private post(m: MainToThread): void {

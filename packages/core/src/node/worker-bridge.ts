@@ -6,9 +6,9 @@
  */
 import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import { InvalidArgumentError, ObjectRef, errorToWire, newTaskId, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
-import type { CallableInfo } from '../api/function-descriptor.js';
-import type { ResolvedTaskOptions } from '../api/options.js';
-import type { ResolvedActorOptions } from '../api/actor-options.js';
+import type { CallableInfo } from '../code/function-descriptor.js';
+import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
+import type { ResolvedActorOptions } from '../runtime/resolved-options.js';
 import { CoreWorker, type Fetched, type TaskArg } from '../owner/core-worker.js';
 import type { ObjectView, ObjectWriter, StoredMeta } from '@samsara/ray-object-store';
 import type { WorkerArg } from '../worker/values.js';
@@ -16,8 +16,8 @@ import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js'
 import type { OwnerRouter } from './object-server.js';
 import type { NodeDaemon } from './node-daemon.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest } from '../worker/protocol.js';
-import { nodeSummaries } from '../api/node-summaries.js';
-import { kvReplyOf } from '../api/kv-reply.js';
+import { nodeSummaries } from '../runtime/node-summaries.js';
+import { kvReplyOf } from '../runtime/kv-reply.js';
 
 export class WorkerBridge {
   private readonly channel: BroadcastChannel;
@@ -294,6 +294,28 @@ export class WorkerBridge {
       case 'actorCall':
         owner.submitActorCall(req.actorId, req.className, req.method, this.args(req.args), req.taskId as never);
         this.trackThreadRefs(req.threadId, req.jobId, [[objectIdOf(req.taskId as never, 0), '']], []);
+        return undefined;
+      case 'submitGenerator':
+        // A stream that cannot be submitted ends at once with the error (the thread reads it as its last item).
+        try {
+          owner.submitGenerator(req.info as CallableInfo, this.args(req.args), req.opts as ResolvedTaskOptions, req.taskId as never);
+        } catch (e) {
+          owner.failedStream(req.taskId, e as Error);
+        }
+        return undefined;
+      case 'actorGeneratorCall':
+        owner.submitActorGeneratorCall(req.actorId, req.className, req.method, this.args(req.args), req.backpressure, req.taskId as never);
+        return undefined;
+      case 'genNext':
+        return this.blocking(req.parentTaskId, async () => {
+          const ref = await owner.streamNext(req.taskId);
+          if (!ref) return null;
+          // The thread holds the item's ref from now on (it reports when its instance is collected).
+          this.trackThreadRefs(req.threadId, req.jobId, [[ref.id, '']], []);
+          return ref.id;
+        });
+      case 'genClose':
+        owner.streamClose(req.taskId);
         return undefined;
       case 'killActor':
         await owner.killActor(req.actorId);

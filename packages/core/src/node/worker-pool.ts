@@ -1,5 +1,5 @@
 /**
- * WorkerPool: the worker threads that run a node's tasks (worker/task-entry.ts), one task at a time per
+ * WorkerPool: the worker threads that run a node's tasks (thread/task-entry.ts), one task at a time per
  * thread. Tasks come with a lease (LocalTaskScheduler): the tasks of one lease go to one thread, in
  * order, so a thread can hold the next short task while the main thread handles the last reply
  * (pipelining, as Ray reuses a worker lease); tasks given in one event-loop turn leave as one message
@@ -23,6 +23,7 @@ import { WorkerCrashedError, TaskCancelledError, errorToWire, type ErrorWire } f
 import type { WorkerInit, WorkerReply, WorkerTask } from '../worker/protocol.js';
 import { TaskThread, type PoolJob } from './task-thread.js';
 import type { ThreadResult } from './task-thread-protocol.js';
+import type { StreamItem } from '../worker/generator-driver.js';
 
 export interface WorkerPoolOptions {
   /** Threads kept warm (one per CPU). */
@@ -61,6 +62,8 @@ export interface RunOptions {
   readonly lease?: object;
   /** Aborting it force-cancels the task (see {@link WorkerPool.cancel}). */
   readonly signal?: AbortSignal;
+  /** A streaming task's items, in order, as its generator produces them (all before the reply). */
+  readonly onItems?: (items: readonly StreamItem[]) => void;
 }
 
 /**
@@ -78,7 +81,7 @@ export function workerHeapMb(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(v) && v >= 16 ? v : 2048;
 }
 
-const ENTRY = fileURLToPath(new URL('../worker/task-entry.js', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../thread/task-entry.js', import.meta.url));
 
 interface ResolvedOptions {
   readonly minThreads: number;
@@ -134,7 +137,7 @@ export class WorkerPool {
         resolve(this.crashReply(task, 'its node is shutting down'));
         return;
       }
-      const job: PoolJob = { task, lease: options.lease ?? {}, resolve, seq: 0, posted: false };
+      const job: PoolJob = { task, lease: options.lease ?? {}, resolve, seq: 0, posted: false, onItems: options.onItems };
       this.byTask.set(task.taskId, job);
       const signal = options.signal;
       if (signal) {
@@ -146,6 +149,24 @@ export class WorkerPool {
       }
       this.assign(job);
     });
+  }
+
+  /** A streaming task's caller consumed `consumed` of its items (its producer's backpressure). */
+  generatorAck(taskId: string, consumed: number): boolean {
+    const job = this.byTask.get(taskId);
+    if (!job) return false;
+    if (job.thread) job.thread.generatorAck(job, consumed);
+    else job.consumed = Math.max(job.consumed ?? 0, consumed);
+    return true;
+  }
+
+  /** Stops a streaming task's generator at its next item (not the thread: its return() runs). */
+  stopGenerator(taskId: string): boolean {
+    const job = this.byTask.get(taskId);
+    if (!job) return false;
+    if (job.thread) job.thread.stopGenerator(job);
+    else job.stopped = true;
+    return true;
   }
 
   /** Whether tasks of this function are known to be short (see {@link WorkerPoolOptions.shortTaskUs}). */
@@ -274,6 +295,7 @@ export class WorkerPool {
       maxOldGenerationSizeMb: this.o.maxOldGenerationSizeMb,
       quickUs: this.o.shortTaskUs,
       onResults: (th, results, values) => this.onResults(th, results, values),
+      onItems: (th, seq, items) => th.jobs.get(seq)?.onItems?.(items),
       onExit: (th, why) => this.onExit(th, why),
       onGone: (th) => {
         try {

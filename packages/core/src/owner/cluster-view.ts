@@ -11,6 +11,7 @@ import type { rayts } from '@samsara/ray-proto';
 import { HeadClient } from '../rpc/services.js';
 import { HEAD_CHANNEL_OPTIONS } from '../rpc/head-channel-options.js';
 import { authMetadata, fromGrpcError } from '../rpc/auth.js';
+import { channelCredentials } from '../rpc/tls.js';
 
 export interface ClusterNode extends NodeView {
   readonly kind: string;
@@ -57,7 +58,7 @@ export class ClusterView {
     /** The driver's job: the head ends the job when this watch goes away. Empty for nodes. */
     private readonly jobId = '',
   ) {
-    this.client = new HeadClient(headAddress, grpc.credentials.createInsecure(), HEAD_CHANNEL_OPTIONS);
+    this.client = new HeadClient(headAddress, channelCredentials(), HEAD_CHANNEL_OPTIONS);
     this.firstView = new Promise((res, rej) => {
       this.resolveFirst = res;
       this.rejectFirst = rej;

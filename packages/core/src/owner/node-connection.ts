@@ -27,6 +27,8 @@ export class NodeConnection {
   private outTasks: TaskSpecMsg[] = [];
   private outCancels: rayts.CancelRequest.$Properties[] = [];
   private outAcks: string[] = [];
+  /** Items consumed per streaming task, latest count only. */
+  private outGeneratorAcks = new Map<string, number>();
   private flushScheduled = false;
   private closed = false;
 
@@ -77,6 +79,12 @@ export class NodeConnection {
     this.schedule();
   }
 
+  /** The caller of a streaming task consumed `consumed` of its items (the producer's backpressure). */
+  ackGenerator(taskId: string, consumed: number): void {
+    this.outGeneratorAcks.set(taskId, consumed);
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.flushScheduled || this.closed) return;
     this.flushScheduled = true;
@@ -87,12 +95,15 @@ export class NodeConnection {
     this.flushScheduled = false;
     if (this.closed || !this.stream) return;
     // Keep messages bounded: at most 2,000 specs per batch.
-    while (this.outTasks.length || this.outCancels.length || this.outAcks.length) {
+    while (this.outTasks.length || this.outCancels.length || this.outAcks.length || this.outGeneratorAcks.size) {
       const tasks = this.outTasks.length > 2000 ? this.outTasks.splice(0, 2000) : this.outTasks.splice(0);
+      const generatorAcks = [...this.outGeneratorAcks].map(([taskId, consumed]) => ({ taskId, consumed }));
+      this.outGeneratorAcks.clear();
       const batch = pb.TaskBatch.create({
         tasks: tasks as rayts.TaskSpec[],
         cancels: this.outCancels.splice(0) as rayts.CancelRequest[],
         acks: this.outAcks.splice(0),
+        generatorAcks: generatorAcks as rayts.GeneratorAck[],
         submitterId: this.submitterId,
       });
       this.stream.write(batch);

@@ -18,6 +18,11 @@ import { EdgeRelay } from '../edge/edge-relay.js';
 import { storeListingService } from '../node/store-listing.js';
 import { DataPlaneServer, transferService } from '../rpc/data-plane-server.js';
 import { dataPlaneEnabled } from '../rpc/pull-client.js';
+import { DashboardServer } from '../dashboard/dashboard-server.js';
+import { MetricsServer } from '../metrics/metrics-server.js';
+import { registerClusterMetrics } from '../metrics/cluster-collector.js';
+import { startUserMetricsSink } from '../metrics/user-metrics.js';
+import { Registry } from 'prom-client';
 
 export interface ClusterProcessOptions {
   /** Run the head here. */
@@ -42,6 +47,12 @@ export interface ClusterProcessOptions {
   readonly persistHeadState?: boolean;
   /** Head: start from the state an earlier head of this session persisted. */
   readonly restoreHead?: boolean;
+  /** Head: serve the dashboard (and the cluster's /metrics) here; docs/operations.md. */
+  readonly dashboard?: { readonly host: string; readonly port: number; readonly fallbackToFreePort?: boolean; readonly allowedHosts?: readonly string[] };
+  /** Node: serve /metrics on this port (0 picks one) on `host`. */
+  readonly metricsPort?: number;
+  /** /metrics (node and dashboard) without the token. */
+  readonly metricsPublic?: boolean;
 }
 
 export class ClusterProcess {
@@ -54,6 +65,9 @@ export class ClusterProcess {
   /** Serves object pulls over framed TCP beside gRPC (absent with RAYTS_DATA_PLANE=0). */
   dataPlane?: DataPlaneServer;
   address = '';
+  dashboard?: DashboardServer;
+  metrics?: MetricsServer;
+  private stopUserMetrics?: () => void;
 
   private constructor(
     readonly host: ServerHost,
@@ -111,6 +125,26 @@ export class ClusterProcess {
     if (dataPlaneEnabled()) {
       p.dataPlane = await DataPlaneServer.listen({ host: o.host, token: o.token, store, log: o.log.child({ role: 'data-plane' }) });
     }
+    if (o.head && o.dashboard) {
+      const cluster = new Registry();
+      registerClusterMetrics(cluster, p.head!);
+      p.dashboard = await DashboardServer.listen({
+        head: p.head!,
+        headAddress: () => p.address,
+        token: o.token,
+        host: o.dashboard.host,
+        port: o.dashboard.port,
+        fallbackToFreePort: o.dashboard.fallbackToFreePort,
+        allowedHosts: o.dashboard.allowedHosts,
+        metricsPublic: o.metricsPublic,
+        extraMetrics: () => cluster.metrics(),
+        log: o.log.child({ role: 'dashboard' }),
+      });
+    }
+    if (o.node) p.stopUserMetrics = startUserMetricsSink();
+    if (o.node && o.metricsPort !== undefined) {
+      p.metrics = await MetricsServer.listen({ host: o.host, port: o.metricsPort, token: o.token, public: o.metricsPublic, log: o.log.child({ role: 'metrics' }) });
+    }
     if (o.node) {
       daemon = new NodeDaemon({
         headAddress: p.headAddress,
@@ -137,6 +171,9 @@ export class ClusterProcess {
   }
 
   async close(): Promise<void> {
+    await this.dashboard?.close();
+    await this.metrics?.close();
+    this.stopUserMetrics?.();
     await this.bridge?.close();
     await this.node?.close();
     this.head?.close();

@@ -7,6 +7,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { timingSafeEqual } from 'node:crypto';
+import { grpcClientErrors, grpcServerErrors } from '../metrics/node-metrics.js';
+import { probeTlsPeer, tlsMismatchError } from './tls-diagnosis.js';
 import { AuthenticationError, ConnectionError, RayError, isRayError, InvalidArgumentError } from '@samsara/ray-common';
 
 export function authMetadata(token: string): grpc.Metadata {
@@ -51,6 +53,7 @@ export function guardService(
     if (!m.requestStream && !m.responseStream) {
       out[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         if (!tokenOk(call.metadata, token)) {
+          countServerError(name, grpc.status.UNAUTHENTICATED);
           cb({ code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
@@ -61,12 +64,16 @@ export function guardService(
             (v) => cb(null, v ?? {}),
             (e) => {
               onError(name, e);
-              cb(statusOf(e));
+              const st = statusOf(e);
+              countServerError(name, st.code);
+              cb(st);
             },
           );
         } catch (e) {
           onError(name, e);
-          cb(statusOf(e));
+          const st = statusOf(e);
+          countServerError(name, st.code);
+          cb(st);
         }
       };
     } else {
@@ -74,6 +81,7 @@ export function guardService(
         // A client that goes away mid-stream must never surface as an unhandled 'error' event.
         call.on('error', (e: unknown) => onError(name, e));
         if (!tokenOk(call.metadata, token)) {
+          countServerError(name, grpc.status.UNAUTHENTICATED);
           call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: AUTH_FAILED });
           return;
         }
@@ -83,6 +91,7 @@ export function guardService(
           if (r && typeof (r as Promise<unknown>).then === 'function') {
             (r as Promise<unknown>).catch((e) => {
               onError(name, e);
+              countServerError(name, statusOf(e).code);
               try {
                 call.emit('error', statusOf(e));
               } catch {
@@ -116,9 +125,14 @@ function plainTarget(address: string): string {
   return address.replace(/^dns:(\/\/\/)?/, '');
 }
 
+function countServerError(method: string, code: grpc.status): void {
+  grpcServerErrors.inc({ method, code: grpc.status[code] ?? String(code) });
+}
+
 /** Maps a grpc-js client error to a typed rayts error. */
 export function fromGrpcError(e: unknown, what: string, address: string): RayError {
   const err = e as grpc.ServiceError;
+  if (typeof err?.code === 'number') grpcClientErrors.inc({ code: grpc.status[err.code] ?? String(err.code) });
   if (err?.code === grpc.status.UNAUTHENTICATED) {
     const src = tokenSources.get(plainTarget(address));
     return new AuthenticationError(`${what}: the cluster at ${address} rejected this process's token${src ? ` (read from ${src})` : ''}.`, {
@@ -129,6 +143,8 @@ export function fromGrpcError(e: unknown, what: string, address: string): RayErr
   if (err?.code === grpc.status.INVALID_ARGUMENT) {
     return new InvalidArgumentError(`${what}: ${err.details}`, { ids: { address } });
   }
+  const mismatch = err?.code === grpc.status.UNAVAILABLE ? tlsMismatchError(address, String(err.details ?? '')) : undefined;
+  if (mismatch) return mismatch;
   if (err?.code === grpc.status.UNAVAILABLE || err?.code === grpc.status.DEADLINE_EXCEEDED) {
     return new ConnectionError(`${what}: cannot reach ${address} (${err.details}).`, {
       hint: 'Check that the process at that address is running (rayts status) and that the address is right.',
@@ -154,8 +170,12 @@ export function callUnary<Req, Res>(
       authMetadata(token),
       { deadline: Date.now() + timeoutMs },
       (err: grpc.ServiceError | null, res: Res) => {
-        if (err) reject(fromGrpcError(err, name, client.getChannel().getTarget()));
-        else resolve(res);
+        if (!err) resolve(res);
+        else if (err.code === grpc.status.UNAVAILABLE) {
+          // A plaintext process talking to a TLS cluster sees only "unavailable": ask the peer once.
+          const target = client.getChannel().getTarget().replace(/^dns:/, '');
+          void probeTlsPeer(target).then((e) => reject(e ?? fromGrpcError(err, name, target)));
+        } else reject(fromGrpcError(err, name, client.getChannel().getTarget()));
       },
     );
   });

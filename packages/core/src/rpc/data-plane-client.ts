@@ -12,6 +12,7 @@
 import net from 'node:net';
 import { AuthenticationError, ConnectionError, ObjectLostError, shortId } from '@samsara/ray-common';
 import type { PullSink, StoredMeta } from '@samsara/ray-object-store';
+import { connectStream } from './tls.js';
 import {
   DataPlaneErrorCode,
   FRAME_HEADER_BYTES,
@@ -205,10 +206,9 @@ class DataConnection {
     private readonly stallTimeoutMs: number,
     private readonly onGone: () => void,
   ) {
-    this.socket = net.connect({
+    this.socket = connectStream({
       host: target.host,
       port: target.port,
-      noDelay: true,
       onread: { buffer: () => this.nextBuffer(), callback: (n: number) => this.onRead(n) },
     });
     this.socket.setKeepAlive(true, 30_000);

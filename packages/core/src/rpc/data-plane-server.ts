@@ -28,6 +28,8 @@ import {
   encodeWelcome,
 } from './data-frames.js';
 import { transferServiceDefinition } from './transfer-service.js';
+import { objectServedBytes } from '../metrics/node-metrics.js';
+import { createStreamServer } from './tls.js';
 
 /** Options of {@link DataPlaneServer.listen}. */
 export interface DataPlaneServerOptions {
@@ -84,9 +86,12 @@ export class DataPlaneServer {
       helloTimeoutMs: opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS,
       writeChunkBytes: opts.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES,
     };
-    const server = net.createServer({ noDelay: true });
-    const dp = new DataPlaneServer(server, o);
-    server.on('connection', (s) => dp.accept(s));
+    let dp!: DataPlaneServer;
+    const server = createStreamServer(
+      (s) => dp.accept(s),
+      (e) => o.log.debug({ err: e.message }, 'data plane refused a peer that did not complete TLS'),
+    );
+    dp = new DataPlaneServer(server, o);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
         reject(
@@ -248,6 +253,7 @@ export class DataPlaneServer {
         if (s.writableLength > chunk && pos < total) await drainOrClose(s);
       }
       if (offset === total) release();
+      objectServedBytes.inc({ transport: 'data_plane' }, total - offset);
       this.o.log.debug({ peer, objectId, bytes: total - offset }, 'data plane served an object');
     } finally {
       s.off('close', onClose);

@@ -22,6 +22,7 @@ import type { ProcessStore } from '../owner/process-store.js';
 import { DataPlaneClient, DataPlaneUnreachableError } from './data-plane-client.js';
 import { DATA_PLANE_VERSION } from './data-frames.js';
 import { TransferClient } from './transfer-service.js';
+import { objectPulledBytes, objectPulls } from '../metrics/node-metrics.js';
 
 /** False when `RAYTS_DATA_PLANE=0`: objects move over gRPC only (this process neither serves nor uses the data plane). */
 export function dataPlaneEnabled(): boolean {
@@ -67,13 +68,27 @@ export class PullClient {
 
   /** One attempt: the data plane when the peer has one we can reach, else gRPC. */
   private async transfer(location: string, id: string, sink: PullSink): Promise<void> {
+    const from = sink.offset;
+    let transport: 'data_plane' | 'grpc' = 'grpc';
+    try {
+      transport = await this.transferOnce(location, id, sink);
+      objectPulls.inc({ transport, result: 'ok' });
+    } catch (e) {
+      objectPulls.inc({ transport, result: 'error' });
+      throw e;
+    } finally {
+      if (sink.offset > from) objectPulledBytes.inc({ transport }, sink.offset - from);
+    }
+  }
+
+  private async transferOnce(location: string, id: string, sink: PullSink): Promise<'data_plane' | 'grpc'> {
     if (this.useDataPlane && !peerRoute(location).header) {
       const port = await this.dataPort(location);
       const host = hostOf(location);
       if (port > 0 && host) {
         try {
           await this.data.pull({ host, port, location }, id, sink);
-          return;
+          return 'data_plane';
         } catch (e) {
           if (!(e instanceof DataPlaneUnreachableError)) throw e;
           // This attempt and the next pulls go over gRPC; the port is asked again after a while (the
@@ -83,6 +98,7 @@ export class PullClient {
       }
     }
     await this.grpcTransfer(location, id, sink);
+    return 'grpc';
   }
 
   private noDataPlaneFor(location: string): void {

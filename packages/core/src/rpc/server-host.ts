@@ -9,6 +9,7 @@ import { CHANNEL_OPTIONS } from './services.js';
 import { guardService } from './auth.js';
 import { ConnectionGate } from './connection-gate.js';
 import * as net from 'node:net';
+import { serverCredentials } from './tls.js';
 
 export interface HostedService {
   readonly definition: grpc.ServiceDefinition;
@@ -50,7 +51,7 @@ export class ServerHost {
    * connection injector takes them.
    */
   async listen(host: string, port: number): Promise<string> {
-    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const injector = this.server.createConnectionInjector(serverCredentials());
     this.injector = injector;
     const listener = net.createServer({ noDelay: true }, (s) => {
       s.on('error', () => undefined);

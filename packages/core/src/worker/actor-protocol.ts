@@ -2,6 +2,7 @@
 import type { ErrorWire } from '@samsara/ray-common';
 import type { WorkerFunction, WorkerInit, WorkerReply } from './protocol.js';
 import type { WorkerArg } from './values.js';
+import type { GeneratorPlan, StreamItem } from './generator-driver.js';
 
 export interface ActorWorkerData {
   readonly rayts: WorkerInit;
@@ -25,7 +26,10 @@ export type MainToActor =
   /** Gives a warm thread its actor (always the first message to a warm thread). */
   | { type: 'assign'; data: Omit<ActorWorkerData, 'rayts'> }
   | { type: 'create'; args: WorkerArg[] }
-  | { type: 'call'; taskId: string; method: string; args: WorkerArg[] }
+  | { type: 'call'; taskId: string; method: string; args: WorkerArg[]; generator?: GeneratorPlan }
+  /** A streaming call's caller consumed `consumed` items / wants it stopped. */
+  | { type: 'genAck'; taskId: string; consumed: number }
+  | { type: 'genStop'; taskId: string }
   | { type: 'shutdown' };
 
 export type ActorToMain =
@@ -34,4 +38,6 @@ export type ActorToMain =
   | { type: 'created' }
   | { type: 'create_failed'; error: ErrorWire }
   | { type: 'result'; taskId: string; reply: WorkerReply }
+  /** Items of a streaming call, in order (before its result). */
+  | { type: 'items'; taskId: string; items: StreamItem[] }
   | { type: 'shutdown_done' };

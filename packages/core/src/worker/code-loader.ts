@@ -8,8 +8,8 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { RayError } from '@samsara/ray-common';
-import { callableRegistry } from '../api/function-descriptor.js';
-import { API_NAMES } from '../api/free-variables.js';
+import { callableRegistry } from '../code/function-descriptor.js';
+import { API_NAMES } from '../code/free-variables.js';
 import { ensureTsx, loadImports } from './import-loader.js';
 import type { WorkerFunction } from './protocol.js';
 

@@ -1,5 +1,5 @@
 /**
- * Imports, on a worker, the bindings a shipped function uses (ImportRef, api/module-imports.ts) and
+ * Imports, on a worker, the bindings a shipped function uses (ImportRef, code/module-imports.ts) and
  * returns them by local name. A bare specifier is imported as written, resolved from where
  * `@samsara/ray` is installed (the project's node_modules), else from the job's working directory;
  * `@samsara/ray` itself gives the worker API of this thread. A working-directory path is imported from
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RayError } from '@samsara/ray-common';
-import type { ImportRef } from '../api/module-imports.js';
+import type { ImportRef } from '../code/module-imports.js';
 import type { WorkerFunction } from './protocol.js';
 
 const SELF_PACKAGE = '@samsara/ray';

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
-import type { ImportRef } from '../api/module-imports.js';
+import type { ImportRef } from '../code/module-imports.js';
 
 const KINDS = new Set(['bare', 'workdir', 'file']);
 

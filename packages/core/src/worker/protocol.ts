@@ -7,11 +7,12 @@
  *   BroadcastChannel named `rayts:req:<bridgeId>` answered on `rayts:rep:<bridgeId>:<threadId>`.
  */
 import type { ErrorWire } from '@samsara/ray-common';
-import type { ShippedCallable } from '../api/function-descriptor.js';
+import type { ShippedCallable } from '../code/function-descriptor.js';
 import type { EncodedResult, WorkerArg } from './values.js';
 import type { StoredMeta } from '@samsara/ray-object-store';
 import type { MessagePort } from 'node:worker_threads';
-import type { KvRequest } from '../api/runtime.js';
+import type { GeneratorPlan } from './generator-driver.js';
+import type { KvRequest } from '../runtime/runtime.js';
 
 /** A callable as a worker rebuilds it: exactly what the submitter shipped. */
 export type WorkerFunction = ShippedCallable;
@@ -29,11 +30,12 @@ export interface WorkerTask {
   readonly args: readonly WorkerArg[];
   /** The job's namespace for named actors. */
   readonly namespace: string;
+  /** Set for a streaming task: the function is a generator whose items stream back. */
+  readonly generator?: GeneratorPlan;
 }
 
-export type WorkerReply =
-  | ({ readonly ok: true } & EncodedResult)
-  | { readonly ok: false; readonly error: ErrorWire };
+/** A task's reply. For a streaming task, `itemCount` is the number of items its generator produced. */
+export type WorkerReply = (({ readonly ok: true } & EncodedResult) | { readonly ok: false; readonly error: ErrorWire }) & { readonly itemCount?: number };
 
 export interface WorkerInit {
   readonly bridgeId: string;
@@ -69,6 +71,10 @@ export type BridgeRequest =
   | { op: 'stats'; reqId: number; threadId: number; parentTaskId: string; jobId: string }
   | { op: 'createActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; info: unknown; args: BridgeArg[]; opts: unknown }
   | { op: 'actorCall'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; className: string; method: string; taskId: string; args: BridgeArg[] }
+  | { op: 'submitGenerator'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string; info: unknown; args: BridgeArg[]; opts: unknown }
+  | { op: 'actorGeneratorCall'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; className: string; method: string; taskId: string; args: BridgeArg[]; backpressure: number }
+  | { op: 'genNext'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string }
+  | { op: 'genClose'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string }
   | { op: 'killActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string }
   | { op: 'getActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; name: string; namespace: string }
   | { op: 'pgCreate'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; bundles: Record<string, number>[]; strategy: string; name: string }

@@ -18,11 +18,11 @@ import {
   type ObjectId,
   type ResourceMap,
 } from '@samsara/ray-common';
-import type { CallableInfo } from '../api/function-descriptor.js';
-import { shipCallable } from '../api/function-descriptor.js';
-import type { ResolvedTaskOptions } from '../api/options.js';
-import type { ResolvedActorOptions } from '../api/actor-options.js';
-import type { KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, WaitResult } from '../api/runtime.js';
+import type { CallableInfo } from '../code/function-descriptor.js';
+import { shipCallable } from '../code/function-descriptor.js';
+import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
+import type { ResolvedActorOptions } from '../runtime/resolved-options.js';
+import type { GeneratorStream, KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, StreamHandle, WaitResult } from '../runtime/runtime.js';
 import { decodeArg, encodeResult, type WorkerArg } from './values.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
 
@@ -211,6 +211,31 @@ export class WorkerThreadRuntime implements Runtime {
     const taskId = newTaskId();
     void this.call({ op: 'submit', taskId, info, args: this.toArgs(args), opts: this.plainPg(opts) }).catch(() => undefined);
     return this.own(new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress));
+  }
+
+  submitGeneratorTask(info: CallableInfo, args: readonly unknown[], opts: ResolvedTaskOptions): StreamHandle {
+    shipCallable(info, this.current().workingDirPath || undefined, undefined);
+    const taskId = newTaskId();
+    void this.call({ op: 'submitGenerator', taskId, info, args: this.toArgs(args), opts: this.plainPg(opts) }).catch(() => undefined);
+    return { taskId, ownerAddress: this.init.nodeAddress, stream: this.bridgedStream(taskId) };
+  }
+
+  submitActorGeneratorCall(actorId: string, className: string, method: string, args: readonly unknown[], backpressure: number): StreamHandle {
+    const taskId = newTaskId();
+    void this.call({ op: 'actorGeneratorCall', actorId, className, method, taskId, args: this.toArgs(args), backpressure }).catch(() => undefined);
+    return { taskId, ownerAddress: this.init.nodeAddress, stream: this.bridgedStream(taskId) };
+  }
+
+  /** A stream owned by this node's CoreWorker for the job, read through the bridge. */
+  private bridgedStream(taskId: string): GeneratorStream {
+    const jobId = this.current().jobId;
+    return {
+      next: async () => {
+        const id = await this.call<string | null>({ op: 'genNext', taskId }, jobId);
+        return id ? this.own(new ObjectRef(id as ObjectId, this.init.nodeAddress)) : undefined;
+      },
+      close: () => void this.call({ op: 'genClose', taskId }, jobId).catch(() => undefined),
+    };
   }
 
   private plainPg<T extends { placementGroup?: { id: string; bundles: unknown; strategy: unknown; name: string } }>(opts: T): unknown {

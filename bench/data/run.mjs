@@ -1,0 +1,230 @@
+/**
+ * Data suite (issue 14): `node bench/run.mjs --suite data [--scale S]`.
+ *
+ * Rows, each beside a baseline measured in the same run:
+ * - mapBatches over Float64 columns on a 3-process CLI cluster (head with no CPUs, 2 worker nodes × 1
+ *   CPU), CPU-bound (a few transcendental functions per value) and memory-bound (x * 2 + 1), against one
+ *   process running the same function in a plain loop over the same Arrow data;
+ * - SQL over Parquet files (GROUP BY, and a join grouped by its key) on 2 executors against DuckDB in one
+ *   process over the same files with the same total threads (2);
+ * - SQL over Arrow blocks already in the object store: rows/s, with where the time went;
+ * - readParquet into blocks beside DuckDB's scan of the same files; sort; randomShuffle (time, peak store);
+ * - a pipeline over 4× the object store (embedded cluster with a small store): peak store use, spilled bytes.
+ * Sizes are the issue's times `--scale` (default 0.25: this machine is shared by eight engineers).
+ */
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, freePort } from '../lib/loopback-cluster.mjs';
+import { writeSuiteSection } from '../lib/results-section.mjs';
+
+const argv = process.argv.slice(2);
+const scale = Number(argv[argv.indexOf('--scale') + 1] || process.env.DATA_BENCH_SCALE || 0.25) || 0.25;
+const { init, shutdown, objectStoreStats, nodes } = await import('@samsara/ray');
+const data = await import('@samsara/ray-data');
+const { DuckDBInstance } = await import('@duckdb/node-api');
+const arrow = await import('apache-arrow');
+
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const rows = [];
+const log = (s) => process.stdout.write(`${s}\n`);
+
+async function timed(f) {
+  const t = performance.now();
+  const v = await f();
+  return [performance.now() - t, v];
+}
+
+/** Polls objectStoreStats while `f` runs; returns [ms, value, peakUsedBytes]. */
+async function withPeakStore(f) {
+  let peak = 0;
+  let on = true;
+  const poll = (async () => {
+    while (on) {
+      peak = Math.max(peak, (await objectStoreStats()).usedBytes);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const [ms, v] = await timed(f);
+  on = false;
+  await poll;
+  return [ms, v, peak];
+}
+
+// ---- a 3-process CLI cluster: head (0 CPUs) + 2 worker nodes (1 CPU each) --------------------------
+const tmp = mkdtempSync(join(tmpdir(), 'rayts-bench-data-'));
+const env = { ...process.env, RAYTS_TMPDIR: tmp };
+const cli = (args) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`rayts ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+};
+const port = await freePort();
+cli(['start', '--head', '--port', String(port), '--num-cpus', '0']);
+cli(['start', '--address', `127.0.0.1:${port}`, '--num-cpus', '1', '--resources', '{"spark_executor":1}']);
+cli(['start', '--address', `127.0.0.1:${port}`, '--num-cpus', '1', '--resources', '{"spark_executor":1}']);
+const token = readFileSync(join(tmp, 'session_latest', 'token'), 'utf8').trim();
+const pqDir = join(tmp, 'parquet');
+
+try {
+  await init({ address: `127.0.0.1:${port}`, token });
+  for (let i = 0; i < 200 && (await nodes()).filter((n) => n.alive).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+
+  // ---- 1. mapBatches over Float64 columns -------------------------------------------------------
+  const values = Math.floor((scale * GiB) / 8);
+  const blocks = 16;
+  const src = await data
+    .range(values, { parallelism: blocks })
+    .mapBatches(
+      (b) => {
+        const ids = b.getChild('id').toArray();
+        const x = new Float64Array(ids.length);
+        for (let i = 0; i < ids.length; i++) x[i] = Number(ids[i]) * 1e-6;
+        return { x };
+      },
+      { batchSize: null },
+    )
+    .materialize();
+  // Warm every worker thread (module loading is not what this row measures).
+  await data.range(64, { parallelism: 8 }).mapBatches((b) => b, { batchSize: null }).count();
+  const cpuFn = (b) => {
+    const x = b.getChild('x').toArray();
+    const y = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) y[i] = Math.sin(x[i]) * Math.cos(x[i]) + Math.sqrt(x[i] + 1) + Math.log1p(x[i]);
+    return { y };
+  };
+  const memFn = (b) => {
+    const x = b.getChild('x').toArray();
+    const y = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) y[i] = x[i] * 2 + 1;
+    return { y };
+  };
+  // Baseline: one process, the same function over the same Arrow data (built here, same values).
+  const local = [];
+  for (let k = 0; k < blocks; k++) {
+    const s = Math.floor((k * values) / blocks);
+    const e = Math.floor(((k + 1) * values) / blocks);
+    const x = new Float64Array(e - s);
+    for (let i = 0; i < x.length; i++) x[i] = (s + i) * 1e-6;
+    local.push(new arrow.Table({ x: arrow.makeVector(x) }));
+  }
+  for (const [name, fn] of [['CPU-bound (sin·cos + sqrt + log1p)', cpuFn], ['memory-bound (x * 2 + 1)', memFn]]) {
+    const [base] = await timed(async () => {
+      for (const t of local) fn(t);
+    });
+    const [ms] = await timed(() => src.mapBatches(fn, { batchSize: null }).count());
+    const mb = (values * 8) / MiB;
+    rows.push([`mapBatches ${name}, ${mb.toFixed(0)} MiB Float64, 2 worker nodes`, fmt(ms), `one process, plain loop: ${fmt(base)}`, `${(base / ms).toFixed(2)}× (target ≥ 1.3× for CPU-bound)`]);
+    log(`${name}: cluster ${fmt(ms)}, one process ${fmt(base)}`);
+  }
+
+  // ---- 2. SQL over Parquet files vs DuckDB in one process -----------------------------------------
+  const n = Math.floor(10_000_000 * scale);
+  const duck = await (await DuckDBInstance.create(':memory:', { threads: '2' })).connect();
+  await duck.run(`CREATE TABLE t AS SELECT (i % 1000)::INTEGER AS k, random() AS v, i::BIGINT AS id FROM range(${n}) r(i)`);
+  await duck.run(`CREATE TABLE d AS SELECT i::INTEGER AS k, 'name' || (i % 100) AS name FROM range(1000) r(i)`);
+  spawnSync('mkdir', ['-p', pqDir]);
+  for (let f = 0; f < 4; f++) {
+    await duck.run(`COPY (SELECT * FROM t WHERE id % 4 = ${f}) TO '${join(pqDir, `part-${f}.parquet`)}' (FORMAT parquet, ROW_GROUP_SIZE 262144)`);
+  }
+  const pqBytes = readdirSync(pqDir).reduce((s, f) => s + statSync(join(pqDir, f)).size, 0);
+  const qAgg = 'SELECT k, avg(v) AS a, sum(v) AS s, count(*) AS c FROM t GROUP BY k';
+  const qJoin = 'SELECT t.k, max(d.name) AS name, sum(t.v) AS s FROM t JOIN d ON t.k = d.k GROUP BY t.k';
+  const median = (a) => a.slice().sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  const duckTime = async (q) => {
+    const ts = [];
+    for (let i = 0; i < 3; i++) ts.push((await timed(() => duck.runAndReadAll(q)))[0]);
+    return median(ts);
+  };
+  const pqList = `['${readdirSync(pqDir).map((f) => join(pqDir, f)).join("','")}']`;
+  const sql = await data.sqlSession({ numExecutors: 2, resourcesPerExecutor: { spark_executor: 1 } });
+  try {
+    const baseAgg = await duckTime(qAgg.replace('FROM t', `FROM read_parquet(${pqList}) t`));
+    const [msAgg, resAgg] = await timed(() => sql.query(qAgg, { t: data.readParquet(pqDir) }).takeAll());
+    if (resAgg.length !== 1000) throw new Error(`group-by gave ${resAgg.length} groups`);
+    rows.push([`SQL GROUP BY over Parquet (${(n / 1e6).toFixed(1)}M rows, 1,000 groups, 4 files), 2 executors × 1 DuckDB thread`, fmt(msAgg), `DuckDB, one process, 2 threads, same files: ${fmt(baseAgg)}`, `${(baseAgg / msAgg).toFixed(3)}× (target ≥ 0.5×)`]);
+    log(`sql agg parquet: ${fmt(msAgg)} vs duckdb ${fmt(baseAgg)}`);
+    const dims = data.fromArrow(new arrow.Table({ k: arrow.makeVector(Int32Array.from({ length: 1000 }, (_, i) => i)), name: arrow.vectorFromArray(Array.from({ length: 1000 }, (_, i) => `name${i % 100}`)) }));
+    const baseJoin = await duckTime(qJoin.replace('FROM t', `FROM read_parquet(${pqList}) t`));
+    const [msJoin] = await timed(() => sql.query(qJoin, { t: data.readParquet(pqDir), d: dims }).takeAll());
+    rows.push([`SQL join + GROUP BY over Parquet (${(n / 1e6).toFixed(1)}M × 1,000 rows)`, fmt(msJoin), `DuckDB, one process, 2 threads: ${fmt(baseJoin)}`, `${(baseJoin / msJoin).toFixed(3)}× (target ≥ 0.5×)`]);
+    log(`sql join parquet: ${fmt(msJoin)} vs duckdb ${fmt(baseJoin)}`);
+
+    // ---- 3. SQL over blocks already in the store -------------------------------------------------
+    const inStore = await data.readParquet(pqDir).materialize();
+    const q3 = sql.query(qAgg, { t: inStore });
+    const [ms3] = await timed(() => q3.takeAll());
+    const detail = q3.stats()?.operators.find((o) => o.detail)?.detail ?? '';
+    const baseMem = await duckTime(qAgg);
+    rows.push([`SQL GROUP BY over ${(n / 1e6).toFixed(1)}M rows of Arrow blocks in the store`, `${((n / ms3) * 1000 / 1e6).toFixed(2)}M rows/s (${fmt(ms3)}; ${detail})`, `DuckDB native table, 2 threads: ${((n / baseMem) * 1000 / 1e6).toFixed(1)}M rows/s`, 'goal ≥ 20M rows/s'], );
+    log(`sql in store: ${fmt(ms3)} ${detail}`);
+
+    // ---- 4. readParquet, sort, randomShuffle -------------------------------------------------------
+    const [msRead, cnt] = await timed(() => data.readParquet(pqDir).count());
+    const baseScan = await duckTime(`SELECT count(*), sum(v), sum(k), sum(id) FROM read_parquet(${pqList})`);
+    const arrowBytes = n * (4 + 8 + 8);
+    rows.push([`readParquet → Arrow blocks (${cnt.toLocaleString('en')} rows, ${(pqBytes / MiB).toFixed(0)} MiB Parquet, ${(arrowBytes / MiB).toFixed(0)} MiB Arrow)`, `${(arrowBytes / MiB / (msRead / 1000)).toFixed(0)} MiB/s (${fmt(msRead)})`, `DuckDB scan of the same files: ${fmt(baseScan)}`, '']);
+    const [msSort, , peakSort] = await withPeakStore(() => inStore.sort('v').count());
+    rows.push([`sort ${(n / 1e6).toFixed(1)}M rows by a Float64 key`, fmt(msSort), `DuckDB ORDER BY v (2 threads): ${fmt(await duckTime('SELECT * FROM t ORDER BY v'))}`, `peak store ${(peakSort / MiB).toFixed(0)} MiB`]);
+    const [msShuf, , peakShuf] = await withPeakStore(() => inStore.randomShuffle({ seed: 1 }).count());
+    rows.push([`randomShuffle of ${(arrowBytes / MiB).toFixed(0)} MiB`, fmt(msShuf), '', `peak store ${(peakShuf / MiB).toFixed(0)} MiB`]);
+    log(`read ${fmt(msRead)} sort ${fmt(msSort)} shuffle ${fmt(msShuf)}`);
+  } finally {
+    await sql.close();
+  }
+} finally {
+  await shutdown().catch(() => {});
+  try {
+    cli(['stop']);
+  } catch {
+    /* best effort */
+  }
+}
+
+// ---- 5. a pipeline over 4x the store (embedded cluster, small store) ------------------------------
+{
+  const cap = 128 * MiB;
+  await init({ numCpus: 2, objectStoreMemory: cap });
+  try {
+    const total = 4 * cap;
+    const vals = total / 16;
+    const ds = data.range(vals, { parallelism: 64 }).mapBatches(
+      (b) => {
+        const ids = b.getChild('id').toArray();
+        const y = new Float64Array(ids.length);
+        for (let i = 0; i < ids.length; i++) y[i] = Number(ids[i]) * 2;
+        return { id: ids, y };
+      },
+      { batchSize: null },
+    );
+    const [ms, count, peak] = await withPeakStore(() => ds.count());
+    const st = await objectStoreStats();
+    rows.push([`pipeline over 4× the store (${(total / MiB).toFixed(0)} MiB made, ${(cap / MiB).toFixed(0)} MiB store, embedded)`, fmt(ms), '', `peak store ${(peak / MiB).toFixed(0)} MiB ≤ ${(cap / MiB).toFixed(0)} MiB; spilled ${(st.spilledBytes / MiB).toFixed(1)} MiB; ${count.toLocaleString('en')} rows`]);
+    log(`pipeline 4x: ${fmt(ms)} peak ${(peak / MiB).toFixed(0)} MiB`);
+  } finally {
+    await shutdown();
+  }
+}
+rmSync(tmp, { recursive: true, force: true });
+
+const cpu = os.cpus()[0]?.model?.trim();
+const load = os.loadavg()[0].toFixed(1);
+writeSuiteSection(
+  'data',
+  [
+    '## Data (`@samsara/ray-data`)',
+    '',
+    `\`node bench/run.mjs --suite data --scale ${scale}\` — ${new Date().toISOString()}, ${os.availableParallelism()} × ${cpu}, Node ${process.version}. The machine was shared with seven other engineers' builds and tests during the run (1-min load average ${load} on 2 cores at the end), so absolute figures are pessimistic and noisy; every row has its same-run baseline. Sizes are the issue's × ${scale} (1 GiB → ${(scale * 1024).toFixed(0)} MiB, 10M rows → ${(10 * scale).toFixed(1)}M) because full-size rows did not fit this shared machine's time.`,
+    '',
+    '| row | rayts-data | baseline (same run) | ratio / notes |',
+    '| --- | ---: | --- | --- |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    'Where the time goes. mapBatches: each block is a task on a worker node; the memory-bound variant measures allocation of fresh output pages and the driver-side measuring of every block, not arithmetic. SQL: the executors get rows hash-partitioned by JavaScript tasks and appended to DuckDB in 2,048-row chunks; partial aggregation inside DuckDB before the shuffle and reading Parquet straight into the executors are not done yet, so SQL is far below DuckDB in one process (docs/data.md, Limits). Peak store for sort and shuffle is the whole cluster's store use, which also holds the 256 MiB materialized input of the mapBatches rows and the 48 MiB materialized Parquet blocks; sort and shuffle are barriers that hold their input plus the map outputs.',
+  ].join('\n'),
+);
+log('wrote the data section of bench/RESULTS.md');

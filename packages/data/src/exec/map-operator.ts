@@ -1,0 +1,149 @@
+/**
+ * Map operators: run a list of fused stages over each input block (or each read), as tasks or on a pool
+ * of actors holding an instance of the user's class. One task per block; the output block is measured
+ * where it lives, then queued. Input blocks the executor made are freed as soon as their task is done.
+ */
+import { free, kill, get, type ObjectRef, type ActorHandle } from '@samsara/ray';
+import type { BlockRef, Table } from '../block.js';
+import type { MapTaskSpec, ShippedFn, Stage } from '../plan/stages.js';
+import { PhysicalOperator, type WorkItem } from './physical-operator.js';
+import { mapTask, MapWorker } from './remote-fns.js';
+import { measure } from './measure.js';
+import { unwrapError } from './unwrap-error.js';
+
+/** Where and how the stages run. */
+export interface ComputeSpec {
+  readonly kind: 'tasks' | 'actors';
+  readonly concurrency?: number;
+  readonly numCpus?: number;
+  readonly resources?: Readonly<Record<string, number>>;
+  /** actors: the class and its constructor arguments. */
+  readonly cls?: ShippedFn;
+  readonly ctorArgs?: readonly unknown[];
+}
+
+interface Running {
+  readonly ref: ObjectRef<Table>;
+  readonly estBytes: number;
+  readonly actor?: number;
+}
+
+export class MapOperator extends PhysicalOperator {
+  private readonly running = new Set<Running>();
+  private blockIndex = 0;
+  /** Outputs finished out of order wait here so blocks leave in input order. */
+  private readonly done = new Map<number, BlockRef>();
+  private nextOut = 0;
+  private avgOutBytes = 0;
+  private actors: ActorHandle<InstanceType<typeof MapWorkerClass>>[] = [];
+  private actorLoad: number[] = [];
+  private maxConcurrency: number;
+
+  constructor(
+    name: string,
+    inputs: readonly PhysicalOperator[],
+    private readonly stages: readonly Stage[],
+    private readonly compute: ComputeSpec,
+    defaultConcurrency: number,
+    private readonly sources: WorkItem[] = [],
+  ) {
+    super(name, inputs);
+    this.maxConcurrency = compute.kind === 'actors' ? (compute.concurrency ?? 1) * 2 : (compute.concurrency ?? defaultConcurrency);
+  }
+
+  override sourceItems(): WorkItem[] {
+    return this.sources.splice(0);
+  }
+
+  protected override async startInner(): Promise<void> {
+    if (this.compute.kind !== 'actors') return;
+    const n = this.compute.concurrency ?? 1;
+    const opts: { numCpus?: number; resources?: Record<string, number> } = {};
+    if (this.compute.numCpus !== undefined) opts.numCpus = this.compute.numCpus;
+    if (this.compute.resources) opts.resources = { ...this.compute.resources };
+    const cls = Object.keys(opts).length ? MapWorker.options(opts) : MapWorker;
+    this.actors = Array.from({ length: n }, () => cls.remote(this.compute.cls!, [...(this.compute.ctorArgs ?? [])], this.name) as never);
+    this.actorLoad = this.actors.map(() => 0);
+    try {
+      await Promise.all(this.actors.map((a) => get((a as unknown as { ready: { remote(): ObjectRef<boolean> } }).ready.remote())));
+    } catch (e) {
+      throw unwrapError(e);
+    }
+  }
+
+  activeTasks(): number {
+    return this.running.size + this.done.size;
+  }
+
+  protected runningBytes(): number {
+    let n = 0;
+    for (const b of this.done.values()) n += b.sizeBytes;
+    for (const r of this.running) n += this.avgOutBytes || r.estBytes;
+    return n;
+  }
+
+  protected override canAddInputInner(): boolean {
+    return this.running.size < this.maxConcurrency;
+  }
+
+  protected addInputInner(item: WorkItem): void {
+    const index = this.blockIndex++;
+    const spec: MapTaskSpec = { opName: this.name, blockIndex: index, stages: this.stages, ...(item.read ? { read: item.read } : {}) };
+    const args = item.block ? [item.block.ref] : [];
+    let ref: ObjectRef<Table>;
+    let actor: number | undefined;
+    if (this.compute.kind === 'actors') {
+      actor = this.actorLoad.indexOf(Math.min(...this.actorLoad));
+      this.actorLoad[actor]++;
+      ref = (this.actors[actor] as unknown as { run: { remote(...a: unknown[]): ObjectRef<Table> } }).run.remote(spec, ...args);
+    } else {
+      const opts: { numCpus?: number; resources?: Record<string, number> } = {};
+      if (this.compute.numCpus !== undefined) opts.numCpus = this.compute.numCpus;
+      if (this.compute.resources) opts.resources = { ...this.compute.resources };
+      const fn = Object.keys(opts).length ? mapTask.options(opts) : mapTask;
+      ref = fn.remote(spec, ...args) as ObjectRef<Table>;
+    }
+    const run: Running = { ref, estBytes: item.estBytes, actor };
+    this.running.add(run);
+    this.metrics.tasksStarted++;
+    const t0 = performance.now();
+    measure(ref, true).then(
+      (b) => {
+        this.running.delete(run);
+        if (actor !== undefined) this.actorLoad[actor]--;
+        this.metrics.tasksFinished++;
+        this.metrics.taskMs += performance.now() - t0;
+        this.avgOutBytes = this.avgOutBytes ? (this.avgOutBytes * 3 + b.sizeBytes) / 4 : b.sizeBytes;
+        if (item.block?.owned) void free([item.block.ref]).catch(() => undefined);
+        this.done.set(index, b);
+        while (this.done.has(this.nextOut)) {
+          this.emit(this.done.get(this.nextOut)!);
+          this.done.delete(this.nextOut++);
+        }
+        this.ctx.wake();
+      },
+      (e) => {
+        this.running.delete(run);
+        if (actor !== undefined) this.actorLoad[actor]--;
+        this.fail(e);
+      },
+    );
+  }
+
+  protected override async shutdownInner(): Promise<void> {
+    this.running.clear();
+    for (const a of this.actors) await kill(a as never).catch(() => undefined);
+    this.actors = [];
+  }
+}
+
+// Only for the handle's type.
+declare class MapWorkerClass {
+  ready(): Promise<boolean>;
+}
+
+/** Frees the blocks the executor owns among `blocks`. */
+export async function freeOwned(blocks: readonly BlockRef[]): Promise<void> {
+  const refs = blocks.filter((b) => b.owned).map((b) => b.ref);
+  if (refs.length) await free(refs).catch(() => undefined);
+}

@@ -1,0 +1,212 @@
+/**
+ * The HTTP proxy: a node:http server inside a detached actor (`SERVE_PROXY`, namespace `serve`) on
+ * the head's node, so it keeps serving after the driver that deployed exits. A request goes through a
+ * koa-style chain (request id → errors → body limit → route) and is sent to one replica of the
+ * matched application's ingress (live or canary; a share mirrored to a shadow). The proxy learns
+ * routes and replicas from the controller's long-polled tables and is not responsible for replica
+ * life cycles.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { get } from '@samsara/ray';
+import pino, { type Logger } from 'pino';
+import { BackPressureError, ServeError } from '../errors.js';
+import { compose, type Middleware } from '../http/compose.js';
+import { ServeHttpError } from '../http/errors.js';
+import { PrefixRouter } from '../http/router.js';
+import { pickTracks } from '../handle.js';
+import { isReplicaGone, RouterClient, type ReplicaSlot } from './router-client.js';
+import { appKey, depKey, PROXY_KEY, type AppTable, type HttpRequestData, type HttpResponseData, type ProxyTable } from './spec.js';
+
+export interface ProxyConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Largest request body, in bytes [RAYTS_SERVE_MAX_BODY_BYTES or 10 MiB]. */
+  readonly maxBodyBytes?: number;
+}
+
+interface Ctx {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly path: string;
+  body: Uint8Array | null;
+  app?: string;
+  out?: HttpResponseData;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export class HttpProxy {
+  private readonly server: Server;
+  private router = new PrefixRouter<string>();
+  private readonly client = RouterClient.get();
+  private readonly log: Logger;
+  private readonly handler: (ctx: Ctx) => Promise<void>;
+  private readonly maxBody: number;
+
+  constructor(private readonly config: ProxyConfig) {
+    this.log = pino({ name: 'rayts-serve-proxy', level: process.env.RAYTS_SERVE_LOG_LEVEL ?? 'info' });
+    this.maxBody = config.maxBodyBytes ?? Number(process.env.RAYTS_SERVE_MAX_BODY_BYTES ?? 10 * 1024 * 1024);
+    this.client.onChange(PROXY_KEY, (v) => this.setRoutes(v as ProxyTable));
+    const chain: Middleware<Ctx>[] = [this.errors, this.limitBody, this.route];
+    this.handler = compose(chain);
+    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.onRequest(req, res));
+  }
+
+  private readonly watchedApps = new Set<string>();
+
+  private setRoutes(t: ProxyTable): void {
+    const fresh = new PrefixRouter<string>();
+    for (const r of t.routes) {
+      fresh.add('ALL', r.routePrefix, r.app);
+      // Tables of routed apps and their ingress replicas are fetched ahead, so requests do not
+      // wait for the controller (and keep flowing while it restarts).
+      if (!this.watchedApps.has(r.app)) {
+        this.watchedApps.add(r.app);
+        this.client.onChange(appKey(r.app), (v) => {
+          for (const tr of (v as AppTable).tracks) this.client.deploymentRouter(depKey(r.app, tr.track, tr.ingress), `${r.app}/${tr.ingress}`);
+        });
+      }
+    }
+    this.router = fresh;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.port, this.config.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  info(): { host: string; port: number; pid: number } {
+    const a = this.server.address();
+    return { host: this.config.host, port: typeof a === 'object' && a ? a.port : this.config.port, pid: process.pid };
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => {
+      this.server.close(() => r());
+      this.server.closeIdleConnections?.();
+    });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    const path = (req.url ?? '/').split('?')[0];
+    const ctx: Ctx = { req, res, requestId, path, body: null };
+    const t0 = performance.now();
+    try {
+      await this.handler(ctx);
+    } catch (e) {
+      // errors() catches everything; this is the last line of defence.
+      ctx.out = new ServeHttpError(500, (e as Error)?.message ?? String(e)).getResponseData(requestId);
+    }
+    const out = ctx.out ?? new ServeHttpError(500, 'no response').getResponseData(requestId);
+    if (!res.headersSent) {
+      res.statusCode = out.status;
+      for (const [k, v] of out.headers) res.setHeader(k, v);
+      if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', requestId);
+      res.end(req.method === 'HEAD' ? undefined : out.body);
+    }
+    this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
+  }
+
+  private errors: Middleware<Ctx> = async (ctx, next) => {
+    try {
+      await next();
+    } catch (e) {
+      if (e instanceof BackPressureError) {
+        ctx.out = new ServeHttpError(503, e.message, { 'retry-after': '1' }).getResponseData(ctx.requestId);
+      } else if (e instanceof ServeHttpError) {
+        ctx.out = e.getResponseData(ctx.requestId);
+      } else if (e instanceof ServeError && e.serveCode === 'SERVE_NOT_FOUND') {
+        ctx.out = new ServeHttpError(404, e.message).getResponseData(ctx.requestId);
+      } else {
+        this.log.warn({ requestId: ctx.requestId, path: ctx.path, err: (e as Error)?.message ?? String(e) }, 'request failed');
+        ctx.out = new ServeHttpError(500, `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`).getResponseData(ctx.requestId);
+      }
+    }
+  };
+
+  private limitBody: Middleware<Ctx> = async (ctx, next) => {
+    const len = Number(ctx.req.headers['content-length'] ?? 0);
+    if (len > this.maxBody) {
+      ctx.res.setHeader('connection', 'close');
+      ctx.req.resume();
+      throw new ServeHttpError(413, `Request body of ${len} bytes is over the limit of ${this.maxBody} bytes.`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of ctx.req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > this.maxBody) {
+        ctx.res.setHeader('connection', 'close');
+        throw new ServeHttpError(413, `Request body is over the limit of ${this.maxBody} bytes.`);
+      }
+      chunks.push(c);
+    }
+    ctx.body = size === 0 ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    await next();
+  };
+
+  private route: Middleware<Ctx> = async (ctx) => {
+    const m = this.router.match(ctx.req.method ?? 'GET', ctx.path);
+    if (!m) throw new ServeHttpError(404, `No application serves ${ctx.path}.`);
+    ctx.app = m.handler;
+    const table = await this.client.appTable(appKey(m.handler));
+    const pick = pickTracks(table);
+    if (!pick) throw new ServeHttpError(404, `Application ${m.handler} has no running version.`);
+    const host = ctx.req.headers.host ?? `${this.config.host}:${this.config.port}`;
+    const data: HttpRequestData = {
+      method: ctx.req.method ?? 'GET',
+      url: `http://${host}${ctx.req.url ?? '/'}`,
+      headers: Object.entries(ctx.req.headers).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v.map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])),
+      body: ctx.body,
+    };
+    const meta = { requestId: ctx.requestId };
+    if (pick.shadow) {
+      const sr = this.client.deploymentRouter(depKey(m.handler, pick.shadow.track, pick.shadow.ingress), `${m.handler}/${pick.shadow.ingress} (shadow)`);
+      void this.forward(sr, data, meta, false).catch(() => undefined);
+    }
+    const router = this.client.deploymentRouter(depKey(m.handler, pick.track, pick.ingress), `${m.handler}/${pick.ingress}`);
+    ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(data.method));
+  };
+
+  private async forward(
+    router: ReturnType<RouterClient['deploymentRouter']>,
+    data: HttpRequestData,
+    meta: { requestId: string },
+    retry: boolean,
+  ): Promise<HttpResponseData> {
+    for (let attempt = 0; ; attempt++) {
+      const s = router.acquire({ requestId: meta.requestId, method: data.method });
+      const slot: ReplicaSlot = s instanceof Promise ? await s : s;
+      try {
+        return (await get(slot.handle.__serve_http.remote(data, meta) as never)) as HttpResponseData;
+      } catch (e) {
+        if (isReplicaGone(e)) {
+          router.markDead(slot.replicaId);
+          if (retry && attempt === 0) continue;
+        }
+        throw e;
+      } finally {
+        router.release(slot);
+      }
+    }
+  }
+}
+
+let proxy: HttpProxy | undefined;
+/** Called by the proxy actor on its thread. @internal */
+export async function startProxy(config: ProxyConfig): Promise<HttpProxy> {
+  if (proxy) return proxy;
+  const p = new HttpProxy(config);
+  await p.listen();
+  proxy = p;
+  return p;
+}

@@ -1,0 +1,192 @@
+/**
+ * Replicas. A replica is an actor whose class is generated from the user's class source: the user
+ * class is embedded in it (so the core ships it by its own rules — self-contained, `batch` in scope)
+ * and its methods hand over to ReplicaRuntime, imported from this package on the replica's thread.
+ * The runtime builds the user instance (bound deployments in its arguments become DeploymentHandles),
+ * counts ongoing requests, records metrics and turns HTTP requests into WHATWG Requests and back.
+ */
+import pino, { type Logger } from 'pino';
+import { ServeHttpError } from '../http/errors.js';
+import { deploymentHandle } from '../handle.js';
+import { setReplicaContext } from './replica-context.js';
+import { HANDLE_MARKER, LATENCY_BUCKETS_MS, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
+
+/** What the controller tells a replica at start. */
+export interface ReplicaConfig {
+  readonly app: string;
+  readonly track: string;
+  readonly deployment: string;
+  readonly replicaId: string;
+  readonly maxOngoingRequests: number;
+  readonly logLevel?: string;
+}
+
+/** The source of the replica actor class for a user class. */
+export function replicaClassSource(className: string, userSource: string): string {
+  const name = /^[A-Za-z_$][\w$]*$/.test(className) ? className : 'ServeReplica';
+  return `class ${name} {
+  constructor() {
+    const self = this;
+    const batch = (fn, options) => self.__serveModule.batch(fn, options);
+    // A class written in a vitest/vite test has its import() rewritten to this name.
+    const __vite_ssr_dynamic_import__ = (s) => import(s);
+    this.__serveUserClass = (${userSource});
+  }
+  async __serve_init(config, ...args) {
+    this.__serveModule = await import(${JSON.stringify(SELF_PACKAGE)});
+    this.__serveRuntime = await this.__serveModule.startReplica(this.__serveUserClass, config, args);
+    return Object.assign(this.__serveRuntime.info(), { nodeId: runtimeContext().nodeId });
+  }
+  __serve_call(method, meta, ...args) { return this.__serveRuntime.call(method, meta, args); }
+  __serve_http(req, meta) { return this.__serveRuntime.http(req, meta); }
+  __serve_stats() { return this.__serveRuntime ? this.__serveRuntime.stats() : null; }
+  __serve_drain() { return this.__serveRuntime ? this.__serveRuntime.drain() : true; }
+}`;
+}
+
+function replaceMarkers(v: unknown, app: string, track: string, depth = 0): unknown {
+  if (depth > 8 || v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+  if (HANDLE_MARKER in (v as object)) return deploymentHandle(app, track, (v as Record<string, { deployment: string }>)[HANDLE_MARKER].deployment);
+  if (Array.isArray(v)) return v.map((x) => replaceMarkers(x, app, track, depth + 1));
+  if (Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceMarkers(x, app, track, depth + 1)]));
+  return v;
+}
+
+/** A WHATWG Request whose json() answers 400 (not 500) on a body that is not JSON. */
+function serveRequest(url: string, init: RequestInit): Request {
+  const req = new Request(url, init);
+  Object.defineProperty(req, 'json', {
+    value: async (): Promise<unknown> => {
+      const text = await req.text();
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        throw new ServeHttpError(400, `Request body is not valid JSON: ${(e as Error).message}`);
+      }
+    },
+  });
+  return req;
+}
+
+let rootLogger: Logger | undefined;
+
+/** The user instance and its bookkeeping, on the replica's thread. */
+export class ReplicaRuntime {
+  private ongoing = 0;
+  private requests = 0;
+  private errors = 0;
+  private readonly buckets = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+  private idle: (() => void)[] = [];
+  private readonly log: Logger;
+  private readonly inst: Record<string, unknown>;
+
+  constructor(
+    UserClass: new (...a: unknown[]) => unknown,
+    readonly config: ReplicaConfig,
+    args: unknown[],
+  ) {
+    rootLogger ??= pino({ name: 'rayts-serve', level: config.logLevel ?? process.env.RAYTS_SERVE_LOG_LEVEL ?? 'info' });
+    this.log = rootLogger.child({ app: config.app, deployment: config.deployment, replica: config.replicaId });
+    const real = args.map((a) => replaceMarkers(a, config.app, config.track));
+    setReplicaContext({ deployment: config.deployment, maxOngoingRequests: config.maxOngoingRequests, logger: this.log });
+    try {
+      this.inst = new UserClass(...real) as Record<string, unknown>;
+    } finally {
+      setReplicaContext(undefined);
+    }
+  }
+
+  info(): { replicaId: string; pid: number } {
+    return { replicaId: this.config.replicaId, pid: process.pid };
+  }
+
+  private begin(): number {
+    this.ongoing++;
+    return performance.now();
+  }
+  private end(t0: number, failed: boolean): void {
+    this.ongoing--;
+    this.requests++;
+    if (failed) this.errors++;
+    const ms = performance.now() - t0;
+    let i = 0;
+    while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]) i++;
+    this.buckets[i]++;
+    if (this.ongoing === 0 && this.idle.length) for (const f of this.idle.splice(0)) f();
+  }
+
+  async call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> {
+    const fn = this.inst[method];
+    if (typeof fn !== 'function') {
+      throw new TypeError(`Deployment ${this.config.deployment} has no method ${method} (request ${meta.requestId}).`);
+    }
+    const t0 = this.begin();
+    let failed = true;
+    try {
+      const v = await (fn as (...a: unknown[]) => unknown).apply(this.inst, args);
+      failed = false;
+      return v;
+    } catch (e) {
+      this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'request failed');
+      throw e;
+    } finally {
+      this.end(t0, failed);
+    }
+  }
+
+  async http(r: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> {
+    const t0 = this.begin();
+    let failed = false;
+    const rid: [string, string] = ['x-request-id', meta.requestId];
+    try {
+      const fetchFn = this.inst.fetch;
+      if (typeof fetchFn !== 'function') {
+        failed = true;
+        return { status: 500, headers: [['content-type', 'application/json'], rid], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
+      }
+      const hasBody = r.body !== null && r.method !== 'GET' && r.method !== 'HEAD';
+      const req = serveRequest(r.url, { method: r.method, headers: r.headers as [string, string][], body: hasBody ? (r.body as Uint8Array) : undefined });
+      const out = await (fetchFn as (q: Request) => unknown).call(this.inst, req);
+      if (out instanceof Response) {
+        const body = new Uint8Array(await out.arrayBuffer());
+        const headers: [string, string][] = [...out.headers];
+        if (!out.headers.has('x-request-id')) headers.push(rid);
+        failed = out.status >= 500;
+        return { status: out.status, headers, body };
+      }
+      if (out === undefined) return { status: 204, headers: [rid], body: '' };
+      if (typeof out === 'string') return { status: 200, headers: [['content-type', 'text/plain; charset=utf-8'], rid], body: out };
+      return { status: 200, headers: [['content-type', 'application/json'], rid], body: JSON.stringify(out) };
+    } catch (e) {
+      if (e instanceof ServeHttpError) {
+        const res = e.getResponse(meta.requestId);
+        return { status: res.status, headers: [...Object.entries(res.headers), rid], body: res.body };
+      }
+      failed = true;
+      this.log.warn({ requestId: meta.requestId, err: (e as Error)?.stack ?? String(e) }, 'request failed');
+      return {
+        status: 500,
+        headers: [['content-type', 'application/json'], rid],
+        body: JSON.stringify({ error: `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`, requestId: meta.requestId }),
+        error: true,
+      };
+    } finally {
+      this.end(t0, failed);
+    }
+  }
+
+  stats(): ReplicaStats {
+    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets] };
+  }
+
+  /** Resolves once no request runs (the controller drains a replica before stopping it). */
+  drain(): Promise<boolean> | boolean {
+    if (this.ongoing === 0) return true;
+    return new Promise((r) => this.idle.push(() => r(true)));
+  }
+}
+
+/** Called by the generated replica class on its thread. @internal */
+export async function startReplica(UserClass: new (...a: unknown[]) => unknown, config: ReplicaConfig, args: unknown[]): Promise<ReplicaRuntime> {
+  return new ReplicaRuntime(UserClass, config, args);
+}

@@ -1,0 +1,66 @@
+/**
+ * Replica choice: one pluggable function. `chooseReplicas(candidates, req)` returns ranked tiers of
+ * replicas; the caller takes the first replica of the first tier that has room. The default is power
+ * of two choices (Ray Serve's PowerOfTwoChoicesRequestRouter): two random replicas, the less loaded first.
+ */
+
+/** What the router knows of a replica (the caller's own view of its load). */
+export interface ReplicaCandidate {
+  readonly replicaId: string;
+  /** Requests this caller has running on it. */
+  readonly ongoing: number;
+  readonly maxOngoingRequests: number;
+}
+
+/** The request being routed (for policies that look at it: session affinity, locality…). */
+export interface PendingRequest {
+  readonly requestId: string;
+  readonly method: string;
+}
+
+/** A routing policy: ranked tiers of candidates. */
+export type ChooseReplicas = <R extends ReplicaCandidate>(candidates: readonly R[], req: PendingRequest, random?: () => number) => R[][];
+
+/** Power of two choices; with ≤ 2 candidates both are ranked by load. */
+export const powerOfTwoChoices: ChooseReplicas = (candidates, _req, random = Math.random) => {
+  const n = candidates.length;
+  if (n === 0) return [];
+  if (n === 1) return [[candidates[0]]];
+  let a: (typeof candidates)[number];
+  let b: (typeof candidates)[number];
+  if (n === 2) {
+    [a, b] = candidates;
+  } else {
+    const i = Math.floor(random() * n);
+    let j = Math.floor(random() * (n - 1));
+    if (j >= i) j++;
+    a = candidates[i];
+    b = candidates[j];
+  }
+  const first = a.ongoing <= b.ongoing ? [a, b] : [b, a];
+  // Fallback tier: every replica by load, so a request is placed while any replica has room.
+  const rest = [...candidates].sort((x, y) => x.ongoing - y.ongoing);
+  return [first, rest];
+};
+
+let current: ChooseReplicas = powerOfTwoChoices;
+
+/** Replaces the routing policy in this process (proxy and handles). Returns the previous one. */
+export function setChooseReplicas(fn: ChooseReplicas): ChooseReplicas {
+  const prev = current;
+  current = fn;
+  return prev;
+}
+
+/** The routing policy in force in this process. */
+export function chooseReplicas<R extends ReplicaCandidate>(candidates: readonly R[], req: PendingRequest): R[][] {
+  return current(candidates, req);
+}
+
+/** First candidate, tier by tier, with room under its maxOngoingRequests. */
+export function pickReplica<R extends ReplicaCandidate>(candidates: readonly R[], req: PendingRequest): R | undefined {
+  for (const tier of chooseReplicas(candidates, req)) {
+    for (const r of tier) if (r.ongoing < r.maxOngoingRequests) return r;
+  }
+  return undefined;
+}
