@@ -23,6 +23,16 @@ const ours = new Map([
   ['@samsara/ray-data', 'data'], ['@samsara/ray-tune', 'tune'], ['@samsara/ray-serve', 'serve'], ['@samsara/ray-workflow', 'workflow'],
 ]);
 
+/** Whether package `dir` declares `./sub` in its package.json `exports` (a public entry, like `@samsara/ray/edge`). */
+function declaredSubpath(dir, sub) {
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, dir === 'proto' ? 'proto' : join('packages', dir), 'package.json'), 'utf8'));
+    return typeof pkg.exports === 'object' && pkg.exports !== null && Object.hasOwn(pkg.exports, `.${sub}`);
+  } catch {
+    return false;
+  }
+}
+
 function walk(dir, out = []) {
   for (const e of readdirSync(dir)) {
     const p = join(dir, e);
@@ -56,7 +66,7 @@ for (const pkg of readdirSync(pkgsDir)) {
       if (!dep) continue;
       if (dep === pkg) problems.push(`${relative(root, file)}: imports its own package by name (${spec})`);
       else if (!(allowed[pkg] ?? []).includes(base)) problems.push(`${relative(root, file)}: ${pkg} must not import ${base} (see DESIGN.md, import direction)`);
-      else if (spec !== base) problems.push(`${relative(root, file)}: deep import ${spec}; use the package's public entry`);
+      else if (spec !== base && !declaredSubpath(dep, spec.slice(base.length))) problems.push(`${relative(root, file)}: deep import ${spec}; use the package's public entry`);
     }
     graph.set(file, edges);
   }

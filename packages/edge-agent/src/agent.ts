@@ -4,7 +4,9 @@
  * (the node reconnects and re-joins by itself), and exits on SIGTERM/SIGINT or when the cluster stops.
  */
 import { parseArgs } from 'node:util';
-import { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from '@samsara/ray';
+// The edge entry of @samsara/ray, not its index: the index loads the driver API, the head and the CLI
+// (~1 MB of code an edge node never runs).
+import { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from '@samsara/ray/edge';
 import { InvalidArgumentError, parseLabels, validateResources, type ResourceMap } from '@samsara/ray-common';
 
 export const USAGE =

@@ -1,52 +1,42 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1
 /**
- * `rayts-edge`: joins a dash cam (or any NAT'd device) to a rayts cluster as an edge node.
+ * `rayts-edge` launcher: puts the process in its lean idle shape, then loads the agent (main.ts).
  *
- *   rayts-edge --address 10.0.0.5:6380 --resources '{"camera":1}' --labels device=cam-01,soc=qcs6490
+ * A dash cam has little RAM, so the edge agent runs with settings that cost the on-device inference
+ * nothing (see docs/edge-agent.md, "Memory"):
  *
- * The token comes from --token, RAYTS_TOKEN, or the local session file, as for any node. Prints one
- * line when joined and keeps running; exits non-zero with a clear message on bad input or a refused token.
+ * - `--max-semi-space-size=1` (MiB): V8's young generation stays small instead of growing to tens of
+ *   MB during start-up and never giving it back (~8–10 MB of idle RSS). Inference loops over typed
+ *   arrays allocate little, so scavenges stay rare; the optimizing compiler is untouched (unlike
+ *   `--lite-mode`/`--jitless`, which this launcher never uses).
+ * - `--v8-pool-size=1`: one V8 platform thread instead of one per core (~2 MB of stacks and arenas).
+ * - `MSGPACKR_NATIVE_ACCELERATION_DISABLED=true`: no native msgpack string extractor addon in the
+ *   process (its shared libraries cost ~1–2 MB; the values an edge node decodes are small).
+ *
+ * V8 flags only take effect when the isolate is created, so they come from how node is started: the
+ * shebang above (executing the bin, as `rayts-edge …` does, uses them; it needs an `env` with `-S`,
+ * GNU coreutils ≥ 8.30), or, when started as `node …/cli.js` without them, a re-exec of this process
+ * in place with `process.execve` where Node has it (≥ 22.15 / 23.11). `RAYTS_EDGE_LEAN=0` turns all of
+ * this off (the process then starts as node was told).
  */
-import { isRayError } from '@samsara/ray-common';
-import { parseAgentArgs, runEdgeAgent, USAGE } from './agent.js';
+import { fileURLToPath } from 'node:url';
 
-/** How often `rayts-edge` says it is still waiting for an unreachable head. */
-const WAITING_NOTICE_MS = Number(process.env.RAYTS_EDGE_WAIT_NOTICE_MS ?? 5000);
+/** The V8/Node flags the edge agent runs with; see the file comment. */
+export const LEAN_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'] as const;
 
-async function main(argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`Usage: ${USAGE}\n`);
-    return;
+const lean = process.env.RAYTS_EDGE_LEAN !== '0';
+if (lean) {
+  // Before msgpackr loads (it reads this once, at import). Inherited by the worker threads.
+  process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  const flagged = (f: string) => process.execArgv.some((a) => a.split('=')[0] === f.split('=')[0]);
+  const missing = LEAN_NODE_FLAGS.filter((f) => !flagged(f));
+  if (missing.length > 0 && typeof execve === 'function' && process.env.RAYTS_EDGE_REEXEC !== '1') {
+    // Replaces this process (same pid, stdio and parent), so supervisors and `rayts stop` see no change.
+    execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      ...process.env,
+      RAYTS_EDGE_REEXEC: '1',
+    });
   }
-  const config = parseAgentArgs(argv);
-  // Joining waits for the head as long as it takes (a dash cam boots before the network is up): say so
-  // on the terminal, and keep saying it, rather than only in the log.
-  process.stdout.write(`rayts-edge: joining the cluster at ${config.address}...\n`);
-  const startedAt = Date.now();
-  const waiting = setInterval(() => {
-    const s = Math.round((Date.now() - startedAt) / 1000);
-    process.stdout.write(
-      `rayts-edge: still cannot reach the head at ${config.address} after ${s} s; retrying with backoff. ` +
-        'Check the address and that `rayts start --head` runs there (details in the log under the work dir).\n',
-    );
-  }, WAITING_NOTICE_MS);
-  waiting.unref();
-  let node;
-  try {
-    node = await runEdgeAgent(config);
-  } finally {
-    clearInterval(waiting);
-  }
-  const res = Object.entries(config.resources).map(([k, v]) => `${k}=${v}`).join(',') || 'none';
-  const labels = Object.entries(config.labels).map(([k, v]) => `${k}=${v}`).join(',') || 'none';
-  process.stdout.write(
-    `rayts-edge: edge node ${node.nodeId} joined the cluster at ${config.address} (address ${node.address}; resources ${res}; labels ${labels}).\n` +
-      'It opens no listening port: everything flows over its connection to the head. Stop it with SIGTERM, or `rayts stop` on this machine.\n',
-  );
 }
-
-main(process.argv.slice(2)).catch((e: unknown) => {
-  const msg = isRayError(e) ? `${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}` : String((e as Error)?.stack ?? e);
-  process.stderr.write(`rayts-edge: ${msg}\n`);
-  process.exit(isRayError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1);
-});
+await import('./main.js');
