@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { get, remote } from '@samsara/ray';
+import { get, nodes, remote } from '@samsara/ray';
 import { spawn } from 'node:child_process';
 import { CLI, isAlive, until, useCliCluster } from './helpers/cli-cluster.js';
 
@@ -51,6 +51,7 @@ describe.skipIf(process.platform !== 'linux')('connection flood', () => {
     expect(m[1]).not.toBe('512');
     process.kill(worker.pid, 'SIGTERM');
     await until(() => !isAlive(worker.pid), 'the extra worker to stop');
+    await until(async () => (await nodes()).filter((n) => n.alive).length === 2, 'the head to see the extra worker gone');
   });
 
   it(`${FLOOD} idle sockets on the head's gRPC port: at most ${BOUND} held, all closed after the timeout, the cluster serves throughout`, async () => {
