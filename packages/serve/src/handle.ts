@@ -5,19 +5,23 @@
  * the method runs). An application's handle (from serve.run) also splits traffic between the live
  * version and a canary, and mirrors a share to a shadow.
  */
-import { get, type ObjectRef } from '@samsara/ray';
+import { get, type ObjectRef, type ObjectRefGenerator } from '@samsara/ray';
 import { randomUUID } from 'node:crypto';
 import { isReplicaGone, RouterClient, type DeploymentRouter, type ReplicaSlot } from './internal/router-client.js';
-import { appKey, depKey, type AppTable } from './internal/spec.js';
+import { appKey, depKey, STREAM_MARKER, type AppTable } from './internal/spec.js';
 
 type AnyFn = (...a: never[]) => unknown;
 
 /** Arguments of a handle call: values, or DeploymentResponses of other calls. */
 export type HandleArgs<A extends unknown[]> = { [K in keyof A]: A[K] | DeploymentResponse<A[K]> };
 
-/** A method of a handle. */
+/**
+ * A method of a handle. A generator method (`*m()` / `async *m()`) streams: its response resolves to
+ * an AsyncIterable of the yielded values, and is itself async-iterable (`for await (const v of
+ * handle.m.remote())`); leaving the loop early stops the producer on the replica.
+ */
 export interface HandleMethod<A extends unknown[], R> {
-  remote(...args: HandleArgs<A>): DeploymentResponse<Awaited<R>>;
+  remote(...args: HandleArgs<A>): R extends AsyncGenerator<infer Y> | Generator<infer Y> ? DeploymentResponse<AsyncIterable<Y>> & AsyncIterable<Y> : DeploymentResponse<Awaited<R>>;
 }
 
 /** A handle to a deployment, typed from its class. */
@@ -37,7 +41,9 @@ export class DeploymentResponse<T> implements PromiseLike<T> {
   }
   /** The ObjectRef of the result, once the request is on a replica. */
   async ref(): Promise<ObjectRef<T>> {
-    return (await this.dispatched).ref;
+    const { ref } = await this.dispatched;
+    if (!ref) throw new TypeError(`Request ${this.requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
+    return ref;
   }
   private value(): Promise<T> {
     return (this.result ??= this.dispatched.then((d) => d.done));
@@ -48,7 +54,35 @@ export class DeploymentResponse<T> implements PromiseLike<T> {
   catch<B = never>(fail: (e: unknown) => B | PromiseLike<B>): Promise<T | B> {
     return this.value().catch(fail);
   }
+  /** For a generator method: its values as they are yielded (see HandleMethod). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T extends AsyncIterable<infer Y> ? Y : never> {
+    const v = (await this.value()) as unknown;
+    if (v === null || typeof v !== 'object' || !(Symbol.asyncIterator in v)) {
+      throw new TypeError(`The response of request ${this.requestId} is not a stream: only a generator method's response can be iterated.`);
+    }
+    yield* v as AsyncIterable<T extends AsyncIterable<infer Y> ? Y : never>;
+  }
 }
+
+/** The values of a streaming call; `onEnd` runs once it ended, failed or was left early (which stops the producer). */
+async function* streamValues<T>(gen: ObjectRefGenerator<T>, onEnd: (e?: unknown) => void): AsyncGenerator<T> {
+  let err: unknown;
+  try {
+    for await (const ref of gen) yield await get(ref);
+  } catch (e) {
+    err = e;
+    throw e;
+  } finally {
+    onEnd(err);
+  }
+}
+
+function isStreamMarker(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && (v as Record<string, unknown>)[STREAM_MARKER] === true;
+}
+
+/** Methods known to stream, per router (after the first call says so, the next ones stream at once). */
+const streamingMethods = new WeakMap<DeploymentRouter, Set<string>>();
 
 async function resolveArgs(args: unknown[]): Promise<unknown[]> {
   if (!args.some((a) => a instanceof DeploymentResponse)) return args;
@@ -62,8 +96,23 @@ export function callDeployment<T>(router: DeploymentRouter, method: string, args
     const slotOrP = router.acquire(req);
     const slot: ReplicaSlot = slotOrP instanceof Promise ? await slotOrP : slotOrP;
     let ref: ObjectRef<T>;
+    let real: unknown[];
+    const fail = (e: unknown): void => {
+      if (isReplicaGone(e)) router.markDead(slot.replicaId);
+    };
+    const startStream = (): T => {
+      const gen = slot.handle.__serve_stream.remote(method, { requestId }, ...real) as ObjectRefGenerator<unknown>;
+      return streamValues(gen, (e) => {
+        router.release(slot);
+        fail(e);
+      }) as T;
+    };
     try {
-      const real = await resolveArgs(args);
+      real = await resolveArgs(args);
+      if (streamingMethods.get(router)?.has(method)) {
+        const v = startStream();
+        return { ref: undefined as unknown as ObjectRef<T>, done: Promise.resolve(v) };
+      }
       ref = slot.handle.__serve_call.remote(method, { requestId }, ...real) as ObjectRef<T>;
     } catch (e) {
       router.release(slot);
@@ -71,6 +120,12 @@ export function callDeployment<T>(router: DeploymentRouter, method: string, args
     }
     const done = get(ref).then(
       (v) => {
+        if (isStreamMarker(v)) {
+          let set = streamingMethods.get(router);
+          if (!set) streamingMethods.set(router, (set = new Set()));
+          set.add(method);
+          return startStream();
+        }
         router.release(slot);
         return v;
       },

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { get } from '@samsara/ray';
+import { cancel, get, type ObjectRefGenerator } from '@samsara/ray';
 import pino, { type Logger } from 'pino';
 import { BackPressureError, ServeError } from '../errors.js';
 import { compose, type Middleware } from '../http/compose.js';
@@ -179,20 +179,82 @@ export class HttpProxy {
       void this.forward(sr, data, meta, false).catch(() => undefined);
     }
     const router = this.client.deploymentRouter(depKey(m.handler, pick.track, pick.ingress), `${m.handler}/${pick.ingress}`);
-    ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(data.method));
+    ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(data.method), ctx);
   };
+
+  /** Routers whose ingress fetch is a generator: their requests stream at once. */
+  private readonly streaming = new WeakSet<object>();
+
+  /**
+   * Streams a generator fetch(req) to the client: each item a chunk (strings and bytes as they are,
+   * other values as JSON lines), or a `data:` event when the client accepts text/event-stream. The
+   * head goes out with the first item (a failure before it is an ordinary 500). The client leaving
+   * cancels the generator, which stops the producer on the replica.
+   */
+  private async stream(slot: ReplicaSlot, data: HttpRequestData, meta: { requestId: string }, ctx: Ctx): Promise<HttpResponseData> {
+    const res = ctx.res;
+    const sse = /text\/event-stream/i.test(String(ctx.req.headers.accept ?? ''));
+    const gen = slot.handle.__serve_http_stream.remote(data, meta) as ObjectRefGenerator<unknown>;
+    let gone = false;
+    const onClose = (): void => {
+      if (res.writableFinished) return;
+      gone = true;
+      void cancel(gen).catch(() => undefined);
+    };
+    res.on('close', onClose);
+    const head = (first: unknown): void => {
+      res.statusCode = 200;
+      const type = sse ? 'text/event-stream; charset=utf-8' : typeof first === 'string' ? 'text/plain; charset=utf-8' : first instanceof Uint8Array ? 'application/octet-stream' : 'application/x-ndjson';
+      res.setHeader('content-type', type);
+      res.setHeader('cache-control', 'no-cache');
+      res.setHeader('x-request-id', meta.requestId);
+    };
+    let items = 0;
+    try {
+      for await (const ref of gen) {
+        let v: unknown;
+        try {
+          v = await get(ref);
+        } catch (e) {
+          if (gone) break;
+          if (!res.headersSent) throw e;
+          this.log.warn({ requestId: meta.requestId, err: (e as Error)?.message ?? String(e) }, 'stream failed');
+          if (sse) res.end(`event: error\ndata: ${JSON.stringify({ error: `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`, requestId: meta.requestId })}\n\n`);
+          else res.destroy(e as Error);
+          return { status: 200, headers: [], body: '', error: true };
+        }
+        if (gone) break;
+        if (items++ === 0) head(v);
+        if (!res.write(sse ? sseEvent(v) : chunkOf(v))) await new Promise((r) => (res.once('drain', r), res.once('close', r)));
+      }
+    } finally {
+      res.off('close', onClose);
+    }
+    if (!gone) {
+      if (!res.headersSent) head('');
+      res.end();
+    }
+    return { status: 200, headers: [], body: '' };
+  }
 
   private async forward(
     router: ReturnType<RouterClient['deploymentRouter']>,
     data: HttpRequestData,
     meta: { requestId: string },
     retry: boolean,
+    ctx?: Ctx,
   ): Promise<HttpResponseData> {
     for (let attempt = 0; ; attempt++) {
       const s = router.acquire({ requestId: meta.requestId, method: data.method });
       const slot: ReplicaSlot = s instanceof Promise ? await s : s;
       try {
-        return (await get(slot.handle.__serve_http.remote(data, meta) as never)) as HttpResponseData;
+        if (ctx && this.streaming.has(router)) return await this.stream(slot, data, meta, ctx);
+        const out = (await get(slot.handle.__serve_http.remote(data, meta) as never)) as HttpResponseData;
+        if (!out.stream) return out;
+        this.streaming.add(router);
+        // A shadow's stream is not read (its answers are discarded anyway).
+        if (!ctx) return { status: 204, headers: [], body: '' };
+        return await this.stream(slot, data, meta, ctx);
       } catch (e) {
         if (isReplicaGone(e)) {
           router.markDead(slot.replicaId);
@@ -204,6 +266,21 @@ export class HttpProxy {
       }
     }
   }
+}
+
+/** One chunk of a chunked stream: strings and bytes as they are, other values as a JSON line. */
+function chunkOf(v: unknown): string | Uint8Array {
+  if (typeof v === 'string' || v instanceof Uint8Array) return v;
+  return `${JSON.stringify(v) ?? 'null'}\n`;
+}
+
+/** One Server-Sent Event: `data:` lines of the item (a string or bytes as text, others as JSON). */
+function sseEvent(v: unknown): string {
+  const text = typeof v === 'string' ? v : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : (JSON.stringify(v) ?? 'null');
+  return `${text
+    .split(/\r\n|\r|\n/)
+    .map((l) => `data: ${l}`)
+    .join('\n')}\n\n`;
 }
 
 let proxy: HttpProxy | undefined;

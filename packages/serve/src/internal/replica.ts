@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
-import { HANDLE_MARKER, LATENCY_BUCKETS_MS, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
+import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
 
 /** What the controller tells a replica at start. */
 export interface ReplicaConfig {
@@ -39,6 +39,8 @@ export function replicaClassSource(className: string, userSource: string): strin
   }
   __serve_call(method, meta, ...args) { return this.__serveRuntime.call(method, meta, args); }
   __serve_http(req, meta) { return this.__serveRuntime.http(req, meta); }
+  async *__serve_stream(method, meta, ...args) { yield* this.__serveRuntime.stream(method, meta, args); }
+  async *__serve_http_stream(req, meta) { yield* this.__serveRuntime.httpStream(req, meta); }
   __serve_stats() { return this.__serveRuntime ? this.__serveRuntime.stats() : null; }
   __serve_drain() { return this.__serveRuntime ? this.__serveRuntime.drain() : true; }
 }`;
@@ -66,6 +68,13 @@ function serveRequest(url: string, init: RequestInit): Request {
     },
   });
   return req;
+}
+
+/** True for a native generator or async generator function (its calls stream). */
+export function isGeneratorFunction(fn: unknown): boolean {
+  if (typeof fn !== 'function') return false;
+  const n = (fn as { constructor?: { name?: string } }).constructor?.name;
+  return n === 'GeneratorFunction' || n === 'AsyncGeneratorFunction';
 }
 
 let rootLogger: Logger | undefined;
@@ -120,6 +129,9 @@ export class ReplicaRuntime {
     if (typeof fn !== 'function') {
       throw new TypeError(`Deployment ${this.config.deployment} has no method ${method} (request ${meta.requestId}).`);
     }
+    // A generator method streams: the caller asks again through __serve_stream (a generator method
+    // the core streams); this call only says so, without running anything.
+    if (isGeneratorFunction(fn)) return { [STREAM_MARKER]: true };
     const t0 = this.begin();
     let failed = true;
     try {
@@ -144,8 +156,8 @@ export class ReplicaRuntime {
         failed = true;
         return { status: 500, headers: [['content-type', 'application/json'], rid], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
       }
-      const hasBody = r.body !== null && r.method !== 'GET' && r.method !== 'HEAD';
-      const req = serveRequest(r.url, { method: r.method, headers: r.headers as [string, string][], body: hasBody ? (r.body as Uint8Array) : undefined });
+      if (isGeneratorFunction(fetchFn)) return { status: 0, headers: [], body: '', stream: true };
+      const req = this.request(r);
       const out = await (fetchFn as (q: Request) => unknown).call(this.inst, req);
       if (out instanceof Response) {
         const body = new Uint8Array(await out.arrayBuffer());
@@ -172,6 +184,41 @@ export class ReplicaRuntime {
       };
     } finally {
       this.end(t0, failed);
+    }
+  }
+
+  private request(r: HttpRequestData): Request {
+    const hasBody = r.body !== null && r.method !== 'GET' && r.method !== 'HEAD';
+    return serveRequest(r.url, { method: r.method, headers: r.headers as [string, string][], body: hasBody ? (r.body as Uint8Array) : undefined });
+  }
+
+  /** Runs a generator method, yielding its items (the core streams them to the caller). */
+  async *stream(method: string, meta: CallMeta, args: unknown[]): AsyncGenerator<unknown> {
+    const fn = this.inst[method];
+    if (typeof fn !== 'function') {
+      throw new TypeError(`Deployment ${this.config.deployment} has no method ${method} (request ${meta.requestId}).`);
+    }
+    yield* this.counted(meta, method, () => (fn as (...a: unknown[]) => AsyncIterable<unknown> | Iterable<unknown>).apply(this.inst, args));
+  }
+
+  /** Runs a generator fetch(req): yields its items (the proxy writes them as chunks or SSE events). */
+  async *httpStream(r: HttpRequestData, meta: CallMeta): AsyncGenerator<unknown> {
+    const fetchFn = this.inst.fetch as (q: Request) => AsyncIterable<unknown> | Iterable<unknown>;
+    yield* this.counted(meta, 'fetch', () => fetchFn.call(this.inst, this.request(r)));
+  }
+
+  private async *counted(meta: CallMeta, method: string, start: () => AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<unknown> {
+    const t0 = this.begin();
+    let threw = false;
+    try {
+      yield* start() as AsyncIterable<unknown>;
+    } catch (e) {
+      threw = true;
+      this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'streaming request failed');
+      throw e;
+    } finally {
+      // Stopped early (client gone, cancel) counts as a request, not as an error.
+      this.end(t0, threw);
     }
   }
 

@@ -113,7 +113,12 @@ export interface HttpResponseData {
   readonly body: Uint8Array | string;
   /** True when the replica failed the request (user code threw): counted as an error. */
   readonly error?: boolean;
+  /** fetch is a generator: nothing ran; the proxy asks again through __serve_http_stream. */
+  readonly stream?: boolean;
 }
+
+/** What __serve_call answers for a generator method (the caller then streams it through __serve_stream). */
+export const STREAM_MARKER = '__serveStream__';
 
 export interface CallMeta {
   readonly requestId: string;
