@@ -1,0 +1,164 @@
+/**
+ * Streaming responses on a CLI cluster, over real sockets: a generator fetch(req) streams chunks
+ * (the client reads the first before the producer finishes), Server-Sent Events, a client that
+ * leaves stops the producer, and a generator method iterates through a handle.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { actor, get, getActor, kill } from '@samsara/ray';
+import { serve, deployment } from '@samsara/ray-serve';
+import { freePort, useCliCluster } from '../../../test/helpers/cli-cluster.js';
+
+const G = { namespace: 'serve-stream-test' };
+
+/** Where producers report: items made, and how each generator ended (its finally ran). */
+const Tally = actor(
+  class Tally {
+    produced = 0;
+    ends: string[] = [];
+    waiters: (() => void)[] = [];
+    gateOpen = false;
+    gateWaiters: (() => void)[] = [];
+    item() {
+      this.produced++;
+      return true;
+    }
+    end(how: string) {
+      this.ends.push(how);
+      for (const w of this.waiters.splice(0)) w();
+      return true;
+    }
+    /** Resolves with the ends once there are `k` of them. */
+    async waitEnds(k: number) {
+      while (this.ends.length < k) await new Promise<void>((r) => this.waiters.push(r));
+      return { ends: this.ends, produced: this.produced };
+    }
+    state() {
+      return { ends: this.ends, produced: this.produced };
+    }
+    /** A gate the producer waits on after its first item. */
+    wait() {
+      if (this.gateOpen) return true;
+      return new Promise((r) => this.gateWaiters.push(() => r(true)));
+    }
+    open(v: boolean) {
+      this.gateOpen = v;
+      if (v) for (const w of this.gateWaiters.splice(0)) w();
+      return true;
+    }
+  },
+  { maxConcurrency: 100 },
+);
+
+type TallyH = { item: { remote(): never }; end: { remote(h: string): never }; wait: { remote(): never } };
+
+describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
+  useCliCluster({ numCpus: 2 }, []);
+  let port = 0;
+  const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+  beforeAll(async () => {
+    port = await freePort();
+  });
+
+  const Ticker = deployment(
+    class Ticker {
+      async *fetch(req: Request) {
+        const u = new URL(req.url);
+        const n = Number(u.searchParams.get('n') ?? '3');
+        const t = (await getActor('stream-tally', { namespace: 'serve-stream-test' })) as unknown as TallyH;
+        let how = 'stopped';
+        try {
+          for (let i = 0; i < n; i++) {
+            yield u.searchParams.has('obj') ? { i } : `item ${i}\n`;
+            await get(t.item.remote());
+            if (i === 0 && u.searchParams.has('gate')) await get(t.wait.remote());
+          }
+          how = 'completed';
+        } finally {
+          await get(t.end.remote(`fetch ${how}`));
+        }
+      }
+      async *count(n: number) {
+        for (let i = 0; i < n; i++) yield i * 10;
+      }
+    },
+  );
+
+  it('chunked and SSE - a generator fetch streams items as they come (the first before the producer finishes); Accept: text/event-stream gets data: events; a handle iterates a generator method', async () => {
+    const tally = Tally.options({ name: 'stream-tally', ...G }).remote();
+    const h = await serve.run(Ticker.bind(), { name: 'tick', routePrefix: '/tick', port });
+
+    // Chunked: the producer waits after item 0 until the test opens the gate.
+    const r = await fetch(url('/tick?n=3&gate'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(r.headers.get('transfer-encoding')).toBe('chunked');
+    expect(r.headers.get('x-request-id')).toMatch(/[0-9a-f-]{36}/);
+    const reader = r.body!.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!text.includes('item 0\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+    expect(text).toBe('item 0\n');
+    // The producer is still running (held at the gate): nothing has ended yet.
+    expect((await get(tally.state.remote())).ends).toEqual([]);
+    await get(tally.open.remote(true));
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+    expect(text).toBe('item 0\nitem 1\nitem 2\n');
+    expect((await get(tally.waitEnds.remote(1))).ends).toEqual(['fetch completed']);
+
+    // Other values are JSON lines.
+    const nd = await fetch(url('/tick?n=2&obj'));
+    expect(nd.headers.get('content-type')).toBe('application/x-ndjson');
+    expect(await nd.text()).toBe('{"i":0}\n{"i":1}\n');
+
+    // Server-Sent Events.
+    const ev = await fetch(url('/tick?n=3&obj'), { headers: { accept: 'text/event-stream' } });
+    expect(ev.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await ev.text()).toBe('data: {"i":0}\n\ndata: {"i":1}\n\ndata: {"i":2}\n\n');
+    const evText = await fetch(url('/tick?n=1'), { headers: { accept: 'text/event-stream' } });
+    expect(await evText.text()).toBe('data: item 0\ndata: \n\n');
+
+    // A handle: the generator method's values, twice (the second call streams at once).
+    for (let k = 0; k < 2; k++) {
+      const got: number[] = [];
+      for await (const v of h.count.remote(4)) got.push(v);
+      expect(got).toEqual([0, 10, 20, 30]);
+    }
+    const all = (await h.count.remote(2)) as AsyncIterable<number>;
+    const again: number[] = [];
+    for await (const v of all) again.push(v);
+    expect(again).toEqual([0, 10]);
+
+    await serve.delete('tick');
+    await kill(tally);
+  });
+
+  it('client abort - a client leaving mid-stream cancels the generator: the producer stops (its finally runs) instead of running on', async () => {
+    const tally = Tally.options({ name: 'stream-tally', ...G }).remote();
+    await serve.run(Ticker.bind(), { name: 'tick2', routePrefix: '/tick2', port });
+    const ac = new AbortController();
+    // A producer that would run for a long time.
+    const r = await fetch(url('/tick2?n=1000000000&gate'), { signal: ac.signal });
+    const reader = r.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe('item 0\n');
+    ac.abort();
+    await reader.cancel().catch(() => undefined);
+    // Let the producer go on past the gate: it must be stopped at its next item.
+    await get(tally.open.remote(true));
+    const { ends, produced } = await get(tally.waitEnds.remote(1));
+    expect(ends).toEqual(['fetch stopped']);
+    expect(produced).toBeLessThan(1000);
+    // The slot came back: the deployment still serves.
+    expect(await (await fetch(url('/tick2?n=2'))).text()).toBe('item 0\nitem 1\n');
+    await serve.delete('tick2');
+    await kill(tally);
+  });
+});
