@@ -17,6 +17,7 @@ import { autoscaleStep, type ScalingState } from '../autoscaling/policy.js';
 import { ServeError } from '../errors.js';
 import { replicaClassSource, type ReplicaConfig } from './replica.js';
 import { classFromSource, PROXY_SOURCE } from './actor-sources.js';
+import { recordDeployment } from './prom.js';
 import {
   appKey,
   depKey,
@@ -37,6 +38,7 @@ import {
 
 type Remote = Record<string, { remote(...a: unknown[]): unknown }>;
 type ReplicaStateName = 'STARTING' | 'RUNNING' | 'DRAINING' | 'STOPPING';
+const REPLICA_STATES: readonly ReplicaStateName[] = ['STARTING', 'RUNNING', 'DRAINING', 'STOPPING'];
 
 /** Application states: DEPLOYING → RUNNING | DEPLOY_FAILED; RUNNING → DEPLOYING (redeploy) | DELETING. */
 export type AppStatusName = 'DEPLOYING' | 'RUNNING' | 'DEPLOY_FAILED' | 'DELETING';
@@ -683,6 +685,14 @@ export class ControllerCore {
     }
   }
 
+  /** Queue length, replicas by state and target of a deployment on the controller node's /metrics. */
+  private publishMetrics(d: DepState, target: number): void {
+    if (d.track !== this.apps.get(d.app)?.tracks.find((t) => t.role === 'live')?.id) return;
+    const byState: Record<string, number> = Object.fromEntries(REPLICA_STATES.map((s) => [s, 0]));
+    for (const r of d.replicas) byState[r.state] = (byState[r.state] ?? 0) + 1;
+    recordDeployment(d.app, d.spec.name, this.load(d.key).queued, byState, target);
+  }
+
   private reconcileDep(d: DepState): void {
     const now = Date.now();
     const as = d.spec.config.autoscalingConfig;
@@ -698,6 +708,7 @@ export class ControllerCore {
     }
     const target = d.removing ? 0 : d.target;
     const v = d.spec.version;
+    this.publishMetrics(d, target);
     const cur = d.replicas.filter((r) => r.version === v && (r.state === 'STARTING' || r.state === 'RUNNING'));
     const runningNew = cur.filter((r) => r.state === 'RUNNING');
     const startingNew = cur.filter((r) => r.state === 'STARTING');

@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
+import { recordOngoing, recordRequest } from './prom.js';
 import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
 
 /** What the controller tells a replica at start. */
@@ -109,8 +110,13 @@ export class ReplicaRuntime {
     return { replicaId: this.config.replicaId, pid: process.pid };
   }
 
+  private get labels(): { app: string; deployment: string; replica: string } {
+    return { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId };
+  }
+
   private begin(): number {
     this.ongoing++;
+    recordOngoing(this.labels, this.ongoing);
     return performance.now();
   }
   private end(t0: number, failed: boolean): void {
@@ -121,6 +127,7 @@ export class ReplicaRuntime {
     let i = 0;
     while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]) i++;
     this.buckets[i]++;
+    recordRequest(this.labels, ms / 1000, failed, this.ongoing);
     if (this.ongoing === 0 && this.idle.length) for (const f of this.idle.splice(0)) f();
   }
 

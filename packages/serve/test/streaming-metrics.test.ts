@@ -1,14 +1,27 @@
 /**
  * Streaming responses on a CLI cluster, over real sockets: a generator fetch(req) streams chunks
  * (the client reads the first before the producer finishes), Server-Sent Events, a client that
- * leaves stops the producer, and a generator method iterates through a handle.
+ * leaves stops the producer, and a generator method iterates through a handle. Then the
+ * per-deployment metrics, scraped from the node's /metrics.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { actor, get, getActor, kill } from '@samsara/ray';
 import { serve, deployment } from '@samsara/ray-serve';
-import { freePort, useCliCluster } from '../../../test/helpers/cli-cluster.js';
+import { freePort, until, useCliCluster } from '../../../test/helpers/cli-cluster.js';
 
 const G = { namespace: 'serve-stream-test' };
+const metricsPort = await freePort();
+
+/** The value of the sample of `name` whose labels include `labels` (undefined when absent). */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([\w:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
 
 /** Where producers report: items made, and how each generator ended (its finally ran). */
 const Tally = actor(
@@ -52,7 +65,7 @@ const Tally = actor(
 type TallyH = { item: { remote(): never }; end: { remote(h: string): never }; wait: { remote(): never } };
 
 describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
-  useCliCluster({ numCpus: 2 }, []);
+  useCliCluster({ numCpus: 2, flags: ['--metrics-port', String(metricsPort), '--metrics-public'] }, []);
   let port = 0;
   const url = (p: string) => `http://127.0.0.1:${port}${p}`;
   beforeAll(async () => {
@@ -160,5 +173,32 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
     expect(await (await fetch(url('/tick2?n=2'))).text()).toBe('item 0\nitem 1\n');
     await serve.delete('tick2');
     await kill(tally);
+  });
+
+  it('metrics - requests, errors, latency, ongoing, queue length and replicas of a deployment appear on the node /metrics', async () => {
+    const Api = deployment(
+      class MetricApi {
+        fetch(req: Request) {
+          if (new URL(req.url).pathname.endsWith('/boom')) throw new Error('boom');
+          return 'ok';
+        }
+      },
+    );
+    await serve.run(Api.bind(), { name: 'met', routePrefix: '/met', port });
+    for (let i = 0; i < 3; i++) expect((await fetch(url('/met'))).status).toBe(200);
+    expect((await fetch(url('/met/boom'))).status).toBe(500);
+    const dep = { app: 'met', deployment: 'MetricApi' };
+    let text = '';
+    await until(async () => {
+      text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return sample(text, 'rayts_serve_deployment_requests_total', dep) === 4 && sample(text, 'rayts_serve_deployment_replicas', { ...dep, state: 'RUNNING' }) === 1;
+    }, 'serve metrics on /metrics');
+    expect(sample(text, 'rayts_serve_deployment_errors_total', dep)).toBe(1);
+    expect(sample(text, 'rayts_serve_deployment_request_seconds_count', dep)).toBe(4);
+    expect(sample(text, 'rayts_serve_deployment_request_seconds_bucket', { ...dep, le: '+Inf' })).toBe(4);
+    expect(sample(text, 'rayts_serve_deployment_ongoing_requests', dep)).toBe(0);
+    expect(sample(text, 'rayts_serve_deployment_queued_requests', dep)).toBe(0);
+    expect(sample(text, 'rayts_serve_deployment_target_replicas', dep)).toBe(1);
+    await serve.delete('met');
   });
 });

@@ -1,0 +1,69 @@
+/**
+ * Serve's Prometheus metrics, through the core's public `metrics` helper: their values appear on the
+ * `/metrics` of the node each replica (and the controller) runs on (docs/operations.md). Replicas
+ * publish requests, errors, latency and ongoing requests; the controller publishes the queue length
+ * seen by callers and the replica counts. A failure to publish never fails a request.
+ */
+import { metrics } from '@samsara/ray';
+import { LATENCY_BUCKETS_MS } from './spec.js';
+
+type Instruments = {
+  requests: ReturnType<typeof metrics.counter>;
+  errors: ReturnType<typeof metrics.counter>;
+  latency: ReturnType<typeof metrics.histogram>;
+  ongoing: ReturnType<typeof metrics.gauge>;
+  queued: ReturnType<typeof metrics.gauge>;
+  replicas: ReturnType<typeof metrics.gauge>;
+  target: ReturnType<typeof metrics.gauge>;
+};
+
+let made: Instruments | undefined;
+function instruments(): Instruments {
+  const rep = ['app', 'deployment', 'replica'];
+  const dep = ['app', 'deployment'];
+  return (made ??= {
+    requests: metrics.counter({ name: 'serve_deployment_requests_total', help: 'Requests a Serve replica finished (HTTP and handle calls).', labelNames: rep }),
+    errors: metrics.counter({ name: 'serve_deployment_errors_total', help: 'Requests a Serve replica failed (user code threw, or answered 5xx).', labelNames: rep }),
+    latency: metrics.histogram({
+      name: 'serve_deployment_request_seconds',
+      help: 'Time a Serve replica spent on a request (a stream: until it ended).',
+      labelNames: dep,
+      buckets: LATENCY_BUCKETS_MS.map((ms) => ms / 1000),
+    }),
+    ongoing: metrics.gauge({ name: 'serve_deployment_ongoing_requests', help: 'Requests running on a Serve replica.', labelNames: rep }),
+    queued: metrics.gauge({ name: 'serve_deployment_queued_requests', help: 'Requests waiting in callers for a replica of a deployment (as last reported).', labelNames: dep }),
+    replicas: metrics.gauge({ name: 'serve_deployment_replicas', help: 'Replicas of a deployment by state.', labelNames: ['app', 'deployment', 'state'] }),
+    target: metrics.gauge({ name: 'serve_deployment_target_replicas', help: 'Replicas a deployment should have (autoscaling moves it).', labelNames: dep }),
+  });
+}
+
+function safely(fn: (m: Instruments) => void): void {
+  try {
+    fn(instruments());
+  } catch {
+    /* metrics never fail a request */
+  }
+}
+
+/** A replica's view: one request began or ended. @internal */
+export function recordRequest(labels: { app: string; deployment: string; replica: string }, seconds: number, failed: boolean, ongoing: number): void {
+  safely((m) => {
+    m.requests.inc(labels);
+    if (failed) m.errors.inc(labels);
+    m.latency.observe({ app: labels.app, deployment: labels.deployment }, seconds);
+    m.ongoing.set(labels, ongoing);
+  });
+}
+/** @internal */
+export function recordOngoing(labels: { app: string; deployment: string; replica: string }, ongoing: number): void {
+  safely((m) => m.ongoing.set(labels, ongoing));
+}
+
+/** The controller's view of one deployment, each reconcile. @internal */
+export function recordDeployment(app: string, deployment: string, queued: number, byState: Record<string, number>, target: number): void {
+  safely((m) => {
+    m.queued.set({ app, deployment }, queued);
+    m.target.set({ app, deployment }, target);
+    for (const [state, n] of Object.entries(byState)) m.replicas.set({ app, deployment, state }, n);
+  });
+}
