@@ -45,6 +45,11 @@ const Tally = actor(
       while (this.ends.length < k) await new Promise<void>((r) => this.waiters.push(r));
       return { ends: this.ends, produced: this.produced };
     }
+    /** Resolves once an end `how` was reported. */
+    async waitEnd(how: string) {
+      while (!this.ends.includes(how)) await new Promise<void>((r) => this.waiters.push(r));
+      return true;
+    }
     state() {
       return { ends: this.ends, produced: this.produced };
     }
@@ -92,6 +97,17 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
       }
       async *count(n: number) {
         for (let i = 0; i < n; i++) yield i * 10;
+      }
+      async *forever() {
+        const t = (await getActor('stream-tally', { namespace: 'serve-stream-test' })) as unknown as TallyH;
+        try {
+          for (let i = 0; ; i++) {
+            yield i;
+            await get(t.item.remote());
+          }
+        } finally {
+          await get(t.end.remote('forever stopped'));
+        }
       }
     },
   );
@@ -148,6 +164,9 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
     const again: number[] = [];
     for await (const v of all) again.push(v);
     expect(again).toEqual([0, 10]);
+    // Leaving the loop early stops the producer on the replica.
+    for await (const v of h.forever.remote()) if (v >= 2) break;
+    expect(await get(tally.waitEnd.remote('forever stopped'))).toBe(true);
 
     await serve.delete('tick');
     await kill(tally);
@@ -191,13 +210,17 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
     let text = '';
     await until(async () => {
       text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return sample(text, 'rayts_serve_deployment_requests_total', dep) === 4 && sample(text, 'rayts_serve_deployment_replicas', { ...dep, state: 'RUNNING' }) === 1;
+      // The queue gauge follows callers' load reports (every 250 ms): it reads 0 once they reported idle.
+      return (
+        sample(text, 'rayts_serve_deployment_requests_total', dep) === 4 &&
+        sample(text, 'rayts_serve_deployment_replicas', { ...dep, state: 'RUNNING' }) === 1 &&
+        sample(text, 'rayts_serve_deployment_queued_requests', dep) === 0
+      );
     }, 'serve metrics on /metrics');
     expect(sample(text, 'rayts_serve_deployment_errors_total', dep)).toBe(1);
     expect(sample(text, 'rayts_serve_deployment_request_seconds_count', dep)).toBe(4);
     expect(sample(text, 'rayts_serve_deployment_request_seconds_bucket', { ...dep, le: '+Inf' })).toBe(4);
     expect(sample(text, 'rayts_serve_deployment_ongoing_requests', dep)).toBe(0);
-    expect(sample(text, 'rayts_serve_deployment_queued_requests', dep)).toBe(0);
     expect(sample(text, 'rayts_serve_deployment_target_replicas', dep)).toBe(1);
     await serve.delete('met');
   });
