@@ -86,6 +86,7 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
         let how = 'stopped';
         try {
           for (let i = 0; i < n; i++) {
+            if (Number(u.searchParams.get('fail') ?? -1) === i) throw new Error(`tick failed at ${i}`);
             yield u.searchParams.has('obj') ? { i } : `item ${i}\n`;
             await get(t.item.remote());
             if (i === 0 && u.searchParams.has('gate')) await get(t.wait.remote());
@@ -112,7 +113,7 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
     },
   );
 
-  it('chunked and SSE - a generator fetch streams items as they come (the first before the producer finishes); Accept: text/event-stream gets data: events; a handle iterates a generator method', async () => {
+  it('chunked and SSE - a generator fetch streams items as they come (the first before the producer finishes); Accept: text/event-stream gets data: events; errors before/after the first item; a handle iterates a generator method (leaving early stops it)', async () => {
     const tally = Tally.options({ name: 'stream-tally', ...G }).remote();
     const h = await serve.run(Ticker.bind(), { name: 'tick', routePrefix: '/tick', port });
 
@@ -153,6 +154,17 @@ describe('Serve streaming on a CLI cluster', { timeout: 90_000 }, () => {
     expect(await ev.text()).toBe('data: {"i":0}\n\ndata: {"i":1}\n\ndata: {"i":2}\n\n');
     const evText = await fetch(url('/tick?n=1'), { headers: { accept: 'text/event-stream' } });
     expect(await evText.text()).toBe('data: item 0\ndata: \n\n');
+
+    // A failure before the first item is an ordinary 500; after it, SSE ends with an error event and a
+    // chunked body is cut short.
+    const f0 = await fetch(url('/tick?n=3&fail=0'));
+    expect(f0.status).toBe(500);
+    expect(((await f0.json()) as { error: string }).error).toMatch(/tick failed at 0/);
+    const f1 = await fetch(url('/tick?n=3&fail=1&obj'), { headers: { accept: 'text/event-stream' } });
+    const f1Text = await f1.text();
+    expect(f1Text).toMatch(/^data: \{"i":0\}\n\nevent: error\ndata: \{"error":".*tick failed at 1.*","requestId":"[^"]+"\}\n\n$/);
+    const f2 = await fetch(url('/tick?n=3&fail=1'));
+    await expect(f2.text()).rejects.toThrow();
 
     // A handle: the generator method's values, twice (the second call streams at once).
     for (let k = 0; k < 2; k++) {
