@@ -1,10 +1,10 @@
 /**
  * The HTTP routes the auth sweep checks (every one must refuse a request without the cluster token).
  *
- * Hook for the dashboard (branch ops): when its router lands, export its route table from the core and
- * return it here (method + path, with a sample value for each `:param`), e.g.
- *   `return (await import('@samsara/ray')).dashboardRoutes().map((r) => ({ method: r.method, path: r.sample }))`.
- * Until then the core serves no HTTP route, and the sweep says so.
+ * The dashboard's routes are swept by test/dashboard.test.ts, which walks the route table itself
+ * (`DASHBOARD_ROUTES`, packages/core/src/dashboard/routes.ts: every `user`/`token`/`metrics` route answers
+ * 401 without a session or token) against a cluster whose dashboard port it knows. This hook stays for
+ * routes the core may export publicly later (`dashboardRoutes()`); until then this sweep skips.
  */
 export interface HttpRoute {
   readonly method: string;

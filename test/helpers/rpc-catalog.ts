@@ -1,8 +1,8 @@
 /**
  * Every gRPC method rayts defines, enumerated from the code rather than listed by hand, so that a new
  * service or method cannot be left out of the auth sweep and the fuzzers:
- *  - `generatedMethods()`: the services of the generated protobuf module (proto/gen/rayts.js, made from
- *    proto/rayts.proto), each method with its request type;
+ *  - `generatedMethods()`: the services of proto/rayts.proto (what the generated module and the grpc-js
+ *    definitions are made from), each method with its request type;
  *  - `hostedDefinitions()`: every grpc-js ServiceDefinition exported by packages/core/src/rpc/*.ts, which
  *    say whether a method streams.
  * HTTP routes (the dashboard, branch ops) plug in through http-routes.ts.
@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
-import { rayts } from '@samsara/ray-proto';
+import protobuf from 'protobufjs';
 
 export interface GeneratedMethod {
   readonly service: string;
@@ -23,25 +23,21 @@ export interface GeneratedMethod {
 }
 
 export function generatedMethods(): GeneratedMethod[] {
+  // The generated module carries messages only (services are built in rpc/services.ts), so the services
+  // are read from the .proto it is made from — parsed here, in the test, never in the product.
+  const root = protobuf.loadSync(PROTO_FILE);
+  const ns = root.lookup('rayts') as protobuf.Namespace;
   const out: GeneratedMethod[] = [];
-  const ns = rayts as unknown as Record<string, { prototype?: object }>;
-  for (const [service, ctor] of Object.entries(ns)) {
-    const proto = ctor?.prototype as Record<string, unknown> | undefined;
-    if (!proto || typeof proto !== 'object') continue;
-    // A generated service's prototype inherits protobufjs's rpc.Service (it has rpcCall).
-    if (typeof (proto as { rpcCall?: unknown }).rpcCall !== 'function') continue;
-    for (const key of Object.getOwnPropertyNames(proto)) {
-      if (key === 'constructor') continue;
-      const fn = proto[key];
-      if (typeof fn !== 'function') continue;
-      const m = /\$root\.rayts\.(\w+), \$root\.rayts\.(\w+)/.exec(fn.toString());
-      if (!m) continue;
-      out.push({ service, method: fn.name, path: `/rayts.${service}/${fn.name}`, requestType: m[1] });
+  for (const svc of ns.nestedArray) {
+    if (!(svc instanceof protobuf.Service)) continue;
+    for (const m of svc.methodsArray) {
+      out.push({ service: svc.name, method: m.name, path: `/rayts.${svc.name}/${m.name}`, requestType: m.requestType });
     }
   }
   return out;
 }
 
+const PROTO_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../proto/rayts.proto');
 const RPC_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../packages/core/dist/rpc');
 
 /** path → grpc-js method definition, from every ServiceDefinition the core's rpc modules export. */
