@@ -108,8 +108,21 @@ export class CliCluster {
   }
 
   async stop(): Promise<void> {
-    await this.cli(['stop']);
-    rmSync(this.tmp, { recursive: true, force: true });
+    try {
+      await this.cli(['stop']);
+    } finally {
+      // Whatever `rayts stop` left (it failed, or a record was being written) is ended by pid: no
+      // daemon outlives its test.
+      for (const p of this.processes()) {
+        if (!isAlive(p.pid)) continue;
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      rmSync(this.tmp, { recursive: true, force: true });
+    }
   }
 }
 
@@ -160,8 +173,12 @@ export function useCliCluster(head: NodeSpec, workers: NodeSpec[], env: Record<s
     await until(async () => (await nodes()).filter((n) => n.alive).length === want, `${want} alive nodes`);
   }, 60_000);
   afterAll(async () => {
-    await shutdown();
-    await holder.cluster?.stop();
-  });
+    // The cluster is stopped even when the driver's shutdown fails or hangs.
+    try {
+      await Promise.race([shutdown(), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    } finally {
+      await holder.cluster?.stop();
+    }
+  }, 60_000);
   return holder;
 }
