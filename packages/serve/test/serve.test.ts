@@ -382,7 +382,11 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     await serve.run(E.bind(), { name: 'kept', routePrefix: '/kept', port });
     const before = (await serve.status()).applications.kept.deployments.Kept.replicas.map((r) => r.actorName).sort();
     const { kv } = await import('@samsara/ray');
-    await until(async () => ((await kv.get('serve', 'app/kept')) ?? '').includes('Kept#'), 'the app and its replicas in the KV');
+    // Every running replica must be in the KV before the controller dies (it records them one by one).
+    await until(async () => {
+      const text = String((await kv.get('serve', 'app/kept')) ?? '');
+      return before.length === 2 && before.every((name) => text.includes(name));
+    }, 'the app and both its replicas in the KV');
     const ctl = await getActor('SERVE_CONTROLLER', { namespace: 'serve' });
     await kill(ctl);
     expect(await (await fetch(url('/kept'))).text()).toBe('still here');
