@@ -4,10 +4,10 @@
  * temperature: the dash cams report theirs through their tunnels). Names start `rayts_cluster_`;
  * they describe the whole cluster, where the `rayts_node_…` ones describe the process serving them.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import type { HeadServer } from '../head/head-server.js';
 import type { NodeRecord } from '../head/node-table.js';
-import { finiteOnly } from './node-collector.js';
+import { scrapedGauge } from './node-collector.js';
 
 type Fill = (g: Gauge, head: HeadServer) => void;
 
@@ -74,16 +74,5 @@ function telemetryGauge(g: Gauge, h: HeadServer, k: 'cpuLoad' | 'memUsedBytes' |
 
 /** Registers the head's cluster gauges in `registry`; they read `head` at each scrape. */
 export function registerClusterMetrics(registry: Registry, head: HeadServer): void {
-  for (const [name, help, labelNames, fill] of GAUGES) {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(finiteOnly(this), head);
-      },
-    });
-  }
+  for (const [name, help, labelNames, fill] of GAUGES) scrapedGauge(registry, name, help, labelNames, (g) => fill(g, head));
 }

@@ -3,7 +3,7 @@
  * actors, object store use, and resources used/total. Registered once per process; the daemons of the
  * process (one in practice) add themselves as sources and are labelled by `node_id`.
  */
-import { Gauge } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { ResourceMap } from '@samsara/ray-common';
 import { registry } from './node-metrics.js';
 
@@ -20,16 +20,24 @@ const sources = new Set<NodeMetricsSource>();
 let registered = false;
 
 function gauge(name: string, help: string, labelNames: string[], fill: (g: Gauge, s: NodeMetricsSource) => void): void {
+  scrapedGauge(registry, name, help, labelNames, (g) => {
+    for (const s of sources) if (s.nodeId) fill(g, s);
+  });
+}
+
+/**
+ * A gauge filled afresh at each scrape: reset, then `fill` sets its values. A value that is not a finite
+ * number (a field a source lacks) is left out rather than published as NaN (see finiteOnly).
+ */
+export function scrapedGauge(reg: Registry, name: string, help: string, labelNames: string[], fill: (g: Gauge) => void): void {
   new Gauge({
     name,
     help,
     labelNames,
-    registers: [registry],
+    registers: [reg],
     collect() {
       this.reset();
-      // A value that is not a number (a field a source lacks) is left out rather than published as NaN.
-      const g = finiteOnly(this);
-      for (const s of sources) if (s.nodeId) fill(g, s);
+      fill(finiteOnly(this));
     },
   });
 }
