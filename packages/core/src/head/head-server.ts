@@ -12,7 +12,7 @@ import type { rayts } from '@samsara/ray-proto';
 import { headServiceDefinition, pb } from '../rpc/services.js';
 import type { HostedService } from '../rpc/server-host.js';
 import { NodeTable, type NodeRecord } from './node-table.js';
-import { confirmNodeGone } from './node-prober.js';
+import { watchLostNode } from './node-prober.js';
 import { planSpills } from './spillback-policy.js';
 import { TaskEventTable } from './task-event-table.js';
 import { ActorDirectory } from './actor-directory.js';
@@ -151,8 +151,9 @@ export class HeadServer implements HeadTables {
   private channelLost(nodeId: string): void {
     const rec = this.nodes.get(nodeId);
     if (!rec || !rec.alive || rec.kind === 'edge' || this.closed) return;
-    void confirmNodeGone(rec.address).then((reason) => {
-      if (!reason || this.closed || this.channels.has(nodeId)) return;
+    const stillLost = () => !this.closed && !this.channels.has(nodeId) && !!this.nodes.get(nodeId)?.alive;
+    void watchLostNode(rec.address, stillLost, { forMs: this.o.health.deadAfterMs }).then((reason) => {
+      if (!reason || !stillLost()) return;
       const d = this.nodes.markDead(nodeId, reason);
       if (!d) return;
       this.nodeDied(d);
