@@ -26,6 +26,13 @@ export const metaTask = remote(function dataBlockMeta(block: unknown) {
   return { numRows: t.numRows, sizeBytes: n, columns: t.schema.fields.map((f) => f.name) };
 }, { numCpus: 0 });
 
+/** The node a block is stored on (the task runs there, by locality; numCpus 0). */
+export const locateTask = remote(async function dataLocate(block: unknown) {
+  void block;
+  const ray = await new Function('s', 'return import(s)')('@samsara/ray');
+  return ray.runtimeContext().nodeId as string;
+}, { numCpus: 0 });
+
 /** Map half of an all-to-all. */
 export const shuffleMapTask = remote(async function dataShuffleMap(part: unknown, blockIndex: number, preAgg: unknown, block: unknown) {
   const w = await new Function('s', 'return import(s)')('@samsara/ray-data/worker');
@@ -88,6 +95,11 @@ export const SqlExecutor = actor(
     impl: {
       nodeId(): string;
       load(name: string, part: number, tables: unknown[]): Promise<unknown>;
+      attachParquet(name: string, share: unknown): Promise<void>;
+      describe(sql: string): Promise<unknown>;
+      checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<unknown>;
+      partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number>;
+      partOf(name: string, p: number): Promise<unknown>;
       query(sql: string): Promise<unknown>;
       queryBlock(sql: string, name: string, t: unknown): Promise<unknown>;
       reset(): Promise<void>;
@@ -106,6 +118,21 @@ export const SqlExecutor = actor(
     }
     async load(name: string, part: number, ...tables: unknown[]): Promise<unknown> {
       return (await this.get()).load(name, part, tables);
+    }
+    async attachParquet(name: string, share: unknown): Promise<void> {
+      return (await this.get()).attachParquet(name, share);
+    }
+    async describe(sql: string): Promise<unknown> {
+      return (await this.get()).describe(sql);
+    }
+    async checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<unknown> {
+      return (await this.get()).checkFinal(originalSql, partialSql, finalSql);
+    }
+    async partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number> {
+      return (await this.get()).partitionPrepare(name, keyExprs, n);
+    }
+    async partOf(name: string, p: number): Promise<unknown> {
+      return (await this.get()).partOf(name, p);
     }
     async query(sql: string): Promise<unknown> {
       return (await this.get()).query(sql);

@@ -11,7 +11,10 @@ import { registerPlanFn } from '../plan/planner.js';
 import type { LogicalNode } from '../plan/logical-plan.js';
 import { measure } from '../exec/measure.js';
 import { freeOwned } from '../exec/map-operator.js';
-import { shuffleMapTask } from '../exec/remote-fns.js';
+import { locateTask } from '../exec/remote-fns.js';
+import { InputOperator } from '../exec/simple-operators.js';
+import type { ReadSource } from '../plan/logical-plan.js';
+import type { ReadSpec } from '../plan/stages.js';
 import { unwrapError } from '../exec/unwrap-error.js';
 import { planSql, type SqlPlan } from './sql-planner.js';
 import { LimitOperator } from '../exec/simple-operators.js';
@@ -24,7 +27,13 @@ export interface SqlSessionLike {
 }
 
 type Exec = {
+  nodeId: { remote(): ObjectRef<string> };
   load: { remote(name: string, part: number, ...t: unknown[]): ObjectRef<unknown> };
+  attachParquet: { remote(name: string, share: unknown): ObjectRef<void> };
+  describe: { remote(sql: string): ObjectRef<unknown> };
+  checkFinal: { remote(originalSql: string, partialSql: string, finalSql: string): ObjectRef<unknown> };
+  partitionPrepare: { remote(name: string, keyExprs: string[], n: number): ObjectRef<number> };
+  partOf: { remote(name: string, p: number): ObjectRef<Table> };
   query: { remote(sql: string): ObjectRef<Table> };
   queryBlock: { remote(sql: string, name: string, t: unknown): ObjectRef<Table> };
   reset: { remote(): ObjectRef<void> };
@@ -43,6 +52,7 @@ export class SqlOperator extends PhysicalOperator {
   private emitted = 0;
   private readonly done = new Map<number, BlockRef>();
   private rr = 0;
+  private nodes?: string[];
 
   constructor(
     inputs: readonly PhysicalOperator[],
@@ -50,6 +60,8 @@ export class SqlOperator extends PhysicalOperator {
     private readonly text: string,
     private readonly session: SqlSessionLike,
     initialPlan: SqlPlan,
+    /** Inputs the executors read themselves (Parquet scans pushed down), by table name. */
+    private readonly pushed: Readonly<Record<string, ReadSource>> = {},
   ) {
     super(initialPlan.mode === 'perBlock' ? 'Sql(per block)' : 'Sql', inputs);
     this.plan = initialPlan;
@@ -129,45 +141,132 @@ export class SqlOperator extends PhysicalOperator {
   }
 
   private async bulk(): Promise<BlockRef[]> {
-    const cols = new Map<string, readonly string[] | undefined>();
-    this.names.forEach((n, i) => cols.set(n, this.buffered[i].find((b) => b.columns)?.columns));
-    const plan = await planSql(this.text, this.names, (t) => cols.get(t));
     const execs = this.execs;
+    const E = execs.length;
+    // What each input is: blocks in the store, or Parquet files the executors read themselves.
+    const sources = new Map<string, Source>();
+    for (const [i, n] of this.names.entries()) {
+      const src = this.pushed[n];
+      if (src) {
+        const specs = (await src.plan()).filter((x): x is { spec: ParquetSpec; estBytes: number } => x.spec.kind === 'parquet');
+        sources.set(n, { kind: 'parquet', specs, columns: specs[0] ? await parquetColumns(specs[0].spec) : [] });
+      } else sources.set(n, { kind: 'blocks', blocks: this.buffered[i] });
+    }
+    const columnsOf = (t: string): readonly string[] | undefined => {
+      const s = sources.get(t);
+      return s?.kind === 'parquet' ? s.columns : s?.blocks.find((b) => b.columns)?.columns;
+    };
+    const sizeOf = (t: string): number | undefined => {
+      const s = sources.get(t);
+      if (!s) return undefined;
+      return s.kind === 'parquet' ? s.specs.reduce((a, x) => a + x.estBytes, 0) : s.blocks.reduce((a, b) => a + b.sizeBytes, 0);
+    };
+    let plan = await planSql(this.text, this.names, { columnsOf, sizeOf });
     const unlock = await this.session.lock();
     const t0 = performance.now();
     const temp: ObjectRef<Table>[] = [];
+    const phases: string[] = [];
+    const mark = (() => {
+      let last = performance.now();
+      return (what: string) => {
+        const now = performance.now();
+        phases.push(`${what} ${Math.round(now - last)} ms`);
+        last = now;
+      };
+    })();
     try {
+      this.nodes ??= (await Promise.all(execs.map((ex) => awaitRef(ex.nodeId.remote())))) as string[];
+      const attach = new Attacher(execs, this.nodes, sources);
+
+      if (plan.mode === 'partial') {
+        await attach.share(plan.big);
+        for (const b of plan.broadcast) await attach.all(b);
+        await attach.done();
+        mark(`attach (${attach.describe()})`);
+        const aggTypes = ((await awaitRef(execs[0].describe.remote(plan.agg.typesSql))) as { type: string }[]).map((c) => c.type);
+        const outNames = ((await awaitRef(execs[0].describe.remote(this.text))) as { name: string }[]).map((c) => c.name);
+        const finalSql = await plan.agg.finalSql(aggTypes, outNames);
+        const bad = (await awaitRef(execs[0].checkFinal.remote(this.text, plan.agg.partialSql, finalSql))) as string | undefined;
+        if (!bad) {
+          mark('plan');
+          const partials = execs.map((ex) => ex.query.remote(plan.mode === 'partial' ? plan.agg.partialSql : ''));
+          temp.push(...partials);
+          await Promise.all(partials.map(awaitRef));
+          mark(`partial aggregation on ${E} executors`);
+          await awaitRef(execs[0].load.remote('__partial', -1, ...partials));
+          const out = await measure(execs[0].query.remote(finalSql), true);
+          mark('merge on one executor');
+          this.timing = `SQL partial aggregation over ${E} executors: ${phases.join(', ')}`;
+          return [out];
+        }
+        this.notes.push(`SQL partial aggregation was not used: ${bad}; the query ran with the plan below.`);
+        await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote())));
+        plan = await planSql(this.text, this.names, { columnsOf, sizeOf, decompose: false });
+      }
+
       if (plan.mode === 'single') {
         this.notes.push(`SQL ran on one executor: the query has ${plan.reason}, which cannot be split without changing the answer.`);
-        await Promise.all(this.names.map((n, i) => awaitRef(execs[0].load.remote(n, -1, ...this.buffered[i].map((b) => b.ref)))));
-        return [await measure(execs[0].query.remote(this.text), true)];
+        for (const n of this.names) await attach.all(n, 0);
+        await attach.done();
+        mark(`attach (${attach.describe()})`);
+        const out = await measure(execs[0].query.remote(this.text), true);
+        mark('query on one executor');
+        this.timing = `SQL on one executor: ${phases.join(', ')}`;
+        return [out];
       }
-      const E = execs.length;
-      const loads: Promise<unknown>[] = [];
-      this.names.forEach((n, i) => {
-        const keys = plan.mode === 'hash' ? plan.keys[n] : undefined;
-        if (plan.mode === 'hash' && !keys) {
-          // A table the query does not partition: every executor gets all of it.
-          for (const ex of execs) loads.push(awaitRef(ex.load.remote(n, -1, ...this.buffered[i].map((b) => b.ref))));
-          return;
+
+      if (plan.mode === 'broadcast' || plan.mode === 'spread') {
+        const bigName = plan.mode === 'broadcast' ? plan.big : plan.table;
+        await attach.share(bigName);
+        for (const n of this.names) if (n !== bigName) await attach.all(n);
+        await attach.done();
+        mark(`attach (${attach.describe()})`);
+      } else if (plan.mode === 'hash') {
+        // hash: each executor gets its share, then DuckDB repartitions it by key across the executors.
+        const keys = plan.keys;
+        for (const n of this.names) {
+          if (keys[n]) await attach.share(n, `__src_${n}`);
+          else await attach.all(n);
         }
-        const spec = keys ? { kind: 'hash', keys, n: E } : { kind: 'random', seed: 1, n: E };
-        const parts = this.buffered[i].map((b, j) => shuffleMapTask.remote(spec, j, null, b.ref as never) as ObjectRef<Table>);
-        temp.push(...parts);
-        execs.forEach((ex, e) => loads.push(awaitRef(ex.load.remote(n, e, ...parts))));
-      });
-      await Promise.all(loads);
-      const tLoaded = performance.now();
+        await attach.done();
+        mark(`attach (${attach.describe()})`);
+        const keyed = this.names.filter((n) => keys[n]);
+        const exprs = await hashKeyExprs(execs[0], keyed.map((n) => ({ name: `__src_${n}`, keys: keys[n] })));
+        if (!exprs) {
+          // Join keys of types whose equality DuckDB decides by casting: hashing cannot agree on both sides.
+          this.notes.push('SQL ran on one executor: the join keys have different types, so a hash partition could separate equal keys.');
+          await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote())));
+          const one = new Attacher(execs, this.nodes, sources);
+          for (const n of this.names) await one.all(n, 0);
+          await one.done();
+          return [await measure(execs[0].query.remote(this.text), true)];
+        }
+        let rows = 0;
+        for (const [k, n] of keyed.entries()) {
+          const counts = await Promise.all(execs.map((ex) => awaitRef(ex.partitionPrepare.remote(`__src_${n}`, exprs[k], E))));
+          rows += (counts as number[]).reduce((a, b) => a + b, 0);
+          const parts = execs.map((ex) => execs.map((_, p) => ex.partOf.remote(`__src_${n}`, p)));
+          for (const row of parts) temp.push(...row);
+          await Promise.all(execs.map((ex, p) => awaitRef(ex.load.remote(n, -1, ...parts.map((row) => row[p])))));
+        }
+        mark(`repartition by key in DuckDB (${rows.toLocaleString('en')} rows)`);
+      } else throw new Error(`internal: SQL plan ${plan.mode} in a barrier query`);
       const results = execs.map((ex) => ex.query.remote(this.text));
-      const finish = plan.mode === 'spread' || plan.mode === 'hash' ? plan.finish : undefined;
+      const finish = plan.mode === 'spread' || plan.mode === 'hash' || plan.mode === 'broadcast' ? plan.finish : undefined;
       let out: BlockRef[];
-      if (!finish) out = await Promise.all(results.map((r) => measure(r, true)));
-      else {
+      if (!finish) {
+        out = await Promise.all(results.map((r) => measure(r, true)));
+        mark(`query on ${E} executors`);
+      } else {
         temp.push(...results);
+        await Promise.all(results.map(awaitRef));
+        mark(`query on ${E} executors`);
         await awaitRef(execs[0].load.remote('__partial', -1, ...results));
         out = [await measure(execs[0].query.remote(finish), true)];
+        mark('finish on one executor');
       }
-      this.timing = `SQL ${plan.mode} over ${E} executors: partition+load ${Math.round(tLoaded - t0)} ms, query+finish ${Math.round(performance.now() - tLoaded)} ms`;
+      this.timing = `SQL ${plan.mode} over ${E} executors: ${phases.join(', ')}`;
+      void t0;
       return out;
     } finally {
       await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote()).catch(() => undefined)));
@@ -176,6 +275,138 @@ export class SqlOperator extends PhysicalOperator {
       for (const l of this.buffered) await freeOwned(l.splice(0));
     }
   }
+}
+
+type ParquetSpec = Extract<ReadSpec, { kind: 'parquet' }>;
+type Source = { kind: 'blocks'; blocks: BlockRef[] } | { kind: 'parquet'; specs: { spec: ParquetSpec; estBytes: number }[]; columns: readonly string[] };
+
+/** Column names of a Parquet file (footer only), for the planner. */
+async function parquetColumns(spec: ParquetSpec): Promise<readonly string[]> {
+  if (spec.columns?.length) return spec.columns;
+  const { connect } = await import('../io/duckdb-arrow.js');
+  const conn = await connect();
+  try {
+    const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${spec.path.replace(/'/g, "''")}')`);
+    return r.getRows().map((x) => String(x[0]));
+  } catch {
+    return [];
+  } finally {
+    conn.closeSync();
+  }
+}
+
+const INT_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT']);
+const FLOAT_TYPES = /^(FLOAT|DOUBLE|DECIMAL)/;
+
+/**
+ * The expressions to hash for each keyed table so equal keys land on the same executor: integers of
+ * any width hash as HUGEINT, floats and decimals (or a float against an integer) as DOUBLE, equal types
+ * as they are. Undefined when a key pair has types DuckDB would compare by casting otherwise.
+ */
+async function hashKeyExprs(ex: Exec, tables: { name: string; keys: readonly string[] }[]): Promise<string[][] | undefined> {
+  const types = await Promise.all(
+    tables.map(async (t) => {
+      const cols = (await awaitRef(ex.describe.remote(`SELECT * FROM "${t.name.replace(/"/g, '""')}"`))) as { name: string; type: string }[];
+      return t.keys.map((k) => cols.find((c) => c.name === k)?.type ?? 'VARCHAR');
+    }),
+  );
+  const out: string[][] = tables.map(() => []);
+  const nKeys = tables[0]?.keys.length ?? 0;
+  for (let j = 0; j < nKeys; j++) {
+    const ts = types.map((t) => t[j]);
+    let cast: string | undefined;
+    if (ts.every((t) => INT_TYPES.has(t))) cast = 'HUGEINT';
+    else if (ts.every((t) => INT_TYPES.has(t) || FLOAT_TYPES.test(t))) cast = 'DOUBLE';
+    else if (ts.every((t) => t === ts[0])) cast = undefined;
+    else return undefined;
+    tables.forEach((t, i) => {
+      const col = `"${t.keys[j].replace(/"/g, '""')}"`;
+      out[i].push(cast ? `CAST(${col} AS ${cast})` : col);
+    });
+  }
+  return out;
+}
+
+/**
+ * Puts tables on executors: a share of the rows on each (Parquet files split by bytes; blocks on the
+ * executor of their node first, balanced by rows), or all of them on every executor (or one).
+ */
+class Attacher {
+  private readonly pending: Promise<unknown>[] = [];
+  private readonly notes: string[] = [];
+  constructor(
+    private readonly execs: Exec[],
+    private readonly nodes: readonly string[],
+    private readonly sources: Map<string, Source>,
+  ) {}
+
+  async share(name: string, as = name): Promise<void> {
+    const src = this.sources.get(name)!;
+    const E = this.execs.length;
+    if (src.kind === 'parquet') {
+      const shares = splitParquet(src.specs, E);
+      shares.forEach((parts, e) => this.pending.push(awaitRef(this.execs[e].attachParquet.remote(as, { parts, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' }))));
+      this.notes.push(`${name}: Parquet read by each executor (${shares.map((s) => s.length).join('/')} parts)`);
+      return;
+    }
+    const where = (await Promise.all(src.blocks.map((b) => awaitRef(locateTask.remote(b.ref as never))))) as string[];
+    const load = new Array(E).fill(0);
+    const total = src.blocks.reduce((a, b) => a + b.numRows, 0);
+    const cap = Math.ceil(total / E) * 1.1;
+    const assign: BlockRef[][] = this.execs.map(() => []);
+    let local = 0;
+    const order = src.blocks.map((b, i) => i).sort((a, b) => src.blocks[b].numRows - src.blocks[a].numRows);
+    for (const i of order) {
+      const b = src.blocks[i];
+      const mine = this.nodes.map((n, e) => e).filter((e) => this.nodes[e] === where[i] && load[e] + b.numRows <= cap);
+      const pool = mine.length ? mine : this.nodes.map((_, e) => e);
+      const e = pool.reduce((x, y) => (load[y] < load[x] ? y : x));
+      if (this.nodes[e] === where[i]) local++;
+      load[e] += b.numRows;
+      assign[e].push(b);
+    }
+    assign.forEach((bs, e) => this.pending.push(awaitRef(this.execs[e].load.remote(as, -1, ...bs.map((b) => b.ref)))));
+    this.notes.push(`${name}: ${src.blocks.length} Arrow blocks, ${local} on their executor's node`);
+  }
+
+  async all(name: string, only?: number): Promise<void> {
+    const src = this.sources.get(name)!;
+    const targets = only === undefined ? this.execs : [this.execs[only]];
+    for (const ex of targets) {
+      if (src.kind === 'parquet') {
+        const parts = src.specs.map((x) => ({ path: x.spec.path }));
+        const uniq = [...new Map(parts.map((p) => [p.path, p])).values()];
+        this.pending.push(awaitRef(ex.attachParquet.remote(name, { parts: uniq, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' })));
+      } else this.pending.push(awaitRef(ex.load.remote(name, -1, ...src.blocks.map((b) => b.ref))));
+    }
+    this.notes.push(`${name}: whole on ${only === undefined ? 'every executor' : 'one executor'}`);
+  }
+
+  async done(): Promise<void> {
+    await Promise.all(this.pending.splice(0));
+  }
+
+  describe(): string {
+    return this.notes.join('; ');
+  }
+}
+
+/** Parquet parts for `E` executors: whole files when there are enough, else row ranges; balanced by bytes. */
+function splitParquet(specs: { spec: ParquetSpec; estBytes: number }[], E: number): { path: string; rowStart?: number; rowEnd?: number }[][] {
+  const byFile = new Map<string, { spec: ParquetSpec; estBytes: number }[]>();
+  for (const s of specs) byFile.set(s.spec.path, [...(byFile.get(s.spec.path) ?? []), s]);
+  const items: { part: { path: string; rowStart?: number; rowEnd?: number }; bytes: number }[] =
+    byFile.size >= E
+      ? [...byFile.entries()].map(([path, l]) => ({ part: { path }, bytes: l.reduce((a, x) => a + x.estBytes, 0) }))
+      : specs.map((s) => ({ part: { path: s.spec.path, ...(s.spec.rowStart !== undefined ? { rowStart: s.spec.rowStart, rowEnd: s.spec.rowEnd } : {}) }, bytes: s.estBytes }));
+  const out: { path: string; rowStart?: number; rowEnd?: number }[][] = Array.from({ length: E }, () => []);
+  const load = new Array(E).fill(0);
+  for (const it of items.sort((a, b) => b.bytes - a.bytes)) {
+    const e = load.indexOf(Math.min(...load));
+    out[e].push(it.part);
+    load[e] += it.bytes;
+  }
+  return out;
 }
 
 async function awaitRef(r: ObjectRef<unknown>): Promise<unknown> {
@@ -193,8 +424,18 @@ registerPlanFn('Sql', async (n, ctx) => {
   // A per-block query reads one table: the other inputs are not run at all.
   const names = plan.mode === 'perBlock' ? [plan.table] : Object.keys(node.inputs);
   const ins: PhysicalOperator[] = [];
-  for (const name of names) ins.push(await ctx.planNode(node.inputs[name]));
-  const op = new SqlOperator(ins, names, node.sql.text, node.sql.session as SqlSessionLike, plan);
+  const pushed: Record<string, ReadSource> = {};
+  for (const name of names) {
+    const input = node.inputs[name];
+    if (plan.mode !== 'perBlock' && input.kind === 'Read' && input.source.name === 'ReadParquet') {
+      // The executors read these files themselves: nothing goes through blocks.
+      pushed[name] = input.source;
+      const none = new InputOperator(`ReadParquet(${name}, pushed into the executors)`, []);
+      ctx.ops.push(none);
+      ins.push(none);
+    } else ins.push(await ctx.planNode(input));
+  }
+  const op = new SqlOperator(ins, names, node.sql.text, node.sql.session as SqlSessionLike, plan, pushed);
   ctx.ops.push(op);
   if (plan.mode === 'perBlock' && plan.limit !== undefined) {
     const lim = new LimitOperator(`Limit(${plan.limit})`, op, plan.limit);

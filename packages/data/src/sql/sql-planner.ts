@@ -11,10 +11,22 @@
  * - `single`: anything else (global aggregates, windows, subqueries, CTEs, OFFSET, set operations…)
  *   runs on one executor, and stats() says why.
  * `finish` (ORDER BY/LIMIT over the union of executor outputs) runs on one executor.
+ * Before those, two shapes that move far less data:
+ * - `partial`: GROUP BY (or an aggregate over all rows) whose aggregates all decompose (partial-agg.ts):
+ *   each executor aggregates its share of `big` (plus whole copies of `broadcast` tables, for a join),
+ *   and only the partial aggregates travel, to one executor that merges them.
+ * - `broadcast`: a join of a big table and a small one (≤ BROADCAST_BYTES) without aggregates: each
+ *   executor joins its share of the big table with a whole copy of the small one; any join condition.
  */
 import { sqlError } from './sql-error.js';
+import { decompose, type PartialAggregation } from './partial-agg.js';
+
+/** A join side at most this big (Arrow bytes, or Parquet file bytes) is copied to every executor. */
+export const BROADCAST_BYTES = 64 * 1024 * 1024;
 
 export type SqlPlan =
+  | { readonly mode: 'partial'; readonly big: string; readonly broadcast: readonly string[]; readonly agg: PartialAggregation }
+  | { readonly mode: 'broadcast'; readonly big: string; readonly broadcast: readonly string[]; readonly finish?: string }
   | { readonly mode: 'perBlock'; readonly table: string; readonly limit?: number }
   | { readonly mode: 'hash'; readonly keys: Readonly<Record<string, readonly string[]>>; readonly finish?: string }
   | { readonly mode: 'spread'; readonly table: string; readonly finish: string }
@@ -27,6 +39,28 @@ let aggregateNames: Set<string> | undefined;
 async function duck() {
   const { connect } = await import('../io/duckdb-arrow.js');
   return connect();
+}
+
+/** Parses `text` with DuckDB (json_serialize_sql), no error handling. */
+async function parseRaw(text: string): Promise<J> {
+  const conn = await duck();
+  try {
+    const r = await conn.runAndReadAll(`SELECT json_serialize_sql('${text.replace(/'/g, "''")}')`);
+    return JSON.parse(String(r.getRows()[0][0])) as J;
+  } finally {
+    conn.closeSync();
+  }
+}
+
+/** SQL text of a serialized statement list (json_deserialize_sql). */
+async function deserializeSql(json: string): Promise<string> {
+  const conn = await duck();
+  try {
+    const r = await conn.runAndReadAll(`SELECT json_deserialize_sql('${json.replace(/'/g, "''")}'::JSON)`);
+    return String(r.getRows()[0][0]);
+  } finally {
+    conn.closeSync();
+  }
 }
 
 /** Parses `text` with DuckDB; a parse error is a SqlError with DuckDB's message and position. */
@@ -111,8 +145,20 @@ function finishing(node: J): { sql?: string; reason?: string; needed: boolean; l
   };
 }
 
+/** What planSql knows about the inputs. */
+export interface PlanInputs {
+  /** Column names of a table, when known. */
+  columnsOf(table: string): readonly string[] | undefined;
+  /** Bytes of a table, when known (broadcast joins need it). */
+  sizeOf?(table: string): number | undefined;
+  /** False: do not try partial aggregation (its final query did not check out). */
+  decompose?: boolean;
+}
+
 /** Chooses how to run `text` over the named inputs (see the module doc). */
-export async function planSql(text: string, tables: readonly string[], columnsOf: (table: string) => readonly string[] | undefined): Promise<SqlPlan> {
+export async function planSql(text: string, tables: readonly string[], columnsOrInputs: ((table: string) => readonly string[] | undefined) | PlanInputs): Promise<SqlPlan> {
+  const inputs: PlanInputs = typeof columnsOrInputs === 'function' ? { columnsOf: columnsOrInputs } : columnsOrInputs;
+  const columnsOf = inputs.columnsOf;
   const ast = await parseSql(text);
   const single = (reason: string): SqlPlan => ({ mode: 'single', reason });
   if (ast.statements.length !== 1) return single('more than one statement');
@@ -121,10 +167,39 @@ export async function planSql(text: string, tables: readonly string[], columnsOf
   if (node.cte_map?.map?.length) return single('a WITH clause');
   if (node.sample) return single('SAMPLE');
   const s: Scan = { hasAggregate: false, hasWindow: false, hasSubquery: false };
-  scan([node.select_list, node.where_clause, node.having, node.qualify, node.group_expressions, node.from_table], s);
+  scan([node.select_list, node.where_clause, node.having, node.qualify, node.group_expressions, node.from_table, node.modifiers], s);
   if (s.hasWindow) return single('a window function');
   if (s.hasSubquery) return single('a subquery');
   if (node.group_sets?.length > 1) return single('GROUPING SETS/ROLLUP/CUBE');
+
+  // Shapes that move partial aggregates or a small table instead of rows.
+  const from0 = node.from_table as J;
+  let big: string | undefined;
+  let broadcast: string[] = [];
+  if (from0.type === 'BASE_TABLE' && tables.includes(from0.table_name)) big = from0.table_name as string;
+  else if (from0.type === 'JOIN' && from0.left?.type === 'BASE_TABLE' && from0.right?.type === 'BASE_TABLE' && (!from0.ref_type || from0.ref_type === 'REGULAR')) {
+    const lt = from0.left.table_name as string;
+    const rt = from0.right.table_name as string;
+    const ls = inputs.sizeOf?.(lt);
+    const rs = inputs.sizeOf?.(rt);
+    const jt = String(from0.join_type);
+    if (lt !== rt && tables.includes(lt) && tables.includes(rt) && ls !== undefined && rs !== undefined) {
+      // The preserved side of an outer join must be the partitioned one.
+      if (rs <= BROADCAST_BYTES && rs <= ls && (jt === 'INNER' || jt === 'LEFT' || jt === 'SEMI' || jt === 'ANTI')) [big, broadcast] = [lt, [rt]];
+      else if (ls <= BROADCAST_BYTES && ls < rs && (jt === 'INNER' || jt === 'RIGHT')) [big, broadcast] = [rt, [lt]];
+    }
+  }
+  const grouped = (node.group_expressions as J[]).length > 0 || s.hasAggregate;
+  if (big && grouped && inputs.decompose !== false) {
+    const d = await decompose(node, aggregateNames ?? new Set(), parseRaw, deserializeSql);
+    if (!('reason' in d)) return { mode: 'partial', big, broadcast, agg: d };
+  }
+  const distinct0 = (node.modifiers as J[]).some((m) => m.type === 'DISTINCT_MODIFIER');
+  if (big && broadcast.length && !grouped && !distinct0) {
+    const f = finishing(node);
+    if (!f.reason) return { mode: 'broadcast', big, broadcast, ...(f.sql ? { finish: f.sql } : {}) };
+  }
+
   const fin = finishing(node);
   if (fin.reason) return single(fin.reason);
   const distinct = (node.modifiers as J[]).find((m) => m.type === 'DISTINCT_MODIFIER');
