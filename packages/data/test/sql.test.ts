@@ -1,8 +1,12 @@
 /**
  * SQL sessions on an embedded cluster: every split the planner makes gives DuckDB's own answer over the
- * whole data; queries it cannot split run on one executor with a note; errors carry DuckDB's message
- * and position.
+ * whole data (partial aggregation with std/mean/NULLs, broadcast joins, DuckDB-side hash repartition,
+ * Parquet read by the executors themselves); queries it cannot split run on one executor with a note;
+ * errors carry DuckDB's message and position.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { init, shutdown } from '@samsara/ray';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -10,7 +14,13 @@ import * as data from '@samsara/ray-data';
 
 let sql: data.SqlSession;
 let ref: DuckDBConnection;
-const trips = () => data.range(2000, { parallelism: 5 }).map((r) => ({ camera: (r.id as number) % 7, kmh: ((r.id as number) * 37) % 113, id: r.id }));
+const trips = () =>
+  data.range(2000, { parallelism: 5 }).map((r) => {
+    const i = r.id as number;
+    // opt: NULL every 5th row; grp: a group key that is NULL every 11th row.
+    return { camera: i % 7, kmh: (i * 37) % 113, id: i, opt: i % 5 === 0 ? null : ((i * 13) % 97) / 7, grp: i % 11 === 0 ? null : i % 4 };
+  });
+const pqDir = mkdtempSync(join(tmpdir(), 'rayts-sql-test-'));
 const dims = () => data.fromItems(Array.from({ length: 7 }, (_, c) => ({ camera: c, name: `cam${c % 3}` })), { parallelism: 2 });
 
 beforeAll(async () => {
@@ -18,13 +28,18 @@ beforeAll(async () => {
   sql = await data.sqlSession({ numExecutors: 2, resourcesPerExecutor: { CPU: 1 } });
   // The reference: the same tables in one DuckDB.
   ref = await (await DuckDBInstance.create(':memory:')).connect();
-  await ref.run(`CREATE TABLE trips AS SELECT i % 7 AS camera, (i * 37) % 113 AS kmh, i AS id FROM range(2000) t(i)`);
+  await ref.run(
+    `CREATE TABLE trips AS SELECT i % 7 AS camera, (i * 37) % 113 AS kmh, i AS id, CASE WHEN i % 5 = 0 THEN NULL ELSE ((i * 13) % 97) / 7 END AS opt, CASE WHEN i % 11 = 0 THEN NULL ELSE i % 4 END AS grp FROM range(2000) t(i)`,
+  );
   await ref.run(`CREATE TABLE dims AS SELECT c AS camera, 'cam' || (c % 3) AS name FROM range(7) t(c)`);
+  // The same trips as 3 Parquet files for the pushed-down scans.
+  for (let f = 0; f < 3; f++) await ref.run(`COPY (SELECT * FROM trips WHERE id % 3 = ${f}) TO '${join(pqDir, `part-${f}.parquet`)}' (FORMAT parquet)`);
 }, 60_000);
 
 afterAll(async () => {
   await sql?.close();
   await shutdown();
+  rmSync(pqDir, { recursive: true, force: true });
 });
 
 async function reference(q: string): Promise<Record<string, unknown>[]> {
@@ -35,15 +50,21 @@ async function reference(q: string): Promise<Record<string, unknown>[]> {
 const norm = (rows: Record<string, unknown>[]) =>
   rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 1e6) / 1e6 : v])));
 
+/** Rows in a canonical order (for queries without ORDER BY). */
+const sorted = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
+
+/** The plan a query ran with (the SQL operator's timing detail starts with it). */
+const planOf = (ds: data.Dataset) => ds.stats()!.operators.find((o) => o.detail?.startsWith('SQL'))?.detail ?? '';
+
 describe('sql.query', () => {
   const cases: [string, string, boolean][] = [
     ['per block (filter + projection)', 'SELECT id, kmh * 2 AS k2 FROM trips WHERE kmh > 100', false],
-    ['GROUP BY hash-partitioned, ORDER BY finished on one executor', 'SELECT camera, avg(kmh) AS v, sum(kmh) AS s, count(*) AS n, median(kmh) AS med FROM trips GROUP BY camera ORDER BY camera', true],
+    ['GROUP BY hash-partitioned (median does not decompose), ORDER BY finished on one executor', 'SELECT camera, avg(kmh) AS v, sum(kmh) AS s, count(*) AS n, median(kmh) AS med FROM trips GROUP BY camera ORDER BY camera', true],
     ['DISTINCT', 'SELECT DISTINCT camera FROM trips ORDER BY camera', true],
     ['ORDER BY + LIMIT spread then merged', 'SELECT id, kmh FROM trips ORDER BY kmh DESC, id LIMIT 7', true],
     ['equi-join grouped by the join key', 'SELECT t.camera, count(*) AS n, max(d.name) AS nm FROM trips t JOIN dims d ON t.camera = d.camera GROUP BY t.camera ORDER BY camera', true],
-    ['global aggregate (one executor)', 'SELECT count(*) AS n, sum(kmh) AS s FROM trips', true],
-    ['join grouped by a non-key column (one executor)', 'SELECT d.name, count(*) AS n FROM trips t JOIN dims d ON t.camera = d.camera GROUP BY d.name ORDER BY d.name', true],
+    ['global aggregate (partial aggregation)', 'SELECT count(*) AS n, sum(kmh) AS s FROM trips', true],
+    ['join grouped by a non-key column (small side broadcast, partial aggregation)', 'SELECT d.name, count(*) AS n FROM trips t JOIN dims d ON t.camera = d.camera GROUP BY d.name ORDER BY d.name', true],
     ['window function (one executor)', 'SELECT id, rank() OVER (PARTITION BY camera ORDER BY kmh, id) AS r FROM trips ORDER BY id LIMIT 20', true],
   ];
   for (const [what, q, ordered] of cases) {
@@ -75,5 +96,84 @@ describe('sql.query', () => {
     expect(e2.message).toMatch(/syntax error/);
     expect(e2.position).toBe(33);
     expect(() => sql.query('SELECT 1', { trips: [] as never })).toThrow(/not a Dataset/);
+  });
+});
+
+describe('sql.query: partial aggregation (partials shuffled, merged on one executor)', () => {
+  const cases: string[] = [
+    'SELECT camera, avg(kmh) AS a, sum(kmh) AS s, count(*) AS n, min(opt) AS lo, max(opt) AS hi FROM trips GROUP BY camera ORDER BY camera',
+    // NULLs: count(x) skips them, avg/std over NULL-only groups, NULL group keys form one group.
+    'SELECT grp, count(opt) AS c, count(*) AS n, mean(opt) AS m, sum(opt) AS s, stddev(opt) AS sd, stddev_pop(opt) AS sdp, var_samp(opt) AS vs, var_pop(kmh) AS vp FROM trips GROUP BY grp ORDER BY grp NULLS FIRST',
+    'SELECT camera, grp, stddev(opt) AS sd, variance(opt) AS v FROM trips WHERE opt IS NULL OR opt > 3 GROUP BY camera, grp ORDER BY camera, grp',
+    // Expressions over aggregates and keys, FILTER, HAVING and ORDER BY on an aggregate, LIMIT.
+    'SELECT camera + 1 AS c1, round(sum(kmh) / count(*), 3) AS r, sum(kmh) FILTER (WHERE kmh > 50) AS big FROM trips GROUP BY camera HAVING count(*) > 10 ORDER BY sum(kmh) DESC LIMIT 4',
+    // Unnamed aggregates keep DuckDB's column names; a global aggregate over no rows.
+    'SELECT count(*), avg(opt), stddev_samp(kmh) FROM trips WHERE id < 0',
+    'SELECT count(opt) AS c, stddev(opt) AS sd, min(camera) AS lo FROM trips',
+    // A group with one row: sample std is NULL.
+    'SELECT id, stddev(kmh) AS sd, var_pop(kmh) AS vp FROM trips WHERE id < 5 GROUP BY id ORDER BY id',
+  ];
+  for (const q of cases) {
+    it(`${q.slice(0, 90)}…`, async () => {
+      const ds = sql.query(q, { trips: trips() });
+      const got = norm(await ds.takeAll());
+      const want = norm(await reference(q));
+      expect(got).toEqual(want);
+      expect(planOf(ds)).toMatch(/^SQL partial aggregation over 2 executors/);
+      expect(ds.stats()!.notes).toEqual([]);
+    });
+  }
+
+  it('an aggregate whose partial state does not exist (avg of DATE) falls back to a plan that moves rows, with a note', async () => {
+    const q = "SELECT camera, strftime(avg(day), '%Y-%m-%d %H:%M') AS d, count(*) AS n FROM days GROUP BY camera ORDER BY camera";
+    const days = data.range(300, { parallelism: 3 }).map((r) => ({ camera: (r.id as number) % 3, day: new Date(Date.UTC(2024, 0, 1 + ((r.id as number) % 30))) }));
+    await ref.run(`CREATE OR REPLACE TABLE days AS SELECT i % 3 AS camera, DATE '2024-01-01' + (i % 30)::INTEGER AS day FROM range(300) t(i)`);
+    const ds = sql.query(q, { days });
+    const got = await ds.takeAll();
+    expect(got).toEqual(await reference(q));
+    expect(got[0].d).toMatch(/^2024-01-1/);
+    expect(ds.stats()!.notes.join(' ')).toMatch(/partial aggregation was not used: the partial states do not bind/);
+    expect(planOf(ds)).toMatch(/^SQL hash/);
+  });
+});
+
+describe('sql.query: broadcast joins', () => {
+  it('a join without aggregates joins each share with a copy of the small side', async () => {
+    const q = 'SELECT t.id, t.kmh, d.name FROM trips t JOIN dims d ON t.camera = d.camera WHERE t.kmh > 100';
+    const ds = sql.query(q, { trips: trips(), dims: dims() });
+    expect(sorted(norm(await ds.takeAll()))).toEqual(sorted(norm(await reference(q))));
+    expect(planOf(ds)).toMatch(/^SQL broadcast over 2 executors.*dims: whole on every executor/);
+  });
+
+  it('a non-equi join grouped by the small side, ordered and limited', async () => {
+    const q = 'SELECT d.name, count(*) AS n, avg(t.kmh) AS a FROM trips t JOIN dims d ON t.camera < d.camera GROUP BY d.name ORDER BY n DESC, d.name LIMIT 2';
+    const ds = sql.query(q, { trips: trips(), dims: dims() });
+    expect(norm(await ds.takeAll())).toEqual(norm(await reference(q)));
+    expect(planOf(ds)).toMatch(/^SQL partial aggregation/);
+  });
+
+  it('a LEFT join keeps unmatched rows of the big side', async () => {
+    const q = 'SELECT t.id, d.name FROM trips t LEFT JOIN dims d ON t.camera = d.camera AND d.camera < 3 WHERE t.id < 50';
+    const ds = sql.query(q, { trips: trips(), dims: dims() });
+    expect(sorted(norm(await ds.takeAll()))).toEqual(sorted(norm(await reference(q))));
+    expect(planOf(ds)).toMatch(/^SQL broadcast/);
+  });
+});
+
+describe('sql.query over Parquet: the executors read the files', () => {
+  it('GROUP BY with partial aggregation, join with a broadcast side, hash repartition in DuckDB', async () => {
+    const queries: [string, RegExp][] = [
+      ['SELECT grp, count(*) AS n, avg(opt) AS a, stddev(kmh) AS sd FROM trips GROUP BY grp ORDER BY grp', /^SQL partial aggregation/],
+      ['SELECT d.name, sum(t.kmh) AS s FROM trips t JOIN dims d ON t.camera = d.camera GROUP BY d.name ORDER BY d.name', /^SQL partial aggregation/],
+      ['SELECT camera, median(kmh) AS m, count(DISTINCT grp) AS g FROM trips GROUP BY camera ORDER BY camera', /^SQL hash over 2 executors.*repartition by key in DuckDB \(2,000 rows\)/],
+      ['SELECT id, kmh FROM trips ORDER BY kmh DESC, id LIMIT 5', /^SQL spread/],
+    ];
+    for (const [q, plan] of queries) {
+      const ds = sql.query(q, { trips: data.readParquet(pqDir), dims: dims() });
+      expect(norm(await ds.takeAll())).toEqual(norm(await reference(q)));
+      expect(planOf(ds)).toMatch(plan);
+      expect(planOf(ds)).toMatch(/trips: Parquet read by each executor/);
+      expect(ds.stats()!.operators.map((o) => o.name)).toContain('ReadParquet(trips, pushed into the executors)');
+    }
   });
 });

@@ -97,6 +97,8 @@ export const SqlExecutor = actor(
       load(name: string, part: number, tables: unknown[]): Promise<unknown>;
       attachParquet(name: string, share: unknown): Promise<void>;
       describe(sql: string): Promise<unknown>;
+      describeAll(sqls: string[]): Promise<unknown>;
+      finalize(originalSql: string, finalSql: string, partials: unknown[]): Promise<unknown>;
       checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<unknown>;
       partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number>;
       partOf(name: string, p: number): Promise<unknown>;
@@ -124,6 +126,12 @@ export const SqlExecutor = actor(
     }
     async describe(sql: string): Promise<unknown> {
       return (await this.get()).describe(sql);
+    }
+    async describeAll(sqls: string[]): Promise<unknown> {
+      return (await this.get()).describeAll(sqls);
+    }
+    async finalize(originalSql: string, finalSql: string, ...partials: unknown[]): Promise<unknown> {
+      return (await this.get()).finalize(originalSql, finalSql, partials);
     }
     async checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<unknown> {
       return (await this.get()).checkFinal(originalSql, partialSql, finalSql);

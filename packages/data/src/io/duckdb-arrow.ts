@@ -53,7 +53,9 @@ function numericBuilder(kind: NumericKind): ColumnBuilder {
   return {
     add(vector, n) {
       const v = vector as { items: ArrayBufferView & { slice(): ArrayBufferView }; validity: { data: BigUint64Array | null } };
-      const items = (v.items as unknown as { slice(a: number, b: number): ArrayBufferView }).slice(0, n);
+      // The vector's items are already a copy of DuckDB's memory (the binding copies): keep them.
+      const all = v.items as unknown as ArrayBufferView & { length: number; subarray(a: number, b: number): ArrayBufferView };
+      const items = all.length === n ? all : all.subarray(0, n);
       let valid: Uint8Array | undefined;
       if (v.validity.data) {
         valid = new Uint8Array(v.validity.data.buffer.slice(v.validity.data.byteOffset, v.validity.data.byteOffset + Math.ceil(n / 8)));

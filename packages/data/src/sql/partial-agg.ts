@@ -84,7 +84,9 @@ function sameRef(a: J, b: J): boolean {
 }
 
 function statement(node: J): string {
-  return JSON.stringify({ error: false, statements: [{ node, named_param_map: [] }] });
+  // DuckDB marks generated nodes with query_location = 2^64 - 1, which a JS number cannot carry back.
+  const replacer = (k: string, v: unknown) => (k === 'query_location' && typeof v === 'number' && v > Number.MAX_SAFE_INTEGER ? 0 : v);
+  return JSON.stringify({ error: false, statements: [{ node, named_param_map: [] }] }, replacer);
 }
 
 /**

@@ -31,6 +31,8 @@ type Exec = {
   load: { remote(name: string, part: number, ...t: unknown[]): ObjectRef<unknown> };
   attachParquet: { remote(name: string, share: unknown): ObjectRef<void> };
   describe: { remote(sql: string): ObjectRef<unknown> };
+  describeAll: { remote(sqls: string[]): ObjectRef<unknown> };
+  finalize: { remote(originalSql: string, finalSql: string, ...partials: unknown[]): ObjectRef<Table> };
   checkFinal: { remote(originalSql: string, partialSql: string, finalSql: string): ObjectRef<unknown> };
   partitionPrepare: { remote(name: string, keyExprs: string[], n: number): ObjectRef<number> };
   partOf: { remote(name: string, p: number): ObjectRef<Table> };
@@ -183,23 +185,41 @@ export class SqlOperator extends PhysicalOperator {
         for (const b of plan.broadcast) await attach.all(b);
         await attach.done();
         mark(`attach (${attach.describe()})`);
-        const aggTypes = ((await awaitRef(execs[0].describe.remote(plan.agg.typesSql))) as { type: string }[]).map((c) => c.type);
-        const outNames = ((await awaitRef(execs[0].describe.remote(this.text))) as { name: string }[]).map((c) => c.name);
-        const finalSql = await plan.agg.finalSql(aggTypes, outNames);
-        const bad = (await awaitRef(execs[0].checkFinal.remote(this.text, plan.agg.partialSql, finalSql))) as string | undefined;
-        if (!bad) {
-          mark('plan');
-          const partials = execs.map((ex) => ex.query.remote(plan.mode === 'partial' ? plan.agg.partialSql : ''));
-          temp.push(...partials);
+        // Types of the aggregates and the output names (for the merge's casts and aliases) come from
+        // executor 0 while every executor already runs its partial aggregation.
+        const described = execs[0].describeAll.remote([plan.agg.typesSql, this.text, plan.agg.partialSql]);
+        const partialSql = plan.agg.partialSql;
+        const partials = execs.map((ex) => ex.query.remote(partialSql));
+        temp.push(...partials);
+        const [aggCols, outCols, partialCols] = (await awaitRef(described)) as ({ name: string; type: string }[] | { error: string })[];
+        let bad: string | undefined;
+        if ('error' in outCols) {
+          // The query itself is wrong: running it gives DuckDB's error with its position.
+          await Promise.all(partials.map((p) => awaitRef(p).catch(() => undefined)));
+          await awaitRef(execs[0].query.remote(this.text));
+          throw new Error(`internal: ${outCols.error}`);
+        }
+        if ('error' in aggCols || 'error' in partialCols) {
+          // E.g. avg(DATE) is fine but sum(DATE), its partial state, does not exist.
+          bad = `the partial states do not bind (${('error' in partialCols ? partialCols.error : (aggCols as { error: string }).error).split('\n')[0]})`;
+          await Promise.all(partials.map((p) => awaitRef(p).catch(() => undefined)));
+        } else {
+          const finalSql = await plan.agg.finalSql(
+            aggCols.map((c) => c.type),
+            outCols.map((c) => c.name),
+          );
           await Promise.all(partials.map(awaitRef));
           mark(`partial aggregation on ${E} executors`);
-          await awaitRef(execs[0].load.remote('__partial', -1, ...partials));
-          const out = await measure(execs[0].query.remote(finalSql), true);
+          const out = await measure(execs[0].finalize.remote(this.text, finalSql, ...partials), true);
           mark('merge on one executor');
-          this.timing = `SQL partial aggregation over ${E} executors: ${phases.join(', ')}`;
-          return [out];
+          bad = out.columns?.length === 1 && out.columns[0] === '__rayts_mismatch' ? String(((await awaitRef(out.ref)) as Table).getChild('__rayts_mismatch')?.get(0)) : undefined;
+          if (!bad) {
+            this.timing = `SQL partial aggregation over ${E} executors: ${phases.join(', ')}`;
+            return [out];
+          }
+          await freeOwned([out]);
         }
-        this.notes.push(`SQL partial aggregation was not used: ${bad}; the query ran with the plan below.`);
+        this.notes.push(`SQL partial aggregation was not used: ${bad}; the query ran with a plan that moves rows instead.`);
         await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote())));
         plan = await planSql(this.text, this.names, { columnsOf, sizeOf, decompose: false });
       }
@@ -269,10 +289,14 @@ export class SqlOperator extends PhysicalOperator {
       void t0;
       return out;
     } finally {
-      await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote()).catch(() => undefined)));
-      await freeOwned(temp.map((ref) => ({ ref, numRows: 0, sizeBytes: 0, owned: true })));
-      unlock();
-      for (const l of this.buffered) await freeOwned(l.splice(0));
+      // Cleanup runs after the result is handed on; the session lock is held until it is done, so the
+      // next query never sees this one's tables.
+      const inputs = this.buffered.flatMap((l) => l.splice(0));
+      void (async () => {
+        await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote()).catch(() => undefined)));
+        await freeOwned(temp.map((ref) => ({ ref, numRows: 0, sizeBytes: 0, owned: true }))).catch(() => undefined);
+        await freeOwned(inputs).catch(() => undefined);
+      })().finally(unlock);
     }
   }
 }

@@ -65,6 +65,18 @@ async function deserializeSql(json: string): Promise<string> {
 
 /** Parses `text` with DuckDB; a parse error is a SqlError with DuckDB's message and position. */
 export async function parseSql(text: string): Promise<J> {
+  const hit = parsed.get(text);
+  if (hit) return JSON.parse(hit) as J;
+  const j = await parseUncached(text);
+  if (parsed.size > 256) parsed.clear();
+  parsed.set(text, JSON.stringify(j));
+  return j;
+}
+
+/** Parse trees by query text (a query is planned when the dataset is built and again when it runs). */
+const parsed = new Map<string, string>();
+
+async function parseUncached(text: string): Promise<J> {
   const conn = await duck();
   try {
     const r = await conn.runAndReadAll(`SELECT json_serialize_sql('${text.replace(/'/g, "''")}')`);

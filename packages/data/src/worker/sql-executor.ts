@@ -141,6 +141,41 @@ export class SqlExecutorImpl {
     });
   }
 
+  /** describe() of several queries in one call (an error per query that does not bind). */
+  async describeAll(sqls: string[]): Promise<({ name: string; type: string }[] | { error: string })[]> {
+    const out: ({ name: string; type: string }[] | { error: string })[] = [];
+    for (const q of sqls) out.push(await this.describe(q).catch((e: Error) => ({ error: String(e.message) })));
+    return out;
+  }
+
+  /**
+   * The merge step of a partial aggregation: `__partial` is the union of `partials`; runs `finalSql` over
+   * it when its columns (names and types) are those of `originalSql`. Otherwise returns a one-column
+   * table `__rayts_mismatch` saying why, and the driver falls back to another plan.
+   */
+  finalize(originalSql: string, finalSql: string, partials: Table[]): Promise<Table> {
+    return this.serial(async () => {
+      const conn = await this.c();
+      await this.scan!.registerArrow(conn, '__partial', partials);
+      this.views.add('__partial');
+      const cols = async (q: string) => (await conn.runAndReadAll(`DESCRIBE ${q}`)).getRows().map((x) => `${String(x[0])} ${String(x[1])}`);
+      let why: string | undefined;
+      try {
+        const want = await cols(originalSql);
+        const got = await cols(finalSql);
+        if (JSON.stringify(want) !== JSON.stringify(got)) why = `the merged result would have columns (${got.join(', ')}) instead of (${want.join(', ')})`;
+      } catch (e) {
+        why = `the rewrite does not bind (${String((e as Error).message).split('\n')[0]})`;
+      }
+      if (why) return this.duck!.queryToArrow(conn, `SELECT ${lit(why)} AS __rayts_mismatch`);
+      try {
+        return await this.duck!.queryToArrow(conn, finalSql);
+      } catch (e) {
+        throw sqlError(finalSql, e);
+      }
+    });
+  }
+
   /** Computes each row's target executor, `hash(keyExprs) % n`, into a temp table for partOf(). */
   partitionPrepare(name: string, keyExprs: readonly string[], n: number): Promise<number> {
     return this.serial(async () => {
