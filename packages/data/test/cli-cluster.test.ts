@@ -3,7 +3,11 @@
  * executors land only on spark_executor nodes, a mapBatches with resources runs only there, and a
  * pipeline runs across processes.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { runtimeContext } from '@samsara/ray';
 import * as data from '@samsara/ray-data';
 import { useCliCluster } from '../../../test/helpers/cli-cluster.js';
@@ -21,6 +25,32 @@ describe('Data on a CLI cluster', () => {
       expect(rows).toEqual([0, 1, 2, 3].map((k) => ({ camera: k, n: 250, s: Array.from({ length: 250 }, (_, i) => i * 4 + k).reduce((a, b) => a + b, 0) })));
     } finally {
       await sql.close();
+    }
+  });
+
+  it('SQL over Parquet: the executors on the spark_executor node read the files themselves and shuffle partial aggregates', async () => {
+    const sparkNode = c.cluster.nodeIds[2];
+    const dir = mkdtempSync(join(tmpdir(), 'rayts-data-cli-pq-'));
+    const duck = await (await DuckDBInstance.create(':memory:')).connect();
+    const sql = await data.sqlSession({ numExecutors: 2, resourcesPerExecutor: { spark_executor: 1 } });
+    try {
+      await duck.run(`CREATE TABLE src AS SELECT i, i % 10 AS k, i * 0.5 AS v FROM range(5000) r(i)`);
+      await duck.run(`CREATE TABLE t AS SELECT k, v FROM src`);
+      for (let f = 0; f < 2; f++) await duck.run(`COPY (SELECT k, v FROM src WHERE i % 2 = ${f}) TO '${join(dir, `p${f}.parquet`)}' (FORMAT parquet)`);
+      const q = 'SELECT k, count(*) AS n, avg(v) AS a, stddev(v) AS sd FROM t GROUP BY k ORDER BY k';
+      const want = (await duck.runAndReadAll(q)).getRowObjectsJS().map((r) => ({ k: Number(r.k), n: Number(r.n), a: r.a, sd: r.sd }));
+      expect(await sql.executorNodeIds()).toEqual([sparkNode, sparkNode]);
+      const ds = sql.query(q, { t: data.readParquet(dir) });
+      const got = await ds.takeAll();
+      expect(got.map((r) => ({ ...r, sd: Math.round((r.sd as number) * 1e6) }))).toEqual(want.map((r) => ({ ...r, sd: Math.round((r.sd as number) * 1e6) })));
+      const ops = ds.stats()!.operators;
+      // No read task ran: the Parquet scan happened inside the executors' DuckDB.
+      expect(ops.find((o) => o.name === 'ReadParquet(t, pushed into the executors)')?.tasks).toBe(0);
+      expect(ops.find((o) => o.detail)?.detail).toMatch(/^SQL partial aggregation over 2 executors: attach \(t: Parquet read by each executor \(1\/1 parts\)\)/);
+    } finally {
+      await sql.close();
+      duck.closeSync();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
