@@ -1,14 +1,14 @@
 /**
  * Map operators: run a list of fused stages over each input block (or each read), as tasks or on a pool
- * of actors holding an instance of the user's class. One task per block; the output block is measured
- * where it lives, then queued. Input blocks the executor made are freed as soon as their task is done.
+ * of actors holding an instance of the user's class. One task per block; a task streams its output
+ * block's size before the block (actors: the block is measured where it lives), then it is queued. Input blocks the executor made are freed as soon as their task is done.
  */
-import { free, kill, get, type ObjectRef, type ActorHandle } from '@samsara/ray';
+import { free, kill, get, type ObjectRef, type ObjectRefGenerator, type ActorHandle } from '@samsara/ray';
 import type { BlockRef, Table } from '../block.js';
 import type { MapTaskSpec, ShippedFn, Stage } from '../plan/stages.js';
 import { PhysicalOperator, type WorkItem } from './physical-operator.js';
-import { mapTask, MapWorker } from './remote-fns.js';
-import { measure } from './measure.js';
+import { mapTaskMeasured, MapWorker } from './remote-fns.js';
+import { measure, measuredBlock } from './measure.js';
 import { unwrapError } from './unwrap-error.js';
 
 /** Where and how the stages run. */
@@ -23,7 +23,6 @@ export interface ComputeSpec {
 }
 
 interface Running {
-  readonly ref: ObjectRef<Table>;
   readonly estBytes: number;
   readonly actor?: number;
 }
@@ -90,24 +89,25 @@ export class MapOperator extends PhysicalOperator {
     const index = this.blockIndex++;
     const spec: MapTaskSpec = { opName: this.name, blockIndex: index, stages: this.stages, ...(item.read ? { read: item.read } : {}) };
     const args = item.block ? [item.block.ref] : [];
-    let ref: ObjectRef<Table>;
     let actor: number | undefined;
+    let result: Promise<BlockRef>;
     if (this.compute.kind === 'actors') {
       actor = this.actorLoad.indexOf(Math.min(...this.actorLoad));
       this.actorLoad[actor]++;
-      ref = (this.actors[actor] as unknown as { run: { remote(...a: unknown[]): ObjectRef<Table> } }).run.remote(spec, ...args);
+      result = measure((this.actors[actor] as unknown as { run: { remote(...a: unknown[]): ObjectRef<Table> } }).run.remote(spec, ...args), true);
     } else {
       const opts: { numCpus?: number; resources?: Record<string, number> } = {};
       if (this.compute.numCpus !== undefined) opts.numCpus = this.compute.numCpus;
       if (this.compute.resources) opts.resources = { ...this.compute.resources };
-      const fn = Object.keys(opts).length ? mapTask.options(opts) : mapTask;
-      ref = fn.remote(spec, ...args) as ObjectRef<Table>;
+      // The task streams its output's size before the block: no measuring task per block.
+      const fn = Object.keys(opts).length ? mapTaskMeasured.options(opts) : mapTaskMeasured;
+      result = measuredBlock(fn.remote(spec, ...args) as unknown as ObjectRefGenerator<unknown>, true);
     }
-    const run: Running = { ref, estBytes: item.estBytes, actor };
+    const run: Running = { estBytes: item.estBytes, actor };
     this.running.add(run);
     this.metrics.tasksStarted++;
     const t0 = performance.now();
-    measure(ref, true).then(
+    result.then(
       (b) => {
         this.running.delete(run);
         if (actor !== undefined) this.actorLoad[actor]--;

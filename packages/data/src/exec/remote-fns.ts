@@ -12,6 +12,19 @@ export const mapTask = remote(async function dataMap(spec: unknown, ...inputs: u
   return w.runMapTask(spec, inputs);
 });
 
+/**
+ * Map task that measures its own output: it streams two items, first the output block's rows, bytes and
+ * columns (small, inline), then the block itself (left in the store of the node that made it). The
+ * driver learns the block's size from the first item, so it needs no second task to measure it; an
+ * error arrives as the first item.
+ */
+export const mapTaskMeasured = remote(async function* dataMapMeasured(spec: unknown, ...inputs: unknown[]) {
+  const w = await new Function('s', 'return import(s)')('@samsara/ray-data/worker');
+  const t = await w.runMapTask(spec, inputs);
+  yield w.blockMeta(t);
+  yield t;
+});
+
 /** Rows and bytes of a block (runs where the block is, by locality). */
 export const metaTask = remote(function dataBlockMeta(block: unknown) {
   // No imports: a table's rows and buffer sizes are plain properties.

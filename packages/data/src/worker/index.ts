@@ -3,7 +3,7 @@
  * bodies of the package are tiny and self-contained (they import this entry on the worker), so they
  * ship by source to any node whatever the job's working directory.
  */
-import { columnValues, type Table } from '../block.js';
+import { columnValues, tableBytes, type Table } from '../block.js';
 import type { MapTaskSpec, ShippedFn } from '../plan/stages.js';
 import type { AggregateFn } from '../plan/aggregate.js';
 import { runMapTask, type CallableInstance } from './map-task.js';
@@ -12,6 +12,11 @@ import { rebuild, userError } from './user-code.js';
 import { SqlExecutorImpl } from './sql-executor.js';
 
 export { runMapTask, SqlExecutorImpl };
+
+/** Rows, Arrow bytes and column names of a block (what the driver's BlockRef records). */
+export function blockMeta(t: Table): { numRows: number; sizeBytes: number; columns: string[] } {
+  return { numRows: t.numRows, sizeBytes: tableBytes(t), columns: t.schema.fields.map((f) => f.name) };
+}
 
 /** Map half of an all-to-all: optional partial aggregation, then partitioning. */
 export function shuffleMap(part: PartitionSpec, blockIndex: number, preAggregate: { keys: string[]; aggs: AggregateFn[] } | null, inputs: Table[]): Table {

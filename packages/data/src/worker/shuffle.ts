@@ -173,17 +173,25 @@ function newAcc(key: unknown[], k: number): Acc {
   return { key, s: Array.from({ length: k }, () => Float64Array.of(0, 0, 0, 0, Infinity, -Infinity)) };
 }
 
+/** Calls `visit` with each row's group state (made on first sight of its key); returns the states. */
+function forEachGroupRow(numRows: number, keyCols: readonly (readonly unknown[])[], k: number, visit: (acc: Acc, row: number) => void): Acc[] {
+  const groups = new Map<unknown, Acc>();
+  for (let i = 0; i < numRows; i++) {
+    const kv = keyCols.map((c) => c[i]);
+    const gk = groupKey(kv);
+    let acc = groups.get(gk);
+    if (!acc) groups.set(gk, (acc = newAcc(kv, k)));
+    visit(acc, i);
+  }
+  return [...groups.values()];
+}
+
 /** Partial aggregate states of one block, one row per group. */
 export function partialAggregate(t: Table, keys: readonly string[], aggs: readonly AggregateFn[]): Table {
   requireColumns(t, [...keys, ...aggs.flatMap((a) => (a.column ? [a.column] : []))], 'aggregate');
   const keyCols = keys.map((k) => columnValues(t.getChild(k)!));
   const valCols = aggs.map((a) => (a.column ? (columnValues(t.getChild(a.column)!) as (number | null)[]) : undefined));
-  const groups = new Map<unknown, Acc>();
-  for (let i = 0; i < t.numRows; i++) {
-    const kv = keyCols.map((c) => c[i]);
-    const gk = groupKey(kv);
-    let acc = groups.get(gk);
-    if (!acc) groups.set(gk, (acc = newAcc(kv, aggs.length)));
+  const groups = forEachGroupRow(t.numRows, keyCols, aggs.length, (acc, i) => {
     for (let a = 0; a < aggs.length; a++) {
       const st = acc.s[a];
       const col = valCols[a];
@@ -202,8 +210,8 @@ export function partialAggregate(t: Table, keys: readonly string[], aggs: readon
       if (x < st[4]) st[4] = x;
       if (x > st[5]) st[5] = x;
     }
-  }
-  return accsToTable([...groups.values()], t, keys, aggs.length);
+  });
+  return accsToTable(groups, t, keys, aggs.length);
 }
 
 function accsToTable(accs: Acc[], source: Table, keys: readonly string[], k: number): Table {
@@ -222,12 +230,7 @@ function accsToTable(accs: Acc[], source: Table, keys: readonly string[], k: num
 function mergePartials(t: Table, keys: readonly string[], aggs: readonly AggregateFn[]): Acc[] {
   const keyCols = keys.map((k) => columnValues(t.getChild(k)!));
   const st = aggs.map((_, a) => STATES.map((s) => t.getChild(`__a${a}_${s}`)!.toArray() as Float64Array));
-  const groups = new Map<unknown, Acc>();
-  for (let i = 0; i < t.numRows; i++) {
-    const kv = keyCols.map((c) => c[i]);
-    const gk = groupKey(kv);
-    let acc = groups.get(gk);
-    if (!acc) groups.set(gk, (acc = newAcc(kv, aggs.length)));
+  return forEachGroupRow(t.numRows, keyCols, aggs.length, (acc, i) => {
     for (let a = 0; a < aggs.length; a++) {
       const A = acc.s[a];
       const [n, sum, mean, m2, mn, mx] = st[a].map((c) => c[i]);
@@ -241,8 +244,7 @@ function mergePartials(t: Table, keys: readonly string[], aggs: readonly Aggrega
       if (mn < A[4]) A[4] = mn;
       if (mx > A[5]) A[5] = mx;
     }
-  }
-  return [...groups.values()];
+  });
 }
 
 function finalizeAggregates(accs: Acc[], keys: readonly string[], aggs: readonly AggregateFn[]): Table {
