@@ -20,6 +20,8 @@ export interface BlockRef {
   readonly owned: boolean;
   /** Column names, once measured. */
   columns?: readonly string[];
+  /** The node whose store holds the block, when the task that made it said so. */
+  nodeId?: string;
 }
 
 /** Arrow data bytes of a table (sum of its buffers). */

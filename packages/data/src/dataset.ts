@@ -252,7 +252,7 @@ export class Dataset {
   /** Runs the plan and keeps its blocks in the object store: later uses start from them. */
   async materialize(): Promise<Dataset> {
     const blocks: BlockRef[] = [];
-    for await (const b of this.iterBlocks()) blocks.push({ ref: b.ref, numRows: b.numRows, sizeBytes: b.sizeBytes, owned: false });
+    for await (const b of this.iterBlocks()) blocks.push({ ref: b.ref, numRows: b.numRows, sizeBytes: b.sizeBytes, owned: false, ...(b.columns ? { columns: b.columns } : {}), ...(b.nodeId ? { nodeId: b.nodeId } : {}) });
     const out = new Dataset({ kind: 'InputBlocks', name: 'Materialized', blocks });
     out.lastStats = this.lastStats;
     return out;

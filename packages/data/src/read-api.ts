@@ -109,10 +109,11 @@ export function readParquet(paths: string | string[], opts?: ReadParquetOptions)
       name: 'ReadParquet',
       async plan() {
         const files = expandPaths(paths, ['.parquet', '.pq'], 'readParquet()');
-        const { parquetRowGroups } = await import('./io/parquet-meta.js');
+        const { parquetRowGroupsOf } = await import('./io/parquet-meta.js');
+        const meta = await parquetRowGroupsOf(files);
         const out: { spec: ReadSpec; estBytes: number }[] = [];
         for (const f of files) {
-          const groups = await parquetRowGroups(f);
+          const groups = meta.get(f) ?? [];
           let start = 0;
           let rows = 0;
           let bytes = 0;

@@ -22,6 +22,9 @@ export interface ComputeSpec {
   readonly ctorArgs?: readonly unknown[];
 }
 
+/** Inputs at least this big are scheduled on their node (soft affinity). */
+const LOCALITY_BYTES = 1 << 20;
+
 interface Running {
   readonly estBytes: number;
   readonly actor?: number;
@@ -96,9 +99,12 @@ export class MapOperator extends PhysicalOperator {
       this.actorLoad[actor]++;
       result = measure((this.actors[actor] as unknown as { run: { remote(...a: unknown[]): ObjectRef<Table> } }).run.remote(spec, ...args), true);
     } else {
-      const opts: { numCpus?: number; resources?: Record<string, number> } = {};
+      const opts: { numCpus?: number; resources?: Record<string, number>; scheduling?: { nodeId: string; soft: true } } = {};
       if (this.compute.numCpus !== undefined) opts.numCpus = this.compute.numCpus;
       if (this.compute.resources) opts.resources = { ...this.compute.resources };
+      // A big input runs where it is stored (soft: elsewhere if that node cannot run it), rather than
+      // wherever a slot frees first and pulling the block across nodes.
+      if (item.block?.nodeId && item.block.sizeBytes >= LOCALITY_BYTES) opts.scheduling = { nodeId: item.block.nodeId, soft: true };
       // The task streams its output's size before the block: no measuring task per block.
       const fn = Object.keys(opts).length ? mapTaskMeasured.options(opts) : mapTaskMeasured;
       result = measuredBlock(fn.remote(spec, ...args) as unknown as ObjectRefGenerator<unknown>, true);

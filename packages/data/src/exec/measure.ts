@@ -16,11 +16,11 @@ export async function measuredBlock(gen: ObjectRefGenerator<unknown>, owned: boo
   try {
     const first = await gen.next();
     if (first.done) throw new Error('internal: a map task streamed nothing');
-    const m = (await get(first.value)) as { numRows: number; sizeBytes: number; columns: string[] };
+    const m = (await get(first.value)) as { numRows: number; sizeBytes: number; columns: string[]; nodeId?: string };
     const second = await gen.next();
     if (second.done) throw new Error('internal: a map task streamed no block');
     void gen.next().catch(() => undefined);
-    return { ref: second.value as ObjectRef<Table>, numRows: m.numRows, sizeBytes: m.sizeBytes, owned, columns: m.columns };
+    return { ref: second.value as ObjectRef<Table>, numRows: m.numRows, sizeBytes: m.sizeBytes, owned, columns: m.columns, ...(m.nodeId ? { nodeId: m.nodeId } : {}) };
   } catch (e) {
     throw unwrapError(e);
   }

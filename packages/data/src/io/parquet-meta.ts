@@ -21,3 +21,29 @@ export async function parquetRowGroups(path: string): Promise<{ rows: number; by
     conn.closeSync();
   }
 }
+
+/**
+ * Row groups of several files in one footer query (planning a read of many files costs one DuckDB call,
+ * not one per file); a file that is not Parquet is found file by file and named in the DataReadError.
+ */
+export async function parquetRowGroupsOf(paths: readonly string[]): Promise<Map<string, { rows: number; bytes: number }[]>> {
+  const out = new Map<string, { rows: number; bytes: number }[]>(paths.map((p) => [p, []]));
+  if (paths.length <= 1) {
+    for (const p of paths) out.set(p, await parquetRowGroups(p));
+    return out;
+  }
+  const conn = await connect();
+  try {
+    const list = paths.map((p) => `'${p.replace(/'/g, "''")}'`).join(', ');
+    const r = await conn.runAndReadAll(
+      `SELECT file_name, row_group_id, any_value(row_group_num_rows)::DOUBLE AS r, sum(total_uncompressed_size)::DOUBLE AS b FROM parquet_metadata([${list}]) GROUP BY file_name, row_group_id ORDER BY file_name, row_group_id`,
+    );
+    for (const row of r.getRows()) out.get(String(row[0]))?.push({ rows: Number(row[2]), bytes: Number(row[3]) });
+    return out;
+  } catch {
+    for (const p of paths) out.set(p, await parquetRowGroups(p));
+    return out;
+  } finally {
+    conn.closeSync();
+  }
+}

@@ -279,7 +279,8 @@ export class SqlOperator extends PhysicalOperator {
         mark(`query on ${E} executors`);
       } else {
         temp.push(...results);
-        await Promise.all(results.map(awaitRef));
+        // Measured where they are (errors surface here); the rows go straight to the finishing executor.
+        await Promise.all(results.map((r) => measure(r, true)));
         mark(`query on ${E} executors`);
         await awaitRef(execs[0].load.remote('__partial', -1, ...results));
         out = [await measure(execs[0].query.remote(finish), true)];
@@ -373,7 +374,8 @@ class Attacher {
       this.notes.push(`${name}: Parquet read by each executor (${shares.map((s) => s.length).join('/')} parts)`);
       return;
     }
-    const where = (await Promise.all(src.blocks.map((b) => awaitRef(locateTask.remote(b.ref as never))))) as string[];
+    // Where each block is stored: known for blocks a map task made, else asked by a task next to it.
+    const where = (await Promise.all(src.blocks.map((b) => b.nodeId ?? awaitRef(locateTask.remote(b.ref as never))))) as string[];
     const load = new Array(E).fill(0);
     const total = src.blocks.reduce((a, b) => a + b.numRows, 0);
     const cap = Math.ceil(total / E) * 1.1;

@@ -3,6 +3,7 @@
  * bodies of the package are tiny and self-contained (they import this entry on the worker), so they
  * ship by source to any node whatever the job's working directory.
  */
+import { runtimeContext } from '@samsara/ray';
 import { columnValues, tableBytes, type Table } from '../block.js';
 import type { MapTaskSpec, ShippedFn } from '../plan/stages.js';
 import type { AggregateFn } from '../plan/aggregate.js';
@@ -13,9 +14,9 @@ import { SqlExecutorImpl } from './sql-executor.js';
 
 export { runMapTask, SqlExecutorImpl };
 
-/** Rows, Arrow bytes and column names of a block (what the driver's BlockRef records). */
-export function blockMeta(t: Table): { numRows: number; sizeBytes: number; columns: string[] } {
-  return { numRows: t.numRows, sizeBytes: tableBytes(t), columns: t.schema.fields.map((f) => f.name) };
+/** Rows, Arrow bytes, column names and node of a block made here (what the driver's BlockRef records). */
+export function blockMeta(t: Table): { numRows: number; sizeBytes: number; columns: string[]; nodeId: string } {
+  return { numRows: t.numRows, sizeBytes: tableBytes(t), columns: t.schema.fields.map((f) => f.name), nodeId: runtimeContext().nodeId };
 }
 
 /** Map half of an all-to-all: optional partial aggregation, then partitioning. */
