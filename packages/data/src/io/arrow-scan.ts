@@ -56,11 +56,14 @@ function copyIn(vec: bindings.Vector, buf: ArrayBufferLike, byteOffset: number, 
   else bindings.copy_data_to_vector(vec, 0, b, off, byteCount);
 }
 
-/** A numeric column whose Arrow layout is DuckDB's layout: copy bytes. */
+/**
+ * A numeric column whose Arrow layout is DuckDB's layout: copy bytes. (apache-arrow slices `values` with
+ * the data, so they start at the slice's first row; only the validity bitmap is indexed from `offset`.)
+ */
 function copyWriter(bytes: number): Writer {
   return (vec, data, start, n) => {
     const v = data.values as ArrayBufferView;
-    copyIn(vec, v.buffer, v.byteOffset + (data.offset + start) * bytes, n * bytes);
+    copyIn(vec, v.buffer, v.byteOffset + start * bytes, n * bytes);
   };
 }
 
