@@ -12,9 +12,10 @@ export async function rebuild(fn: ShippedFn, opName: string): Promise<(...a: unk
   try {
     return await loadCallable<(...a: unknown[]) => unknown>(fn);
   } catch (e) {
-    const err = e as Error;
-    throw new UserCodeError(`${opName}: cannot load ${fn.kind} ${fn.name} inside the task: ${err.message}`, {
-      hint: isRayError(e) ? e.hint : undefined,
+    const hint = isRayError(e) ? e.hint : undefined;
+    const msg = (e as Error).message;
+    throw new UserCodeError(`${opName}: cannot load ${fn.kind} ${fn.name} inside the task: ${hint && msg.endsWith(` ${hint}`) ? msg.slice(0, -hint.length - 1) : msg}`, {
+      hint,
       ids: { operator: opName, function: fn.name },
       cause: e,
     });
