@@ -94,6 +94,7 @@ const ownDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 const FRAME = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
 const JS_FILE = /\.(c|m)?js$/;
+const TS_FILE = /\.(c|m)?tsx?$/;
 
 /** Text of files looked at for callable sources (a few modules define most callables). */
 const fileTexts = new Map<string, string | undefined>();
@@ -113,9 +114,10 @@ function fileText(file: string): string | undefined {
 
 /**
  * The frames outside rayts that lead to a remote()/actor() call: the first is the calling module, and
- * the defining module is the first whose text contains the source (a library that calls remote() on a
- * function its user wrote is not where that function's imports are). A TypeScript file cannot be
- * checked (it runs transpiled) and counts as a match.
+ * the defining module is the first JavaScript module on the stack whose text contains the source (a
+ * library that calls remote() on a function its user wrote is not where that function's imports are);
+ * else a JavaScript module the stack's modules import by path whose text contains it (importedDefiner);
+ * else the first TypeScript module (it runs transpiled, so it cannot be checked and counts as a match).
  */
 function callerLocation(source: string): { file?: string; at?: string; callerFile?: string; matched: boolean } {
   const limit = Error.stackTraceLimit;
@@ -133,9 +135,36 @@ function callerLocation(source: string): { file?: string; at?: string; callerFil
   }
   if (frames.length === 0) return { matched: false };
   const callerFile = frames[0].file;
-  const found = frames.find((f) => !JS_FILE.test(f.file) || fileText(f.file)?.includes(source));
+  const found =
+    frames.find((f) => JS_FILE.test(f.file) && fileText(f.file)?.includes(source)) ??
+    importedDefiner(frames, source) ??
+    frames.find((f) => TS_FILE.test(f.file));
   const defining = found ?? frames[0];
   return { file: defining.file, at: defining.at, callerFile, matched: !!found };
+}
+
+/** How many modules importedDefiner reads at most. */
+const IMPORT_SEARCH_LIMIT = 40;
+
+/**
+ * The module that defines a callable whose source is in no file on the stack: one the stack's modules
+ * import by path, directly or not (`import { prep } from './pipeline.mjs'; ds.map(prep)`). Searched
+ * from the outermost frame (the user's script) inwards, breadth first, outside node_modules.
+ */
+function importedDefiner(frames: readonly { file: string }[], source: string): { file: string; at: string } | undefined {
+  const seen = new Set<string>();
+  const queue = [...new Set(frames.map((f) => f.file).reverse())];
+  while (queue.length && seen.size < IMPORT_SEARCH_LIMIT) {
+    const file = queue.shift()!;
+    if (seen.has(file) || file.includes(`${sep}node_modules${sep}`)) continue;
+    seen.add(file);
+    if (JS_FILE.test(file) && !frames.some((f) => f.file === file) && fileText(file)?.includes(source)) return { file, at: file };
+    for (const [local, b] of moduleImports(file)) {
+      const r = importRefOf(local, b, file, undefined);
+      if (r.kind === 'file' && !seen.has(r.module)) queue.push(r.module);
+    }
+  }
+  return undefined;
 }
 
 /** How {@link describeCallable} looks at its caller. */
