@@ -102,7 +102,8 @@ export function captureCallable(fn: unknown, opts: CaptureOptions = {}): Callabl
     described.set(fn, info);
   }
   const scope = codeScope();
-  const shipped = shipBySource(info, scope.workingDir, scope.entryScript, { what: opts.what, provided: opts.provided, hint: opts.hint });
+  const what = opts.what ?? info.kind;
+  const shipped = shipBySource(info, scope.workingDir, scope.entryScript, { what, provided: opts.provided, hint: opts.hint });
   return {
     kind: info.kind,
     name: info.name,
