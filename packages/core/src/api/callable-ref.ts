@@ -145,10 +145,9 @@ function checked(ref: unknown): CallableRef {
  */
 export async function loadCallable<T = unknown>(ref: CallableRef, opts: LoadCallableOptions = {}): Promise<T> {
   const r = checked(ref);
-  if (!apiBindingsSet()) {
-    const api = currentRuntime()?.kind === 'worker' ? await import('./worker-api.js') : await import('../index.js');
-    setApiBindings(api as unknown as Record<string, unknown>);
-  }
+  // Set in worker threads by their entry; elsewhere (a driver, another copy of this package) the same
+  // names from the worker API module (its init/shutdown only check the runtime).
+  if (!apiBindingsSet()) setApiBindings((await import('./worker-api.js')) as unknown as Record<string, unknown>);
   const fn = { functionId: r.id, name: r.name, kind: r.kind, source: r.source, modulePath: '', moduleIndex: -1, apiAliases: r.apiAliases, imports: r.imports };
   return (await loadShipped(fn, codeScope().workingDir ?? '', opts.bindings ?? {})) as T;
 }
