@@ -59,6 +59,7 @@ describe('captureCallable / loadCallable', () => {
     expect((err as SerializationError).hint).toMatch(/Pass those values as arguments \(a library function takes them as fnArgs/);
     expect(() => capture(fns.closes, { what: 'trainable', hint: "Pass those values in the trainable's config" })).toThrow(/Pass those values in the trainable's config, or export them/);
     expect(() => captureCallable(42)).toThrow(InvalidArgumentError);
+    expect(() => captureCallable(fns.rows, { wat: 1 } as never)).toThrow(/captureCallable\(\): unknown option "wat".*Valid options: what, provided, hint/);
     await expect(loadCallable({ kind: 'function' } as never)).rejects.toThrow(/loadCallable\(\): not a CallableRef/);
     const rows = capture(fns.rows) as CallableRef;
     const missing = { ...rows, id: `${rows.id}-missing`, imports: rows.imports.map((i) => (i.local === 'twice' ? { ...i, module: '/nonexistent/twice.js', packageName: undefined, subpath: undefined } : i)) };

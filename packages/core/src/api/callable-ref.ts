@@ -9,6 +9,7 @@ import { describeCallable, shipBySource, type CallableInfo, type ImportRef } fro
 import { apiBindingsSet, loadCallable as loadShipped, setApiBindings } from '../worker/code-loader.js';
 import type { WorkerThreadRuntime } from '../worker/worker-runtime.js';
 import { currentRuntime } from '../runtime/runtime.js';
+import { checkKnownKeys } from './options.js';
 
 export type { ImportRef } from '../code/function-descriptor.js';
 
@@ -95,6 +96,10 @@ export function captureCallable(fn: unknown, opts: CaptureOptions = {}): Callabl
   if (typeof fn !== 'function') {
     throw new InvalidArgumentError(`captureCallable(): expected a function or class${opts.what ? ` (${opts.what})` : ''}, got ${fn === null ? 'null' : typeof fn}.`);
   }
+  checkKnownKeys(opts, ['what', 'provided', 'hint'], 'captureCallable()');
+  if (opts.provided !== undefined && (!Array.isArray(opts.provided) || !opts.provided.every((n) => typeof n === 'string'))) {
+    throw new InvalidArgumentError('captureCallable(): provided must be a list of names.', { hint: "Example: { provided: ['batch'] }." });
+  }
   let info = described.get(fn);
   if (!info) {
     const isClass = /^class[\s{]/.test(Function.prototype.toString.call(fn));
@@ -145,6 +150,7 @@ function checked(ref: unknown): CallableRef {
  */
 export async function loadCallable<T = unknown>(ref: CallableRef, opts: LoadCallableOptions = {}): Promise<T> {
   const r = checked(ref);
+  checkKnownKeys(opts, ['bindings'], 'loadCallable()');
   // Set in worker threads by their entry; elsewhere (a driver, another copy of this package) the same
   // names from the worker API module (its init/shutdown only check the runtime).
   if (!apiBindingsSet()) setApiBindings((await import('./worker-api.js')) as unknown as Record<string, unknown>);
