@@ -3,8 +3,9 @@
  * captureCallable/loadCallable). User scripts written to a temp project run as drivers of a CLI cluster
  * (head + a worker node offering `far`), with `init({ runtimeEnv: { workingDir } })`, and import at
  * their top a relative helper module and apache-arrow: a Data mapBatches function using both, a Tune
- * trainable using `./model.mjs`, a Serve deployment class calling an imported helper (HTTP over a real
- * socket) — all placed on the worker node. A module-level `const k = 3` is refused, naming it.
+ * trainable using `./model.mjs` (also as a `rayts job submit --working-dir` job), a Serve deployment
+ * class calling an imported helper (HTTP over a real socket) — all placed on the worker node. A
+ * module-level `const k = 3` is refused by each library, naming it.
  */
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -86,6 +87,13 @@ try {
 }
 `;
 
+// The same trainable as a submitted job: `rayts job submit --working-dir` ships the project and its
+// driver's init() joins the cluster with that working directory.
+const TUNE_JOB = TUNE.replace(INIT, `
+import { init, shutdown, runtimeContext } from '@samsara/ray';
+await init();
+`);
+
 // Nothing runs: each library refuses the callable where it is handed over.
 const REFUSED = `${INIT}
 import * as data from '@samsara/ray-data';
@@ -113,7 +121,7 @@ beforeAll(() => {
   writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'proj', type: 'module' }));
   writeFileSync(join(proj, 'helper.mjs'), HELPER);
   writeFileSync(join(proj, 'model.mjs'), MODEL);
-  for (const [f, text] of Object.entries({ 'data.mjs': DATA, 'tune.mjs': TUNE, 'serve.mjs': SERVE, 'refused.mjs': REFUSED })) writeFileSync(join(proj, f), text);
+  for (const [f, text] of Object.entries({ 'data.mjs': DATA, 'tune.mjs': TUNE, 'tune-job.mjs': TUNE_JOB, 'serve.mjs': SERVE, 'refused.mjs': REFUSED })) writeFileSync(join(proj, f), text);
 });
 
 afterAll(() => {
@@ -150,6 +158,14 @@ describe('library user code with top-level imports, on a CLI cluster', () => {
   it('tune - a trainable using ./model.mjs runs its trials on the worker node', async () => {
     const r = JSON.parse(line(await script('tune.mjs'), 'TUNE')) as { errors: string[]; lr: number; loss: number; node: string };
     expect(r).toEqual({ errors: [], lr: 1, loss: 0.25, node: c.cluster.nodeIds[1] });
+  });
+
+  it('tune - the same trainable submitted with rayts job submit --working-dir', async () => {
+    const r = await c.cluster.cli(['job', 'submit', '--working-dir', proj, '--', 'node', 'tune-job.mjs']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const m = /^TUNE (.*)$/m.exec(r.stdout);
+    expect(m, r.stdout + r.stderr).not.toBeNull();
+    expect(JSON.parse(m![1])).toEqual({ errors: [], lr: 1, loss: 0.25, node: c.cluster.nodeIds[1] });
   });
 
   it('serve - a deployment class calling imported helpers answers HTTP from a replica on the worker node', async () => {
