@@ -6,12 +6,6 @@
  */
 import { remote, actor } from '@samsara/ray';
 
-/** Map task: spec, then input blocks → output block. */
-export const mapTask = remote(async function dataMap(spec: unknown, ...inputs: unknown[]) {
-  const w = await new Function('s', 'return import(s)')('@samsara/ray-data/worker');
-  return w.runMapTask(spec, inputs);
-});
-
 /**
  * Map task that measures its own output: it streams two items, first the output block's rows, bytes and
  * columns (small, inline), then the block itself (left in the store of the node that made it). The
@@ -112,7 +106,6 @@ export const SqlExecutor = actor(
       describe(sql: string): Promise<unknown>;
       describeAll(sqls: string[]): Promise<unknown>;
       finalize(originalSql: string, finalSql: string, partials: unknown[]): Promise<unknown>;
-      checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<unknown>;
       partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number>;
       partOf(name: string, p: number): Promise<unknown>;
       query(sql: string): Promise<unknown>;
@@ -145,9 +138,6 @@ export const SqlExecutor = actor(
     }
     async finalize(originalSql: string, finalSql: string, ...partials: unknown[]): Promise<unknown> {
       return (await this.get()).finalize(originalSql, finalSql, partials);
-    }
-    async checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<unknown> {
-      return (await this.get()).checkFinal(originalSql, partialSql, finalSql);
     }
     async partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number> {
       return (await this.get()).partitionPrepare(name, keyExprs, n);

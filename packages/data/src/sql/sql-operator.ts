@@ -33,7 +33,6 @@ type Exec = {
   describe: { remote(sql: string): ObjectRef<unknown> };
   describeAll: { remote(sqls: string[]): ObjectRef<unknown> };
   finalize: { remote(originalSql: string, finalSql: string, ...partials: unknown[]): ObjectRef<Table> };
-  checkFinal: { remote(originalSql: string, partialSql: string, finalSql: string): ObjectRef<unknown> };
   partitionPrepare: { remote(name: string, keyExprs: string[], n: number): ObjectRef<number> };
   partOf: { remote(name: string, p: number): ObjectRef<Table> };
   query: { remote(sql: string): ObjectRef<Table> };
@@ -165,7 +164,6 @@ export class SqlOperator extends PhysicalOperator {
     };
     let plan = await planSql(this.text, this.names, { columnsOf, sizeOf });
     const unlock = await this.session.lock();
-    const t0 = performance.now();
     const temp: ObjectRef<Table>[] = [];
     const phases: string[] = [];
     const mark = (() => {
@@ -287,7 +285,6 @@ export class SqlOperator extends PhysicalOperator {
         mark('finish on one executor');
       }
       this.timing = `SQL ${plan.mode} over ${E} executors: ${phases.join(', ')}`;
-      void t0;
       return out;
     } finally {
       // Cleanup runs after the result is handed on; the session lock is held until it is done, so the

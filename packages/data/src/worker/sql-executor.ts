@@ -121,26 +121,6 @@ export class SqlExecutorImpl {
     });
   }
 
-  /**
-   * Whether `finalSql` over an empty `__partial` shaped like `partialSql` has the columns (names and
-   * types) of `originalSql`: the last check before a partial aggregation runs.
-   */
-  checkFinal(originalSql: string, partialSql: string, finalSql: string): Promise<string | undefined> {
-    return this.serial(async () => {
-      const conn = await this.c();
-      try {
-        const want = (await conn.runAndReadAll(`DESCRIBE ${originalSql}`)).getRows().map((x) => `${String(x[0])} ${String(x[1])}`);
-        await conn.run(`CREATE OR REPLACE TEMP TABLE __partial AS SELECT * FROM (${partialSql}) LIMIT 0`);
-        const got = (await conn.runAndReadAll(`DESCRIBE ${finalSql}`)).getRows().map((x) => `${String(x[0])} ${String(x[1])}`);
-        return JSON.stringify(want) === JSON.stringify(got) ? undefined : `the merged result would have columns (${got.join(', ')}) instead of (${want.join(', ')})`;
-      } catch (e) {
-        return `the rewrite does not bind (${String((e as Error).message).split('\n')[0]})`;
-      } finally {
-        await conn.run('DROP TABLE IF EXISTS __partial');
-      }
-    });
-  }
-
   /** describe() of several queries in one call (an error per query that does not bind). */
   async describeAll(sqls: string[]): Promise<({ name: string; type: string }[] | { error: string })[]> {
     const out: ({ name: string; type: string }[] | { error: string })[] = [];
