@@ -3,7 +3,7 @@
  * of actors holding an instance of the user's class. One task per block; a task streams its output
  * block's size before the block (actors: the block is measured where it lives), then it is queued. Input blocks the executor made are freed as soon as their task is done.
  */
-import { free, kill, get, type ObjectRef, type ObjectRefGenerator, type ActorHandle } from '@samsara/ray';
+import { free, kill, get, nodes, type ObjectRef, type ObjectRefGenerator, type ActorHandle } from '@samsara/ray';
 import type { BlockRef, Table } from '../block.js';
 import type { MapTaskSpec, ShippedFn, Stage } from '../plan/stages.js';
 import { PhysicalOperator, type WorkItem } from './physical-operator.js';
@@ -22,7 +22,7 @@ export interface ComputeSpec {
   readonly ctorArgs?: readonly unknown[];
 }
 
-/** Inputs at least this big are scheduled on their node (soft affinity). */
+/** Inputs at least this big are scheduled on their node while it has a free slot (soft affinity). */
 const LOCALITY_BYTES = 1 << 20;
 
 interface Running {
@@ -40,6 +40,9 @@ export class MapOperator extends PhysicalOperator {
   private actors: ActorHandle<InstanceType<typeof MapWorkerClass>>[] = [];
   private actorLoad: number[] = [];
   private maxConcurrency: number;
+  /** CPU slots of each node for this operator's tasks, and its tasks sent to each node by locality. */
+  private readonly slots = new Map<string, number>();
+  private readonly pinned = new Map<string, number>();
 
   constructor(
     name: string,
@@ -58,7 +61,19 @@ export class MapOperator extends PhysicalOperator {
   }
 
   protected override async startInner(): Promise<void> {
-    if (this.compute.kind !== 'actors') return;
+    if (this.compute.kind !== 'actors') {
+      // Slots per node for locality: a task goes to its block's node only while that node has a free
+      // slot among this operator's tasks (Ray's rule), else wherever the scheduler finds room.
+      const per = this.compute.numCpus ?? 1;
+      if (per > 0) {
+        try {
+          for (const n of await nodes()) if (n.alive) this.slots.set(n.nodeId, Math.floor((n.resources.CPU ?? 0) / per));
+        } catch {
+          /* no locality then */
+        }
+      }
+      return;
+    }
     const n = this.compute.concurrency ?? 1;
     const opts: { numCpus?: number; resources?: Record<string, number> } = {};
     if (this.compute.numCpus !== undefined) opts.numCpus = this.compute.numCpus;
@@ -93,6 +108,7 @@ export class MapOperator extends PhysicalOperator {
     const spec: MapTaskSpec = { opName: this.name, blockIndex: index, stages: this.stages, ...(item.read ? { read: item.read } : {}) };
     const args = item.block ? [item.block.ref] : [];
     let actor: number | undefined;
+    let pinnedTo: string | undefined;
     let result: Promise<BlockRef>;
     if (this.compute.kind === 'actors') {
       actor = this.actorLoad.indexOf(Math.min(...this.actorLoad));
@@ -102,9 +118,14 @@ export class MapOperator extends PhysicalOperator {
       const opts: { numCpus?: number; resources?: Record<string, number>; scheduling?: { nodeId: string; soft: true } } = {};
       if (this.compute.numCpus !== undefined) opts.numCpus = this.compute.numCpus;
       if (this.compute.resources) opts.resources = { ...this.compute.resources };
-      // A big input runs where it is stored (soft: elsewhere if that node cannot run it), rather than
-      // wherever a slot frees first and pulling the block across nodes.
-      if (item.block?.nodeId && item.block.sizeBytes >= LOCALITY_BYTES) opts.scheduling = { nodeId: item.block.nodeId, soft: true };
+      // A big input runs where it is stored while that node has a free slot for this operator (soft
+      // affinity), rather than pulling the block across nodes; when it has none, wherever there is room.
+      const home = item.block?.nodeId;
+      if (home && item.block!.sizeBytes >= LOCALITY_BYTES && (this.slots.get(home) ?? 0) > (this.pinned.get(home) ?? 0)) {
+        opts.scheduling = { nodeId: home, soft: true };
+        pinnedTo = home;
+        this.pinned.set(home, (this.pinned.get(home) ?? 0) + 1);
+      }
       // The task streams its output's size before the block: no measuring task per block.
       const fn = Object.keys(opts).length ? mapTaskMeasured.options(opts) : mapTaskMeasured;
       result = measuredBlock(fn.remote(spec, ...args) as unknown as ObjectRefGenerator<unknown>, true);
@@ -113,8 +134,12 @@ export class MapOperator extends PhysicalOperator {
     this.running.add(run);
     this.metrics.tasksStarted++;
     const t0 = performance.now();
+    const unpin = (): void => {
+      if (pinnedTo !== undefined) this.pinned.set(pinnedTo, (this.pinned.get(pinnedTo) ?? 1) - 1);
+    };
     result.then(
       (b) => {
+        unpin();
         this.running.delete(run);
         if (actor !== undefined) this.actorLoad[actor]--;
         this.metrics.tasksFinished++;
@@ -129,6 +154,7 @@ export class MapOperator extends PhysicalOperator {
         this.ctx.wake();
       },
       (e) => {
+        unpin();
         this.running.delete(run);
         if (actor !== undefined) this.actorLoad[actor]--;
         this.fail(e);
