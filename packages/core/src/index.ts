@@ -66,6 +66,7 @@ export {
   NotInitializedError,
   isRayError,
   type RayErrorCode,
+  type CoreErrorCode,
   type ResourceMap,
 } from '@samsara/ray-common';
 export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy } from '@samsara/ray-scheduler';
