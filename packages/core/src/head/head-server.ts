@@ -415,7 +415,8 @@ export class HeadServer implements HeadTables {
       case 'list':
         return { actors: this.actors.list().map((a) => ({ ...a, spec: undefined })) };
       case 'kill': {
-        const a = this.actors.kill(r.actor?.actorId ?? '', r.actor?.reason || 'killed by kill()', false);
+        const reason = r.actor?.reason || 'killed by kill()';
+        const a = r.restart ? await this.actors.killForRestart(r.actor?.actorId ?? '', reason) : this.actors.kill(r.actor?.actorId ?? '', reason, false);
         return { actor: a, found: !!a };
       }
       default:
