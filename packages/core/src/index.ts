@@ -69,4 +69,4 @@ export {
   type CoreErrorCode,
   type ResourceMap,
 } from '@samsara/ray-common';
-export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy } from '@samsara/ray-scheduler';
+export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy, NodeBundle } from '@samsara/ray-scheduler';

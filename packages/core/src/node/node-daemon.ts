@@ -27,7 +27,7 @@ import {
   type ResourceMap,
   type HealthConfig,
 } from '@samsara/ray-common';
-import { LocalTaskScheduler, bundleResources, type Lease } from '@samsara/ray-scheduler';
+import { LocalTaskScheduler, bundleResources, splitNodeResources, type Lease } from '@samsara/ray-scheduler';
 import { importRefFromWire } from '../worker/import-wire.js';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
@@ -200,7 +200,11 @@ export class NodeDaemon {
       tasks: () => ({ queued: this.scheduler.queuedCount, running: this.scheduler.runningCount }),
       actors: () => this.actors.countByState(),
       store: () => this.o.store.stats(),
-      resources: () => ({ total: this.scheduler.total(), available: this.scheduler.available() }),
+      // Capacity and what is free outside placement groups, not the internal bundle names.
+      resources: () => {
+        const r = splitNodeResources(this.scheduler.total(), this.scheduler.available());
+        return { total: r.resources, available: r.available };
+      },
     });
   }
 
