@@ -14,6 +14,7 @@ import {
   availableResources,
   placementGroup,
   removePlacementGroup,
+  ActorDiedError,
   type NodeSummary,
   type PlacementGroup,
 } from '@samsara/ray';
@@ -42,6 +43,11 @@ function bundlesOf(ns: readonly NodeSummary[], pg: PlacementGroup) {
   return ns
     .flatMap((n) => n.bundles.filter((b) => b.pgId === pg.id).map((b) => ({ ...b, nodeId: n.nodeId })))
     .sort((a, b) => a.bundleIndex - b.bundleIndex);
+}
+
+async function groupStates(): Promise<Record<string, string>> {
+  const r = await env.cluster.cli(['list', 'placement-groups', '--json']);
+  return Object.fromEntries((JSON.parse(r.stdout) as { name: string; state: string }[]).map((g) => [g.name, g.state]));
 }
 
 describe('placement groups - what users see', () => {
@@ -85,5 +91,44 @@ describe('placement groups - what users see', () => {
     expect(dash.nodes.flatMap((n) => n.bundles).filter((b) => b.pgId === pg.id)).toHaveLength(2);
 
     await removePlacementGroup(pg);
+  });
+
+  it('removePlacementGroup - resolves once the bundle is back in the node pool and what ran in it stopped', async () => {
+    const pg = placementGroup([{ CPU: 2 }], { strategy: 'STRICT_PACK', name: 'pruned-trial' });
+    await pg.ready(20_000);
+    const h = Holder.options({ placementGroup: pg, bundleIndex: 0, numCpus: 2 }).remote();
+    expect(await get(h.ping.remote())).toBe('pong');
+    await removePlacementGroup(pg);
+    // at once, no waiting: the nodes themselves reported the resources back
+    const ns = await nodes();
+    expect(bundlesOf(ns, pg)).toEqual([]);
+    expect(await availableResources()).toMatchObject({ CPU: 4, camera: 1 });
+    await expect(get(h.ping.remote())).rejects.toBeInstanceOf(ActorDiedError);
+  });
+
+  it('pending groups - first come, first served: a big group is not starved by smaller later ones', async () => {
+    const a = placementGroup([{ CPU: 2 }], { strategy: 'STRICT_PACK', name: 'fifo-a' });
+    await a.ready(20_000);
+    const b1 = placementGroup([{ CPU: 1 }], { name: 'fifo-b1' });
+    const b2 = placementGroup([{ CPU: 1 }], { name: 'fifo-b2' });
+    await Promise.all([b1.ready(20_000), b2.ready(20_000)]);
+    // the cluster is full; three groups wait, in this order
+    const huge = placementGroup([{ CPU: 64 }], { name: 'fifo-huge' });
+    const big = placementGroup([{ CPU: 2 }], { strategy: 'STRICT_PACK', name: 'fifo-big' });
+    const small = placementGroup([{ CPU: 1 }], { name: 'fifo-small' });
+
+    // one CPU frees up: `small` would fit, but `big` came first and the cluster can hold it
+    await removePlacementGroup(b1);
+    expect(await groupStates()).toMatchObject({ 'fifo-huge': 'PENDING', 'fifo-big': 'PENDING', 'fifo-small': 'PENDING' });
+    // two CPUs on one node: `big` goes; `small` still waits for room
+    await removePlacementGroup(b2);
+    await big.ready(20_000);
+    expect(await groupStates()).toMatchObject({ 'fifo-huge': 'PENDING', 'fifo-big': 'CREATED', 'fifo-small': 'PENDING' });
+    // `huge` can never fit: it is skipped, not a blocker
+    await removePlacementGroup(a);
+    await small.ready(20_000);
+    expect((await groupStates())['fifo-huge']).toBe('PENDING');
+    for (const g of [huge, big, small]) await removePlacementGroup(g);
+    expect(await availableResources()).toMatchObject({ CPU: 4, camera: 1 });
   });
 });

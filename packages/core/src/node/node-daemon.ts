@@ -867,6 +867,8 @@ export class NodeDaemon {
     await this.actors.killGroup(pgId);
     this.scheduler.removeTotal(bundleResources(pgId, index, bundle));
     this.scheduler.addTotal(bundle);
+    // The head answers removePlacementGroup() once it sees the bundle back in this node's pool.
+    this.report();
   }
 
   /** Lends a blocked task's CPU to other tasks (the task waits in get). */
