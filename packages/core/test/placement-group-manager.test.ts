@@ -27,6 +27,7 @@ describe('PlacementGroupManager', () => {
     const { m, create, state, report } = setup(4);
     const a = create(3);
     expect(a.state).toBe('CREATED');
+    report();
     const big = create(2); // waits: the node can hold it once `a` goes
     const never = create(8); // no node could ever hold it
     const small = create(1); // fits in the free CPU, but `big` came first
@@ -59,6 +60,7 @@ describe('PlacementGroupManager', () => {
     const { m, nodes, node, create, report, commands } = setup(2);
     const g = create(1);
     const other = create(1);
+    expect(report()).toBe(false); // the node committed both
     let released = false;
     m.remove(g.pgId!);
     const done = m.released(g.pgId!).then(() => (released = true));
@@ -76,5 +78,17 @@ describe('PlacementGroupManager', () => {
     m.nodeDied(node.nodeId);
     await gone;
     await expect(m.released('ffff')).resolves.toBeUndefined();
+  });
+
+  it('PlacementGroupManager - a report sent before the node committed a bundle does not hand its resources out again', () => {
+    const { m, nodes, node, create, state } = setup(2);
+    const a = create(2);
+    expect(a.state).toBe('CREATED');
+    // a stale report: the node had not processed the commit yet and says both CPUs are free
+    nodes.report({ nodeId: node.nodeId, available: { CPU: 2 } });
+    expect(m.nodeReported(node.nodeId, { CPU: 2 })).toBe(false);
+    expect(nodes.get(node.nodeId)!.available.CPU).toBe(0);
+    const b = create(1);
+    expect(state(b.pgId)).toBe('PENDING');
   });
 });

@@ -138,6 +138,13 @@ export class NodeTable {
     }
   }
 
+  /** Corrects what a node's last report said is available (it predates a change the head made). */
+  adjustAvailable(nodeId: string, delta: ResourceMap, sign: 1 | -1): void {
+    const rec = this.nodes.get(nodeId);
+    if (!rec) return;
+    for (const [k, v] of Object.entries(delta)) rec.available[k] = (rec.available[k] ?? 0) + sign * v;
+  }
+
   markDead(nodeId: string, reason: string): NodeRecord | undefined {
     const rec = this.nodes.get(nodeId);
     if (!rec || !rec.alive) return undefined;

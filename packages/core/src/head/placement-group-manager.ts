@@ -46,6 +46,17 @@ export interface PlacementGroupHooks {
 /** How long a removal waits for the nodes' reports before it counts as done anyway. */
 const RELEASE_TIMEOUT_MS = 20_000;
 
+/**
+ * A group's bundles committed on one node, and whether a report of that node showed them yet. Until it
+ * does, the node's reports predate the commit: the head takes the bundles out of what they say is
+ * available (else a stale report would hand the same resources to another group).
+ */
+interface Commit {
+  readonly bundles: { index: number; bundle: ResourceMap }[];
+  seen: boolean;
+  releasing: boolean;
+}
+
 /** A removed group whose nodes have not yet reported its bundles back. */
 interface Release {
   readonly nodeIds: Set<string>;
@@ -56,6 +67,8 @@ interface Release {
 export class PlacementGroupManager {
   private readonly groups = new Map<string, GroupRecord>();
   private readonly releases = new Map<string, Release>();
+  /** nodeId → pgId → the group's bundles committed there. */
+  private readonly commits = new Map<string, Map<string, Commit>>();
   /** PENDING groups, in creation order. */
   private pending = new Set<GroupRecord>();
   private nextSeq = 0;
@@ -115,6 +128,7 @@ export class PlacementGroupManager {
     g.nodeIds = [...d.nodeIds];
     g.bundles.forEach((bundle, i) => {
       const nodeId = g.nodeIds[i];
+      this.commitOn(nodeId, g.pgId).bundles.push({ index: i, bundle });
       this.nodes.adjustTotal(nodeId, bundle, -1);
       this.nodes.adjustTotal(nodeId, bundleResources(g.pgId, i, bundle), 1);
       this.hooks.command(nodeId, { kind: 'pg_commit', targetId: g.pgId, payload: packInternal({ index: i, bundle }) });
@@ -197,6 +211,7 @@ export class PlacementGroupManager {
       const n = this.nodes.get(nodeId);
       if (n?.alive) {
         waitFor.add(nodeId);
+        this.commitOn(nodeId, g.pgId).releasing = true;
         // Capacity changes now; what is available changes when the node reports it (after what ran in
         // the bundle stopped), so that nothing is placed on resources still in use.
         this.nodes.adjustTotal(nodeId, bundleResources(g.pgId, i, bundle), -1, false);
@@ -238,29 +253,60 @@ export class PlacementGroupManager {
    * Returns true when a release completed (resources came back: pending groups may fit now).
    */
   nodeReported(nodeId: string, available: Readonly<Record<string, number>>): boolean {
-    if (this.releases.size === 0) return false;
+    const onNode = this.commits.get(nodeId);
+    if (!onNode) return false;
     let completed = false;
     const keys = Object.keys(available);
-    for (const [pgId, r] of this.releases) {
-      if (!r.nodeIds.has(nodeId)) continue;
-      const suffix = `_group_${pgId}`;
-      if (keys.some((k) => k.endsWith(suffix))) continue;
-      r.nodeIds.delete(nodeId);
-      if (r.nodeIds.size === 0) {
+    for (const [pgId, c] of onNode) {
+      if (c.bundles.every((b) => available[`bundle_group_${b.index}_${pgId}`] !== undefined)) {
+        c.seen = true;
+        continue;
+      }
+      if (!c.seen) {
+        // The report predates the commit (the node reports at once after it commits): keep the bundles
+        // out of what it says is free.
+        if (!c.releasing) {
+          for (const { index, bundle } of c.bundles) {
+            this.nodes.adjustAvailable(nodeId, bundle, -1);
+            this.nodes.adjustAvailable(nodeId, bundleResources(pgId, index, bundle), 1);
+          }
+        }
+        continue;
+      }
+      // Seen committed, now no resource of the group left (what ran in it released what it held too):
+      // the node gave the bundles back.
+      if (!c.releasing || keys.some((k) => k.endsWith(pgId) && k.includes('_group_'))) continue;
+      onNode.delete(pgId);
+      const r = this.releases.get(pgId);
+      if (r?.nodeIds.delete(nodeId) && r.nodeIds.size === 0) {
         r.resolve();
         completed = true;
       }
     }
+    if (onNode.size === 0) this.commits.delete(nodeId);
     return completed;
+  }
+
+  private commitOn(nodeId: string, pgId: string): Commit {
+    let onNode = this.commits.get(nodeId);
+    if (!onNode) this.commits.set(nodeId, (onNode = new Map()));
+    let c = onNode.get(pgId);
+    if (!c) onNode.set(pgId, (c = { bundles: [], seen: false, releasing: false }));
+    return c;
   }
 
   /** A node died: groups with a bundle there give back the rest and are placed again. */
   /** A node process registered again under a new id: its committed bundles are still there. */
   nodeReplaced(oldNodeId: string, newNodeId: string): void {
     for (const g of this.groups.values()) g.nodeIds = g.nodeIds.map((n) => (n === oldNodeId ? newNodeId : n));
+    const c = this.commits.get(oldNodeId);
+    this.commits.delete(oldNodeId);
+    if (c) this.commits.set(newNodeId, c);
+    for (const r of this.releases.values()) if (r.nodeIds.delete(oldNodeId)) r.nodeIds.add(newNodeId);
   }
 
   nodeDied(nodeId: string): void {
+    this.commits.delete(nodeId);
     for (const r of [...this.releases.values()]) {
       r.nodeIds.delete(nodeId);
       if (r.nodeIds.size === 0) r.resolve();

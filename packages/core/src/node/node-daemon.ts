@@ -301,6 +301,8 @@ export class NodeDaemon {
         const { index, bundle } = unpackInternal<{ index: number; bundle: ResourceMap }>(cmd.payload);
         this.scheduler.removeTotal(bundle);
         this.scheduler.addTotal(bundleResources(cmd.targetId, index, bundle));
+        // The head trusts this node's reports about the bundle from the first that shows it.
+        this.report();
         break;
       }
       case 'pg_release': {
