@@ -413,10 +413,15 @@ export class NodeDaemon {
     } else if (!this.functions.has(fn.functionId)) {
       throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);
     }
-    if (spec.workingDirHash && !this.workingDirs.has(spec.workingDirHash)) {
-      const path = ensureWorkingDir(this.o.sessionDir, spec.workingDirHash, spec.workingDirArchive);
-      this.workingDirs.set(spec.workingDirHash, path);
-      if (spec.workingDirArchive?.byteLength) {
+    if (spec.workingDirHash) {
+      let path = this.workingDirs.get(spec.workingDirHash);
+      if (path === undefined) {
+        path = ensureWorkingDir(this.o.sessionDir, spec.workingDirHash, spec.workingDirArchive);
+        this.workingDirs.set(spec.workingDirHash, path);
+      }
+      // Per job, also when an earlier job shipped the same directory: what its tasks submit here
+      // (nested tasks, actors a library's actor starts) carries it on.
+      if (spec.workingDirArchive?.byteLength && !this.jobWorkingDirs.has(spec.jobId)) {
         this.jobWorkingDirs.set(spec.jobId, { hash: spec.workingDirHash, bytes: spec.workingDirArchive, path });
       }
     }
