@@ -10,7 +10,9 @@ import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
 import { recordOngoing, recordRequest } from './prom.js';
-import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
+import { DirectServer } from './direct/direct-server.js';
+import type { DirectEndpoint } from './direct/direct-wire.js';
+import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, TAKE_METHOD, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
 
 /** What the controller tells a replica at start. */
 export interface ReplicaConfig {
@@ -106,8 +108,21 @@ export class ReplicaRuntime {
     }
   }
 
-  info(): { replicaId: string; pid: number } {
-    return { replicaId: this.config.replicaId, pid: process.pid };
+  /** The direct path's listener (see direct/direct-server.ts); none when RAYTS_SERVE_DIRECT=0. */
+  private direct: { server: DirectServer; endpoint: DirectEndpoint } | undefined;
+
+  /** Starts the direct path's listener; a failure leaves the replica on the core's actor calls only. */
+  async listenDirect(): Promise<void> {
+    if (process.env.RAYTS_SERVE_DIRECT === '0') return;
+    try {
+      this.direct = await DirectServer.start(this, this.config.replicaId);
+    } catch (e) {
+      this.log.warn({ err: (e as Error)?.message ?? String(e) }, 'direct path not available; callers use actor calls');
+    }
+  }
+
+  info(): { replicaId: string; pid: number; endpoint?: DirectEndpoint } {
+    return { replicaId: this.config.replicaId, pid: process.pid, endpoint: this.direct?.endpoint };
   }
 
   private get labels(): { app: string; deployment: string; replica: string } {
@@ -132,6 +147,10 @@ export class ReplicaRuntime {
   }
 
   async call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> {
+    if (method === TAKE_METHOD) {
+      if (!this.direct) throw new TypeError(`Replica ${this.config.replicaId} holds no replies (request ${meta.requestId}).`);
+      return this.direct.server.take(Number(args[0]));
+    }
     const fn = this.inst[method];
     if (typeof fn !== 'function') {
       throw new TypeError(`Deployment ${this.config.deployment} has no method ${method} (request ${meta.requestId}).`);
@@ -242,5 +261,7 @@ export class ReplicaRuntime {
 
 /** Called by the generated replica class on its thread. @internal */
 export async function startReplica(UserClass: new (...a: unknown[]) => unknown, config: ReplicaConfig, args: unknown[]): Promise<ReplicaRuntime> {
-  return new ReplicaRuntime(UserClass, config, args);
+  const rt = new ReplicaRuntime(UserClass, config, args);
+  await rt.listenDirect();
+  return rt;
 }

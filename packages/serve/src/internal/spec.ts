@@ -2,6 +2,7 @@
  * The plain data that travels between the driver, the controller, proxies and replicas: application
  * specs, routing tables and status. Everything here is msgpack-able (no classes, no functions).
  */
+import type { DirectEndpoint } from './direct/direct-wire.js';
 
 /**
  * This package's name: the library's own actors (controller, proxy, replicas) import it on their
@@ -72,7 +73,8 @@ export interface DeployRequest {
 
 /** Routing table of one deployment (key `app|track|deployment`). */
 export interface DeploymentTable {
-  readonly replicas: readonly { readonly replicaId: string; readonly handle: unknown }[];
+  /** Running replicas: their actor handle, and where callers on the same machine reach them directly. */
+  readonly replicas: readonly { readonly replicaId: string; readonly handle: unknown; readonly endpoint?: DirectEndpoint }[];
   readonly maxOngoingRequests: number;
   readonly maxQueuedRequests: number;
   readonly exists: boolean;
@@ -116,6 +118,12 @@ export interface HttpResponseData {
   /** fetch is a generator: nothing ran; the proxy asks again through __serve_http_stream. */
   readonly stream?: boolean;
 }
+
+/**
+ * A method name no user method can have: `__serve_call(TAKE_METHOD, meta, holdId)` returns (or throws)
+ * a reply the replica held for a direct request because it was not a plain value (see direct-server.ts).
+ */
+export const TAKE_METHOD = '\u0000serve:take';
 
 /** What __serve_call answers for a generator method (the caller then streams it through __serve_stream). */
 export const STREAM_MARKER = '__serveStream__';
