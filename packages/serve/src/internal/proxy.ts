@@ -47,9 +47,12 @@ export class HttpProxy {
   private readonly log: Logger;
   private readonly handler: (ctx: Ctx) => Promise<void>;
   private readonly maxBody: number;
+  /** Per-request debug lines are built only when they are logged. */
+  private readonly debug: boolean;
 
   constructor(private readonly config: ProxyConfig) {
     this.log = pino({ name: 'rayts-serve-proxy', level: process.env.RAYTS_SERVE_LOG_LEVEL ?? 'info' });
+    this.debug = this.log.isLevelEnabled('debug');
     this.maxBody = config.maxBodyBytes ?? Number(process.env.RAYTS_SERVE_MAX_BODY_BYTES ?? 10 * 1024 * 1024);
     this.client.onChange(PROXY_KEY, (v) => this.setRoutes(v as ProxyTable));
     const chain: Middleware<Ctx>[] = [this.errors, this.limitBody, this.route];
@@ -116,7 +119,7 @@ export class HttpProxy {
       if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', requestId);
       res.end(req.method === 'HEAD' ? undefined : out.body);
     }
-    this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
+    if (this.debug) this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
   }
 
   private errors: Middleware<Ctx> = async (ctx, next) => {

@@ -125,8 +125,9 @@ export class ReplicaRuntime {
     return { replicaId: this.config.replicaId, pid: process.pid, endpoint: this.direct?.endpoint };
   }
 
+  private labelsCache: { app: string; deployment: string; replica: string } | undefined;
   private get labels(): { app: string; deployment: string; replica: string } {
-    return { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId };
+    return (this.labelsCache ??= { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId });
   }
 
   private begin(): number {
