@@ -114,9 +114,20 @@ export class HttpProxy {
     }
     const out = ctx.out ?? new ServeHttpError(500, 'no response').getResponseData(requestId);
     if (!res.headersSent) {
-      res.statusCode = out.status;
-      for (const [k, v] of out.headers) res.setHeader(k, v);
-      if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', requestId);
+      // One writeHead with a flat list (no per-header setHeader): the reply's headers, the request id
+      // and the length (a HEAD gets the length of the body it does not receive).
+      const flat: string[] = [];
+      let hasId = false;
+      let hasLength = false;
+      for (const [k, v] of out.headers) {
+        flat.push(k, v);
+        const l = k.toLowerCase();
+        if (l === 'x-request-id') hasId = true;
+        else if (l === 'content-length' || l === 'transfer-encoding') hasLength = true;
+      }
+      if (!hasId) flat.push('x-request-id', requestId);
+      if (!hasLength && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
+      res.writeHead(out.status, flat);
       res.end(req.method === 'HEAD' ? undefined : out.body);
     }
     if (this.debug) this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
