@@ -10,7 +10,7 @@
  *   caller → replica  REQUEST [2, id, kind, method, requestId, payload]   kind 0 = HTTP, 1 = method call
  *   replica → caller  REPLY   [3, id, status, value]                      status 0 = value, 1 = held (value = hold id)
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Packr } from 'msgpackr';
 
@@ -87,11 +87,21 @@ export function isPlainValue(v: unknown, depth = 0): boolean {
 }
 
 let key: string | undefined;
-/** The machine's identity for {@link DirectEndpoint.hostKey}: the kernel's boot id, else the host name. */
+/**
+ * The identity of this machine's loopback for {@link DirectEndpoint.hostKey}: the kernel's boot id
+ * and the network namespace (containers on one machine each have their own 127.0.0.1), else the
+ * host name. A wrong guess costs little: a connection that does not reach the replica falls back.
+ */
 export function machineKey(): string {
   if (key) return key;
   try {
-    key = `boot:${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}`;
+    let netns = '';
+    try {
+      netns = readlinkSync('/proc/self/ns/net');
+    } catch {
+      /* no namespaces to tell apart */
+    }
+    key = `boot:${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${netns}`;
   } catch {
     key = `host:${hostname()}`;
   }
