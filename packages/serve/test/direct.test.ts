@@ -28,6 +28,13 @@ describe('direct path', () => {
       r.push(bytes.subarray(cut), (m) => got.push(m));
       expect(got).toEqual(msgs.map((m) => (m.length === 6 ? [...m.slice(0, 5), { method: 'GET', body: Buffer.from([1, 2, 3]) }] : m)));
     }
+    // A large frame arriving in many small chunks.
+    const big = encodeFrames([[3, 1, 0, Buffer.alloc(1_000_000, 7)], [3, 2, 0, 'after']]);
+    const r = new FrameReader();
+    const got: unknown[][] = [];
+    for (let i = 0; i < big.length; i += 4096) r.push(big.subarray(i, i + 4096), (m) => got.push(m));
+    expect(got.map((m) => m[1])).toEqual([1, 2]);
+    expect((got[0][3] as Buffer).equals(Buffer.alloc(1_000_000, 7))).toBe(true);
     expect(isPlainValue({ a: [1, 'x', null, true, new Date(0), Buffer.from('b'), { c: undefined }] })).toBe(true);
     for (const v of [new Map(), new Set(), new (class A {})(), new Float32Array(1), 10n, () => 1, [new Map()], { e: new Error('x') }]) expect(isPlainValue(v)).toBe(false);
   });

@@ -45,17 +45,38 @@ export function encodeFrames(msgs: readonly unknown[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Splits a byte stream into decoded frames; throws on a frame over the limit or bytes that do not decode. */
+/**
+ * Splits a byte stream into decoded frames; throws on a frame over the limit or bytes that do not
+ * decode. The chunks of a frame that is not complete yet are kept aside and joined once it is (a large
+ * body is copied once, not once per chunk).
+ */
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  /** Bytes `buf` must hold before the next frame can be read (0: parse what there is). */
+  private need = 0;
 
   push(chunk: Buffer, onFrame: (msg: unknown[]) => void): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.need > 0) {
+      this.waiting.push(chunk);
+      this.waitingBytes += chunk.length;
+      if (this.buf.length + this.waitingBytes < this.need) return;
+      this.buf = Buffer.concat([this.buf, ...this.waiting]);
+      this.waiting = [];
+      this.waitingBytes = 0;
+      this.need = 0;
+    } else {
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    }
     let off = 0;
     while (this.buf.length - off >= 4) {
       const len = this.buf.readUInt32BE(off);
       if (len > MAX_FRAME_BYTES) throw new RangeError(`frame of ${len} bytes is over the limit of ${MAX_FRAME_BYTES}`);
-      if (this.buf.length - off - 4 < len) break;
+      if (this.buf.length - off - 4 < len) {
+        this.need = 4 + len;
+        break;
+      }
       const msg = packr.unpack(this.buf.subarray(off + 4, off + 4 + len)) as unknown;
       off += 4 + len;
       if (!Array.isArray(msg)) throw new TypeError('frame is not an array');
