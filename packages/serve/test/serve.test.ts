@@ -128,6 +128,15 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
 
     const st = await serve.status();
     expect(st.applications.calc.status).toBe('RUNNING');
+    // The proxy, the driver's handle and the composing replicas reached the replicas directly.
+    for (const dep of ['Api', 'Pre', 'Model']) {
+      let direct = 0;
+      for (const r of st.applications.calc.deployments[dep].replicas) {
+        const stats = (await get((await getActor(r.actorName, { namespace: 'serve' }) as unknown as { __serve_stats: { remote(): never } }).__serve_stats.remote())) as { directRequests: number };
+        direct += stats.directRequests;
+      }
+      expect(direct, dep).toBeGreaterThan(0);
+    }
     expect(Object.keys(st.applications.calc.deployments).sort()).toEqual(['Api', 'Model', 'Pre']);
     expect(st.applications.calc.deployments.Model.replicas.filter((x) => x.state === 'RUNNING')).toHaveLength(2);
     expect(st.applications.calc.deployments.Api.metrics.requests).toBeGreaterThanOrEqual(3);

@@ -268,7 +268,7 @@ export class ReplicaRuntime {
   }
 
   stats(): ReplicaStats {
-    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets] };
+    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets], directRequests: this.direct?.server.served ?? 0 };
   }
 
   /** Resolves once no request runs (the controller drains a replica before stopping it). */

@@ -141,4 +141,6 @@ export interface ReplicaStats {
   readonly errors: number;
   /** Counts per bucket of LATENCY_BUCKETS_MS, plus one for slower. */
   readonly latencyBuckets: readonly number[];
+  /** Of `requests`, those that came over the direct path (not the core's actor calls). */
+  readonly directRequests?: number;
 }

@@ -31,6 +31,8 @@ export class DirectServer {
   private readonly held = new Map<number, { ok: boolean; value: unknown; timer: NodeJS.Timeout }>();
   private nextHold = 1;
   private readonly sockets = new Set<net.Socket>();
+  /** Requests this server ran (HTTP and method calls). */
+  served = 0;
 
   private constructor(
     private readonly target: DirectTarget,
@@ -128,6 +130,7 @@ export class DirectServer {
   private run(f: unknown[], send: (m: unknown) => void): void {
     const [, id, kind, method, requestId, payload] = f as [number, number, number, string | null, string, unknown];
     const meta: CallMeta = { requestId: String(requestId) };
+    this.served++;
     const p = kind === RequestKind.http ? this.target.http(payload as HttpRequestData, meta) : this.target.call(String(method), meta, Array.isArray(payload) ? payload : []);
     p.then(
       (v) => send(isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)]),
