@@ -11,7 +11,7 @@
  * (callers' routers enforce maxOngoingRequests), streaming (generators go through the core).
  */
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { encodeFrames, FrameReader, FrameType, isPlainValue, machineKey, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
 import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 
@@ -71,6 +71,13 @@ export class DirectServer {
     for (const s of this.sockets) s.destroy();
   }
 
+  private secretMatches(given: unknown): boolean {
+    if (typeof given !== 'string') return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(this.secret);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
   private hold(ok: boolean, value: unknown): number {
     const id = this.nextHold++;
     const timer = setTimeout(() => this.held.delete(id), HOLD_MS);
@@ -108,7 +115,7 @@ export class DirectServer {
       try {
         reader.push(chunk, (f) => {
           if (!authed) {
-            if (f[0] !== FrameType.hello || f[1] !== this.secret || f[2] !== this.replicaId) {
+            if (f[0] !== FrameType.hello || !this.secretMatches(f[1]) || f[2] !== this.replicaId) {
               s.end(encodeFrames([[FrameType.welcome, false, this.replicaId]]));
               return;
             }
