@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeFrames, FrameReader, FrameType, isPlainValue, machineKey, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import { encodeFrames, FrameReader, FrameType, isPlainValue, machineKey, MAX_FRAME_BYTES, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
 import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 
 /** What the server runs requests on (the replica runtime). */
@@ -90,6 +90,8 @@ export class DirectServer {
     s.setNoDelay(true);
     this.sockets.add(s);
     const reader = new FrameReader();
+    // Before the HELLO is checked a peer may send only a small frame.
+    reader.maxFrameBytes = 4096;
     let authed = false;
     let out: unknown[] = [];
     let flushing = false;
@@ -120,6 +122,7 @@ export class DirectServer {
               return;
             }
             authed = true;
+            reader.maxFrameBytes = MAX_FRAME_BYTES;
             clearTimeout(helloTimer);
             send([FrameType.welcome, true, this.replicaId]);
             return;

@@ -56,6 +56,8 @@ export class FrameReader {
   private waitingBytes = 0;
   /** Bytes `buf` must hold before the next frame can be read (0: parse what there is). */
   private need = 0;
+  /** Largest frame accepted now (a server lowers it until the peer has authenticated). */
+  maxFrameBytes = MAX_FRAME_BYTES;
 
   push(chunk: Buffer, onFrame: (msg: unknown[]) => void): void {
     if (this.need > 0) {
@@ -72,7 +74,7 @@ export class FrameReader {
     let off = 0;
     while (this.buf.length - off >= 4) {
       const len = this.buf.readUInt32BE(off);
-      if (len > MAX_FRAME_BYTES) throw new RangeError(`frame of ${len} bytes is over the limit of ${MAX_FRAME_BYTES}`);
+      if (len > this.maxFrameBytes) throw new RangeError(`frame of ${len} bytes is over the limit of ${this.maxFrameBytes}`);
       if (this.buf.length - off - 4 < len) {
         this.need = 4 + len;
         break;
