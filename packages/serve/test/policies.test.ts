@@ -123,7 +123,6 @@ describe('replica request building', () => {
     expect(takesRequest(fetchOf(class { fetch(req: Request) { return req.url; } }))).toBe(true);
     expect(takesRequest(fetchOf(class { fetch(...a: unknown[]) { return a; } }))).toBe(true);
     expect(takesRequest(fetchOf(class { fetch(r: unknown = 1) { return r; } }))).toBe(true);
-    // eslint-disable-next-line prefer-rest-params
     expect(takesRequest(fetchOf(class { fetch() { return arguments[0]; } }))).toBe(true);
     expect(takesRequest(function () {}.bind(null))).toBe(true);
   });
