@@ -126,7 +126,8 @@ export class HttpProxy {
         else if (l === 'content-length' || l === 'transfer-encoding') hasLength = true;
       }
       if (!hasId) flat.push('x-request-id', requestId);
-      if (!hasLength && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
+      const bodyless = out.status === 204 || out.status === 304 || out.status < 200;
+      if (!hasLength && !bodyless && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
       res.writeHead(out.status, flat);
       res.end(req.method === 'HEAD' ? undefined : out.body);
     }
