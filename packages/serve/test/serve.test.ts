@@ -154,6 +154,7 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
             const { Hono } = await import('hono');
             const app = new Hono().basePath('/hono');
             app.get('/hello/:name', (c) => c.json({ hello: c.req.param('name') }));
+            app.delete('/item', (c) => c.body(null, 204));
             app.post('/sum', async (c) => {
               const b = (await c.req.json()) as number[];
               return c.json({ sum: b.reduce((a, x) => a + x, 0) });
@@ -171,6 +172,15 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     const s = await fetch(url('/hono/sum'), { method: 'POST', body: '[1,2,3]', headers: { 'content-type': 'application/json' } });
     expect(await s.json()).toEqual({ sum: 6 });
     expect((await fetch(url('/hono/missing'))).status).toBe(404);
+    // HEAD: the GET's status and headers, no body; 204: no body and no length.
+    const head = await fetch(url('/hono/hello/ada'), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/application\/json/);
+    expect(head.headers.get('x-request-id')).toBeTruthy();
+    expect(await head.text()).toBe('');
+    const del = await fetch(url('/hono/item'), { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect(del.headers.get('content-length')).toBeNull();
     await serve.delete('hono');
   });
 
