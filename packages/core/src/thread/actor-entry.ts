@@ -53,7 +53,9 @@ function flushResults(): void {
 }
 
 function send(m: ActorToMain): void {
-  if (m.type === 'result') {
+  // The only call in flight answers at once (no added latency for calls made one at a time); with
+  // others running, results of the turn are gathered.
+  if (m.type === 'result' && (outResults || running > 1 || queue.length > 0)) {
     if (!outResults) {
       outResults = [];
       setImmediate(flushResults);
@@ -61,7 +63,7 @@ function send(m: ActorToMain): void {
     outResults.push({ taskId: m.taskId, reply: m.reply });
     return;
   }
-  // Results of this turn go first: messages keep their order (a stream's items before its result).
+  // Results gathered earlier go first: messages keep their order (a stream's items before its result).
   if (outResults) flushResults();
   port.postMessage(m);
 }
