@@ -67,6 +67,7 @@ export {
   NotInitializedError,
   isRayError,
   type RayErrorCode,
+  type CoreErrorCode,
   type ResourceMap,
 } from '@samsara/ray-common';
-export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy } from '@samsara/ray-scheduler';
+export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy, NodeBundle } from '@samsara/ray-scheduler';

@@ -5,9 +5,10 @@
  * the method runs). An application's handle (from serve.run) also splits traffic between the live
  * version and a canary, and mirrors a share to a shadow.
  */
-import { get, type ObjectRef, type ObjectRefGenerator } from '@samsara/ray';
+import { get, put, type ObjectRef, type ObjectRefGenerator } from '@samsara/ray';
 import { randomUUID } from 'node:crypto';
 import { isReplicaGone, RouterClient, type DeploymentRouter, type ReplicaSlot } from './internal/router-client.js';
+import { callReplica, type ReplicaCall } from './internal/replica-call.js';
 import { appKey, depKey, STREAM_MARKER, type AppTable } from './internal/spec.js';
 
 type AnyFn = (...a: never[]) => unknown;
@@ -34,16 +35,29 @@ export class DeploymentResponse<T> implements PromiseLike<T> {
   private result: Promise<T> | undefined;
   /** @internal */
   constructor(
-    private readonly dispatched: Promise<{ ref: ObjectRef<T>; done: Promise<T> }>,
+    private readonly dispatched: Promise<{ ref?: ObjectRef<T>; done: Promise<T>; stream?: boolean }>,
     readonly requestId: string,
   ) {
     dispatched.catch(() => undefined);
   }
-  /** The ObjectRef of the result, once the request is on a replica. */
+  /**
+   * The ObjectRef of the result, once the request is on a replica. A request answered over the direct
+   * path (same machine) has none of its own: its value is put in the object store on first ask.
+   */
   async ref(): Promise<ObjectRef<T>> {
-    const { ref } = await this.dispatched;
-    if (!ref) throw new TypeError(`Request ${this.requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
-    return ref;
+    const d = await this.dispatched;
+    if (d.stream) throw new TypeError(`Request ${this.requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
+    return d.ref ?? ((await put(await d.done)) as ObjectRef<T>);
+  }
+  /** What a call taking this response as an argument sends: its ref when it has one, else its value. @internal */
+  async argument(): Promise<unknown> {
+    const d = await this.dispatched;
+    if (d.stream) throw new TypeError(`Request ${this.requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
+    return d.ref ?? d.done;
+  }
+  /** The sent request (ref, result, whether it streams). @internal */
+  dispatchedCall(): Promise<{ ref?: ObjectRef<T>; done: Promise<T>; stream?: boolean }> {
+    return this.dispatched;
   }
   private value(): Promise<T> {
     return (this.result ??= this.dispatched.then((d) => d.done));
@@ -86,16 +100,18 @@ const streamingMethods = new WeakMap<DeploymentRouter, Set<string>>();
 
 async function resolveArgs(args: unknown[]): Promise<unknown[]> {
   if (!args.some((a) => a instanceof DeploymentResponse)) return args;
-  return Promise.all(args.map((a) => (a instanceof DeploymentResponse ? a.ref() : a)));
+  return Promise.all(args.map((a) => (a instanceof DeploymentResponse ? a.argument() : a)));
 }
 
-/** Sends one call to a deployment through `router`; the slot is released when the result is in. */
+/**
+ * Sends one call to a deployment through `router` (direct to the replica when it is on this machine,
+ * see internal/replica-call.ts); the slot is released when the result is in.
+ */
 export function callDeployment<T>(router: DeploymentRouter, method: string, args: unknown[], requestId: string): DeploymentResponse<T> {
   const req = { requestId, method };
-  const dispatch = async (): Promise<{ ref: ObjectRef<T>; done: Promise<T> }> => {
+  const dispatch = async (): Promise<{ ref?: ObjectRef<T>; done: Promise<T>; stream?: boolean }> => {
     const slotOrP = router.acquire(req);
     const slot: ReplicaSlot = slotOrP instanceof Promise ? await slotOrP : slotOrP;
-    let ref: ObjectRef<T>;
     let real: unknown[];
     const fail = (e: unknown): void => {
       if (isReplicaGone(e)) router.markDead(slot.replicaId);
@@ -107,18 +123,19 @@ export function callDeployment<T>(router: DeploymentRouter, method: string, args
         fail(e);
       }) as T;
     };
+    let sent: ReplicaCall<T>;
     try {
       real = await resolveArgs(args);
       if (streamingMethods.get(router)?.has(method)) {
         const v = startStream();
-        return { ref: undefined as unknown as ObjectRef<T>, done: Promise.resolve(v) };
+        return { done: Promise.resolve(v), stream: true };
       }
-      ref = slot.handle.__serve_call.remote(method, { requestId }, ...real) as ObjectRef<T>;
+      sent = callReplica<T>(slot, method, real, requestId);
     } catch (e) {
       router.release(slot);
       throw e;
     }
-    const done = get(ref).then(
+    const done = sent.done.then(
       (v) => {
         if (isStreamMarker(v)) {
           let set = streamingMethods.get(router);
@@ -131,12 +148,12 @@ export function callDeployment<T>(router: DeploymentRouter, method: string, args
       },
       (e: unknown) => {
         router.release(slot);
-        if (isReplicaGone(e)) router.markDead(slot.replicaId);
+        fail(e);
         throw e;
       },
     );
     done.catch(() => undefined);
-    return { ref, done };
+    return { ref: sent.ref, done };
   };
   return new DeploymentResponse<T>(dispatch(), requestId);
 }
@@ -192,7 +209,7 @@ export function appHandle<T>(app: string, ingress: string): DeploymentHandle<T> 
     // Wrapped in an object: a DeploymentResponse is thenable and would be adopted by the promise.
     const p = client.appTable(key).then((t) => ({ r: routeApp<unknown>(client, app, t, method, args, requestId) }));
     return new DeploymentResponse(
-      p.then(async ({ r }) => ({ ref: await r.ref(), done: Promise.resolve(r) as Promise<unknown> })),
+      p.then(({ r }) => r.dispatchedCall()),
       requestId,
     );
   });

@@ -112,3 +112,18 @@ describe('HTTP core', () => {
     ).rejects.toThrow('next() called multiple times');
   });
 });
+
+describe('replica request building', () => {
+  it('takesRequest - only a fetch with an empty parameter list that never reads `arguments` gets no Request built', async () => {
+    const { takesRequest } = await import('../dist/internal/replica.js');
+    const fetchOf = (C: new () => { fetch: (...a: never[]) => unknown }) => new C().fetch as object;
+    expect(takesRequest(fetchOf(class { fetch() { return 'ok'; } }))).toBe(false);
+    expect(takesRequest(fetchOf(class { async fetch() { return 'ok'; } }))).toBe(false);
+    expect(takesRequest(fetchOf(class { fetch = () => 'ok'; }))).toBe(false);
+    expect(takesRequest(fetchOf(class { fetch(req: Request) { return req.url; } }))).toBe(true);
+    expect(takesRequest(fetchOf(class { fetch(...a: unknown[]) { return a; } }))).toBe(true);
+    expect(takesRequest(fetchOf(class { fetch(r: unknown = 1) { return r; } }))).toBe(true);
+    expect(takesRequest(fetchOf(class { fetch() { return arguments[0]; } }))).toBe(true);
+    expect(takesRequest(function () {}.bind(null))).toBe(true);
+  });
+});

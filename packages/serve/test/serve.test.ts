@@ -80,6 +80,15 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
         direct(x: number) {
           return this.pre.prep.remote(x);
         }
+        echo<T>(v: T) {
+          return v;
+        }
+        table(x: number) {
+          return new Map([['x', x]]);
+        }
+        fail() {
+          throw new RangeError('no way');
+        }
       },
     );
     const h = await serve.run(Api.bind(Pre.bind(Model.bind(3))), { name: 'calc', routePrefix: '/calc', port });
@@ -89,7 +98,20 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     expect(r.headers.get('x-request-id')).toMatch(/[0-9a-f-]{36}/);
     const mine = await fetch(url('/calc/x'), { method: 'POST', body: '{"x":1}', headers: { 'x-request-id': 'abc-123' } });
     expect(mine.headers.get('x-request-id')).toBe('abc-123');
-    expect(await (h as unknown as { direct: { remote(x: number): PromiseLike<number> } }).direct.remote(2)).toBe(7);
+    type ApiHandle = {
+      direct: { remote(x: number): PromiseLike<number> & { ref(): Promise<unknown> } };
+      echo: { remote(v: unknown): PromiseLike<unknown> };
+      table: { remote(x: number): PromiseLike<unknown> };
+      fail: { remote(): PromiseLike<unknown> };
+    };
+    const api = h as unknown as ApiHandle;
+    expect(await api.direct.remote(2)).toBe(7);
+    // A response passed on without awaiting, its ref, a value that is not plain data (a Map travels
+    // through the core) and a thrown error: the same whichever path a call took.
+    expect(await api.echo.remote(api.direct.remote(2))).toBe(7);
+    expect(await get((await api.direct.remote(3).ref()) as never)).toBe(10);
+    expect(await api.table.remote(4)).toEqual(new Map([['x', 4]]));
+    await expect(api.fail.remote()).rejects.toThrow(/RangeError: no way/);
 
     const bad = await fetch(url('/calc'), { method: 'POST', body: '{nope' });
     expect(bad.status).toBe(400);
@@ -98,11 +120,23 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     expect(badBody.requestId).toBe(bad.headers.get('x-request-id'));
     const missing = await fetch(url('/nowhere'));
     expect(missing.status).toBe(404);
+    // A flood of unknown paths (each a route-table miss) still answers 404, while the app answers 200.
+    const flood = await Promise.all(Array.from({ length: 200 }, (_, i) => fetch(url(i % 4 === 0 ? '/calc' : `/nowhere-${i}`), { method: 'POST', body: '{"x":1}' }).then((r) => r.status)));
+    expect(flood.filter((c, i) => c !== (i % 4 === 0 ? 200 : 404))).toEqual([]);
     const big = await fetch(url('/calc'), { method: 'POST', body: 'x'.repeat(70_000) });
     expect(big.status).toBe(413);
 
     const st = await serve.status();
     expect(st.applications.calc.status).toBe('RUNNING');
+    // The proxy, the driver's handle and the composing replicas reached the replicas directly.
+    for (const dep of ['Api', 'Pre', 'Model']) {
+      let direct = 0;
+      for (const r of st.applications.calc.deployments[dep].replicas) {
+        const stats = (await get((await getActor(r.actorName, { namespace: 'serve' }) as unknown as { __serve_stats: { remote(): never } }).__serve_stats.remote())) as { directRequests: number };
+        direct += stats.directRequests;
+      }
+      expect(direct, dep).toBeGreaterThan(0);
+    }
     expect(Object.keys(st.applications.calc.deployments).sort()).toEqual(['Api', 'Model', 'Pre']);
     expect(st.applications.calc.deployments.Model.replicas.filter((x) => x.state === 'RUNNING')).toHaveLength(2);
     expect(st.applications.calc.deployments.Api.metrics.requests).toBeGreaterThanOrEqual(3);
@@ -120,6 +154,7 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
             const { Hono } = await import('hono');
             const app = new Hono().basePath('/hono');
             app.get('/hello/:name', (c) => c.json({ hello: c.req.param('name') }));
+            app.delete('/item', (c) => c.body(null, 204));
             app.post('/sum', async (c) => {
               const b = (await c.req.json()) as number[];
               return c.json({ sum: b.reduce((a, x) => a + x, 0) });
@@ -137,6 +172,15 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     const s = await fetch(url('/hono/sum'), { method: 'POST', body: '[1,2,3]', headers: { 'content-type': 'application/json' } });
     expect(await s.json()).toEqual({ sum: 6 });
     expect((await fetch(url('/hono/missing'))).status).toBe(404);
+    // HEAD: the GET's status and headers, no body; 204: no body and no length.
+    const head = await fetch(url('/hono/hello/ada'), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/application\/json/);
+    expect(head.headers.get('x-request-id')).toBeTruthy();
+    expect(await head.text()).toBe('');
+    const del = await fetch(url('/hono/item'), { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    expect(del.headers.get('content-length')).toBeNull();
     await serve.delete('hono');
   });
 
@@ -390,6 +434,9 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     const ctl = await getActor('SERVE_CONTROLLER', { namespace: 'serve' });
     await kill(ctl);
     expect(await (await fetch(url('/kept'))).text()).toBe('still here');
+    // Route misses while the controller is gone or restarting answer 404, never 500.
+    const misses = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(url(`/gone-${i}`)).then((r) => r.status)));
+    expect(misses).toEqual(Array.from({ length: 20 }, () => 404));
     await until(async () => {
       try {
         return (await serve.status()).applications.kept?.status === 'RUNNING';

@@ -165,23 +165,9 @@ function makeRunner(trainable: Trainable): RemoteFunction<[Record<string, unknow
   return remote(fn as (config: Record<string, unknown>, init: TrialInit) => Promise<TrialRunOutcome>);
 }
 
-/**
- * A node's total resources as they were before placement groups converted some of them into group
- * resources (`CPU_group_<pg>`…, which `nodes()` lists instead of the amounts they took).
- */
-function capacityOf(node: NodeSummary): ResourceMap {
-  const cap: ResourceMap = {};
-  for (const [k, v] of Object.entries(node.resources)) {
-    const m = /^(.+)_group_([0-9a-f]+)$/.exec(k);
-    if (m && m[1] === 'bundle') continue;
-    if (m) cap[m[1]] = (cap[m[1]] ?? 0) + v;
-    else if (!/_group_\d+_[0-9a-f]+$/.test(k)) cap[k] = (cap[k] ?? 0) + v;
-  }
-  return cap;
-}
-
+/** True when the node's capacity (`nodes()` reports it with placement-group reservations included) holds the bundle. */
 function fits(node: NodeSummary, bundle: Readonly<ResourceMap>): boolean {
-  const cap = capacityOf(node);
+  const cap = node.resources;
   return Object.entries(bundle).every(([k, v]) => (cap[k] ?? 0) >= v);
 }
 
@@ -337,7 +323,7 @@ class Experiment {
     const total: ResourceMap = {};
     for (const n of this.nodeInfo.values()) {
       if (!n.alive) continue;
-      for (const [k, v] of Object.entries(capacityOf(n))) total[k] = (total[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(n.resources)) total[k] = (total[k] ?? 0) + v;
     }
     const need: ResourceMap = {};
     for (const b of this.o.resourcesPerTrial) for (const [k, v] of Object.entries(b)) need[k] = (need[k] ?? 0) + v;
@@ -478,7 +464,7 @@ class Experiment {
   }
 
   private schedulingError(t: TrialRecord, { index, bundle }: { index: number; bundle: Readonly<ResourceMap> }): SchedulingError {
-    const have = [...this.nodeInfo.values()].filter((n) => n.alive).map((n) => `${n.labels.device ?? n.nodeId.slice(0, 8)} ${JSON.stringify(capacityOf(n))}`);
+    const have = [...this.nodeInfo.values()].filter((n) => n.alive).map((n) => `${n.labels.device ?? n.nodeId.slice(0, 8)} ${JSON.stringify(n.resources)}`);
     return new SchedulingError(
       `Trial ${t.trialId} needs resourcesPerTrial[${index}] = ${JSON.stringify(bundle)}, which no alive node offers (nodes: ${have.join('; ') || 'none'}).`,
       {

@@ -121,6 +121,10 @@ interface HostedActor {
   worker?: Worker;
   /** Messages posted before the thread started. */
   pending?: MainToActor[];
+  /** Calls delivered in this turn after its first, posted together when it ends (see {@link ActorHost.call}). */
+  outCalls?: Omit<Extract<MainToActor, { type: 'call' }>, 'type'>[];
+  /** A call went to the thread in this turn already. */
+  inTurn?: boolean;
   /** What the thread is started with; dropped once it is. */
   data?: ActorWorkerData;
   /** Counted in `booting` until the thread says it loaded its modules. */
@@ -350,7 +354,29 @@ export class ActorHost {
           consumed: Math.max(spec.generatorConsumed || 0, this.d.takeEarlyAck?.(spec.taskId) ?? 0),
         }
       : undefined;
-    this.post(a, { type: 'call', taskId: spec.taskId, method: spec.method, args, generator });
+    // A gRPC batch of calls is delivered in one synchronous loop: the first call of a turn goes at once
+    // (no added latency for calls made one at a time), the others reach the thread as one message when
+    // the turn ends (a postMessage per call cost a busy node's main thread a quarter of its time).
+    const call = { taskId: spec.taskId, method: spec.method, args, generator };
+    if (!a.inTurn) {
+      a.inTurn = true;
+      queueMicrotask(() => {
+        a.inTurn = false;
+        this.flushCalls(a);
+      });
+      this.post(a, { type: 'call', ...call });
+      return;
+    }
+    (a.outCalls ??= []).push(call);
+  }
+
+  private flushCalls(a: HostedActor): void {
+    const calls = a.outCalls;
+    a.outCalls = undefined;
+    if (!calls || calls.length === 0) return;
+    const m: MainToActor = calls.length === 1 ? { type: 'call', ...calls[0] } : { type: 'calls', calls };
+    if (a.worker) a.worker.postMessage(m);
+    else a.pending?.push(m);
   }
 
   /** A streaming call's caller consumed `consumed` items. False when no actor here runs that call. */
@@ -382,6 +408,8 @@ export class ActorHost {
   }
 
   private post(a: HostedActor, m: MainToActor): void {
+    // Calls delivered earlier in this turn go first: messages keep their order.
+    if (a.outCalls) this.flushCalls(a);
     if (a.worker) a.worker.postMessage(m);
     else a.pending?.push(m);
   }
@@ -423,23 +451,29 @@ export class ActorHost {
         c.items = this.d.sendItems(c.to, { taskId: m.taskId, attempt: c.attempt, jobId: c.jobId, ownerAddress: c.callerAddress }, m.items, c.items);
         break;
       }
-      case 'result': {
-        const c = a.calls.get(m.taskId);
-        if (!c) return;
-        a.calls.delete(m.taskId);
-        c.release();
-        if (c.items) {
-          // A streaming call's result follows its items.
-          void c.items.then(() => this.sendResult(m.taskId, c, m.reply));
-          return;
-        }
-        this.sendResult(m.taskId, c, m.reply);
+      case 'result':
+        this.onResult(a, m.taskId, m.reply);
         break;
-      }
+      case 'results':
+        for (const r of m.results) this.onResult(a, r.taskId, r.reply);
+        break;
       case 'shutdown_done':
         a.shutdownDone?.();
         break;
     }
+  }
+
+  private onResult(a: HostedActor, taskId: string, reply: WorkerReply): void {
+    const c = a.calls.get(taskId);
+    if (!c) return;
+    a.calls.delete(taskId);
+    c.release();
+    if (c.items) {
+      // A streaming call's result follows its items.
+      void c.items.then(() => this.sendResult(taskId, c, reply));
+      return;
+    }
+    this.sendResult(taskId, c, reply);
   }
 
   private sendResult(taskId: string, c: HostedCall, r: WorkerReply): void {

@@ -13,6 +13,7 @@ import { setRuntime } from '../runtime/runtime.js';
 import { loadCallable, setApiBindings } from '../worker/code-loader.js';
 import { WorkerThreadRuntime } from '../worker/worker-runtime.js';
 import type { ActorWorkerData, ActorToMain, MainToActor, WarmActorWorkerData } from '../worker/actor-protocol.js';
+import type { WorkerReply } from '../worker/protocol.js';
 
 const boot = workerData as ActorWorkerData | WarmActorWorkerData;
 /** The actor this thread hosts; a warm thread gets it with its first message ('assign'). */
@@ -41,7 +42,29 @@ const scope = (taskId: string) => ({
   namespace: data.namespace,
 });
 
+/** Results of this turn: they go to the node as one message when it ends. */
+let outResults: { taskId: string; reply: WorkerReply }[] | undefined;
+
+function flushResults(): void {
+  const results = outResults;
+  outResults = undefined;
+  if (!results || results.length === 0) return;
+  port.postMessage(results.length === 1 ? ({ type: 'result', ...results[0] } satisfies ActorToMain) : ({ type: 'results', results } satisfies ActorToMain));
+}
+
 function send(m: ActorToMain): void {
+  // The only call in flight answers at once (no added latency for calls made one at a time); with
+  // others running, results of the turn are gathered.
+  if (m.type === 'result' && (outResults || running > 1 || queue.length > 0)) {
+    if (!outResults) {
+      outResults = [];
+      setImmediate(flushResults);
+    }
+    outResults.push({ taskId: m.taskId, reply: m.reply });
+    return;
+  }
+  // Results gathered earlier go first: messages keep their order (a stream's items before its result).
+  if (outResults) flushResults();
   port.postMessage(m);
 }
 
@@ -136,6 +159,10 @@ port.on('message', (m: MainToActor) => {
       break;
     case 'call':
       queue.push(m);
+      pump();
+      break;
+    case 'calls':
+      for (const c of m.calls) queue.push({ type: 'call', ...c });
       pump();
       break;
     case 'genAck': {

@@ -27,6 +27,8 @@ export type MainToActor =
   | { type: 'assign'; data: Omit<ActorWorkerData, 'rayts'> }
   | { type: 'create'; args: WorkerArg[] }
   | { type: 'call'; taskId: string; method: string; args: WorkerArg[]; generator?: GeneratorPlan }
+  /** Calls that arrived in one turn of the node's event loop, in order: one message instead of one each. */
+  | { type: 'calls'; calls: Omit<Extract<MainToActor, { type: 'call' }>, 'type'>[] }
   /** A streaming call's caller consumed `consumed` items / wants it stopped. */
   | { type: 'genAck'; taskId: string; consumed: number }
   | { type: 'genStop'; taskId: string }
@@ -38,6 +40,8 @@ export type ActorToMain =
   | { type: 'created' }
   | { type: 'create_failed'; error: ErrorWire }
   | { type: 'result'; taskId: string; reply: WorkerReply }
+  /** Results of calls that ended in one turn of the actor's event loop, in order. */
+  | { type: 'results'; results: { taskId: string; reply: WorkerReply }[] }
   /** Items of a streaming call, in order (before its result). */
   | { type: 'items'; taskId: string; items: StreamItem[] }
   | { type: 'shutdown_done' };

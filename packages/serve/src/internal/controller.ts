@@ -16,6 +16,7 @@ import pino, { type Logger } from 'pino';
 import { autoscaleStep, type ScalingState } from '../autoscaling/policy.js';
 import { ServeError } from '../errors.js';
 import { replicaClassSource, type ReplicaConfig } from './replica.js';
+import type { DirectEndpoint } from './direct/direct-wire.js';
 import { classFromSource, PROXY_SOURCE } from './actor-sources.js';
 import { recordDeployment } from './prom.js';
 import {
@@ -53,6 +54,8 @@ interface ReplicaState {
   handle: Remote | undefined;
   actorId?: string;
   nodeId?: string;
+  /** Where callers on the replica's machine reach it directly (from its __serve_init). */
+  endpoint?: DirectEndpoint;
   readonly startedAt: number;
   drainSince?: number;
   reason?: string;
@@ -276,7 +279,7 @@ export class ControllerCore {
     const running = d.removing ? [] : d.replicas.filter((r) => r.state === 'RUNNING' && r.handle);
     this.publish(d.key, {
       exists: !(d.removing && d.replicas.length === 0),
-      replicas: running.map((r) => ({ replicaId: r.id, handle: r.handle })),
+      replicas: running.map((r) => ({ replicaId: r.id, handle: r.handle, endpoint: r.endpoint })),
       maxOngoingRequests: d.spec.config.maxOngoingRequests,
       maxQueuedRequests: d.spec.config.maxQueuedRequests,
     } satisfies DeploymentTable);
@@ -328,7 +331,7 @@ export class ControllerCore {
             spec: d.spec,
             target: d.target,
             removing: d.removing,
-            replicas: d.replicas.filter((r) => r.state === 'RUNNING').map((r) => ({ id: r.id, version: r.version, actorName: r.actorName, nodeId: r.nodeId })),
+            replicas: d.replicas.filter((r) => r.state === 'RUNNING').map((r) => ({ id: r.id, version: r.version, actorName: r.actorName, nodeId: r.nodeId, endpoint: r.endpoint })),
           })),
         })),
       };
@@ -362,7 +365,7 @@ export class ControllerCore {
             try {
               const h = (await getActor(pr.actorName, { namespace: SERVE_NAMESPACE })) as unknown as Remote;
               await get(h.__serve_stats.remote() as never, { timeoutMs: 5000 });
-              d.replicas.push({ id: pr.id, version: pr.version, actorName: pr.actorName, state: 'RUNNING', handle: h, nodeId: pr.nodeId, startedAt: Date.now(), healthFailures: 0 });
+              d.replicas.push({ id: pr.id, version: pr.version, actorName: pr.actorName, state: 'RUNNING', handle: h, nodeId: pr.nodeId, endpoint: pr.endpoint, startedAt: Date.now(), healthFailures: 0 });
             } catch {
               /* gone: the reconciler starts a replacement */
             }
@@ -599,10 +602,11 @@ export class ControllerCore {
       r.handle = handle;
       r.actorId = handle.actorId;
       const config: ReplicaConfig = { app: d.app, track: d.track, deployment: d.spec.name, replicaId: id, maxOngoingRequests: c.maxOngoingRequests };
-      (get(handle.__serve_init.remote(config, ...d.spec.args) as never) as Promise<{ nodeId?: string }>).then(
+      (get(handle.__serve_init.remote(config, ...d.spec.args) as never) as Promise<{ nodeId?: string; endpoint?: DirectEndpoint }>).then(
         (info) => {
           if (r.state !== 'STARTING') return;
           r.nodeId = info?.nodeId;
+          r.endpoint = info?.endpoint ?? undefined;
           r.state = 'RUNNING';
           r.reason = undefined;
           if (version === d.spec.version) d.failures = 0;
@@ -915,7 +919,7 @@ interface PersistedApp {
     weight: number;
     ingress: string;
     removing: boolean;
-    deployments: { spec: DeploymentSpec; target: number; removing: boolean; replicas: { id: string; version: string; actorName: string; nodeId?: string }[] }[];
+    deployments: { spec: DeploymentSpec; target: number; removing: boolean; replicas: { id: string; version: string; actorName: string; nodeId?: string; endpoint?: DirectEndpoint }[] }[];
   }[];
 }
 

@@ -45,18 +45,58 @@ function safely(fn: (m: Instruments) => void): void {
   }
 }
 
-/** A replica's view: one request began or ended. @internal */
-export function recordRequest(labels: { app: string; deployment: string; replica: string }, seconds: number, failed: boolean, ongoing: number): void {
+/**
+ * A replica's counts since the last publish. Requests, errors and ongoing are summed here and
+ * published every PUBLISH_MS (one counter increment per replica instead of one per request: each
+ * operation is posted to the node's main thread); latencies are observed one by one.
+ */
+interface Pending {
+  readonly labels: { app: string; deployment: string; replica: string };
+  requests: number;
+  errors: number;
+  ongoing: number;
+  ongoingDirty: boolean;
+}
+const PUBLISH_MS = 250;
+const pendingByReplica = new Map<string, Pending>();
+let publishTimer: NodeJS.Timeout | undefined;
+
+function pendingOf(labels: { app: string; deployment: string; replica: string }): Pending {
+  const key = `${labels.app}\0${labels.deployment}\0${labels.replica}`;
+  let p = pendingByReplica.get(key);
+  if (!p) pendingByReplica.set(key, (p = { labels: { ...labels }, requests: 0, errors: 0, ongoing: 0, ongoingDirty: false }));
+  publishTimer ??= setTimeout(publish, PUBLISH_MS);
+  publishTimer.unref?.();
+  return p;
+}
+
+function publish(): void {
+  publishTimer = undefined;
   safely((m) => {
-    m.requests.inc(labels);
-    if (failed) m.errors.inc(labels);
-    m.latency.observe({ app: labels.app, deployment: labels.deployment }, seconds);
-    m.ongoing.set(labels, ongoing);
+    for (const p of pendingByReplica.values()) {
+      if (p.requests) m.requests.inc(p.labels, p.requests);
+      if (p.errors) m.errors.inc(p.labels, p.errors);
+      if (p.ongoingDirty) m.ongoing.set(p.labels, p.ongoing);
+      p.requests = p.errors = 0;
+      p.ongoingDirty = false;
+    }
   });
 }
-/** @internal */
+
+/** A replica's view: one request ended. @internal */
+export function recordRequest(labels: { app: string; deployment: string; replica: string }, seconds: number, failed: boolean, ongoing: number): void {
+  const p = pendingOf(labels);
+  p.requests++;
+  if (failed) p.errors++;
+  p.ongoing = ongoing;
+  p.ongoingDirty = true;
+  safely((m) => m.latency.observe({ app: labels.app, deployment: labels.deployment }, seconds));
+}
+/** A replica's view: one request began. @internal */
 export function recordOngoing(labels: { app: string; deployment: string; replica: string }, ongoing: number): void {
-  safely((m) => m.ongoing.set(labels, ongoing));
+  const p = pendingOf(labels);
+  p.ongoing = ongoing;
+  p.ongoingDirty = true;
 }
 
 /** The controller's view of one deployment, each reconcile. @internal */

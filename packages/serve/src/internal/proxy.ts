@@ -16,6 +16,7 @@ import { ServeHttpError } from '../http/errors.js';
 import { PrefixRouter } from '../http/router.js';
 import { pickTracks } from '../handle.js';
 import { isReplicaGone, RouterClient, type ReplicaSlot } from './router-client.js';
+import { httpReplica } from './replica-call.js';
 import { appKey, depKey, PROXY_KEY, type AppTable, type HttpRequestData, type HttpResponseData, type ProxyTable } from './spec.js';
 
 export interface ProxyConfig {
@@ -36,6 +37,8 @@ interface Ctx {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** How long a route miss waits for the route table from the controller before answering 404. */
+const ROUTE_REFRESH_MS = 2_000;
 
 export class HttpProxy {
   private readonly server: Server;
@@ -44,9 +47,12 @@ export class HttpProxy {
   private readonly log: Logger;
   private readonly handler: (ctx: Ctx) => Promise<void>;
   private readonly maxBody: number;
+  /** Per-request debug lines are built only when they are logged. */
+  private readonly debug: boolean;
 
   constructor(private readonly config: ProxyConfig) {
     this.log = pino({ name: 'rayts-serve-proxy', level: process.env.RAYTS_SERVE_LOG_LEVEL ?? 'info' });
+    this.debug = this.log.isLevelEnabled('debug');
     this.maxBody = config.maxBodyBytes ?? Number(process.env.RAYTS_SERVE_MAX_BODY_BYTES ?? 10 * 1024 * 1024);
     this.client.onChange(PROXY_KEY, (v) => this.setRoutes(v as ProxyTable));
     const chain: Middleware<Ctx>[] = [this.errors, this.limitBody, this.route];
@@ -108,12 +114,24 @@ export class HttpProxy {
     }
     const out = ctx.out ?? new ServeHttpError(500, 'no response').getResponseData(requestId);
     if (!res.headersSent) {
-      res.statusCode = out.status;
-      for (const [k, v] of out.headers) res.setHeader(k, v);
-      if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', requestId);
+      // One writeHead with a flat list (no per-header setHeader): the reply's headers, the request id
+      // and the length (a HEAD gets the length of the body it does not receive).
+      const flat: string[] = [];
+      let hasId = false;
+      let hasLength = false;
+      for (const [k, v] of out.headers) {
+        flat.push(k, v);
+        const l = k.toLowerCase();
+        if (l === 'x-request-id') hasId = true;
+        else if (l === 'content-length' || l === 'transfer-encoding') hasLength = true;
+      }
+      if (!hasId) flat.push('x-request-id', requestId);
+      const bodyless = out.status === 204 || out.status === 304 || out.status < 200;
+      if (!hasLength && !bodyless && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
+      res.writeHead(out.status, flat);
       res.end(req.method === 'HEAD' ? undefined : out.body);
     }
-    this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
+    if (this.debug) this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
   }
 
   private errors: Middleware<Ctx> = async (ctx, next) => {
@@ -134,7 +152,10 @@ export class HttpProxy {
   };
 
   private limitBody: Middleware<Ctx> = async (ctx, next) => {
-    const len = Number(ctx.req.headers['content-length'] ?? 0);
+    const h = ctx.req.headers;
+    // No content-length and no transfer-encoding: there is no body (GET and friends); skip reading it.
+    if (h['content-length'] === undefined && h['transfer-encoding'] === undefined) return next();
+    const len = Number(h['content-length'] ?? 0);
     if (len > this.maxBody) {
       ctx.res.setHeader('connection', 'close');
       ctx.req.resume();
@@ -154,32 +175,74 @@ export class HttpProxy {
     await next();
   };
 
+  /** The route-table refresh in flight after a miss, and the one queued behind it. */
+  private routeRefresh: Promise<void> | undefined;
+  private routeRefreshNext: Promise<void> | undefined;
+
+  /**
+   * Fetches the route table once for every miss of a moment (a flood of unknown paths costs the
+   * controller one call at a time, not one per request). A miss that arrives while a fetch is in flight
+   * waits for the next one: the one in flight may have started before its route was deployed. Bounded:
+   * with the controller unreachable a miss answers 404 after ROUTE_REFRESH_MS.
+   */
+  private refreshRoutes(): Promise<void> {
+    if (!this.routeRefresh) {
+      const fetched = this.client.refresh([PROXY_KEY]).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<void>((r) => (timer = setTimeout(r, ROUTE_REFRESH_MS)));
+      this.routeRefresh = Promise.race([fetched, bounded]).finally(() => {
+        clearTimeout(timer);
+        this.routeRefresh = undefined;
+      });
+      return this.routeRefresh;
+    }
+    this.routeRefreshNext ??= this.routeRefresh.then(() => {
+      this.routeRefreshNext = undefined;
+      return this.refreshRoutes();
+    });
+    return this.routeRefreshNext;
+  }
+
   private route: Middleware<Ctx> = async (ctx) => {
-    let m = this.router.match(ctx.req.method ?? 'GET', ctx.path);
+    const method = ctx.req.method ?? 'GET';
+    let m = this.router.match(method, ctx.path);
     if (!m) {
       // A route deployed a moment ago may not have reached this proxy's table yet.
-      await this.client.refresh([PROXY_KEY]).catch(() => undefined);
-      m = this.router.match(ctx.req.method ?? 'GET', ctx.path);
+      await this.refreshRoutes();
+      m = this.router.match(method, ctx.path);
     }
     if (!m) throw new ServeHttpError(404, `No application serves ${ctx.path}.`);
-    ctx.app = m.handler;
-    const table = await this.client.appTable(appKey(m.handler));
-    const pick = pickTracks(table);
-    if (!pick) throw new ServeHttpError(404, `Application ${m.handler} has no running version.`);
-    const host = ctx.req.headers.host ?? `${this.config.host}:${this.config.port}`;
+    const app = m.handler;
+    ctx.app = app;
+    const key = appKey(app);
+    let table = this.client.appTableNow(key);
+    if (!table) {
+      try {
+        table = await this.client.appTable(key);
+      } catch (e) {
+        // The app's table is being fetched (controller busy or restarting): not a server error.
+        if (!this.router.match(method, ctx.path)) throw new ServeHttpError(404, `No application serves ${ctx.path}.`);
+        throw new ServeHttpError(503, `The routing table of application ${app} is being refreshed (${(e as Error)?.message ?? String(e)}); try again.`, { 'retry-after': '1' });
+      }
+    }
+    const pick = table ? pickTracks(table) : undefined;
+    if (!pick) throw new ServeHttpError(404, `Application ${app} has no running version.`);
+    const raw = ctx.req.rawHeaders;
+    const headers: [string, string][] = new Array(raw.length >> 1);
+    for (let i = 0; i < raw.length; i += 2) headers[i >> 1] = [raw[i], raw[i + 1]];
     const data: HttpRequestData = {
-      method: ctx.req.method ?? 'GET',
-      url: `http://${host}${ctx.req.url ?? '/'}`,
-      headers: Object.entries(ctx.req.headers).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v.map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])),
+      method,
+      url: `http://${ctx.req.headers.host ?? `${this.config.host}:${this.config.port}`}${ctx.req.url ?? '/'}`,
+      headers,
       body: ctx.body,
     };
     const meta = { requestId: ctx.requestId };
     if (pick.shadow) {
-      const sr = this.client.deploymentRouter(depKey(m.handler, pick.shadow.track, pick.shadow.ingress), `${m.handler}/${pick.shadow.ingress} (shadow)`);
+      const sr = this.client.deploymentRouter(depKey(app, pick.shadow.track, pick.shadow.ingress), `${app}/${pick.shadow.ingress} (shadow)`);
       void this.forward(sr, data, meta, false).catch(() => undefined);
     }
-    const router = this.client.deploymentRouter(depKey(m.handler, pick.track, pick.ingress), `${m.handler}/${pick.ingress}`);
-    ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(data.method), ctx);
+    const router = this.client.deploymentRouter(depKey(app, pick.track, pick.ingress), `${app}/${pick.ingress}`);
+    ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(method), ctx);
   };
 
   /** Routers whose ingress fetch is a generator: their requests stream at once. */
@@ -249,7 +312,7 @@ export class HttpProxy {
       const slot: ReplicaSlot = s instanceof Promise ? await s : s;
       try {
         if (ctx && this.streaming.has(router)) return await this.stream(slot, data, meta, ctx);
-        const out = (await get(slot.handle.__serve_http.remote(data, meta) as never)) as HttpResponseData;
+        const out = await httpReplica(slot, data, meta.requestId);
         if (!out.stream) return out;
         this.streaming.add(router);
         // A shadow's stream is not read (its answers are discarded anyway).

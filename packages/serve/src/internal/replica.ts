@@ -13,7 +13,9 @@ import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
 import { recordOngoing, recordRequest } from './prom.js';
-import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
+import { DirectServer } from './direct/direct-server.js';
+import type { DirectEndpoint } from './direct/direct-wire.js';
+import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, TAKE_METHOD, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
 
 /** What the controller tells a replica at start. */
 export interface ReplicaConfig {
@@ -74,6 +76,22 @@ export function isGeneratorFunction(fn: unknown): boolean {
   return n === 'GeneratorFunction' || n === 'AsyncGeneratorFunction';
 }
 
+const readsArgs = new WeakMap<object, boolean>();
+/**
+ * False only for a function written with an empty parameter list that never mentions `arguments`
+ * (e.g. `fetch() { return 'ok'; }`): it cannot read what it is called with. Native and bound
+ * functions (whose source is not visible) count as reading it.
+ */
+export function takesRequest(fn: object): boolean {
+  let v = readsArgs.get(fn);
+  if (v === undefined) {
+    const src = Function.prototype.toString.call(fn);
+    v = (fn as { length: number }).length > 0 || src.includes('[native code]') || /\barguments\b/.test(src) || !/^[^(=]*\(\s*\)/.test(src);
+    readsArgs.set(fn, v);
+  }
+  return v;
+}
+
 let rootLogger: Logger | undefined;
 
 /** The user instance and its bookkeeping, on the replica's thread. */
@@ -102,12 +120,26 @@ export class ReplicaRuntime {
     }
   }
 
-  info(): { replicaId: string; pid: number } {
-    return { replicaId: this.config.replicaId, pid: process.pid };
+  /** The direct path's listener (see direct/direct-server.ts); none when RAYTS_SERVE_DIRECT=0. */
+  private direct: { server: DirectServer; endpoint: DirectEndpoint } | undefined;
+
+  /** Starts the direct path's listener; a failure leaves the replica on the core's actor calls only. */
+  async listenDirect(): Promise<void> {
+    if (process.env.RAYTS_SERVE_DIRECT === '0') return;
+    try {
+      this.direct = await DirectServer.start(this, this.config.replicaId);
+    } catch (e) {
+      this.log.warn({ err: (e as Error)?.message ?? String(e) }, 'direct path not available; callers use actor calls');
+    }
   }
 
+  info(): { replicaId: string; pid: number; endpoint?: DirectEndpoint } {
+    return { replicaId: this.config.replicaId, pid: process.pid, endpoint: this.direct?.endpoint };
+  }
+
+  private labelsCache: { app: string; deployment: string; replica: string } | undefined;
   private get labels(): { app: string; deployment: string; replica: string } {
-    return { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId };
+    return (this.labelsCache ??= { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId });
   }
 
   private begin(): number {
@@ -128,6 +160,10 @@ export class ReplicaRuntime {
   }
 
   async call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> {
+    if (method === TAKE_METHOD) {
+      if (!this.direct) throw new TypeError(`Replica ${this.config.replicaId} holds no replies (request ${meta.requestId}).`);
+      return this.direct.server.take(Number(args[0]));
+    }
     const fn = this.inst[method];
     if (typeof fn !== 'function') {
       throw new TypeError(`Deployment ${this.config.deployment} has no method ${method} (request ${meta.requestId}).`);
@@ -160,8 +196,10 @@ export class ReplicaRuntime {
         return { status: 500, headers: [['content-type', 'application/json'], rid], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
       }
       if (isGeneratorFunction(fetchFn)) return { status: 0, headers: [], body: '', stream: true };
-      const req = this.request(r);
-      const out = await (fetchFn as (q: Request) => unknown).call(this.inst, req);
+      // Building a WHATWG Request is most of a small request's cost on the replica; a fetch that
+      // cannot read it (no parameter, no `arguments`) does not get one.
+      const req = takesRequest(fetchFn) ? this.request(r) : undefined;
+      const out = await (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
       if (out instanceof Response) {
         const body = new Uint8Array(await out.arrayBuffer());
         const headers: [string, string][] = [...out.headers];
@@ -226,7 +264,7 @@ export class ReplicaRuntime {
   }
 
   stats(): ReplicaStats {
-    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets] };
+    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets], directRequests: this.direct?.server.served ?? 0 };
   }
 
   /** Resolves once no request runs (the controller drains a replica before stopping it). */
@@ -236,9 +274,11 @@ export class ReplicaRuntime {
   }
 }
 
-/** Called by the generated replica class on its thread: rebuilds the user class and builds the instance. @internal */
+/** Called by the generated replica class on its thread: rebuilds the user class, builds the instance and opens its direct path. @internal */
 export async function startReplica(code: CallableRef, config: ReplicaConfig, args: unknown[]): Promise<ReplicaRuntime> {
   const bindings = { batch, __vite_ssr_dynamic_import__: (s: string) => import(s) };
   const UserClass = await loadCallable<new (...a: unknown[]) => unknown>(code, { bindings });
-  return new ReplicaRuntime(UserClass, config, args);
+  const rt = new ReplicaRuntime(UserClass, config, args);
+  await rt.listenDirect();
+  return rt;
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { BackPressureError, ServeError } from '../errors.js';
 import { pickReplica, type PendingRequest } from '../routing/request-router.js';
 import type { AppTable, DeploymentTable } from './spec.js';
+import type { DirectEndpoint } from './direct/direct-wire.js';
 
 type Ctl = ActorHandle<Record<string, (...a: never[]) => unknown>> & Record<string, { remote(...a: unknown[]): unknown }>;
 
@@ -16,6 +17,8 @@ type Ctl = ActorHandle<Record<string, (...a: never[]) => unknown>> & Record<stri
 export interface ReplicaSlot {
   readonly replicaId: string;
   readonly handle: Record<string, { remote(...a: unknown[]): unknown }>;
+  /** Where this process may reach the replica without the core's actor call (same machine). */
+  endpoint?: DirectEndpoint;
   ongoing: number;
   maxOngoingRequests: number;
 }
@@ -73,9 +76,10 @@ export class DeploymentRouter {
       const o = old.get(r.replicaId);
       if (o) {
         o.maxOngoingRequests = this.maxOngoing;
+        o.endpoint ??= r.endpoint;
         return o;
       }
-      return { replicaId: r.replicaId, handle: r.handle as ReplicaSlot['handle'], ongoing: 0, maxOngoingRequests: this.maxOngoing };
+      return { replicaId: r.replicaId, handle: r.handle as ReplicaSlot['handle'], endpoint: r.endpoint, ongoing: 0, maxOngoingRequests: this.maxOngoing };
     });
     if (!this.exists) {
       const err = new ServeError(`Deployment ${this.label} does not exist (deleted, or never deployed).`, { hint: 'Check serve.status().', ids: { deployment: this.label } }, 'SERVE_NOT_FOUND');

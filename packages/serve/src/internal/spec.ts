@@ -3,6 +3,7 @@
  * specs, routing tables and status. Everything here is msgpack-able (no classes, no functions).
  */
 import type { CallableRef } from '@samsara/ray';
+import type { DirectEndpoint } from './direct/direct-wire.js';
 
 /**
  * This package's name: the library's own actors (controller, proxy, replicas) import it on their
@@ -79,7 +80,8 @@ export interface DeployRequest {
 
 /** Routing table of one deployment (key `app|track|deployment`). */
 export interface DeploymentTable {
-  readonly replicas: readonly { readonly replicaId: string; readonly handle: unknown }[];
+  /** Running replicas: their actor handle, and where callers on the same machine reach them directly. */
+  readonly replicas: readonly { readonly replicaId: string; readonly handle: unknown; readonly endpoint?: DirectEndpoint }[];
   readonly maxOngoingRequests: number;
   readonly maxQueuedRequests: number;
   readonly exists: boolean;
@@ -124,6 +126,12 @@ export interface HttpResponseData {
   readonly stream?: boolean;
 }
 
+/**
+ * A method name no user method can have: `__serve_call(TAKE_METHOD, meta, holdId)` returns (or throws)
+ * a reply the replica held for a direct request because it was not a plain value (see direct-server.ts).
+ */
+export const TAKE_METHOD = '\u0000serve:take';
+
 /** What __serve_call answers for a generator method (the caller then streams it through __serve_stream). */
 export const STREAM_MARKER = '__serveStream__';
 
@@ -140,4 +148,6 @@ export interface ReplicaStats {
   readonly errors: number;
   /** Counts per bucket of LATENCY_BUCKETS_MS, plus one for slower. */
   readonly latencyBuckets: readonly number[];
+  /** Of `requests`, those that came over the direct path (not the core's actor calls). */
+  readonly directRequests?: number;
 }

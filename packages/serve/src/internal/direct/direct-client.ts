@@ -1,0 +1,175 @@
+/**
+ * DirectClient: the caller's end of the direct path (see direct-server.ts). One connection per replica
+ * endpoint in this process, opened on first use; the requests of one event-loop turn go out in one
+ * write and replies come back in any order.
+ *
+ * Responsible for: the HELLO exchange, matching replies to requests, and telling the two failures
+ * apart — a connection that could not be set up (nothing was sent: {@link DirectUnavailableError}, the
+ * caller uses the core's actor call instead and this endpoint is not tried again) versus a connection
+ * that broke with requests in flight (the replica is gone: ActorDiedError, which the routers treat like
+ * a dead actor). Not responsible for: choosing replicas, retries, taking held replies (callers do that
+ * through the core).
+ */
+import net from 'node:net';
+import { ActorDiedError } from '@samsara/ray';
+import { encodeFrames, FrameReader, FrameType, machineKey, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import type { HttpRequestData } from '../spec.js';
+
+/** What a direct request answered: a value, or the id of a reply held on the replica (take it through the core). */
+export type DirectReply = { readonly held: false; readonly value: unknown } | { readonly held: true; readonly holdId: number };
+
+/** The direct path cannot be used for this replica (nothing was sent): use the core's actor call. */
+export class DirectUnavailableError extends Error {}
+
+/** How long connecting plus HELLO may take before the endpoint counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+interface Pending {
+  resolve(r: DirectReply): void;
+  reject(e: unknown): void;
+}
+
+class DirectConnection {
+  private readonly socket: net.Socket;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private out: unknown[] = [];
+  private flushing = false;
+  private ready = false;
+  private dead: Error | undefined;
+  private readonly waitingForHello: (() => void)[] = [];
+
+  constructor(
+    private readonly ep: DirectEndpoint,
+    private readonly replicaId: string,
+    private readonly onDead: () => void,
+  ) {
+    const s = net.connect({ host: ep.host, port: ep.port });
+    this.socket = s;
+    s.setNoDelay(true);
+    s.unref();
+    const timer = setTimeout(() => this.fail(new DirectUnavailableError(`no answer from ${ep.host}:${ep.port} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+    timer.unref();
+    const reader = new FrameReader();
+    s.on('connect', () => s.write(encodeFrames([[FrameType.hello, ep.secret, replicaId]])));
+    s.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk, (f) => {
+          if (f[0] === FrameType.welcome) {
+            clearTimeout(timer);
+            if (f[1] !== true || f[2] !== replicaId) throw new DirectUnavailableError(`${ep.host}:${ep.port} is not replica ${replicaId}`);
+            this.ready = true;
+            this.flush();
+            return;
+          }
+          if (f[0] !== FrameType.reply) throw new TypeError(`unexpected frame type ${String(f[0])}`);
+          const p = this.pending.get(f[1] as number);
+          if (!p) return;
+          this.pending.delete(f[1] as number);
+          if (this.pending.size === 0) s.unref();
+          p.resolve(f[2] === ReplyStatus.held ? { held: true, holdId: f[3] as number } : { held: false, value: f[3] });
+        });
+      } catch (e) {
+        clearTimeout(timer);
+        this.fail(e instanceof DirectUnavailableError ? e : new Error(`bad frame from replica ${replicaId}: ${(e as Error).message}`));
+      }
+    });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      this.fail(e);
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      this.fail(new Error('connection closed'));
+    });
+  }
+
+  get usable(): boolean {
+    return !this.dead;
+  }
+
+  request(kind: number, method: string | null, requestId: string, payload: unknown): Promise<DirectReply> {
+    if (this.dead) return Promise.reject(this.goneError(this.dead));
+    const id = this.nextId++;
+    return new Promise<DirectReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.socket.ref();
+      this.out.push([FrameType.request, id, kind, method, requestId, payload]);
+      if (this.ready && !this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (!this.ready || this.dead || this.out.length === 0) return;
+    const msgs = this.out;
+    this.out = [];
+    this.socket.write(encodeFrames(msgs));
+  }
+
+  private goneError(cause: Error): ActorDiedError {
+    return new ActorDiedError(`Replica ${this.replicaId} is gone: its direct connection broke with requests in flight (${cause.message}).`, {
+      cause,
+      hint: 'The controller replaces it; idempotent HTTP requests are retried once on another replica.',
+      ids: { replicaId: this.replicaId },
+    });
+  }
+
+  private fail(e: unknown): void {
+    if (this.dead) return;
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.dead = err;
+    this.onDead();
+    this.socket.destroy();
+    // Before the WELCOME nothing reached the replica: the caller may send the same requests through the core.
+    const notSent = !this.ready;
+    for (const p of this.pending.values()) p.reject(notSent ? new DirectUnavailableError(`Replica ${this.replicaId} cannot be reached directly: ${err.message}`) : this.goneError(err));
+    this.pending.clear();
+  }
+}
+
+/** The direct connections of this process, by replica. */
+export class DirectClient {
+  private static current: DirectClient | undefined;
+  static get(): DirectClient {
+    return (DirectClient.current ??= new DirectClient());
+  }
+
+  /** Off with RAYTS_SERVE_DIRECT=0: every request takes the core's actor call. */
+  readonly enabled = process.env.RAYTS_SERVE_DIRECT !== '0';
+  private readonly conns = new Map<string, DirectConnection>();
+  /** Replicas whose endpoint could not be reached (another machine, a firewall): not tried again. */
+  private readonly unreachable = new Set<string>();
+
+  /** True when requests to this replica may go direct (same machine, not known unreachable). */
+  usable(replicaId: string, ep: DirectEndpoint | undefined): ep is DirectEndpoint {
+    return this.enabled && ep !== undefined && ep.hostKey === machineKey() && !this.unreachable.has(replicaId);
+  }
+
+  http(replicaId: string, ep: DirectEndpoint, req: HttpRequestData, requestId: string): Promise<DirectReply> {
+    return this.conn(replicaId, ep).request(RequestKind.http, null, requestId, req);
+  }
+
+  call(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string): Promise<DirectReply> {
+    return this.conn(replicaId, ep).request(RequestKind.call, method, requestId, args);
+  }
+
+  private conn(replicaId: string, ep: DirectEndpoint): DirectConnection {
+    let c = this.conns.get(replicaId);
+    if (c && c.usable) return c;
+    const made: DirectConnection = new DirectConnection(ep, replicaId, () => {
+      if (this.conns.get(replicaId) === made) this.conns.delete(replicaId);
+    });
+    c = made;
+    this.conns.set(replicaId, c);
+    return c;
+  }
+
+  /** Called when a connection could not be set up: later requests to this replica use the core. */
+  markUnreachable(replicaId: string): void {
+    this.unreachable.add(replicaId);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The direct path between callers and replicas (internal/direct/) over real loopback sockets, without
+ * a cluster: framing, out-of-order replies, held replies, a wrong secret, a replica that goes away.
+ */
+import { describe, expect, it } from 'vitest';
+import { ActorDiedError } from '@samsara/ray';
+import { DirectServer } from '../dist/internal/direct/direct-server.js';
+import { DirectClient, DirectUnavailableError } from '../dist/internal/direct/direct-client.js';
+import { encodeFrames, FrameReader, isPlainValue } from '../dist/internal/direct/direct-wire.js';
+import { isReplicaGone } from '../dist/internal/router-client.js';
+
+type Target = Parameters<typeof DirectServer.start>[0];
+
+function deferred<T>(): { promise: Promise<T>; resolve(v: T): void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('direct path', () => {
+  it('FrameReader - frames split at every byte boundary decode to the messages sent; isPlainValue accepts plain data only', () => {
+    const msgs = [[2, 1, 0, null, 'r1', { method: 'GET', body: new Uint8Array([1, 2, 3]) }], [3, 7, 0, 'ok'], [3, 8, 1, 42]];
+    const bytes = encodeFrames(msgs);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const got: unknown[] = [];
+      const r = new FrameReader();
+      r.push(bytes.subarray(0, cut), (m) => got.push(m));
+      r.push(bytes.subarray(cut), (m) => got.push(m));
+      expect(got).toEqual(msgs.map((m) => (m.length === 6 ? [...m.slice(0, 5), { method: 'GET', body: Buffer.from([1, 2, 3]) }] : m)));
+    }
+    // A large frame arriving in many small chunks.
+    const big = encodeFrames([[3, 1, 0, Buffer.alloc(1_000_000, 7)], [3, 2, 0, 'after']]);
+    const r = new FrameReader();
+    const got: unknown[][] = [];
+    for (let i = 0; i < big.length; i += 4096) r.push(big.subarray(i, i + 4096), (m) => got.push(m));
+    expect(got.map((m) => m[1])).toEqual([1, 2]);
+    expect((got[0][3] as Buffer).equals(Buffer.alloc(1_000_000, 7))).toBe(true);
+    expect(isPlainValue({ a: [1, 'x', null, true, new Date(0), Buffer.from('b'), { c: undefined }] })).toBe(true);
+    for (const v of [new Map(), new Set(), new (class A {})(), new Float32Array(1), 10n, () => 1, [new Map()], { e: new Error('x') }]) expect(isPlainValue(v)).toBe(false);
+  });
+
+  it('DirectServer/DirectClient - replies come back out of order to their callers; plain values travel, others and thrown errors are held and taken once', async () => {
+    const slow = deferred<unknown>();
+    const target: Target = {
+      http: async (req) => ({ status: 200, headers: [['x-m', req.method]], body: `hi ${req.url}` }),
+      call: async (method, meta, args) => {
+        if (method === 'slow') return slow.promise;
+        if (method === 'map') return new Map([['k', args[0]]]);
+        if (method === 'boom') throw new RangeError(`boom ${meta.requestId}`);
+        return { method, args, requestId: meta.requestId };
+      },
+    };
+    const { server, endpoint } = await DirectServer.start(target, 'rep-a');
+    try {
+      const client = DirectClient.get();
+      expect(client.usable('rep-a', endpoint)).toBe(true);
+      const first = client.call('rep-a', endpoint, 'slow', [], 'q1');
+      const second = await client.call('rep-a', endpoint, 'echo', [1, { b: 'two' }], 'q2');
+      expect(second).toEqual({ held: false, value: { method: 'echo', args: [1, { b: 'two' }], requestId: 'q2' } });
+      slow.resolve('late');
+      expect(await first).toEqual({ held: false, value: 'late' });
+      expect(await client.http('rep-a', endpoint, { method: 'POST', url: 'http://h/x', headers: [], body: null }, 'q3')).toEqual({
+        held: false,
+        value: { status: 200, headers: [['x-m', 'POST']], body: 'hi http://h/x' },
+      });
+
+      const map = await client.call('rep-a', endpoint, 'map', [5], 'q4');
+      expect(map.held).toBe(true);
+      const holdId = (map as { holdId: number }).holdId;
+      expect(server.take(holdId)).toEqual(new Map([['k', 5]]));
+      expect(() => server.take(holdId)).toThrow(/No held reply/);
+
+      const boom = await client.call('rep-a', endpoint, 'boom', [], 'q5');
+      expect(boom.held).toBe(true);
+      expect(() => server.take((boom as { holdId: number }).holdId)).toThrow(new RangeError('boom q5'));
+    } finally {
+      server.close();
+    }
+  });
+
+  it('DirectClient - a wrong secret fails with DirectUnavailableError (nothing ran) and the replica is skipped after markUnreachable', async () => {
+    let ran = 0;
+    const target: Target = { http: async () => ({ status: 200, headers: [], body: '' }), call: async () => ++ran };
+    const { server, endpoint } = await DirectServer.start(target, 'rep-b');
+    try {
+      const client = DirectClient.get();
+      const forged = { ...endpoint, secret: 'not-the-secret' };
+      const e = await client.call('rep-b', forged, 'm', [], 'q1').catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(DirectUnavailableError);
+      expect(ran).toBe(0);
+      client.markUnreachable('rep-b');
+      expect(client.usable('rep-b', endpoint)).toBe(false);
+      expect(client.usable('rep-b2', { ...endpoint, hostKey: 'boot:another-machine' })).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('DirectClient - a replica that goes away with requests in flight fails them with ActorDiedError, which routers treat as a gone replica', async () => {
+    const started = deferred<void>();
+    const target: Target = {
+      http: async () => ({ status: 200, headers: [], body: '' }),
+      call: () => {
+        started.resolve();
+        return new Promise(() => undefined);
+      },
+    };
+    const { server, endpoint } = await DirectServer.start(target, 'rep-c');
+    const inflight = DirectClient.get().call('rep-c', endpoint, 'hang', [], 'q1').catch((x: unknown) => x);
+    await started.promise;
+    server.close();
+    const e = await inflight;
+    expect(e).toBeInstanceOf(ActorDiedError);
+    expect((e as Error).message).toMatch(/Replica rep-c is gone/);
+    expect(isReplicaGone(e)).toBe(true);
+  });
+});
