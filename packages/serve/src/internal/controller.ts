@@ -181,7 +181,33 @@ export class ControllerCore {
 
   private publish(key: string, value: unknown): void {
     this.tables.set(key, { version: ++this.version, value });
-    for (const w of this.waiters) if (key in w.versions) w.wake();
+    let woken = 0;
+    for (const w of this.waiters) {
+      if (!(key in w.versions)) continue;
+      woken++;
+      w.wake();
+    }
+    this.lastWoken.set(key, woken);
+  }
+
+  /** Callers woken by the last change of a table, by key (how many must come back with it). */
+  private readonly lastWoken = new Map<string, number>();
+  private readonly acks = new Set<{ key: string; version: number; left: number; done: () => void }>();
+
+  /**
+   * Resolves once every caller that was listening on `key` when it last changed has come back with the
+   * new version (so proxies and handles route by it), or after `timeoutMs` (a caller that went away).
+   * serve.promote() and serve.rollback() wait for it: when they return, traffic follows them.
+   */
+  private seenByListeners(key: string, timeoutMs = 3_000): Promise<void> {
+    const version = this.tables.get(key)?.version ?? 0;
+    const left = this.lastWoken.get(key) ?? 0;
+    if (left === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const a = { key, version, left, done: () => { clearTimeout(timer); this.acks.delete(a); resolve(); } };
+      const timer = setTimeout(a.done, timeoutMs);
+      this.acks.add(a);
+    });
   }
 
   private current(key: string): { version: number; value: unknown } {
@@ -206,6 +232,7 @@ export class ControllerCore {
       }
       return out;
     };
+    for (const a of this.acks) if ((versions[a.key] ?? 0) >= a.version && --a.left <= 0) a.done();
     const now = changed();
     if (Object.keys(now).length > 0) return now;
     return new Promise((resolve) => {
@@ -475,7 +502,7 @@ export class ControllerCore {
     }
   }
 
-  promote(name: string): void {
+  promote(name: string): Promise<void> {
     const a = this.requireApp(name);
     const next = a.tracks.find((t) => t.role === 'canary' && !t.removing) ?? a.tracks.find((t) => t.role === 'shadow' && !t.removing);
     if (!next) throw new ServeError(`Application ${name} has no canary or shadow to promote.`, { ids: { app: name } });
@@ -483,14 +510,16 @@ export class ControllerCore {
     next.role = 'live';
     next.weight = 1;
     this.publishApp(a);
+    return this.seenByListeners(appKey(name));
   }
 
-  rollback(name: string): void {
+  rollback(name: string): Promise<void> {
     const a = this.requireApp(name);
     const extra = a.tracks.filter((t) => t.role !== 'live' && !t.removing);
     if (extra.length === 0) throw new ServeError(`Application ${name} has no canary or shadow to roll back.`, { ids: { app: name } });
     for (const t of extra) this.removeTrack(t);
     this.publishApp(a);
+    return this.seenByListeners(appKey(name));
   }
 
   private requireApp(name: string): AppState {
@@ -505,9 +534,12 @@ export class ControllerCore {
     a.deleting = true;
     for (const t of a.tracks) this.removeTrack(t);
     this.publishApp(a);
+    // When serve.delete() returns, proxies answer 404 for the app's routes (not 500 from a replica gone).
+    const routesSeen = this.seenByListeners(PROXY_KEY);
     this.reconcile();
     const deadline = Date.now() + timeoutMs;
     while (this.apps.has(name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await routesSeen;
     await this.persist(name);
     return true;
   }
