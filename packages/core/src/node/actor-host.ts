@@ -134,7 +134,13 @@ interface HostedActor {
   releaseCreationArgs?: () => void;
   /** Set while the actor is being stopped, so that concurrent kills share one shutdown. */
   killing?: Promise<void>;
+  /** It took a warm thread whose replacement has not been started yet (see refillAfter). */
+  owesRefill?: boolean;
+  refillTimer?: NodeJS.Timeout;
 }
+
+/** How long after its creation an actor that took a warm thread and got no call yet lets the replacement boot. */
+const REFILL_AFTER_CREATED_MS = 50;
 
 export class ActorHost {
   private readonly actors = new Map<string, HostedActor>();
@@ -275,7 +281,7 @@ export class ActorHost {
       warm.worker.postMessage({ type: 'assign', data: rest } satisfies MainToActor);
       for (const m of a.pending ?? []) warm.worker.postMessage(m);
       a.pending = undefined;
-      queueMicrotask(() => this.refillWarm());
+      a.owesRefill = true;
       return;
     }
     let worker: Worker;
@@ -311,6 +317,20 @@ export class ActorHost {
       this.d.threadExited?.(threadId);
       this.die(a, `its worker exited with code ${code}`);
     });
+  }
+
+  /**
+   * Boots the replacement of the warm thread actor `a` took, once the actor answered its first call, 50 ms
+   * after it was built when no call came, or when it died. A booting thread takes a core for ~100 ms
+   * (loading its modules): started at once, it competed with the very creation and first call it was
+   * meant to make fast. Started after the reply is flushed (setImmediate runs after the node's flush).
+   */
+  private refillAfter(a: HostedActor): void {
+    if (!a.owesRefill) return;
+    a.owesRefill = false;
+    if (a.refillTimer) clearTimeout(a.refillTimer);
+    a.refillTimer = undefined;
+    setImmediate(() => this.refillWarm());
   }
 
   /** The actor's thread has loaded its modules (or ended): let the next queued one boot. */
@@ -392,6 +412,10 @@ export class ActorHost {
         this.booted(a);
         break;
       case 'created':
+        if (a.owesRefill && !a.refillTimer) {
+          a.refillTimer = setTimeout(() => this.refillAfter(a), REFILL_AFTER_CREATED_MS);
+          a.refillTimer.unref();
+        }
         a.state = 'alive';
         a.releaseCreationArgs?.();
         this.d.report({ actorId: a.actorId, state: 'ALIVE', nodeId: this.d.nodeId(), address: this.d.address });
@@ -431,9 +455,8 @@ export class ActorHost {
         if (c.items) {
           // A streaming call's result follows its items.
           void c.items.then(() => this.sendResult(m.taskId, c, m.reply));
-          return;
-        }
-        this.sendResult(m.taskId, c, m.reply);
+        } else this.sendResult(m.taskId, c, m.reply);
+        this.refillAfter(a);
         break;
       }
       case 'shutdown_done':
@@ -480,6 +503,7 @@ export class ActorHost {
     if (a.worker) void a.worker.terminate();
     a.pending = undefined;
     a.data = undefined;
+    this.refillAfter(a);
     this.booted(a);
     this.d.release(a.demand);
     this.d.report({ actorId: a.actorId, state: 'DEAD', nodeId: this.d.nodeId(), reason: why, deathCause: why });
