@@ -1,14 +1,17 @@
 /**
  * The `rayts-edge` launcher (src/cli.ts): the bin starts node in the lean idle shape docs/edge-agent.md
- * ("Memory") describes, with flags this Node accepts, and never with flags that turn off the optimizing
- * compiler the int8 runtime needs.
+ * ("Memory") describes, with flags this Node accepts, and never with flags that keep the optimizing
+ * compiler the int8 runtime needs off: TurboFan is off only until the agent starts its first worker
+ * thread (src/optimizer.ts), which is where tasks and actors — inference — run.
  */
 import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const OPTIMIZER = pathToFileURL(fileURLToPath(new URL('../dist/optimizer.js', import.meta.url))).href;
 
 function shebangFlags(): string[] {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0];
@@ -18,17 +21,43 @@ function shebangFlags(): string[] {
 }
 
 describe('rayts-edge launcher', () => {
-  it('launcher - the shebang starts node with a small young generation and one platform thread, never --lite-mode/--jitless', () => {
+  it('launcher - the shebang starts node with a small young generation, one platform thread and TurboFan off until the first thread, never --lite-mode/--jitless', () => {
     const flags = shebangFlags();
-    expect(flags).toEqual(['--max-semi-space-size=1', '--v8-pool-size=1']);
-    expect(flags.some((f) => /lite-mode|jitless|no-opt/.test(f))).toBe(false);
+    expect(flags).toEqual(['--max-semi-space-size=1', '--v8-pool-size=1', '--no-turbofan']);
+    expect(flags.some((f) => /lite-mode|jitless|no-opt|max-opt/.test(f))).toBe(false);
+  });
+
+  it('launcher - under --no-turbofan, a worker thread started by the agent gets its hot code optimized by TurboFan again', () => {
+    // The hot loop runs in a worker thread, as a task or actor does; --trace-opt prints what TurboFan compiled.
+    const script = (arm: boolean) => `
+      import { Worker } from 'node:worker_threads';
+      import { optimizeFromFirstThread } from ${JSON.stringify(OPTIMIZER)};
+      ${arm ? 'optimizeFromFirstThread();' : ''}
+      const w = new Worker(\`
+        function hotInt8Loop(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * 3; return s; }
+        const a = new Int8Array(4096).fill(1);
+        let s = 0;
+        for (let k = 0; k < 2000; k++) s += hotInt8Loop(a);
+        import('node:worker_threads').then((m) => m.parentPort.postMessage(s));
+      \`, { eval: true });
+      w.once('message', () => w.terminate());
+    `;
+    const run = (arm: boolean) => spawnSync(process.execPath, ['--no-turbofan', '--trace-opt', '--input-type=module', '-e', script(arm)], { encoding: 'utf8' });
+    const optimized = (out: string) => out.split('\n').some((l) => /completed (optimizing|compiling).*hotInt8Loop.*TURBOFAN/.test(l));
+    const armed = run(true);
+    expect(armed.status, armed.stderr).toBe(0);
+    expect(optimized(armed.stdout)).toBe(true);
+    // Control: without the launcher's arming, --no-turbofan keeps it off (so the check above can fail).
+    const off = run(false);
+    expect(off.status, off.stderr).toBe(0);
+    expect(optimized(off.stdout)).toBe(false);
   });
 
   it('launcher - node accepts the flags and the agent runs under them', () => {
     const probe = 'process.stdout.write(JSON.stringify(process.execArgv))';
     const flagged = spawnSync(process.execPath, [...shebangFlags(), '-e', probe], { encoding: 'utf8' });
     expect(flagged.status, flagged.stderr).toBe(0);
-    expect(JSON.parse(flagged.stdout).slice(0, 2)).toEqual(shebangFlags());
+    expect(JSON.parse(flagged.stdout).slice(0, 3)).toEqual(shebangFlags());
     const env = { ...process.env };
     delete env.MSGPACKR_NATIVE_ACCELERATION_DISABLED;
     delete env.RAYTS_EDGE_LEAN;
