@@ -141,6 +141,8 @@ interface HostedActor {
 
 /** How long after its creation an actor that took a warm thread and got no call yet lets the replacement boot. */
 const REFILL_AFTER_CREATED_MS = 50;
+/** How long after an actor's first answer left the replacement of its warm thread starts booting (see refillAfter). */
+const REFILL_AFTER_REPLY_MS = 20;
 
 export class ActorHost {
   private readonly actors = new Map<string, HostedActor>();
@@ -267,7 +269,9 @@ export class ActorHost {
     if (a.state === 'dead' || !a.data) return;
     const data = a.data;
     a.data = undefined;
-    const refused = this.capacity.refusal(this.actors.size);
+    // A warm thread passed this check when it was started (it counted then): taking it starts nothing,
+    // and the check reads /proc (every 16th time all of /proc/self/maps) on the creation's path.
+    const refused = this.warm.length > 0 ? undefined : this.capacity.refusal(this.actors.size);
     if (refused) {
       this.d.log.warn({ actorId: a.actorId, why: refused }, 'actor thread refused');
       this.die(a, `no thread could be started for it on node ${shortId(this.d.nodeId())}: ${refused}`);
@@ -320,17 +324,18 @@ export class ActorHost {
   }
 
   /**
-   * Boots the replacement of the warm thread actor `a` took, once the actor answered its first call, 50 ms
-   * after it was built when no call came, or when it died. A booting thread takes a core for ~100 ms
-   * (loading its modules): started at once, it competed with the very creation and first call it was
-   * meant to make fast. Started after the reply is flushed (setImmediate runs after the node's flush).
+   * Boots the replacement of the warm thread actor `a` took: 20 ms after the actor's first answer left
+   * (`delayMs`), 50 ms after it was built when no call came, or when it died. A booting thread takes a
+   * core for ~100 ms (loading its modules): started at once, it competed with the very creation and
+   * first call it was meant to make fast — on the node's main thread too, which still had to carry the
+   * answer to the caller (in an embedded cluster, the caller's own thread).
    */
-  private refillAfter(a: HostedActor): void {
+  private refillAfter(a: HostedActor, delayMs = 0): void {
     if (!a.owesRefill) return;
     a.owesRefill = false;
     if (a.refillTimer) clearTimeout(a.refillTimer);
     a.refillTimer = undefined;
-    setImmediate(() => this.refillWarm());
+    setTimeout(() => this.refillWarm(), delayMs).unref();
   }
 
   /** The actor's thread has loaded its modules (or ended): let the next queued one boot. */
@@ -456,7 +461,7 @@ export class ActorHost {
           // A streaming call's result follows its items.
           void c.items.then(() => this.sendResult(m.taskId, c, m.reply));
         } else this.sendResult(m.taskId, c, m.reply);
-        this.refillAfter(a);
+        this.refillAfter(a, REFILL_AFTER_REPLY_MS);
         break;
       }
       case 'shutdown_done':
