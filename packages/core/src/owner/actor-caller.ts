@@ -140,6 +140,10 @@ export class ActorCaller implements ActorHooks {
     this.s.objects.createPending(rec.objectId);
     this.r.holdArgs(rec);
     const namespace = opts.namespace ?? this.s.o.namespace ?? '';
+    // An unnamed actor is placed at once, while the head records it (the head takes a node's report that
+    // comes first: ActorDirectory.register). A named one waits for the head: the name may be taken.
+    const early = !opts.name;
+    if (early) this.t.resolveArgs(rec);
     this.s.headCall<rayts.ActorDirectoryReply>('actorCall', {
       op: 'register',
       actor: {
@@ -167,9 +171,11 @@ export class ActorCaller implements ActorHooks {
           this.adoptExisting(ar, existing);
           return;
         }
-        this.t.resolveArgs(rec);
+        if (!early) this.t.resolveArgs(rec);
       },
       (e: Error) => {
+        // Placed early, its creation may be out already: this process stops counting its resources.
+        if (rec.state === 'submitted' && rec.nodeId) this.s.view.removeInflight(rec.nodeId, rec.demand);
         this.actorDied(actorId, e);
         this.t.finish(rec, undefined, e);
       },
