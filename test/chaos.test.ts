@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actor, availableResources, get, init, nodes, remote, shutdown } from '@samsara/ray';
 import { CliCluster, isAlive, until } from './helpers/cli-cluster.js';
+import { SequenceSink } from './helpers/sequence-sink.js';
 
 const TASKS = 2000;
 const CALLS = 300;
@@ -30,20 +31,6 @@ describe('chaos on a 3-node CLI cluster', () => {
 
   it('3 worker SIGKILLs and a head SIGSTOP during 2,000 tasks and an actor sequence: all correct, all CPUs free after', async () => {
     const head = (await nodes()).find((n) => n.isHead)!;
-    const Sink = actor(
-      class Sink {
-        seen = new Set<number>();
-        record(n: number) {
-          this.seen.add(n);
-          return n;
-        }
-        missing(total: number) {
-          const out: number[] = [];
-          for (let i = 0; i < total; i++) if (!this.seen.has(i)) out.push(i);
-          return out;
-        }
-      },
-    );
     const Forwarder = actor(
       class Forwarder {
         async forward(s: Record<string, { remote(n: number): unknown }>, n: number) {
@@ -51,7 +38,7 @@ describe('chaos on a 3-node CLI cluster', () => {
         }
       },
     );
-    const sink = Sink.options({ scheduling: { nodeId: head.nodeId } }).remote();
+    const sink = SequenceSink.options({ scheduling: { nodeId: head.nodeId } }).remote();
     const fwd = Forwarder.options({ maxRestarts: -1, maxTaskRetries: -1 }).remote();
     const work = remote(async (i: number) => {
       await new Promise((r) => setTimeout(r, 60));

@@ -25,6 +25,7 @@ import {
   TaskError,
 } from '@samsara/ray';
 import { CliCluster, until, isAlive } from './helpers/cli-cluster.js';
+import { SequenceSink } from './helpers/sequence-sink.js';
 
 const countingTask = remote(async (dir: string, failures: number) => {
   const fs = (process as unknown as { getBuiltinModule(m: string): typeof import('node:fs') }).getBuiltinModule('node:fs');
@@ -274,22 +275,8 @@ describe('node failures on a CLI cluster', () => {
   }, 180_000);
 
   it('chaos - restartable actors forward sequence numbers to a sink while nodes are killed: every number arrives', async () => {
-    const Sink = actor(
-      class Sink {
-        seen = new Set<number>();
-        record(n: number) {
-          this.seen.add(n);
-          return n;
-        }
-        missing(total: number) {
-          const out: number[] = [];
-          for (let i = 0; i < total; i++) if (!this.seen.has(i)) out.push(i);
-          return out;
-        }
-      },
-    );
     const head = (await nodes()).find((n) => n.isHead)!;
-    const sink = Sink.options({ scheduling: { nodeId: head.nodeId } }).remote();
+    const sink = SequenceSink.options({ scheduling: { nodeId: head.nodeId } }).remote();
     const Forwarder = actor(
       class Forwarder {
         async forward(s: { record(n: number): unknown } & Record<string, { remote(n: number): unknown }>, n: number) {

@@ -9,8 +9,8 @@
 
 const MARKER = Symbol.for('@samsara/ray.error');
 
-/** Stable machine-readable codes. Never renamed once published. */
-export type RayErrorCode =
+/** The core's stable machine-readable codes. Never renamed once published. */
+export type CoreErrorCode =
   | 'RAY_ERROR'
   | 'TASK_ERROR'
   | 'TASK_CANCELLED'
@@ -28,6 +28,13 @@ export type RayErrorCode =
   | 'CONNECTION'
   | 'SERIALIZATION'
   | 'NOT_INITIALIZED';
+
+/**
+ * A RayError's `code`: one of the core's codes, or a code a library or user subclass sets
+ * (`'DATA_READ'`, `'SERVE_BACKPRESSURE'`…). Open on purpose: such codes cross the wire unchanged, with the
+ * class name, so a driver can branch on `err.code` / `err.name` for errors thrown inside tasks.
+ */
+export type RayErrorCode = CoreErrorCode | (string & {});
 
 export interface RayErrorOptions {
   cause?: unknown;
@@ -151,8 +158,12 @@ export interface ErrorWire {
   original?: { name: string; message: string; stack?: string };
   functionName?: string;
   infeasible?: boolean;
+  /** The error's `cause` when it is an Error (a chain at most {@link MAX_CAUSE_DEPTH} deep). */
   cause?: ErrorWire;
 }
+
+/** How deep a `cause` chain travels; deeper causes are dropped (a cycle must not loop forever). */
+export const MAX_CAUSE_DEPTH = 8;
 
 type Ctor = new (message: string, options?: RayErrorOptions) => RayError;
 const BY_CODE: Record<string, Ctor> = {
@@ -174,10 +185,14 @@ const BY_CODE: Record<string, Ctor> = {
   NOT_INITIALIZED: NotInitializedError,
 };
 
-/** Converts any thrown value into its wire form. */
-export function errorToWire(e: unknown): ErrorWire {
+/**
+ * Converts any thrown value into its wire form. A RayError keeps its `code` (a library's own code
+ * included), class name, ids, hint and stack; an Error `cause` travels too, as its own wire form.
+ */
+export function errorToWire(e: unknown, depth = 0): ErrorWire {
+  let w: ErrorWire;
   if (isRayError(e)) {
-    const w: ErrorWire = { code: e.code, name: e.name, message: e.message, stack: e.stack, ids: e.ids };
+    w = { code: String(e.code), name: e.name, message: e.message, stack: e.stack, ids: e.ids };
     if (e instanceof TaskError || e.code === 'TASK_ERROR') {
       const t = e as TaskError;
       w.original = { name: t.originalName, message: t.originalMessage, stack: t.remoteStack };
@@ -186,25 +201,52 @@ export function errorToWire(e: unknown): ErrorWire {
     if (e instanceof SchedulingError) w.infeasible = e.infeasible;
     // The hint is already in the message; keep it separately so the rebuilt error has it too.
     if (e.hint) w.hint = e.hint;
-    return w;
+  } else if (e instanceof Error) {
+    w = { code: 'USER', name: e.name, message: e.message, stack: e.stack };
+  } else {
+    return { code: 'USER', name: 'Error', message: String(e) };
   }
-  if (e instanceof Error) return { code: 'USER', name: e.name, message: e.message, stack: e.stack };
-  return { code: 'USER', name: 'Error', message: String(e) };
+  const cause = (e as Error).cause;
+  if (cause instanceof Error && depth < MAX_CAUSE_DEPTH) w.cause = errorToWire(cause, depth + 1);
+  return w;
 }
 
-/** Rebuilds a typed error from its wire form. Unknown codes become a plain RayError. */
-export function errorFromWire(w: ErrorWire): RayError {
+/** A non-Ray error in a cause chain comes back as a plain Error with its name, message and stack. */
+function plainFromWire(w: ErrorWire, depth: number): Error {
+  const cause = w.cause && depth < MAX_CAUSE_DEPTH ? causeFromWire(w.cause, depth + 1) : undefined;
+  const e = new Error(String(w.message ?? ''), cause !== undefined ? { cause } : undefined);
+  if (w.name && w.name !== 'Error') Object.defineProperty(e, 'name', { value: String(w.name), configurable: true, writable: true });
+  if (w.stack) e.stack = String(w.stack);
+  return e;
+}
+
+function causeFromWire(w: ErrorWire, depth: number): Error {
+  return w.code === 'USER' ? plainFromWire(w, depth) : errorFromWire(w, depth);
+}
+
+/**
+ * Rebuilds a typed error from its wire form: a known code gives its RayError subclass; any other code
+ * (a library's `DATA_READ`, a user's own) gives a RayError that keeps that `code` and the original class
+ * `name`. Message, ids, hint, stack and the `cause` chain are kept.
+ */
+export function errorFromWire(w: ErrorWire, depth = 0): RayError {
+  const cause = w.cause && depth < MAX_CAUSE_DEPTH ? causeFromWire(w.cause, depth + 1) : undefined;
+  const opts: RayErrorOptions = { ids: w.ids, ...(cause !== undefined ? { cause } : {}) };
+  let e: RayError;
   if (w.code === 'TASK_ERROR' && w.original) {
-    return new TaskError(w.functionName ?? 'task', w.original, { ids: w.ids });
+    e = new TaskError(w.functionName ?? 'task', w.original, opts);
+  } else {
+    const Cls = BY_CODE[w.code];
+    // The message already includes the hint; avoid appending it twice.
+    e = Cls === SchedulingError ? new SchedulingError(w.message, { ...opts, infeasible: w.infeasible }) : new (Cls ?? RayError)(w.message, opts);
+    if (!Cls && w.code !== 'USER' && typeof w.code === 'string' && w.code) {
+      // A code the core does not know (a library's or user's subclass): keep it, and the class name.
+      Object.defineProperty(e, 'code', { value: w.code, enumerable: true, configurable: true, writable: false });
+      if (w.name) Object.defineProperty(e, 'name', { value: String(w.name), configurable: true, writable: true });
+    }
   }
-  const Cls = BY_CODE[w.code] ?? RayError;
-  // The message already includes the hint; avoid appending it twice.
-  const e =
-    Cls === SchedulingError
-      ? new SchedulingError(w.message, { ids: w.ids, infeasible: w.infeasible })
-      : new Cls(w.message, { ids: w.ids });
   if (w.hint) Object.defineProperty(e, 'hint', { value: w.hint });
-  if (w.stack) e.stack = w.stack;
+  if (w.stack && !(e instanceof TaskError)) e.stack = w.stack;
   return e;
 }
 

@@ -12,6 +12,7 @@ import {
   SchedulingError,
   toTaskError,
   isRayError,
+  RayError,
   type ObjectId,
 } from '../src/index.js';
 
@@ -60,5 +61,22 @@ describe('codec', () => {
     expect((g as GetTimeoutError).code).toBe('GET_TIMEOUT');
     const s = decodeError(encodeError(new SchedulingError('no node', { infeasible: true })));
     expect((s as SchedulingError).infeasible).toBe(true);
+  });
+  it('errors - an unknown code and class name survive the wire, with a cause chain bounded against cycles', () => {
+    class MyLibError extends RayError {
+      override readonly code = 'MYLIB_BAD';
+    }
+    const root = new MyLibError('bad', { cause: new SyntaxError('at line 3') });
+    const e = decodeError(encodeError(root)) as RayError;
+    expect(e).toBeInstanceOf(RayError);
+    expect(e.code).toBe('MYLIB_BAD');
+    expect(e.name).toBe('MyLibError');
+    expect((e.cause as Error).name).toBe('SyntaxError');
+    const loop = new Error('loop');
+    (loop as { cause?: unknown }).cause = loop;
+    const l = decodeError(encodeError(new RayError('top', { cause: loop })));
+    let depth = 0;
+    for (let c = (l as Error).cause; c; c = (c as Error).cause) depth++;
+    expect(depth).toBe(8);
   });
 });

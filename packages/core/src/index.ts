@@ -32,6 +32,7 @@ export { PlacementGroup } from './api/placement-group-handle.js';
 export { placementGroup, removePlacementGroup, type PlacementGroupOptions } from './api/placement-group.js';
 export { actor, getActor, kill, type ActorClass, type ActorHandle, type ActorMethod, type ActorMethodOptions, type ActorOptions } from './api/actor.js';
 export { ActorPool, type ActorPoolOptions, type ActorPoolGetOptions, type ActorPoolFn } from './api/actor-pool.js';
+export { captureCallable, loadCallable, type CallableRef, type CaptureOptions, type LoadCallableOptions, type ImportRef } from './api/callable-ref.js';
 export { kv, KV_MAX_VALUE_BYTES, type Kv, type KvValue } from './api/kv.js';
 export { startEdgeNode, type EdgeNode, type EdgeNodeOptions } from './edge/edge-node.js';
 export {
@@ -66,6 +67,7 @@ export {
   NotInitializedError,
   isRayError,
   type RayErrorCode,
+  type CoreErrorCode,
   type ResourceMap,
 } from '@samsara/ray-common';
-export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy } from '@samsara/ray-scheduler';
+export type { SchedulingStrategy, LabelSelector, PlacementGroupStrategy, NodeBundle } from '@samsara/ray-scheduler';

@@ -3,7 +3,7 @@
  * (iterBatches, iterRows, take, takeAll, count, schema, materialize, write…) run the plan with the
  * streaming executor. See the package doc (index.ts) for an example.
  */
-import { InvalidArgumentError, get, type ObjectRef } from '@samsara/ray';
+import { InvalidArgumentError, captureCallable, get, type ObjectRef } from '@samsara/ray';
 import { arrow, type BlockRef, type Row, type Table } from './block.js';
 import type { LogicalNode } from './plan/logical-plan.js';
 import type { ShippedFn, Stage } from './plan/stages.js';
@@ -49,7 +49,8 @@ function ship(fn: unknown, where: string): ShippedFn {
   if (/\{\s*\[native code\]\s*\}$/.test(source)) {
     throw new InvalidArgumentError(`${where}: ${fn.name || 'the function'} is native or bound; its source cannot be shipped.`, { hint: 'Pass a plain or arrow function.' });
   }
-  return Object.freeze({ source, name: fn.name || 'anonymous', isClass: /^class[\s{]/.test(source) });
+  // By the core's rules: self-contained, or using bindings its module imports (they travel).
+  return Object.freeze(captureCallable(fn, { what: `${where} ${/^class[\s{]/.test(source) ? 'class' : 'function'}` }));
 }
 
 function checkShippable(v: unknown, what: string): void {
@@ -122,11 +123,11 @@ export class Dataset {
     if (batchFormat !== 'arrow' && batchFormat !== 'rows') throw new InvalidArgumentError(`mapBatches(): batchFormat must be 'arrow' or 'rows', got ${describeValue(batchFormat)}.`);
     if (o.fnArgs !== undefined && !Array.isArray(o.fnArgs)) throw new InvalidArgumentError(`mapBatches(): fnArgs must be an array, got ${describeValue(o.fnArgs)}.`);
     if (o.fnConstructorArgs !== undefined && !Array.isArray(o.fnConstructorArgs)) throw new InvalidArgumentError(`mapBatches(): fnConstructorArgs must be an array, got ${describeValue(o.fnConstructorArgs)}.`);
-    if (o.fnConstructorArgs !== undefined && !shipped.isClass) throw new InvalidArgumentError('mapBatches(): fnConstructorArgs is only for a class.', { hint: 'Use fnArgs to pass arguments to a function.' });
+    if (o.fnConstructorArgs !== undefined && shipped.kind !== 'class') throw new InvalidArgumentError('mapBatches(): fnConstructorArgs is only for a class.', { hint: 'Use fnArgs to pass arguments to a function.' });
     checkShippable(o.fnArgs, 'mapBatches() fnArgs');
     checkShippable(o.fnConstructorArgs, 'mapBatches() fnConstructorArgs');
     const stage: Stage = { kind: 'mapBatches', fn: shipped, batchSize, batchFormat, fnArgs: o.fnArgs ?? [] };
-    return this.withStages([stage], computeOf(o, 'mapBatches()', shipped.isClass ? shipped : undefined, o.fnConstructorArgs));
+    return this.withStages([stage], computeOf(o, 'mapBatches()', shipped.kind === 'class' ? shipped : undefined, o.fnConstructorArgs));
   }
 
   /** Adds (or replaces) column `name` with what `fn(batch)` returns: an Arrow Vector, typed array or array. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * Builds the rayts_shm addon (native/shm.cc -> build/Release/rayts_shm.node) with node-gyp, using the
- * headers of the running Node and downloading nothing. Runs as this package's `install` script, so
+ * headers of the running Node and downloading nothing. The addon uses the V8 API, so a build serves one
+ * Node ABI (`process.versions.modules`: 115 for Node 20, 127 for 22, 137 for 24): a copy is kept in
+ * build/abi-<N>/, which later builds for other versions keep, so one checkout serves several Node
+ * versions (run this script once with each: `/path/to/node packages/object-store/native/build.mjs`). Runs as this package's `install` script, so
  * `npm ci` at the repository root builds it (npm runs the lifecycle scripts of workspace packages; the
  * root `allowScripts` policy is about registry dependencies).
  *
@@ -10,9 +13,9 @@
  * RAYTS_OBJECT_STORE_REQUIRE_ADDON=1 to make a failure fatal (CI), RAYTS_OBJECT_STORE_NO_ADDON=1 to skip.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,5 +61,16 @@ const nodedir = findNodeDir();
 if (!nodedir) give(`no headers for Node ${process.versions.node} on this machine (install the Node headers or nodejs-dev)`);
 
 const args = [nodeGyp, 'rebuild', `--nodedir=${nodedir}`];
+// `node-gyp rebuild` empties build/: keep the builds for other Node versions aside meanwhile.
+const buildDir = join(pkgDir, 'build');
+const kept = mkdtempSync(join(tmpdir(), 'rayts-shm-abi-'));
+const abiDirs = existsSync(buildDir) ? readdirSync(buildDir).filter((d) => /^abi-\d+$/.test(d)) : [];
+for (const d of abiDirs) renameSync(join(buildDir, d), join(kept, d));
 const r = spawnSync(process.execPath, args, { cwd: pkgDir, stdio: 'inherit' });
+mkdirSync(buildDir, { recursive: true });
+for (const d of abiDirs) if (!existsSync(join(buildDir, d))) renameSync(join(kept, d), join(buildDir, d));
+rmSync(kept, { recursive: true, force: true });
 if (r.status !== 0) give(`node-gyp exited with ${r.status ?? r.signal}`);
+const abiDir = join(buildDir, `abi-${process.versions.modules}`);
+mkdirSync(abiDir, { recursive: true });
+copyFileSync(join(buildDir, 'Release', 'rayts_shm.node'), join(abiDir, 'rayts_shm.node'));

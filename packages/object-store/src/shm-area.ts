@@ -5,8 +5,10 @@
  * SharedArrayBuffer; or, without the addon, a plain SharedArrayBuffer), mapping another process's area,
  * and giving the memory back on close. Not responsible for: what lives where inside it (see Allocator).
  *
- * The addon (`native/shm.cc`, built by node-gyp when the package is installed) is loaded from
- * `build/Release/rayts_shm.node` (or `$RAYTS_OBJECT_STORE_ADDON`, e.g. a build for another Node version).
+ * The addon (`native/shm.cc`, built by node-gyp when the package is installed) uses the V8 API, so a build
+ * serves one Node ABI. It is loaded from `build/abi-<process.versions.modules>/rayts_shm.node` (each
+ * build leaves one there, for the Node that ran it), else `build/Release/rayts_shm.node` (the last build),
+ * or `$RAYTS_OBJECT_STORE_ADDON`.
  * `RAYTS_OBJECT_STORE_NO_ADDON=1` ignores it (tests of the fallback).
  */
 import { randomBytes } from 'node:crypto';
@@ -36,9 +38,16 @@ interface NativeShm {
 let nativeCache: NativeShm | null | undefined;
 let nativeLoadError: string | undefined;
 
-/** Absolute path of the compiled addon (it may not exist); `RAYTS_OBJECT_STORE_ADDON` overrides it. */
-export const NATIVE_ADDON_PATH =
-  process.env.RAYTS_OBJECT_STORE_ADDON ?? fileURLToPath(new URL('../build/Release/rayts_shm.node', import.meta.url));
+/**
+ * Absolute path of the compiled addon for this Node (it may not exist): the build for this Node's ABI
+ * when there is one, else the last build; `RAYTS_OBJECT_STORE_ADDON` overrides it.
+ */
+export const NATIVE_ADDON_PATH = process.env.RAYTS_OBJECT_STORE_ADDON ?? defaultAddonPath();
+
+function defaultAddonPath(): string {
+  const forAbi = fileURLToPath(new URL(`../build/abi-${process.versions.modules}/rayts_shm.node`, import.meta.url));
+  return existsSync(forAbi) ? forAbi : fileURLToPath(new URL('../build/Release/rayts_shm.node', import.meta.url));
+}
 
 function loadNative(): NativeShm | null {
   if (nativeCache !== undefined) return nativeCache;
@@ -49,7 +58,11 @@ function loadNative(): NativeShm | null {
   try {
     nativeCache = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeShm;
   } catch (e) {
-    nativeLoadError = (e as Error).message;
+    const msg = (e as Error).message;
+    // Built for another Node: say how to build it for this one.
+    nativeLoadError = /NODE_MODULE_VERSION/.test(msg)
+      ? `${msg} Build it for this Node (ABI ${process.versions.modules}) with \`${process.execPath} ${fileURLToPath(new URL('../native/build.mjs', import.meta.url))}\`; builds for other versions are kept.`
+      : msg;
     nativeCache = null;
   }
   return nativeCache;

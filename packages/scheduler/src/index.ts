@@ -22,5 +22,5 @@ export { spreadPolicy, SpreadState } from './policy/spread-policy.js';
 export { nodeAffinityPolicy } from './policy/node-affinity-policy.js';
 export { parseLabelSelector, matchesLabels } from './policy/label-selector.js';
 export { placeBundles } from './policy/bundle-policy.js';
-export { bundleResources, demandInGroup } from './placement-group-resources.js';
+export { bundleResources, demandInGroup, splitNodeResources, nodeCapacity, type NodeBundle, type NodeResourceView } from './placement-group-resources.js';
 export { LocalTaskScheduler, type LocalTaskSchedulerOptions, type ReleaseOptions, type PendingDemand, type Lease, type EnqueueOptions, type FinishOptions } from './local-task-scheduler.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fits, InvalidArgumentError, subtractResources } from '@samsara/ray-common';
-import { bundleResources, demandInGroup } from '../src/index.js';
+import { bundleResources, demandInGroup, nodeCapacity, splitNodeResources } from '../src/index.js';
 
 describe('placement-group resources', () => {
   it('bundleResources - indexed and wildcard names plus the bundle markers', () => {
@@ -16,7 +16,7 @@ describe('placement-group resources', () => {
   });
 
   it('demandInGroup - a bundle index selects the indexed names', () => {
-    expect(demandInGroup('pg1', 1, { CPU: 1, camera: 1 })).toEqual({ CPU_group_1_pg1: 1, camera_group_1_pg1: 1 });
+    expect(demandInGroup('pg1', 1, { CPU: 1, camera: 1 })).toEqual({ CPU_group_1_pg1: 1, CPU_group_pg1: 1, camera_group_1_pg1: 1, camera_group_pg1: 1 });
   });
 
   it('demandInGroup - -1 or undefined selects any bundle', () => {
@@ -43,5 +43,28 @@ describe('placement-group resources', () => {
     for (const bad of [-2, 1.5, Number.NaN]) expect(() => demandInGroup('pg', bad, { CPU: 1 })).toThrow(InvalidArgumentError);
     expect(() => demandInGroup('pg', -2, {})).toThrow('bundleIndex must be -1 (any bundle) or an integer ≥ 0, got -2.');
     expect(() => bundleResources('pg', -1, {})).toThrow('bundleIndex must be an integer ≥ 0, got -1.');
+  });
+
+  it('demandInGroup - tasks for bundle 0 and for any bundle cannot together exceed the bundle', () => {
+    const committed = bundleResources('pg', 0, { CPU: 1 });
+    const afterIndexed = subtractResources(committed, demandInGroup('pg', 0, { CPU: 1 }));
+    expect(fits(demandInGroup('pg', -1, { CPU: 1 }), afterIndexed)).toBe(false);
+  });
+
+  it('splitNodeResources - capacity with bundles added back, free outside groups, one entry per bundle', () => {
+    const pg = '00aa11bb22cc33dd';
+    const committed = { ...bundleResources(pg, 0, { CPU: 1, camera: 1 }), ...bundleResources(pg, 1, { CPU: 2 }) };
+    // the node offers CPU 4 and camera 1; bundles hold CPU 3 and the camera; one task runs in bundle 1
+    const total = { CPU: 1, memory: 100, ...committed, CPU_group_00aa11bb22cc33dd: 3 };
+    const available = { CPU: 0.5, memory: 100, ...subtractResources({ ...committed, CPU_group_00aa11bb22cc33dd: 3 }, demandInGroup(pg, 1, { CPU: 1 })) };
+    const v = splitNodeResources(total, available);
+    expect(v.resources).toEqual({ CPU: 4, memory: 100, camera: 1 });
+    expect(v.available).toEqual({ CPU: 0.5, memory: 100, camera: 0 });
+    expect(v.bundles).toEqual([
+      { pgId: pg, bundleIndex: 0, resources: { CPU: 1, camera: 1 }, available: { CPU: 1, camera: 1 } },
+      { pgId: pg, bundleIndex: 1, resources: { CPU: 2 }, available: { CPU: 1 } },
+    ]);
+    expect(nodeCapacity(total)).toEqual({ CPU: 4, memory: 100, camera: 1 });
+    expect(splitNodeResources({ CPU: 2, my_group_name: 1 }, { CPU: 2, my_group_name: 1 }).resources).toEqual({ CPU: 2, my_group_name: 1 });
   });
 });

@@ -4,9 +4,9 @@
  * other bound deployments — on the replica they become DeploymentHandles (composition, any depth).
  */
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from '@samsara/ray';
+import { InvalidArgumentError, captureCallable, type CallableRef } from '@samsara/ray';
 import { resolveDeploymentOptions, type DeploymentOptions } from './config.js';
-import { HANDLE_MARKER, type AppSpec, type DeploymentConfig, type DeploymentSpec } from './internal/spec.js';
+import { HANDLE_MARKER, REPLICA_PROVIDED, type AppSpec, type DeploymentConfig, type DeploymentSpec } from './internal/spec.js';
 
 type Ctor = new (...a: never[]) => unknown;
 
@@ -44,8 +44,9 @@ export class Application {
  * Makes a class a Serve deployment.
  * @example
  * const Echo = deployment(class Echo { fetch(req: Request) { return { path: new URL(req.url).pathname }; } }, { numReplicas: 2 });
- * Fails with InvalidArgumentError for a non-class or bad options. The class ships to replicas by the
- * core's rules (self-contained; `batch` is in scope).
+ * Fails with InvalidArgumentError for a non-class or bad options, SerializationError for a class that
+ * closes over module-level values. The class ships to replicas by the core's rules (captureCallable):
+ * self-contained or using bindings its module imports at the top; `batch` is in scope.
  */
 export function deployment<C extends Ctor>(cls: C, options: DeploymentOptions = {}): Deployment<C> {
   if (typeof cls !== 'function' || !/^class[\s{]/.test(Function.prototype.toString.call(cls))) {
@@ -53,11 +54,18 @@ export function deployment<C extends Ctor>(cls: C, options: DeploymentOptions = 
   }
   const where = `deployment(${cls.name || 'anonymous'})`;
   const { name, config } = resolveDeploymentOptions(options, where);
+  // Here the caller's module is on the stack: where the class's imports are looked up (serve.run
+  // captures it again, once init() has set the working directory).
+  captureClass(cls);
   return new Deployment(cls, name ?? (cls.name || 'Deployment'), config, options);
 }
 
 function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? x.toString() : x)) ?? 'undefined';
+}
+
+function captureClass(cls: Ctor): CallableRef {
+  return captureCallable(cls, { what: 'deployment class', provided: REPLICA_PROVIDED, hint: 'Pass those values as arguments of .bind(...)' });
 }
 
 /** Flattens an application tree into the spec the controller deploys. */
@@ -86,11 +94,11 @@ export function buildAppSpec(app: Application, name: string, routePrefix: string
       return v;
     };
     const args = a.args.map((x) => replace(x, 0));
-    const source = Function.prototype.toString.call(a.deployment.cls);
+    const code = captureClass(a.deployment.cls);
     const version =
       a.deployment.config.version ??
-      createHash('sha1').update(source).update('\0').update(stableJson(args)).update('\0').update(stableJson(a.deployment.config)).digest('hex').slice(0, 12);
-    specs.push({ name: depName, className: a.deployment.cls.name || 'Deployment', source, args, config: a.deployment.config, version });
+      createHash('sha1').update(code.source).update('\0').update(stableJson(args)).update('\0').update(stableJson(a.deployment.config)).digest('hex').slice(0, 12);
+    specs.push({ name: depName, className: a.deployment.cls.name || 'Deployment', code, args, config: a.deployment.config, version });
     return depName;
   };
   const ingress = visit(app);

@@ -26,21 +26,34 @@ export function directoryCheckpoint(path: string): DirectoryCheckpoint {
   return { [DIR_MARK]: path };
 }
 
+/** Every file under `root`, by its path relative to `root`. */
+function readTree(root: string): Record<string, Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else files[relative(root, p)] = new Uint8Array(readFileSync(p));
+    }
+  };
+  walk(root);
+  return files;
+}
+
+/** Writes `files` (relative path → bytes) under `root`, making the directories. */
+function writeTree(root: string, files: Readonly<Record<string, Uint8Array>>): void {
+  for (const [rel, bytes] of Object.entries(files)) {
+    const f = join(root, rel);
+    mkdirSync(dirname(f), { recursive: true });
+    writeFileSync(f, bytes);
+  }
+}
+
 /** Turns what a trainable reported into the wire form (reads a directory's files). */
 export function toPayload(value: unknown): CheckpointPayload {
   if (value instanceof Uint8Array) return { kind: 'bytes', bytes: value };
   if (value && typeof value === 'object' && typeof (value as Record<string, unknown>)[DIR_MARK] === 'string') {
-    const root = (value as Record<string, string>)[DIR_MARK];
-    const files: Record<string, Uint8Array> = {};
-    const walk = (d: string): void => {
-      for (const name of readdirSync(d)) {
-        const p = join(d, name);
-        if (statSync(p).isDirectory()) walk(p);
-        else files[relative(root, p)] = new Uint8Array(readFileSync(p));
-      }
-    };
-    walk(root);
-    return { kind: 'directory', files };
+    return { kind: 'directory', files: readTree((value as Record<string, string>)[DIR_MARK]) };
   }
   return { kind: 'json', value };
 }
@@ -52,11 +65,7 @@ export function writePayload(dir: string, p: CheckpointPayload): void {
   else if (p.kind === 'bytes') writeFileSync(join(dir, 'checkpoint.bin'), p.bytes);
   else {
     mkdirSync(join(dir, 'files'), { recursive: true });
-    for (const [rel, bytes] of Object.entries(p.files)) {
-      const f = join(dir, 'files', rel);
-      mkdirSync(dirname(f), { recursive: true });
-      writeFileSync(f, bytes);
-    }
+    writeTree(join(dir, 'files'), p.files);
   }
 }
 
@@ -65,17 +74,7 @@ export function readPayload(dir: string): CheckpointPayload {
   const names = readdirSync(dir);
   if (names.includes('checkpoint.json')) return { kind: 'json', value: JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) };
   if (names.includes('checkpoint.bin')) return { kind: 'bytes', bytes: new Uint8Array(readFileSync(join(dir, 'checkpoint.bin'))) };
-  const files: Record<string, Uint8Array> = {};
-  const root = join(dir, 'files');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else files[relative(root, p)] = new Uint8Array(readFileSync(p));
-    }
-  };
-  walk(root);
-  return { kind: 'directory', files };
+  return { kind: 'directory', files: readTree(join(dir, 'files')) };
 }
 
 /** The value a trainable sees as `ctx.checkpoint` (a directory is written to `tmpDir`). */
@@ -83,10 +82,6 @@ export function fromPayload(p: CheckpointPayload, tmpDir: () => string): unknown
   if (p.kind === 'json') return p.value;
   if (p.kind === 'bytes') return p.bytes;
   const dir = tmpDir();
-  for (const [rel, bytes] of Object.entries(p.files)) {
-    const f = join(dir, rel);
-    mkdirSync(dirname(f), { recursive: true });
-    writeFileSync(f, bytes);
-  }
+  writeTree(dir, p.files);
   return { directory: dir };
 }

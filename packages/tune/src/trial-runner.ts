@@ -9,7 +9,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PlacementGroup, get, remote, runtimeContext, type ActorHandle, type ResourceMap } from '@samsara/ray';
+import { PlacementGroup, get, loadCallable, remote, runtimeContext, type ActorHandle, type CallableRef, type ResourceMap } from '@samsara/ray';
 import { directoryCheckpoint, fromPayload, toPayload, type CheckpointPayload, type DirectoryCheckpoint } from './checkpoint.js';
 import type { TuneCollector } from './collector.js';
 
@@ -77,9 +77,14 @@ class TrialStopSignal extends Error {
 
 const whereAmI = remote(() => runtimeContext().nodeId);
 
-/** Runs `trainable(config, ctx)` for one trial. Called on the worker by the trial's task. */
+type TrainableFn = (config: Record<string, unknown>, ctx: TrialContext) => unknown;
+
+/**
+ * Runs `trainable(config, ctx)` for one trial. Called on the worker by the trial's task, with the
+ * trainable as the Tuner captured it (a CallableRef, rebuilt here with its imports) or a function.
+ */
 export async function runTrial(
-  trainable: (config: Record<string, unknown>, ctx: TrialContext) => unknown,
+  trainable: TrainableFn | CallableRef,
   config: Record<string, unknown>,
   init: TrialInit,
 ): Promise<TrialRunOutcome> {
@@ -159,7 +164,8 @@ export async function runTrial(
   let error: TrialRunOutcome['error'];
   let ended: TrialRunOutcome['ended'] = 'done';
   try {
-    await trainable(config, ctx);
+    const fn = typeof trainable === 'function' ? trainable : await loadCallable<TrainableFn>(trainable);
+    await fn(config, ctx);
   } catch (e) {
     if (e && typeof e === 'object' && (e as Record<symbol, unknown>)[STOP] === true) ended = 'stopped';
     else {

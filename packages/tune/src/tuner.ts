@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import {
   actor,
+  captureCallable,
   get,
   init,
   kill,
@@ -21,6 +22,7 @@ import {
   GetTimeoutError,
   SchedulingError,
   type ActorHandle,
+  type CallableRef,
   type NodeSummary,
   type ObjectRef,
   type PlacementGroup,
@@ -72,7 +74,7 @@ export interface TunerStats {
 /** Runs an experiment. @example see the package docs (docs/tune.md). */
 export class Tuner {
   private readonly opts: ResolvedTunerOptions;
-  private readonly runner: RemoteFunction<[Record<string, unknown>, TrialInit], TrialRunOutcome>;
+  private readonly trainable: Trainable;
   private readonly restored?: ExperimentState;
   /** Filled during fit(). */
   readonly stats: TunerStats = { results: 0, stopToFreeMs: [] };
@@ -85,7 +87,14 @@ export class Tuner {
     if (typeof trainable !== 'function') throw new TuneConfigError(`Tuner takes a trainable function (config, ctx) => ..., got ${typeof trainable}.`);
     this.opts = resolveTunerOptions(options);
     parseSearchSpace(this.opts.paramSpace);
-    this.runner = makeRunner(trainable as Trainable);
+    this.trainable = trainable as Trainable;
+    // Captured here, where the caller's stack holds the module that defines it (imports are looked up
+    // there); fit() captures again once init() has set the working directory, and reports a refusal.
+    try {
+      captureCallable(trainable, CAPTURE);
+    } catch {
+      /* reported by fit() */
+    }
     this.restored = restored;
   }
 
@@ -120,20 +129,33 @@ export class Tuner {
     } catch {
       await init();
     }
-    return new Experiment(this.opts, this.runner, this.restored, this.stats).run();
+    return new Experiment(this.opts, makeRunner(this.trainable), this.restored, this.stats).run();
   }
 }
 
 const SELF_PACKAGE = '@samsara/ray-tune';
 
-/** Wraps the user's trainable in a self-contained task that imports this package on the worker. */
+/** How the trainable is named in errors, and what to do with module-level values. */
+const CAPTURE = { what: 'trainable', hint: "Pass those values in the trainable's config (paramSpace)" };
+
+/**
+ * Wraps the user's trainable in a self-contained task that imports this package on the worker, where
+ * runTrial rebuilds the trainable from its CallableRef (source + the imports it uses).
+ */
 function makeRunner(trainable: Trainable): RemoteFunction<[Record<string, unknown>, TrialInit], TrialRunOutcome> {
   const src = Function.prototype.toString.call(trainable);
   if (/\{\s*\[native code\]\s*\}$/.test(src)) throw new TuneConfigError('The trainable is a native or bound function, whose source cannot be shipped.', { hint: 'Pass a plain (async) function (config, ctx) => ...' });
-  const expr = /^(async\s+)?(function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(src) ? `(${src})` : `({${src}})[${JSON.stringify(trainable.name)}]`;
+  let code: CallableRef;
+  try {
+    code = captureCallable(trainable, CAPTURE);
+  } catch (e) {
+    const { message, hint } = e as { message: string; hint?: string };
+    const what = hint && message.endsWith(` ${hint}`) ? message.slice(0, -hint.length - 1) : message;
+    throw new TuneConfigError(`The trainable cannot run on the cluster: ${what}`, { cause: e, hint });
+  }
   const name = (trainable.name || 'trainable').replace(/[^\w$]/g, '_');
   // the wrapper runs on a worker, where it loads this package by name (not an import of this module graph)
-  const wrapper = `async function ${name}(config, init) {\n  const tuneTrainable = ${expr};\n  const tuneLib = await import(${JSON.stringify(SELF_PACKAGE)});\n  return tuneLib.runTrial(tuneTrainable, config, init);\n}`;
+  const wrapper = `async function ${name}(config, init) {\n  const tuneLib = await import(${JSON.stringify(SELF_PACKAGE)});\n  return tuneLib.runTrial(${JSON.stringify(code)}, config, init);\n}`;
   let fn: (...a: unknown[]) => unknown;
   try {
     fn = new Function(`return (${wrapper});`)() as (...a: unknown[]) => unknown;
@@ -143,23 +165,9 @@ function makeRunner(trainable: Trainable): RemoteFunction<[Record<string, unknow
   return remote(fn as (config: Record<string, unknown>, init: TrialInit) => Promise<TrialRunOutcome>);
 }
 
-/**
- * A node's total resources as they were before placement groups converted some of them into group
- * resources (`CPU_group_<pg>`…, which `nodes()` lists instead of the amounts they took).
- */
-function capacityOf(node: NodeSummary): ResourceMap {
-  const cap: ResourceMap = {};
-  for (const [k, v] of Object.entries(node.resources)) {
-    const m = /^(.+)_group_([0-9a-f]+)$/.exec(k);
-    if (m && m[1] === 'bundle') continue;
-    if (m) cap[m[1]] = (cap[m[1]] ?? 0) + v;
-    else if (!/_group_\d+_[0-9a-f]+$/.test(k)) cap[k] = (cap[k] ?? 0) + v;
-  }
-  return cap;
-}
-
+/** True when the node's capacity (`nodes()` reports it with placement-group reservations included) holds the bundle. */
 function fits(node: NodeSummary, bundle: Readonly<ResourceMap>): boolean {
-  const cap = capacityOf(node);
+  const cap = node.resources;
   return Object.entries(bundle).every(([k, v]) => (cap[k] ?? 0) >= v);
 }
 
@@ -259,7 +267,7 @@ class Experiment {
     if (this.fatal) {
       throw new TuneConfigError(`The trainable cannot run on the cluster: ${this.fatal.message}`, {
         cause: this.fatal,
-        hint: 'A trainable must be self-contained: import what it needs inside its body (await import(...)) and take values from config.',
+        hint: "The trainable's top-level imports travel with it (docs/tune.md); other module-level values go in its config.",
       });
     }
     return new ResultGrid(this.root, this.state(true));
@@ -315,7 +323,7 @@ class Experiment {
     const total: ResourceMap = {};
     for (const n of this.nodeInfo.values()) {
       if (!n.alive) continue;
-      for (const [k, v] of Object.entries(capacityOf(n))) total[k] = (total[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(n.resources)) total[k] = (total[k] ?? 0) + v;
     }
     const need: ResourceMap = {};
     for (const b of this.o.resourcesPerTrial) for (const [k, v] of Object.entries(b)) need[k] = (need[k] ?? 0) + v;
@@ -456,7 +464,7 @@ class Experiment {
   }
 
   private schedulingError(t: TrialRecord, { index, bundle }: { index: number; bundle: Readonly<ResourceMap> }): SchedulingError {
-    const have = [...this.nodeInfo.values()].filter((n) => n.alive).map((n) => `${n.labels.device ?? n.nodeId.slice(0, 8)} ${JSON.stringify(capacityOf(n))}`);
+    const have = [...this.nodeInfo.values()].filter((n) => n.alive).map((n) => `${n.labels.device ?? n.nodeId.slice(0, 8)} ${JSON.stringify(n.resources)}`);
     return new SchedulingError(
       `Trial ${t.trialId} needs resourcesPerTrial[${index}] = ${JSON.stringify(bundle)}, which no alive node offers (nodes: ${have.join('; ') || 'none'}).`,
       {

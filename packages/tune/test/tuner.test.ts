@@ -215,7 +215,7 @@ describe('Tuner on an embedded cluster', { timeout: 180_000 }, () => {
     expect(() => Tuner.restore(join(storage, 'missing'), linear)).toThrow(TuneRestoreError);
     const k = 3;
     await expect(new Tuner(async (_c: unknown, ctx: { report: (m: Record<string, unknown>) => Promise<void> }) => ctx.report({ k }), { runConfig: { storagePath: storage, name: 'closure', verbose: 0 } }).fit()).rejects.toThrow(
-      /The trainable cannot run on the cluster: Cannot ship remote function .*closes over outer variable `k`/,
+      /The trainable cannot run on the cluster: Cannot ship trainable .*closes over outer variable `k`/,
     );
   });
 

@@ -152,7 +152,16 @@ export async function getActor<T = Record<string, AnyFn>>(name: string, opts: { 
   return makeActorHandle<T>(found.actorId, found.className, found.generatorMethods ?? []);
 }
 
-/** Ends an actor now. Later calls reject with ActorDiedError. Its restarts (if any) are not used. */
+/**
+ * Ends an actor now (its thread is stopped; calls in flight fail).
+ *
+ * - `noRestart: true` (default): it is dead for good; later calls reject with ActorDiedError and its
+ *   restarts (if any) are not used.
+ * - `noRestart: false`: as in Ray, the kill counts as a failure: an actor with restarts left
+ *   (`maxRestarts` -1 or > 0) is created again by its creator (one restart spent) and answers later
+ *   calls with its state reset; without restarts left it is dead as above. Resolves once the old instance
+ *   is gone (the new one may still be starting; calls made meanwhile wait for it).
+ */
 export async function kill(handle: ActorHandle<unknown>, opts: { noRestart?: boolean } = {}): Promise<void> {
   checkKnownKeys(opts, ['noRestart'], 'kill()');
   const h = handleData(handle, 'kill()');

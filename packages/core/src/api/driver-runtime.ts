@@ -75,8 +75,8 @@ export class DriverRuntime implements Runtime {
     return { taskId: stream.taskId, ownerAddress: this.worker.address, stream };
   }
 
-  killActor(actorId: string): Promise<void> {
-    return this.worker.killActor(actorId);
+  killActor(actorId: string, noRestart: boolean): Promise<void> {
+    return this.worker.killActor(actorId, noRestart);
   }
 
   getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string; generatorMethods?: readonly string[] } | undefined> {

@@ -31,6 +31,7 @@ import { packWorkingDir } from '../runtime-env/working-dir.js';
 import { DriverRuntime } from './driver-runtime.js';
 import { currentRuntime, setRuntime } from '../runtime/runtime.js';
 import { checkKnownKeys } from './options.js';
+import { setDriverCodeScope } from './callable-ref.js';
 import { configureTls, loadTls, servingTls, tlsOptionsFromEnv, type TlsOptions } from '../rpc/tls.js';
 
 export interface RuntimeEnv {
@@ -229,6 +230,7 @@ async function connectDriver(
   });
   proc.router.owners.add(worker);
   await worker.view.ready();
+  setDriverCodeScope({ workingDir: pkg?.sourceDir, entryScript });
   return worker;
 }
 
@@ -237,5 +239,6 @@ export async function shutdown(): Promise<void> {
   const rt = currentRuntime();
   if (!rt || rt.kind !== 'driver') return;
   setRuntime(undefined);
+  setDriverCodeScope(undefined);
   await rt.shutdown();
 }

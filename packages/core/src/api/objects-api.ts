@@ -119,13 +119,16 @@ export function nodes(): Promise<NodeSummary[]> {
   return requireRuntime('nodes()').nodes();
 }
 
-/** Total resources of alive nodes, summed. */
+/** Capacity of alive nodes, summed (placement-group reservations included, never listed apart). */
 export async function clusterResources(): Promise<ResourceMap> {
   const ns = await nodes();
   return ns.filter((n) => n.alive).reduce<ResourceMap>((acc, n) => addResources(acc, n.resources), {});
 }
 
-/** Resources not in use on alive nodes, summed (as of the nodes' last reports). */
+/**
+ * Resources free for new work on alive nodes, summed (as of the nodes' last reports). What placement-group
+ * bundles reserve is not available here; what is free inside them is in `nodes()[i].bundles`.
+ */
 export async function availableResources(): Promise<ResourceMap> {
   const ns = await nodes();
   return ns.filter((n) => n.alive).reduce<ResourceMap>((acc, n) => addResources(acc, n.available), {});

@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, RayError, formatResources, shortId } from '@samsara/ray-common';
 import type { rayts } from '@samsara/ray-proto';
+import type { NodeBundle } from '@samsara/ray-scheduler';
 import { HeadClient, CHANNEL_OPTIONS } from '../rpc/services.js';
 import { callUnary } from '../rpc/auth.js';
 import { liveSession, resolveTokenSource, sessionsWithHead } from '../session.js';
@@ -56,12 +57,23 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
-function usage(total: Record<string, number>, available: Record<string, number>): string {
+function usage(total: Readonly<Record<string, number>>, available: Readonly<Record<string, number>>): string {
   return Object.keys(total)
-    .filter((k) => !k.includes('_group_'))
     .sort((a, b) => (a === 'CPU' ? -1 : b === 'CPU' ? 1 : a.localeCompare(b)))
     .map((k) => `${k} ${+(total[k] - (available[k] ?? 0)).toFixed(4)}/${total[k]}`)
     .join(', ');
+}
+
+/** What a node's placement-group bundles reserve, and use of it: " (in groups: CPU 1/2)" or "". */
+function groupUsage(bundles: readonly NodeBundle[]): string {
+  if (!bundles.length) return '';
+  const total: Record<string, number> = {};
+  const free: Record<string, number> = {};
+  for (const b of bundles) {
+    for (const [k, v] of Object.entries(b.resources)) total[k] = (total[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(b.available)) free[k] = (free[k] ?? 0) + v;
+  }
+  return ` (in ${bundles.length} bundle${bundles.length > 1 ? 's' : ''}: ${usage(total, free)})`;
 }
 
 interface View {
@@ -124,13 +136,16 @@ export async function status(argv: string[]): Promise<number> {
   const alive = view.nodes.filter((n) => n.alive);
   const out: string[] = [`rayts cluster at ${address} (${view.sessionName})`, '', `Nodes: ${alive.length} alive, ${view.nodes.length - alive.length} dead`];
   const rows = [['NODE', 'KIND', 'ADDRESS', 'STATE', 'RESOURCES (used/total)', 'QUEUED', 'RUNNING', 'STORE', 'LOAD', 'MEM', 'TEMP', 'LABELS']];
+  // Capacity as nodes offer it; bundles' reservations count as used and are detailed in parentheses.
+  const summaries = new Map(nodeSummaries(view).map((s) => [s.nodeId, s]));
   for (const n of view.nodes) {
+    const s = summaries.get(n.nodeId)!;
     rows.push([
       shortId(n.nodeId),
       n.kind || 'worker',
       n.address,
       n.alive ? 'ALIVE' : `DEAD (${n.deathReason})`,
-      n.alive ? usage(n.total, n.available) : '-',
+      n.alive ? usage(s.resources, s.available) + groupUsage(s.bundles) : '-',
       String(n.queuedTasks ?? 0),
       String(n.runningTasks ?? 0),
       n.store ? `${gib(n.store.usedBytes ?? 0)}/${gib(n.store.capacityBytes ?? 0)}, ${n.store.numObjects ?? 0} obj${n.store.spilledBytes ? `, ${gib(n.store.spilledBytes)} spilled` : ''}` : '-',
@@ -142,10 +157,11 @@ export async function status(argv: string[]): Promise<number> {
   const totals: Record<string, number> = {};
   const avail: Record<string, number> = {};
   for (const n of alive) {
-    for (const [k, v] of Object.entries(n.total)) totals[k] = (totals[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(n.available)) avail[k] = (avail[k] ?? 0) + v;
+    const s = summaries.get(n.nodeId)!;
+    for (const [k, v] of Object.entries(s.resources)) totals[k] = (totals[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.available)) avail[k] = (avail[k] ?? 0) + v;
   }
-  out.push('', `Resources (used/total): ${usage(totals, avail) || 'none'}`);
+  out.push('', `Resources (used/total): ${usage(totals, avail) || 'none'}${groupUsage(alive.flatMap((n) => summaries.get(n.nodeId)!.bundles))}`);
   const st = alive.reduce((a, n) => ({ used: a.used + (n.store?.usedBytes ?? 0), cap: a.cap + (n.store?.capacityBytes ?? 0), spilled: a.spilled + (n.store?.spilledBytes ?? 0), objs: a.objs + (n.store?.numObjects ?? 0) }), { used: 0, cap: 0, spilled: 0, objs: 0 });
   out.push(`Object store: ${gib(st.used)} used of ${gib(st.cap)}, ${gib(st.spilled)} spilled, ${st.objs} objects`);
   if (view.actors?.length) {

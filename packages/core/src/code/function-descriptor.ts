@@ -94,6 +94,7 @@ const ownDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 const FRAME = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/;
 const JS_FILE = /\.(c|m)?js$/;
+const TS_FILE = /\.(c|m)?tsx?$/;
 
 /** Text of files looked at for callable sources (a few modules define most callables). */
 const fileTexts = new Map<string, string | undefined>();
@@ -113,11 +114,12 @@ function fileText(file: string): string | undefined {
 
 /**
  * The frames outside rayts that lead to a remote()/actor() call: the first is the calling module, and
- * the defining module is the first whose text contains the source (a library that calls remote() on a
- * function its user wrote is not where that function's imports are). A TypeScript file cannot be
- * checked (it runs transpiled) and counts as a match.
+ * the defining module is the first JavaScript module on the stack whose text contains the source (a
+ * library that calls remote() on a function its user wrote is not where that function's imports are);
+ * else a JavaScript module the stack's modules import by path whose text contains it (importedDefiner);
+ * else the first TypeScript module (it runs transpiled, so it cannot be checked and counts as a match).
  */
-function callerLocation(source: string): { file?: string; at?: string; callerFile?: string } {
+function callerLocation(source: string): { file?: string; at?: string; callerFile?: string; matched: boolean } {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 40; // a user's frame may sit below a library's few
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
@@ -131,14 +133,56 @@ function callerLocation(source: string): { file?: string; at?: string; callerFil
     if (file.startsWith(ownDir + sep) && !file.startsWith(`${ownDir}${sep}test${sep}`)) continue;
     frames.push({ file, at: `${file}:${m[2]}` });
   }
-  if (frames.length === 0) return {};
+  if (frames.length === 0) return { matched: false };
   const callerFile = frames[0].file;
-  const defining = frames.find((f) => !JS_FILE.test(f.file) || fileText(f.file)?.includes(source)) ?? frames[0];
-  return { file: defining.file, at: defining.at, callerFile };
+  const found =
+    frames.find((f) => JS_FILE.test(f.file) && fileText(f.file)?.includes(source)) ??
+    importedDefiner(frames, source) ??
+    frames.find((f) => TS_FILE.test(f.file));
+  const defining = found ?? frames[0];
+  return { file: defining.file, at: defining.at, callerFile, matched: !!found };
+}
+
+/** How many modules importedDefiner reads at most. */
+const IMPORT_SEARCH_LIMIT = 40;
+
+/**
+ * The module that defines a callable whose source is in no file on the stack: one the stack's modules
+ * import by path, directly or not (`import { prep } from './pipeline.mjs'; ds.map(prep)`). Searched
+ * from the outermost frame (the user's script) inwards, breadth first, outside node_modules.
+ */
+function importedDefiner(frames: readonly { file: string }[], source: string): { file: string; at: string } | undefined {
+  const seen = new Set<string>();
+  const queue = [...new Set(frames.map((f) => f.file).reverse())];
+  while (queue.length && seen.size < IMPORT_SEARCH_LIMIT) {
+    const file = queue.shift()!;
+    if (seen.has(file) || file.includes(`${sep}node_modules${sep}`)) continue;
+    seen.add(file);
+    if (JS_FILE.test(file) && !frames.some((f) => f.file === file) && fileText(file)?.includes(source)) return { file, at: file };
+    for (const [local, b] of moduleImports(file)) {
+      const r = importRefOf(local, b, file, undefined);
+      if (r.kind === 'file' && !seen.has(r.module)) queue.push(r.module);
+    }
+  }
+  return undefined;
+}
+
+/** How {@link describeCallable} looks at its caller. */
+export interface DescribeOptions {
+  /**
+   * Count the call in the calling module's registry (remote()/actor(): module shipping, case 3 below).
+   * Default true.
+   */
+  readonly register?: boolean;
+  /**
+   * Only a module whose text contains the source defines it (a library capturing a user callable):
+   * when no frame matches, `definedIn` stays unset and no module's imports are used. Default false.
+   */
+  readonly sourceMustMatch?: boolean;
 }
 
 /** Records what is needed to ship `fn` (called from remote()/actor()). */
-export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo {
+export function describeCallable(fn: unknown, kind: CallableKind, opts: DescribeOptions = {}): CallableInfo {
   const source = Function.prototype.toString.call(fn);
   const name = (fn as { name?: string }).name || 'anonymous';
   let freeVars: string[] = [];
@@ -154,10 +198,10 @@ export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo 
       parseError = `its source could not be parsed (${(e as Error).message})`;
     }
   }
-  const { file, at, callerFile } = callerLocation(source);
+  const { file, at, callerFile, matched } = callerLocation(source);
   // The registry (module shipping, case 3) indexes remote()/actor() calls by the calling module.
   let moduleIndex = -1;
-  if (callerFile) {
+  if (callerFile && opts.register !== false) {
     const reg = callableRegistry();
     const list = reg.get(callerFile) ?? [];
     moduleIndex = list.length;
@@ -176,7 +220,7 @@ export function describeCallable(fn: unknown, kind: CallableKind): CallableInfo 
     apiAliases,
     globalsUsed,
     parseError,
-    definedIn: file,
+    definedIn: opts.sourceMustMatch && !matched ? undefined : file,
     definedAt: at,
     calledIn: callerFile,
     moduleIndex,
@@ -219,8 +263,28 @@ export function shipCallable(info: CallableInfo, workingDir: string | undefined,
   return out;
 }
 
-function decideShipping(info: CallableInfo, workingDir: string | undefined, entryScript: string | undefined): ShippedCallable {
-  const what = info.kind === 'class' ? `actor class ${info.name}` : `remote function ${info.name}`;
+/** How a library's callable is shipped (api/callable-ref.ts): always by source, named as the library says. */
+export interface ShipOptions {
+  /** What the callable is, for errors ("mapBatches() function"); default "remote function" / "actor class". */
+  readonly what?: string;
+  /** Free names the loader binds itself (loadCallable's `bindings`): not refused. */
+  readonly provided?: readonly string[];
+  /** What to do instead, replacing the first sentence of the hint when outer variables are refused. */
+  readonly hint?: string;
+  /** Never ship by module reference (case 3): a library loads its callables from source. */
+  readonly bySourceOnly?: boolean;
+}
+
+/**
+ * shipCallable for a callable a library ships itself: by source with its imports (cases 1 and 2), or
+ * a SerializationError naming it and what it closes over. Not cached (a library calls it once per use).
+ */
+export function shipBySource(info: CallableInfo, workingDir: string | undefined, entryScript: string | undefined, opts: ShipOptions): ShippedCallable {
+  return decideShipping(info, workingDir, entryScript, { ...opts, bySourceOnly: true });
+}
+
+function decideShipping(info: CallableInfo, workingDir: string | undefined, entryScript: string | undefined, opts: ShipOptions = {}): ShippedCallable {
+  const what = `${opts.what ?? (info.kind === 'class' ? 'actor class' : 'remote function')} ${info.name}`;
   const where = info.definedAt ? ` (defined at ${info.definedAt})` : '';
   const bySource = (imports: ImportRef[]): ShippedCallable => ({
     functionId: imports.length ? idWithImports(info.sourceId, imports) : info.sourceId,
@@ -246,9 +310,10 @@ function decideShipping(info: CallableInfo, workingDir: string | undefined, entr
       rest = info.freeVars.filter((n) => !table.has(n));
     }
   }
+  if (opts.provided?.length) rest = rest.filter((n) => !opts.provided!.includes(n));
   if (!info.parseError && rest.length === 0) return bySource(imports);
   const modFile = info.calledIn;
-  const inDir = workingDir && modFile && info.moduleIndex >= 0 && isInside(workingDir, modFile) && modFile !== entryScript;
+  const inDir = !opts.bySourceOnly && workingDir && modFile && info.moduleIndex >= 0 && isInside(workingDir, modFile) && modFile !== entryScript;
   if (inDir && !info.parseError) {
     const rel = relative(workingDir!, modFile!);
     return {
@@ -265,13 +330,13 @@ function decideShipping(info: CallableInfo, workingDir: string | undefined, entr
   const reason = info.parseError
     ? info.parseError
     : `it closes over outer variable${rest.length > 1 ? 's' : ''} ${rest.map((v) => `\`${v}\``).join(', ')}, which do${rest.length > 1 ? '' : 'es'} not exist on other workers (imported bindings travel; other module-level variables do not)`;
-  const hint = info.parseError
-    ? 'Ship plain functions, arrow functions or classes.'
-    : info.definedIn && info.definedIn === entryScript
-      ? 'Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs), or export them from a module of the working directory and import them.'
-      : workingDir
-        ? `Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs), or define the function at the top level of a module inside ${workingDir}.`
-        : 'Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs), or define the function in a module of your project and call init({ runtimeEnv: { workingDir: <project dir> } }) so that modules ship with their imports.';
+  const args = 'Pass those values as arguments (a library function takes them as fnArgs / fnConstructorArgs)';
+  let hint: string;
+  if (info.parseError) hint = 'Ship plain functions, arrow functions or classes.';
+  else if (opts.hint) hint = `${opts.hint}, or export them from a module and import them (imported bindings travel).`;
+  else if (opts.bySourceOnly || (info.definedIn && info.definedIn === entryScript)) hint = `${args}, or export them from a module of the working directory and import them.`;
+  else if (workingDir) hint = `${args}, or define the function at the top level of a module inside ${workingDir}.`;
+  else hint = `${args}, or define the function in a module of your project and call init({ runtimeEnv: { workingDir: <project dir> } }) so that modules ship with their imports.`;
   throw new SerializationError(`Cannot ship ${what}${where}: ${reason}.`, { hint, ids: { function: info.name } });
 }
 

@@ -3,6 +3,7 @@
  * events, actor directory, placement groups, jobs, KV). Plain objects with stable field names: the
  * browser client and scripts read them. Bounded: lists are capped, log reads are chunked.
  */
+import { splitNodeResources } from '@samsara/ray-scheduler';
 import type { HeadServer } from '../head/head-server.js';
 import type { NodeRecord } from '../head/node-table.js';
 import { readSections, type SectionView } from './library-sections.js';
@@ -15,15 +16,10 @@ function used(total: Record<string, number>, available: Record<string, number>):
   return out;
 }
 
-/** Resources a user asked for, without the placement-group bundle keys the runtime adds. */
-function userResources(m: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m)) if (!k.includes('_group_')) out[k] = v;
-  return out;
-}
-
 function nodeView(n: NodeRecord, now: number) {
   const t = n.telemetry;
+  // Capacity as the node offers it; `used` counts what bundles reserve; the bundles are listed apart.
+  const r = splitNodeResources(n.total, n.available);
   return {
     nodeId: n.nodeId,
     kind: n.kind || (n.isHead ? 'head' : 'worker'),
@@ -34,8 +30,9 @@ function nodeView(n: NodeRecord, now: number) {
     state: n.alive ? 'ALIVE' : 'DEAD',
     deathReason: n.deathReason,
     labels: n.labels,
-    total: userResources(n.total),
-    used: userResources(used(n.total, n.available)),
+    total: r.resources,
+    used: used(r.resources, r.available),
+    bundles: r.bundles.map((b) => ({ pgId: b.pgId, bundleIndex: b.bundleIndex, resources: b.resources, used: used(b.resources, b.available) })),
     queuedTasks: n.queuedTasks,
     runningTasks: n.runningTasks,
     heartbeatAgoMs: Math.max(0, now - n.lastHeartbeatMs),

@@ -23,6 +23,8 @@ export class ActorDirectory {
   private readonly actors = new Map<string, ActorRecord>();
   private readonly names = new Map<string, string>();
   private readonly waiters = new Map<string, (() => void)[]>();
+  /** Waiting for an ALIVE actor to leave ALIVE (a kill that lets it restart waits for its node's report). */
+  private readonly leaveWaiters = new Map<string, (() => void)[]>();
   /** Handles created with getIfExists that found an existing actor: their id → the real one. */
   private readonly aliases = new Map<string, string>();
 
@@ -83,7 +85,7 @@ export class ActorDirectory {
     const rec = this.actors.get(a.actorId ?? '');
     if (!rec) return a.actorId ? this.register(a) : undefined;
     if (rec.state === 'DEAD') return rec;
-    if (a.state === 'DEAD' && (rec.maxRestarts ?? 0) !== 0 && ((rec.maxRestarts ?? 0) < 0 || (rec.numRestarts ?? 0) < (rec.maxRestarts ?? 0))) {
+    if (a.state === 'DEAD' && this.mayRestart(rec)) {
       // Its creator restarts it (see CoreWorker.actorLost).
       a = { ...a, state: 'RESTARTING' };
     }
@@ -96,6 +98,36 @@ export class ActorDirectory {
     this.settle(rec);
     this.hooks.changed([rec.actorId]);
     return rec;
+  }
+
+  /** True while the actor has restarts left (`maxRestarts` -1, or more than it has used). */
+  private mayRestart(rec: ActorRecord): boolean {
+    const max = rec.maxRestarts ?? 0;
+    return max < 0 || (rec.numRestarts ?? 0) < max;
+  }
+
+  /**
+   * `kill(handle, { noRestart: false })`: an ALIVE actor with restarts left is stopped on its node as if
+   * it had failed; its node's DEAD report turns it RESTARTING and its creator starts it again. Resolves
+   * once the node reported the old instance gone (at most `timeoutMs`; then it is killed for good). An
+   * actor without restarts left, or not ALIVE, is killed for good as by {@link kill}.
+   */
+  async killForRestart(actorId: string, reason: string, timeoutMs = 10_000): Promise<ActorRecord | undefined> {
+    const rec = this.get(actorId);
+    if (!rec || rec.state !== 'ALIVE' || !rec.nodeId || !this.mayRestart(rec)) return this.kill(actorId, reason, false);
+    const left = new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      const list = this.leaveWaiters.get(rec.actorId) ?? [];
+      list.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+      this.leaveWaiters.set(rec.actorId, list);
+    });
+    this.hooks.killOnNode(rec.nodeId, rec.actorId, reason, false);
+    this.log.info({ actorId: rec.actorId, reason }, 'actor killed; it may restart');
+    if (!(await left)) return this.kill(rec.actorId, `${reason}; its node did not report it stopped within ${timeoutMs} ms`, false);
+    return this.get(rec.actorId);
   }
 
   kill(actorId: string, reason: string, graceful = false): ActorRecord | undefined {
@@ -164,6 +196,11 @@ export class ActorDirectory {
   }
 
   private settle(rec: ActorRecord): void {
+    if (rec.state !== 'ALIVE') {
+      const left = this.leaveWaiters.get(rec.actorId);
+      this.leaveWaiters.delete(rec.actorId);
+      for (const f of left ?? []) f();
+    }
     if (rec.state === 'PENDING' || rec.state === 'RESTARTING') return;
     const w = this.waiters.get(rec.actorId);
     if (!w) return;

@@ -230,6 +230,9 @@ export class HeadServer implements HeadTables {
           }
           if (!this.nodes.report(r)) {
             call.write(pb.HeadCommand.create({ kind: 'dead', targetId: r.nodeId, reason: 'unknown or dead node id; register again' }));
+          } else if (this.placementGroups.nodeReported(r.nodeId, r.available ?? {})) {
+            // A removed group's resources are back on that node: pending groups may fit now.
+            this.placementGroups.retryPending();
           }
         });
         // However the stream ends (a dying process's socket often closes with a clean end), a node that
@@ -382,11 +385,17 @@ export class HeadServer implements HeadTables {
         });
         return { groups };
       }
-      case 'remove':
-        return { group: this.placementGroups.remove(r.pgId) };
+      // Answered once the nodes gave the bundles back (removePlacementGroup() resolves then).
+      case 'remove': {
+        const group = this.placementGroups.remove(r.pgId);
+        await this.placementGroups.released(r.pgId);
+        return { group };
+      }
       case 'remove_many': {
         if (r.groups.length > 10_000) throw new InvalidArgumentError('remove_many takes at most 10,000 placement groups per call.');
-        return { groups: r.groups.map((g) => this.placementGroups.remove(g.pgId ?? '') ?? { pgId: g.pgId, state: 'REMOVED', reason: 'not found' }) };
+        const groups = r.groups.map((g) => this.placementGroups.remove(g.pgId ?? '') ?? { pgId: g.pgId, state: 'REMOVED', reason: 'not found' });
+        await Promise.all(r.groups.map((g) => this.placementGroups.released(g.pgId ?? '')));
+        return { groups };
       }
       case 'wait':
         return { group: await this.placementGroups.wait(r.pgId, Math.min(Math.max(r.timeoutMs || 30_000, 1), 60_000)) };
@@ -415,7 +424,8 @@ export class HeadServer implements HeadTables {
       case 'list':
         return { actors: this.actors.list().map((a) => ({ ...a, spec: undefined })) };
       case 'kill': {
-        const a = this.actors.kill(r.actor?.actorId ?? '', r.actor?.reason || 'killed by kill()', false);
+        const reason = r.actor?.reason || 'killed by kill()';
+        const a = r.restart ? await this.actors.killForRestart(r.actor?.actorId ?? '', reason) : this.actors.kill(r.actor?.actorId ?? '', reason, false);
         return { actor: a, found: !!a };
       }
       default:

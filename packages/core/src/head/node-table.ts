@@ -120,18 +120,29 @@ export class NodeTable {
     return true;
   }
 
-  /** Adds or removes capacity (placement-group bundles committed on a node). */
-  adjustTotal(nodeId: string, delta: ResourceMap, sign: 1 | -1): void {
+  /**
+   * Adds or removes capacity (placement-group bundles committed on a node). With `available` false only
+   * the total changes: the node's next report brings what is available (a released bundle's resources
+   * count as free only once the node has them back).
+   */
+  adjustTotal(nodeId: string, delta: ResourceMap, sign: 1 | -1, available = true): void {
     const rec = this.nodes.get(nodeId);
     if (!rec) return;
     for (const [k, v] of Object.entries(delta)) {
       rec.total[k] = (rec.total[k] ?? 0) + sign * v;
-      rec.available[k] = (rec.available[k] ?? 0) + sign * v;
+      if (available) rec.available[k] = (rec.available[k] ?? 0) + sign * v;
       if (Math.abs(rec.total[k]) < 1e-9) {
         delete rec.total[k];
         delete rec.available[k];
       }
     }
+  }
+
+  /** Corrects what a node's last report said is available (it predates a change the head made). */
+  adjustAvailable(nodeId: string, delta: ResourceMap, sign: 1 | -1): void {
+    const rec = this.nodes.get(nodeId);
+    if (!rec) return;
+    for (const [k, v] of Object.entries(delta)) rec.available[k] = (rec.available[k] ?? 0) + sign * v;
   }
 
   markDead(nodeId: string, reason: string): NodeRecord | undefined {

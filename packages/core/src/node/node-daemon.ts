@@ -29,7 +29,7 @@ import {
   type ResourceMap,
   type HealthConfig,
 } from '@samsara/ray-common';
-import { LocalTaskScheduler, bundleResources, type Lease } from '@samsara/ray-scheduler';
+import { LocalTaskScheduler, bundleResources, splitNodeResources, type Lease } from '@samsara/ray-scheduler';
 import { importRefFromWire } from '../worker/import-wire.js';
 import type { rayts } from '@samsara/ray-proto';
 import { HeadClient, nodeServiceDefinition, pb } from '../rpc/services.js';
@@ -208,7 +208,11 @@ export class NodeDaemon {
       tasks: () => ({ queued: this.scheduler.queuedCount, running: this.scheduler.runningCount }),
       actors: () => this.actors.countByState(),
       store: () => this.o.store.stats(),
-      resources: () => ({ total: this.scheduler.total(), available: this.scheduler.available() }),
+      // Capacity and what is free outside placement groups, not the internal bundle names.
+      resources: () => {
+        const r = splitNodeResources(this.scheduler.total(), this.scheduler.available());
+        return { total: r.resources, available: r.available };
+      },
     });
   }
 
@@ -305,6 +309,8 @@ export class NodeDaemon {
         const { index, bundle } = unpackInternal<{ index: number; bundle: ResourceMap }>(cmd.payload);
         this.scheduler.removeTotal(bundle);
         this.scheduler.addTotal(bundleResources(cmd.targetId, index, bundle));
+        // The head trusts this node's reports about the bundle from the first that shows it.
+        this.report();
         break;
       }
       case 'pg_release': {
@@ -415,10 +421,15 @@ export class NodeDaemon {
     } else if (!this.functions.has(fn.functionId)) {
       throw new TaskCancelledError(`node ${this.nodeId} has no source for function ${fn.name} (${fn.functionId}); resubmit`);
     }
-    if (spec.workingDirHash && !this.workingDirs.has(spec.workingDirHash)) {
-      const path = ensureWorkingDir(this.o.sessionDir, spec.workingDirHash, spec.workingDirArchive);
-      this.workingDirs.set(spec.workingDirHash, path);
-      if (spec.workingDirArchive?.byteLength) {
+    if (spec.workingDirHash) {
+      let path = this.workingDirs.get(spec.workingDirHash);
+      if (path === undefined) {
+        path = ensureWorkingDir(this.o.sessionDir, spec.workingDirHash, spec.workingDirArchive);
+        this.workingDirs.set(spec.workingDirHash, path);
+      }
+      // Per job, also when an earlier job shipped the same directory: what its tasks submit here
+      // (nested tasks, actors a library's actor starts) carries it on.
+      if (spec.workingDirArchive?.byteLength && !this.jobWorkingDirs.has(spec.jobId)) {
         this.jobWorkingDirs.set(spec.jobId, { hash: spec.workingDirHash, bytes: spec.workingDirArchive, path });
       }
     }
@@ -922,6 +933,8 @@ export class NodeDaemon {
     await this.actors.killGroup(pgId);
     this.scheduler.removeTotal(bundleResources(pgId, index, bundle));
     this.scheduler.addTotal(bundle);
+    // The head answers removePlacementGroup() once it sees the bundle back in this node's pool.
+    this.report();
   }
 
   /** Lends a blocked task's CPU to other tasks (the task waits in get). */

@@ -345,7 +345,7 @@ export class WorkerBridge {
         owner.streamClose(req.taskId);
         return undefined;
       case 'killActor':
-        await owner.killActor(req.actorId);
+        await owner.killActor(req.actorId, req.noRestart !== false);
         return undefined;
       case 'getActor':
         return owner.getActor(req.name, req.namespace);

@@ -50,6 +50,8 @@ interface ActorRef {
   creating?: TaskRecord;
   /** Ended by kill(): never restarted. */
   killed?: boolean;
+  /** Restarts this process made (creator only), to tell the head's reports of an older incarnation apart. */
+  restartsDone: number;
   /** Submission counter: calls keep their order across restarts and retries. */
   nextSeq: number;
   /** Resources this process placed the actor with, counted in its view until the actor ends. */
@@ -57,6 +59,8 @@ interface ActorRef {
 }
 
 const ACTOR_CALL_FN: ShippedCallable = { functionId: '', name: '', kind: 'function', source: '', modulePath: '', moduleIndex: -1, apiAliases: [], imports: [] };
+/** How long kill(h, { noRestart: false }) waits for the head (which waits ≤ 10 s for the node's report). */
+const KILL_FOR_RESTART_TIMEOUT_MS = 20_000;
 /** How long an actor lookup waits for an unreachable head (down or restarting) before the actor counts as dead (Ray: 60 s). */
 const HEAD_UNREACHABLE_GIVE_UP_MS = 60_000;
 const NO_TASK_OPTIONS: ResolvedTaskOptions = Object.freeze({ demand: {}, maxRetries: 0, retryExceptions: false, scheduling: 'DEFAULT', bundleIndex: -1, generatorBackpressure: 0 });
@@ -118,6 +122,7 @@ export class ActorCaller implements ActorHooks {
       queue: [],
       maxTaskRetries: opts.maxTaskRetries,
       restartsLeft: opts.maxRestarts,
+      restartsDone: 0,
       nextSeq: 0,
     };
     this.actorRefs.set(actorId, ar);
@@ -184,6 +189,8 @@ export class ActorCaller implements ActorHooks {
   }
 
   private adoptExisting(ar: ActorRef, info: rayts.IActorInfo): void {
+    // Not its creator: the process that created it restarts it.
+    ar.template = undefined;
     this.actorRefs.set(info.actorId!, ar);
     (ar as { actorId: string }).actorId = info.actorId!;
     this.applyActorInfo(ar, info);
@@ -204,7 +211,7 @@ export class ActorCaller implements ActorHooks {
   private submitActorCallRecord(actorId: string, className: string, method: string, args: TaskArg[], taskId: string, stream: GeneratorStreamState | undefined): ObjectRef {
     let ar = this.actorRefs.get(actorId);
     if (!ar) {
-      ar = { actorId, className, state: 'pending', queue: [], maxTaskRetries: 0, restartsLeft: 0, nextSeq: 0 };
+      ar = { actorId, className, state: 'pending', queue: [], maxTaskRetries: 0, restartsLeft: 0, restartsDone: 0, nextSeq: 0 };
       this.actorRefs.set(actorId, ar);
     }
     const rec: TaskRecord = {
@@ -363,6 +370,7 @@ export class ActorCaller implements ActorHooks {
   /** Creates a restarted actor again from its creation template (same id, new creation task). */
   private recreateActor(ar: ActorRef): void {
     const t = ar.template!;
+    ar.restartsDone++;
     const taskId = newTaskId();
     const rec: TaskRecord = { ...t, taskId, objectId: objectIdOf(taskId as never, 0), attempt: 0, state: 'resolving', nodeId: undefined, argRefs: undefined };
     ar.creating = rec;
@@ -421,11 +429,40 @@ export class ActorCaller implements ActorHooks {
     }
   }
 
-  async killActor(actorId: string): Promise<void> {
+  /**
+   * kill(): `noRestart` ends the actor for good. Without it the kill counts as a failure (Ray's
+   * `no_restart=False`): the head stops the instance and, once its node reported it gone, says whether
+   * it restarts; its creator then starts it again (this process, or another one that learns it from
+   * the cluster view, see {@link onClusterView}).
+   */
+  async killActor(actorId: string, noRestart = true): Promise<void> {
     const ar = this.actorRefs.get(actorId);
-    if (ar) ar.killed = true;
-    await this.s.headCall('actorCall', { op: 'kill', actor: { actorId: ar?.actorId ?? actorId, reason: 'killed by kill()' } });
-    if (ar) this.actorDied(ar.actorId, this.deadActorError(ar, 'killed by kill()'));
+    if (noRestart) {
+      if (ar) ar.killed = true;
+      await this.s.headCall('actorCall', { op: 'kill', actor: { actorId: ar?.actorId ?? actorId, reason: 'killed by kill()' } });
+      if (ar) this.actorDied(ar.actorId, this.deadActorError(ar, 'killed by kill()'));
+      return;
+    }
+    const reason = 'killed by kill() with noRestart: false';
+    const reply = await this.s.headCall<rayts.ActorDirectoryReply>('actorCall', { op: 'kill', restart: true, actor: { actorId: ar?.actorId ?? actorId, reason } }, KILL_FOR_RESTART_TIMEOUT_MS);
+    if (!ar) return;
+    if (reply.actor?.state === 'RESTARTING') this.actorLost(ar.actorId, this.deadActorError(ar, reason));
+    else this.actorDied(ar.actorId, this.deadActorError(ar, reply.actor?.deathCause || reason));
+  }
+
+  /**
+   * The head's view of actors: an actor this process created and holds alive, which the head says is
+   * RESTARTING after as many restarts as this process made (not a report of an earlier incarnation),
+   * failed without this process seeing it (killed by another process with `noRestart: false`, or it
+   * died idle): restart it now, as after any failure.
+   */
+  onClusterView(actors: readonly rayts.IActorInfo[]): void {
+    for (const info of actors) {
+      if (info.state !== 'RESTARTING') continue;
+      const ar = this.actorRefs.get(info.actorId ?? '');
+      if (!ar?.template || ar.state !== 'alive' || (info.numRestarts ?? 0) < ar.restartsDone) continue;
+      this.actorLost(ar.actorId, this.deadActorError(ar, info.deathCause || info.reason || 'it failed'));
+    }
   }
 
   async getActor(name: string, namespace: string): Promise<{ actorId: string; className: string; generatorMethods: string[] } | undefined> {

@@ -43,6 +43,7 @@ export class ClusterView {
   private stream: grpc.ClientReadableStream<rayts.ClusterView> | undefined;
   private readonly client: grpc.Client;
   private readonly listeners = new Set<(dead: ClusterNode[]) => void>();
+  private readonly actorListeners = new Set<(actors: readonly rayts.IActorInfo[]) => void>();
   private closed = false;
   private firstView: Promise<void>;
   private resolveFirst!: () => void;
@@ -107,6 +108,13 @@ export class ClusterView {
     this.nodes = next;
     this.resolveFirst();
     for (const l of this.listeners) l(dead);
+    if (v.actors?.length) for (const l of this.actorListeners) l(v.actors);
+  }
+
+  /** Called with the head's actor table after every view change. */
+  onActors(fn: (actors: readonly rayts.IActorInfo[]) => void): () => void {
+    this.actorListeners.add(fn);
+    return () => this.actorListeners.delete(fn);
   }
 
   /** Called after every view change with the nodes that died in it. */

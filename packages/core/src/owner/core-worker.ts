@@ -80,6 +80,7 @@ export class CoreWorker {
     this.submitter = new TaskSubmitter(this.state, this.references, this.events, this.resolver, this.streams);
     this.actors = new ActorCaller(this.state, this.references, this.events, this.submitter, this.streams);
     this.submitter.actors = this.actors;
+    this.view.onActors((actors) => this.actors.onClusterView(actors));
     this.groups = new PlacementGroupClient(this.state);
   }
 
@@ -197,8 +198,8 @@ export class CoreWorker {
     return this.actors.submitActorCall(actorId, className, method, args, taskId);
   }
 
-  killActor(actorId: string): Promise<void> {
-    return this.actors.killActor(actorId);
+  killActor(actorId: string, noRestart = true): Promise<void> {
+    return this.actors.killActor(actorId, noRestart);
   }
 
   getActor(name: string, namespace: string): Promise<{ actorId: string; className: string; generatorMethods: string[] } | undefined> {

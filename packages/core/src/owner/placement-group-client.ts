@@ -85,14 +85,14 @@ export class PlacementGroupClient {
 
   /**
    * Removes a group. The removal is queued in order with this process's other placement-group calls
-   * (removals made in one turn of the event loop go to the head in one call) and resolves once it is
-   * queued — like Ray's, it does not wait for nodes to hand the bundles back. `rayts list
-   * placement-groups` and later calls from this process see the group removed.
+   * (removals made in one turn of the event loop go to the head in one call) and resolves once the
+   * nodes that held its bundles have them back in their pool: what ran in the group stopped, and
+   * `availableResources()`, `nodes()` and new groups or tasks see the resources free. Rejects when the
+   * head cannot be reached.
    */
   async removePlacementGroup(id: string): Promise<void> {
     this.pgCreations.delete(id);
-    const sent = new Promise<rayts.PlacementGroupReply>((resolve, reject) => this.queuePgOp({ op: 'remove', pgId: id, resolve, reject }));
-    sent.catch((e: Error) => this.s.o.log.warn({ err: e.message, pgId: id }, 'could not remove a placement group'));
+    await new Promise<rayts.PlacementGroupReply>((resolve, reject) => this.queuePgOp({ op: 'remove', pgId: id, resolve, reject }));
   }
 
   constructor(private readonly s: OwnerState) {}

@@ -1,18 +1,21 @@
 /** Converts the head's cluster view into the public NodeSummary form. */
 import type { rayts } from '@samsara/ray-proto';
+import { splitNodeResources } from '@samsara/ray-scheduler';
 import type { NodeSummary } from './runtime.js';
 
 export function nodeSummaries(v: rayts.IClusterView): NodeSummary[] {
   return (v.nodes ?? []).map((n) => {
     const t = n.telemetry;
+    const r = splitNodeResources(n.total ?? {}, n.available ?? {});
     return {
       nodeId: n.nodeId ?? '',
       address: n.address ?? '',
       alive: !!n.alive,
       isHead: !!n.isHead,
       kind: n.kind || 'worker',
-      resources: { ...(n.total ?? {}) },
-      available: { ...(n.available ?? {}) },
+      resources: r.resources,
+      available: r.available,
+      bundles: r.bundles,
       labels: { ...(n.labels ?? {}) },
       hostname: n.hostname ?? '',
       pid: n.pid ?? 0,

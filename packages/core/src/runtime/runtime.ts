@@ -5,6 +5,7 @@
  * finds the same one.
  */
 import { NotInitializedError, type ObjectRef, type ResourceMap } from '@samsara/ray-common';
+import type { NodeBundle } from '@samsara/ray-scheduler';
 import type { CallableInfo } from '../code/function-descriptor.js';
 import type { ResolvedActorOptions, ResolvedTaskOptions } from './resolved-options.js';
 
@@ -26,8 +27,18 @@ export interface NodeSummary {
   readonly isHead: boolean;
   /** "head" | "worker" | "edge" */
   readonly kind: string;
+  /**
+   * The node's capacity: CPU, GPU, memory and custom resources as it offers them. Placement-group
+   * bundles do not change it (their internal `CPU_group_…` names never appear here).
+   */
   readonly resources: Readonly<ResourceMap>;
+  /**
+   * What is free for new work outside placement groups, as of the node's last report: capacity minus
+   * what tasks and actors use minus what committed bundles reserve.
+   */
   readonly available: Readonly<ResourceMap>;
+  /** The placement-group bundles committed on this node: what each reserved and what of it is free. */
+  readonly bundles: readonly NodeBundle[];
   readonly labels: Readonly<Record<string, string>>;
   readonly hostname: string;
   readonly pid: number;

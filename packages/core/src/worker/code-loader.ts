@@ -23,6 +23,11 @@ export function setApiBindings(api: Record<string, unknown>): void {
   apiValues = API_NAMES.map((n) => (n === 'ray' ? api : api[n]));
 }
 
+/** Whether setApiBindings was called in this thread. */
+export function apiBindingsSet(): boolean {
+  return apiValues !== undefined;
+}
+
 // esbuild/tsx inject `__name(fn, "name")` into transpiled code; define it so shipped source runs.
 const nameHelper = (target: unknown, value: string) => {
   try {
@@ -33,12 +38,13 @@ const nameHelper = (target: unknown, value: string) => {
   return target;
 };
 
-function evaluate(fn: WorkerFunction, imported: ReadonlyMap<string, unknown>): unknown {
+function evaluate(fn: WorkerFunction, imported: ReadonlyMap<string, unknown>, bindings: Readonly<Record<string, unknown>>): unknown {
   // Later bindings win (an import named like an API function, e.g. lodash's `get`); names stay unique.
   const bound = new Map<string, unknown>();
   API_NAMES.forEach((n, i) => bound.set(n, apiValues?.[i]));
   bound.set('__name', nameHelper);
   for (const a of fn.apiAliases) if (/^[A-Za-z_$][\w$]*$/.test(a)) bound.set(a, apiNamespace);
+  for (const [n, v] of Object.entries(bindings)) if (/^[A-Za-z_$][\w$]*$/.test(n)) bound.set(n, v);
   for (const [n, v] of imported) bound.set(n, v);
   const params = [...bound.keys()];
   const args = [...bound.values()];
@@ -78,12 +84,19 @@ async function importModule(fn: WorkerFunction, workingDirPath: string): Promise
   return found;
 }
 
-export async function loadCallable(fn: WorkerFunction, workingDirPath: string): Promise<unknown> {
+/**
+ * The callable `fn` describes, rebuilt once per thread (cached by function id, working directory and
+ * the names of `bindings`). `bindings` are extra names a library binds when it loads a user callable
+ * (api/callable-ref.ts); imports of the same name win.
+ */
+export async function loadCallable(fn: WorkerFunction, workingDirPath: string, bindings: Readonly<Record<string, unknown>> = {}): Promise<unknown> {
   const imports = fn.imports ?? [];
-  const key = fn.modulePath || imports.some((i) => i.kind === 'workdir') ? `${workingDirPath}|${fn.functionId}` : fn.functionId;
+  const names = Object.keys(bindings);
+  let key = fn.modulePath || imports.some((i) => i.kind === 'workdir') ? `${workingDirPath}|${fn.functionId}` : fn.functionId;
+  if (names.length) key += `|${names.sort().join(',')}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const v = fn.modulePath ? await importModule(fn, workingDirPath) : evaluate(fn, imports.length ? await loadImports(fn, imports, workingDirPath, apiNamespace) : new Map());
+  const v = fn.modulePath ? await importModule(fn, workingDirPath) : evaluate(fn, imports.length ? await loadImports(fn, imports, workingDirPath, apiNamespace) : new Map(), bindings);
   cache.set(key, v);
   return v;
 }

@@ -75,7 +75,7 @@ export type BridgeRequest =
   | { op: 'actorGeneratorCall'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; className: string; method: string; taskId: string; args: BridgeArg[]; backpressure: number }
   | { op: 'genNext'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string }
   | { op: 'genClose'; reqId: number; threadId: number; parentTaskId: string; jobId: string; taskId: string }
-  | { op: 'killActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string }
+  | { op: 'killActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; actorId: string; noRestart: boolean }
   | { op: 'getActor'; reqId: number; threadId: number; parentTaskId: string; jobId: string; name: string; namespace: string }
   | { op: 'pgCreate'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; bundles: Record<string, number>[]; strategy: string; name: string }
   | { op: 'pgWait'; reqId: number; threadId: number; parentTaskId: string; jobId: string; id: string; timeoutMs?: number }

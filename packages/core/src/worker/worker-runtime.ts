@@ -257,8 +257,8 @@ export class WorkerThreadRuntime implements Runtime {
     return this.own(new ObjectRef(objectIdOf(taskId as never, 0), this.init.nodeAddress));
   }
 
-  async killActor(actorId: string): Promise<void> {
-    await this.call({ op: 'killActor', actorId });
+  async killActor(actorId: string, noRestart: boolean): Promise<void> {
+    await this.call({ op: 'killActor', actorId, noRestart });
   }
 
   getActor(name: string, namespace?: string): Promise<{ actorId: string; className: string } | undefined> {

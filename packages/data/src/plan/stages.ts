@@ -1,15 +1,12 @@
 /**
  * Stages: the per-block transforms a map operator runs, as plain serializable data (a user function
- * travels as its source text and is rebuilt inside the task). Several consecutive stages run in one task
- * after fusion.
+ * travels as the core's CallableRef — its source and the imports it uses — and is rebuilt inside the
+ * task). Several consecutive stages run in one task after fusion.
  */
+import type { CallableRef } from '@samsara/ray';
 
-/** A user function or class as shipped: its source and a display name. */
-export interface ShippedFn {
-  readonly source: string;
-  readonly name: string;
-  readonly isClass: boolean;
-}
+/** A user function or class as shipped: the core's CallableRef (its source, name and the imports it uses). */
+export type ShippedFn = CallableRef;
 
 export type ReadSpec =
   | { readonly kind: 'range'; readonly start: number; readonly end: number }

@@ -38,7 +38,7 @@ export function sampleKeys(keys: string[], k: number, t: Table): unknown[][] {
 
 /** The instance behind a mapBatches actor: the user's class built from source with its constructor args. */
 export async function makeInstance(cls: ShippedFn, ctorArgs: unknown[], opName: string): Promise<CallableInstance> {
-  const C = rebuild(cls) as unknown as new (...a: unknown[]) => CallableInstance;
+  const C = (await rebuild(cls, opName)) as unknown as new (...a: unknown[]) => CallableInstance;
   let inst: CallableInstance;
   try {
     inst = new C(...ctorArgs);

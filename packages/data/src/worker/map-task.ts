@@ -35,7 +35,7 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
   const op = spec.opName;
   switch (s.kind) {
     case 'map': {
-      const fn = rebuild(s.fn);
+      const fn = await rebuild(s.fn, op);
       const rows = tableToRows(t);
       const out: Row[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
@@ -50,7 +50,7 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
       return rowsToTable(out, t.schema);
     }
     case 'filter': {
-      const fn = rebuild(s.fn);
+      const fn = await rebuild(s.fn, op);
       const rows = tableToRows(t);
       const keep: number[] = [];
       for (let i = 0; i < rows.length; i++) {
@@ -64,7 +64,7 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
       return keep.length === rows.length ? t : takeRows(t, keep);
     }
     case 'flatMap': {
-      const fn = rebuild(s.fn);
+      const fn = await rebuild(s.fn, op);
       const rows = tableToRows(t);
       const out: Row[] = [];
       for (let i = 0; i < rows.length; i++) {
@@ -83,7 +83,7 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
     case 'mapBatches': {
       const call = instance
         ? (b: unknown) => instance.call(b, ...s.fnArgs)
-        : ((fn) => (b: unknown) => fn(b, ...s.fnArgs))(rebuild(s.fn));
+        : ((fn) => (b: unknown) => fn(b, ...s.fnArgs))(await rebuild(s.fn, op));
       const size = s.batchSize ?? Math.max(t.numRows, 1);
       const outs: Table[] = [];
       for (let off = 0; off < t.numRows || (off === 0 && t.numRows === 0 && false); off += size) {
@@ -100,7 +100,7 @@ async function runStage(spec: MapTaskSpec, s: Stage, t: Table, instance?: Callab
       return outs.length ? concatTables(outs) : t;
     }
     case 'addColumn': {
-      const fn = rebuild(s.fn);
+      const fn = await rebuild(s.fn, op);
       let r: unknown;
       try {
         r = await fn(t);

@@ -1,49 +1,25 @@
 /**
- * Rebuilds user functions and classes from their source inside a task (cached per source), and wraps
- * what they throw as a UserCodeError naming the operator, the block and the row.
+ * Rebuilds user functions and classes inside a task with the core's loadCallable (cached per source id,
+ * with the bindings their module imports), and wraps what they throw as a UserCodeError naming the
+ * operator, the block and the row.
  */
-import * as ray from '@samsara/ray';
+import { isRayError, loadCallable } from '@samsara/ray';
 import { UserCodeError } from '../errors.js';
 import type { ShippedFn } from '../plan/stages.js';
 
-const cache = new Map<string, unknown>();
-
-const API_NAMES = ['ray', 'remote', 'actor', 'get', 'put', 'wait', 'cancel', 'kill', 'getActor', 'runtimeContext', 'nodes', 'clusterResources', 'availableResources', 'objectStoreStats', 'free', 'ObjectRef'] as const;
-
-// esbuild/tsx inject `__name(fn, "name")` into transpiled code; give it a definition.
-const nameHelper = (target: unknown, value: string): unknown => {
+/** The function or class `fn` describes; a failure to rebuild it (an import that fails) names `opName`. */
+export async function rebuild(fn: ShippedFn, opName: string): Promise<(...a: unknown[]) => unknown> {
   try {
-    Object.defineProperty(target, 'name', { value, configurable: true });
-  } catch {
-    /* not configurable: harmless */
+    return await loadCallable<(...a: unknown[]) => unknown>(fn);
+  } catch (e) {
+    const hint = isRayError(e) ? e.hint : undefined;
+    const msg = (e as Error).message;
+    throw new UserCodeError(`${opName}: cannot load ${fn.kind} ${fn.name} inside the task: ${hint && msg.endsWith(` ${hint}`) ? msg.slice(0, -hint.length - 1) : msg}`, {
+      hint,
+      ids: { operator: opName, function: fn.name },
+      cause: e,
+    });
   }
-  return target;
-};
-
-/** The function or class `fn` describes. */
-export function rebuild(fn: ShippedFn): (...a: unknown[]) => unknown {
-  const hit = cache.get(fn.source);
-  if (hit) return hit as (...a: unknown[]) => unknown;
-  let lastErr: unknown;
-  // As the core does for shipped code: the public API names are bound (`get`, `put`, `runtimeContext`,
-  // `ray.get`…), and so are the namespaces transpilers make of an import of it (`__vite_ssr_import_1__`).
-  const aliases = [...new Set(fn.source.match(/\b(?:__vite_ssr_import_\d+__|import_ray\w*)\b/g) ?? [])];
-  const names = [...API_NAMES, ...aliases];
-  const values = [...API_NAMES.map((n) => (n === 'ray' ? ray : (ray as Record<string, unknown>)[n])), ...aliases.map(() => ray)];
-  for (const body of [`"use strict"; return (${fn.source});`, `"use strict"; return ({${fn.source}})[${JSON.stringify(fn.name)}];`]) {
-    try {
-      const v = new Function('__name', ...names, body)(nameHelper, ...values);
-      cache.set(fn.source, v);
-      return v as (...a: unknown[]) => unknown;
-    } catch (e) {
-      lastErr = e;
-      if (!(e instanceof SyntaxError)) break;
-    }
-  }
-  throw new UserCodeError(`Cannot rebuild ${fn.isClass ? 'class' : 'function'} ${fn.name} inside the task: ${(lastErr as Error)?.message}.`, {
-    hint: 'Pass plain functions, arrow functions or classes; bound and native functions have no source.',
-    ids: { function: fn.name },
-  });
 }
 
 /** Wraps an error thrown by user code with where it happened. */

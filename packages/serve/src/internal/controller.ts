@@ -567,10 +567,10 @@ export class ControllerCore {
   // ---- reconciliation -------------------------------------------------------------------------
 
   private replicaClass(spec: DeploymentSpec): ReturnType<typeof actor> {
-    const key = `${spec.className}\0${spec.source}`;
+    const key = `${spec.className}\0${spec.code.id}`;
     let cls = this.classes.get(key);
     if (!cls) {
-      cls = actor(classFromSource(replicaClassSource(spec.className, spec.source)));
+      cls = actor(classFromSource(replicaClassSource(spec.className, spec.code)));
       this.classes.set(key, cls);
     }
     return cls;

@@ -1,11 +1,14 @@
 /**
- * Replicas. A replica is an actor whose class is generated from the user's class source: the user
- * class is embedded in it (so the core ships it by its own rules — self-contained, `batch` in scope)
- * and its methods hand over to ReplicaRuntime, imported from this package on the replica's thread.
+ * Replicas. A replica is an actor whose class is generated for a user class: it carries the class as
+ * the core's CallableRef (its source and the imports it uses), rebuilt on the replica's thread with
+ * loadCallable (`batch` in scope), and its methods hand over to ReplicaRuntime, imported from this
+ * package there.
  * The runtime builds the user instance (bound deployments in its arguments become DeploymentHandles),
  * counts ongoing requests, records metrics and turns HTTP requests into WHATWG Requests and back.
  */
 import pino, { type Logger } from 'pino';
+import { loadCallable, type CallableRef } from '@samsara/ray';
+import { batch } from '../batching.js';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
@@ -22,20 +25,13 @@ export interface ReplicaConfig {
   readonly logLevel?: string;
 }
 
-/** The source of the replica actor class for a user class. */
-export function replicaClassSource(className: string, userSource: string): string {
+/** The source of the replica actor class for a user class (self-contained: the class travels as data). */
+export function replicaClassSource(className: string, code: CallableRef): string {
   const name = /^[A-Za-z_$][\w$]*$/.test(className) ? className : 'ServeReplica';
   return `class ${name} {
-  constructor() {
-    const self = this;
-    const batch = (fn, options) => self.__serveModule.batch(fn, options);
-    // A class written in a vitest/vite test has its import() rewritten to this name.
-    const __vite_ssr_dynamic_import__ = (s) => import(s);
-    this.__serveUserClass = (${userSource});
-  }
   async __serve_init(config, ...args) {
     this.__serveModule = await import(${JSON.stringify(SELF_PACKAGE)});
-    this.__serveRuntime = await this.__serveModule.startReplica(this.__serveUserClass, config, args);
+    this.__serveRuntime = await this.__serveModule.startReplica(${JSON.stringify(code)}, config, args);
     return Object.assign(this.__serveRuntime.info(), { nodeId: runtimeContext().nodeId });
   }
   __serve_call(method, meta, ...args) { return this.__serveRuntime.call(method, meta, args); }
@@ -240,7 +236,9 @@ export class ReplicaRuntime {
   }
 }
 
-/** Called by the generated replica class on its thread. @internal */
-export async function startReplica(UserClass: new (...a: unknown[]) => unknown, config: ReplicaConfig, args: unknown[]): Promise<ReplicaRuntime> {
+/** Called by the generated replica class on its thread: rebuilds the user class and builds the instance. @internal */
+export async function startReplica(code: CallableRef, config: ReplicaConfig, args: unknown[]): Promise<ReplicaRuntime> {
+  const bindings = { batch, __vite_ssr_dynamic_import__: (s: string) => import(s) };
+  const UserClass = await loadCallable<new (...a: unknown[]) => unknown>(code, { bindings });
   return new ReplicaRuntime(UserClass, config, args);
 }

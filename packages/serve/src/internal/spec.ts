@@ -2,6 +2,7 @@
  * The plain data that travels between the driver, the controller, proxies and replicas: application
  * specs, routing tables and status. Everything here is msgpack-able (no classes, no functions).
  */
+import type { CallableRef } from '@samsara/ray';
 
 /**
  * This package's name: the library's own actors (controller, proxy, replicas) import it on their
@@ -37,11 +38,17 @@ export interface DeploymentConfig {
   readonly version?: string;
 }
 
+/**
+ * Names a deployment class may use without importing them: `batch`, and what vite makes of an
+ * `import()` in a class written in a vitest test. Bound when the replica loads the class.
+ */
+export const REPLICA_PROVIDED = ['batch', '__vite_ssr_dynamic_import__'] as const;
+
 export interface DeploymentSpec {
   readonly name: string;
   readonly className: string;
-  /** The user class's source (`Class.toString()`), shipped inside the replica class by the core's rules. */
-  readonly source: string;
+  /** The user class as the core captured it (source + the imports it uses), rebuilt on each replica. */
+  readonly code: CallableRef;
   readonly args: readonly unknown[];
   readonly config: DeploymentConfig;
   /** Code + args + config hash, or config.version when given: a change rolls the replicas. */
