@@ -1,8 +1,8 @@
 /**
  * Actors that start fast (issue 11.10): nodes keep actor threads booted ahead, so a new actor lands on a
- * thread that started before it was asked for. When a worker thread finished
- * booting (`timeOrigin` + `nodeTiming.bootstrapComplete`), which makes this
- * observable without timing anything.
+ * thread that started before it was asked for. When a worker thread's Node environment was created
+ * (`timeOrigin` + `nodeTiming.environment`, per thread) makes this observable without timing anything:
+ * a thread started for the creation would have a later one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actor, cancel, get, init, kill, shutdown, TaskCancelledError } from '@samsara/ray';
@@ -19,8 +19,8 @@ describe('warm actor threads (embedded)', () => {
     const Probe = actor(
       class Probe {
         born() {
-          // In a worker thread, nodeTiming.bootstrapComplete is when this thread finished booting.
-          return performance.timeOrigin + performance.nodeTiming.bootstrapComplete;
+          // In a worker thread, nodeTiming.environment is when this thread's Node environment was made.
+          return performance.timeOrigin + performance.nodeTiming.environment;
         }
         add(a: number, b: number) {
           return a + b;

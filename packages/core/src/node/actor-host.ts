@@ -141,8 +141,6 @@ interface HostedActor {
 
 /** How long after its creation an actor that took a warm thread and got no call yet lets the replacement boot. */
 const REFILL_AFTER_CREATED_MS = 50;
-/** How long after an actor's first answer left the replacement of its warm thread starts booting (see refillAfter). */
-const REFILL_AFTER_REPLY_MS = 20;
 
 export class ActorHost {
   private readonly actors = new Map<string, HostedActor>();
@@ -286,6 +284,7 @@ export class ActorHost {
       for (const m of a.pending ?? []) warm.worker.postMessage(m);
       a.pending = undefined;
       a.owesRefill = true;
+      if (!this.warm.some((w) => w.booted)) this.refillAfter(a);
       return;
     }
     let worker: Worker;
@@ -324,18 +323,18 @@ export class ActorHost {
   }
 
   /**
-   * Boots the replacement of the warm thread actor `a` took: 20 ms after the actor's first answer left
-   * (`delayMs`), 50 ms after it was built when no call came, or when it died. A booting thread takes a
-   * core for ~100 ms (loading its modules): started at once, it competed with the very creation and
-   * first call it was meant to make fast — on the node's main thread too, which still had to carry the
-   * answer to the caller (in an embedded cluster, the caller's own thread).
+   * Boots the replacement of the warm thread actor `a` took: once the actor's first answer left (after
+   * the node's flush of it), 50 ms after it was built when no call came, when it died — or at once when
+   * no booted warm thread is left for the next creation (a burst). A booting thread takes a core for
+   * ~100 ms (loading its modules): started when the thread was taken, it competed with the very creation
+   * and first call it was meant to make fast.
    */
-  private refillAfter(a: HostedActor, delayMs = 0): void {
+  private refillAfter(a: HostedActor): void {
     if (!a.owesRefill) return;
     a.owesRefill = false;
     if (a.refillTimer) clearTimeout(a.refillTimer);
     a.refillTimer = undefined;
-    setTimeout(() => this.refillWarm(), delayMs).unref();
+    setTimeout(() => this.refillWarm(), 0).unref();
   }
 
   /** The actor's thread has loaded its modules (or ended): let the next queued one boot. */
@@ -461,7 +460,7 @@ export class ActorHost {
           // A streaming call's result follows its items.
           void c.items.then(() => this.sendResult(m.taskId, c, m.reply));
         } else this.sendResult(m.taskId, c, m.reply);
-        this.refillAfter(a, REFILL_AFTER_REPLY_MS);
+        this.refillAfter(a);
         break;
       }
       case 'shutdown_done':
