@@ -1,11 +1,11 @@
 /**
  * Actors that start fast (issue 11.10): nodes keep actor threads booted ahead, so a new actor lands on a
- * thread that started before it was asked for. When a worker thread finished
- * booting (`timeOrigin` + `nodeTiming.bootstrapComplete`), which makes this
- * observable without timing anything.
+ * thread that started before it was asked for. When a worker thread's Node environment was created
+ * (`timeOrigin` + `nodeTiming.environment`, per thread) makes this observable without timing anything:
+ * a thread started for the creation would have a later one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actor, get, init, kill, shutdown } from '@samsara/ray';
+import { actor, cancel, get, init, kill, shutdown, TaskCancelledError } from '@samsara/ray';
 
 describe('warm actor threads (embedded)', () => {
   beforeAll(async () => {
@@ -19,8 +19,8 @@ describe('warm actor threads (embedded)', () => {
     const Probe = actor(
       class Probe {
         born() {
-          // In a worker thread, nodeTiming.bootstrapComplete is when this thread finished booting.
-          return performance.timeOrigin + performance.nodeTiming.bootstrapComplete;
+          // In a worker thread, nodeTiming.environment is when this thread's Node environment was made.
+          return performance.timeOrigin + performance.nodeTiming.environment;
         }
         add(a: number, b: number) {
           return a + b;
@@ -34,5 +34,36 @@ describe('warm actor threads (embedded)', () => {
       expect(await get(a.born.remote())).toBeLessThan(asked);
       await kill(a);
     }
+  });
+
+  it('calls behind a creation - calls made right after creating an actor whose creation waits for CPUs run once it is built, in order; one cancelled meanwhile never runs', async () => {
+    const Hog = actor(class Hog { ping() { return 'hog'; } }, { numCpus: 2 });
+    const Log = actor(
+      class Log {
+        seen: number[] = [];
+        add(i: number) {
+          this.seen.push(i);
+          return this.seen.length;
+        }
+        all() {
+          return this.seen;
+        }
+      },
+      { numCpus: 1 },
+    );
+    const hog = Hog.remote();
+    expect(await get(hog.ping.remote())).toBe('hog');
+    // Both CPUs are held: the creation of `log` waits on the node, and these calls go right behind it.
+    const log = Log.remote();
+    const refs = [1, 2, 3, 4, 5].map((i) => log.add.remote(i));
+    await cancel(refs[2]);
+    await kill(hog);
+    expect(await get(refs[0])).toBe(1);
+    expect(await get(refs[1])).toBe(2);
+    await expect(get(refs[2])).rejects.toBeInstanceOf(TaskCancelledError);
+    expect(await get(refs[3])).toBe(3);
+    expect(await get(refs[4])).toBe(4);
+    expect(await get(log.all.remote())).toEqual([1, 2, 4, 5]);
+    await kill(log);
   });
 });

@@ -35,10 +35,13 @@ other engineers' builds and tests (load average well above the core count), so �
 ${line('lean (the bin)', `node ${rows.bin[0].nodeFlags.join(' ')} cli.js`, rows.bin)}
 ${line('bare (no lean flags)', 'RAYTS_EDGE_LEAN=0 node cli.js', rows.bare)}
 
-The lean launcher (packages/edge-agent/src/cli.ts): \`--max-semi-space-size=1\`, \`--v8-pool-size=1\`, msgpackr's native extractor off; no
-\`--lite-mode\`/\`--jitless\` (the int8 runtime keeps the optimizing compiler). Both rows load \`startEdgeNode\` from \`@samsara/ray/edge\`
-(not the full index) and the slimmer generated protobuf module (no service classes, typeurl or comments). Before this work the
-agent measured 72–79 MB (78.8 MB in the first run of the session). See docs/edge-agent.md for what the remaining megabytes are.
+The lean launcher (packages/edge-agent/src/cli.ts): \`--max-semi-space-size=1\`, \`--v8-pool-size=1\`, msgpackr's native extractor off,
+and \`--no-turbofan --no-maglev --optimize-for-size\` until the agent starts its first worker thread (src/optimizer.ts): start-up no
+longer has the optimizing compilers compile Node's module-loader helpers (~4.5 MB of compiler pages kept resident); V8's defaults are back
+before any task or actor thread runs user code, so the int8 runtime is optimized as usual (never \`--lite-mode\`/\`--jitless\`). Both rows
+load \`startEdgeNode\` from \`@samsara/ray/edge\` (not the full index), the slimmer generated protobuf module, prom-client only when something
+is counted or scraped, and the owner code (task submission, actor calls) only when a worker thread attaches. Before the launcher work the
+agent measured 72–79 MB; 64.6 MB before the start-up flags and lazy loading. See docs/edge-agent.md for what the remaining megabytes are.
 `;
 writeSuiteSection('edge-idle', md);
 process.stdout.write(md);

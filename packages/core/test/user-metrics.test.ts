@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@samsara/ray-common';
 import { metrics } from '../src/metrics/user-metrics.js';
-import { registry } from '../src/metrics/node-metrics.js';
+import { processRegistry } from '../src/metrics/node-metrics.js';
+
+const registry = processRegistry();
 
 describe('metrics (library hook)', () => {
   it('metrics - values land in the process registry under rayts_ names', async () => {

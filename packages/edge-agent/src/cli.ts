@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1 --no-turbofan --no-maglev --optimize-for-size
 /**
  * `rayts-edge` launcher: puts the process in its lean idle shape, then loads the agent (main.ts).
  *
@@ -10,6 +10,10 @@
  *   arrays allocate little, so scavenges stay rare; the optimizing compiler is untouched (unlike
  *   `--lite-mode`/`--jitless`, which this launcher never uses).
  * - `--v8-pool-size=1`: one V8 platform thread instead of one per core (~2 MB of stacks and arenas).
+ * - `--no-turbofan --no-maglev --optimize-for-size` until the first worker thread starts (optimizer.ts):
+ *   start-up would otherwise have the optimizing compilers compile Node's module-loader helpers and
+ *   keep megabytes of compiler pages resident (~4.5 MB), and an idle heap is kept tighter (~2 MB); V8's
+ *   defaults are back before any task or actor thread runs user code, so inference runs as usual.
  * - `MSGPACKR_NATIVE_ACCELERATION_DISABLED=true`: no native msgpack string extractor addon in the
  *   process (its shared libraries cost ~1–2 MB; the values an edge node decodes are small).
  *
@@ -20,9 +24,10 @@
  * this off (the process then starts as node was told).
  */
 import { fileURLToPath } from 'node:url';
+import { IDLE_V8_FLAGS, optimizeFromFirstThread } from './optimizer.js';
 
 /** The V8/Node flags the edge agent runs with; see the file comment. */
-export const LEAN_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'] as const;
+export const LEAN_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1', ...IDLE_V8_FLAGS] as const;
 
 const lean = process.env.RAYTS_EDGE_LEAN !== '0';
 if (lean) {
@@ -39,4 +44,7 @@ if (lean) {
     });
   }
 }
+// Whenever node runs without its optimizing compilers (the shebang gives those flags even with
+// RAYTS_EDGE_LEAN=0), the first worker thread turns them back on.
+optimizeFromFirstThread();
 await import('./main.js');

@@ -67,7 +67,12 @@ export class ActorDirectory {
         );
       }
     }
-    const rec: ActorRecord = { ...a, actorId: a.actorId, state: a.state || 'PENDING' };
+    // Its node may have reported it already (a creator places an unnamed actor without waiting for this
+    // registration): what the node said about it stands, the rest comes from the registration.
+    const reported = this.actors.get(a.actorId);
+    const rec: ActorRecord = reported
+      ? { ...a, actorId: a.actorId, state: reported.state, nodeId: reported.nodeId, address: reported.address, reason: reported.reason, deathCause: reported.deathCause }
+      : { ...a, actorId: a.actorId, state: a.state || 'PENDING' };
     this.actors.set(rec.actorId, rec);
     if (rec.name) this.names.set(this.key(rec.namespace, rec.name), rec.actorId);
     this.hooks.changed([rec.actorId]);

@@ -3,9 +3,9 @@
  * actors, object store use, and resources used/total. Registered once per process; the daemons of the
  * process (one in practice) add themselves as sources and are labelled by `node_id`.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import type { ResourceMap } from '@samsara/ray-common';
-import { registry } from './node-metrics.js';
+import { onProcessRegistry, promClient } from './node-metrics.js';
 
 /** What a node exposes to the collector (NodeDaemon implements it). */
 export interface NodeMetricsSource {
@@ -19,7 +19,7 @@ export interface NodeMetricsSource {
 const sources = new Set<NodeMetricsSource>();
 let registered = false;
 
-function gauge(name: string, help: string, labelNames: string[], fill: (g: Gauge, s: NodeMetricsSource) => void): void {
+function gaugeIn(registry: Registry, name: string, help: string, labelNames: string[], fill: (g: Gauge, s: NodeMetricsSource) => void): void {
   scrapedGauge(registry, name, help, labelNames, (g) => {
     for (const s of sources) if (s.nodeId) fill(g, s);
   });
@@ -30,7 +30,7 @@ function gauge(name: string, help: string, labelNames: string[], fill: (g: Gauge
  * number (a field a source lacks) is left out rather than published as NaN (see finiteOnly).
  */
 export function scrapedGauge(reg: Registry, name: string, help: string, labelNames: string[], fill: (g: Gauge) => void): void {
-  new Gauge({
+  new (promClient().Gauge)({
     name,
     help,
     labelNames,
@@ -60,6 +60,13 @@ export function finiteOnly(g: Gauge): Gauge {
 function register(): void {
   if (registered) return;
   registered = true;
+  // Made with the process registry (the first scrape, or anything counted): a node that is never
+  // scraped (an edge agent) does not load prom-client for them.
+  onProcessRegistry(registerGauges);
+}
+
+function registerGauges(reg: Registry): void {
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: NodeMetricsSource) => void) => gaugeIn(reg, name, help, labelNames, fill);
   gauge('rayts_node_tasks', 'Tasks on this node now, by state (queued | running).', ['node_id', 'state'], (g, s) => {
     const t = s.tasks();
     g.set({ node_id: s.nodeId, state: 'queued' }, t.queued);

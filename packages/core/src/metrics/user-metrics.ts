@@ -21,7 +21,7 @@
 import { BroadcastChannel, isMainThread } from 'node:worker_threads';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { InvalidArgumentError } from '@samsara/ray-common';
-import { registry as processRegistry } from './node-metrics.js';
+import { processRegistry } from './node-metrics.js';
 
 const CHANNEL = 'rayts:user-metrics';
 const FLUSH_MS = 100;
@@ -167,7 +167,7 @@ class RegistrySink {
   }
 }
 
-const local = new RegistrySink(processRegistry);
+const local = new RegistrySink(processRegistry());
 let pending: Batch | undefined;
 let pendingDefs = new Set<string>();
 let channel: BroadcastChannel | undefined;

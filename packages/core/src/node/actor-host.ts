@@ -138,7 +138,13 @@ interface HostedActor {
   releaseCreationArgs?: () => void;
   /** Set while the actor is being stopped, so that concurrent kills share one shutdown. */
   killing?: Promise<void>;
+  /** It took a warm thread whose replacement has not been started yet (see refillAfter). */
+  owesRefill?: boolean;
+  refillTimer?: NodeJS.Timeout;
 }
+
+/** How long after its creation an actor that took a warm thread and got no call yet lets the replacement boot. */
+const REFILL_AFTER_CREATED_MS = 50;
 
 export class ActorHost {
   private readonly actors = new Map<string, HostedActor>();
@@ -265,7 +271,9 @@ export class ActorHost {
     if (a.state === 'dead' || !a.data) return;
     const data = a.data;
     a.data = undefined;
-    const refused = this.capacity.refusal(this.actors.size);
+    // A warm thread passed this check when it was started (it counted then): taking it starts nothing,
+    // and the check reads /proc (every 16th time all of /proc/self/maps) on the creation's path.
+    const refused = this.warm.length > 0 ? undefined : this.capacity.refusal(this.actors.size);
     if (refused) {
       this.d.log.warn({ actorId: a.actorId, why: refused }, 'actor thread refused');
       this.die(a, `no thread could be started for it on node ${shortId(this.d.nodeId())}: ${refused}`);
@@ -279,7 +287,8 @@ export class ActorHost {
       warm.worker.postMessage({ type: 'assign', data: rest } satisfies MainToActor);
       for (const m of a.pending ?? []) warm.worker.postMessage(m);
       a.pending = undefined;
-      queueMicrotask(() => this.refillWarm());
+      a.owesRefill = true;
+      if (!this.warm.some((w) => w.booted)) this.refillAfter(a);
       return;
     }
     let worker: Worker;
@@ -315,6 +324,21 @@ export class ActorHost {
       this.d.threadExited?.(threadId);
       this.die(a, `its worker exited with code ${code}`);
     });
+  }
+
+  /**
+   * Boots the replacement of the warm thread actor `a` took: once the actor's first answer left (after
+   * the node's flush of it), 50 ms after it was built when no call came, when it died — or at once when
+   * no booted warm thread is left for the next creation (a burst). A booting thread takes a core for
+   * ~100 ms (loading its modules): started when the thread was taken, it competed with the very creation
+   * and first call it was meant to make fast.
+   */
+  private refillAfter(a: HostedActor): void {
+    if (!a.owesRefill) return;
+    a.owesRefill = false;
+    if (a.refillTimer) clearTimeout(a.refillTimer);
+    a.refillTimer = undefined;
+    setTimeout(() => this.refillWarm(), 0).unref();
   }
 
   /** The actor's thread has loaded its modules (or ended): let the next queued one boot. */
@@ -420,6 +444,10 @@ export class ActorHost {
         this.booted(a);
         break;
       case 'created':
+        if (a.owesRefill && !a.refillTimer) {
+          a.refillTimer = setTimeout(() => this.refillAfter(a), REFILL_AFTER_CREATED_MS);
+          a.refillTimer.unref();
+        }
         a.state = 'alive';
         a.releaseCreationArgs?.();
         this.d.report({ actorId: a.actorId, state: 'ALIVE', nodeId: this.d.nodeId(), address: this.d.address });
@@ -471,9 +499,8 @@ export class ActorHost {
     if (c.items) {
       // A streaming call's result follows its items.
       void c.items.then(() => this.sendResult(taskId, c, reply));
-      return;
-    }
-    this.sendResult(taskId, c, reply);
+    } else this.sendResult(taskId, c, reply);
+    this.refillAfter(a);
   }
 
   private sendResult(taskId: string, c: HostedCall, r: WorkerReply): void {
@@ -514,6 +541,7 @@ export class ActorHost {
     if (a.worker) void a.worker.terminate();
     a.pending = undefined;
     a.data = undefined;
+    this.refillAfter(a);
     this.booted(a);
     this.d.release(a.demand);
     this.d.report({ actorId: a.actorId, state: 'DEAD', nodeId: this.d.nodeId(), reason: why, deathCause: why });

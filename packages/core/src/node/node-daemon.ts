@@ -23,6 +23,8 @@ import {
   randomId,
   unpackInternal,
   SchedulingError,
+  ActorDiedError,
+  shortId,
   type Logger,
   type ResourceMap,
   type HealthConfig,
@@ -150,6 +152,12 @@ export class NodeDaemon {
   private readonly jobObjects = new Map<string, Map<string, string>>();
   /** Per-actor chain keeping calls in arrival order while their arguments are pulled. */
   private readonly actorChains = new Map<string, Promise<void>>();
+  /**
+   * Calls to actors whose creation this node accepted and has not handed to its ActorHost yet (queued
+   * for resources or pulling arguments), in arrival order. A creator sends its first calls right behind
+   * the creation, on the same stream, instead of waiting a round trip for the creation's answer.
+   */
+  private readonly awaitingCreation = new Map<string, { spec: rayts.TaskSpec; from: Submitter }[]>();
   /** Items consumed by callers of streaming tasks that were not running yet when the ack came. */
   private readonly earlyAcks = new Map<string, number>();
   /** Removes this node from the process's /metrics. */
@@ -382,7 +390,7 @@ export class NodeDaemon {
       if (sub.closed) return;
       sub.closed = true;
       // The submitter is gone: its queued tasks will never be collected.
-      this.scheduler.remove((t) => t.from === sub);
+      this.removeQueued((t) => t.from === sub, 'its creator disconnected');
     };
     call.on('end', () => {
       gone();
@@ -432,6 +440,7 @@ export class NodeDaemon {
       return;
     }
     const task: NodeTask = { spec, from, demand, state: 'queued' };
+    if (spec.actorCreation && spec.actorId && !this.awaitingCreation.has(spec.actorId)) this.awaitingCreation.set(spec.actorId, []);
     this.scheduler.enqueue(task, demand, { lease: !spec.actorCreation });
     // A burst queues thousands of tasks for the same reason: tell the submitter about the first few of
     // each flush (its get() timeouts quote them), not every one.
@@ -515,10 +524,60 @@ export class NodeDaemon {
     } catch (e) {
       this.scheduler.release(t.demand);
       this.reply(t.from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', inline: encodeError(e), nodeId: this.nodeId });
+      this.failAwaitingCalls(spec.actorId, `its creation failed: ${(e as Error)?.message ?? String(e)}`);
+      return;
+    }
+    // Calls that came behind the creation follow it, in order (the actor's thread runs them once built).
+    const waiting = this.awaitingCreation.get(spec.actorId);
+    this.awaitingCreation.delete(spec.actorId);
+    for (const c of waiting ?? []) this.deliverActorCall(c.spec, c.from);
+  }
+
+  /** Answers the calls waiting for an actor's creation, which will not happen here, with ActorDiedError. */
+  private failAwaitingCalls(actorId: string, why: string): void {
+    const waiting = this.awaitingCreation.get(actorId);
+    this.awaitingCreation.delete(actorId);
+    for (const { spec, from } of waiting ?? []) {
+      const err = new ActorDiedError(`The actor ${shortId(actorId)} is dead; ${spec.method}() was not run: ${why.replace(/\.+$/, '')}.`, {
+        hint: 'Create a new actor, or give it maxRestarts to have it restarted after failures.',
+        ids: { actorId, taskId: spec.taskId },
+      });
+      this.reply(from, { taskId: spec.taskId, attempt: spec.attempt, status: 'error', nodeId: this.nodeId, inline: encodeError(err) });
     }
   }
 
+  /** Drops a call that waits for its actor's creation (it never runs); false when none waits. */
+  private cancelAwaitingCall(taskId: string): boolean {
+    for (const list of this.awaitingCreation.values()) {
+      const i = list.findIndex((c) => c.spec.taskId === taskId);
+      if (i < 0) continue;
+      const [{ spec, from }] = list.splice(i, 1);
+      const label = `${spec.method}()`;
+      this.reply(from, {
+        taskId,
+        attempt: spec.attempt,
+        status: 'error',
+        nodeId: this.nodeId,
+        inline: encodeError(new TaskCancelledError(`Actor call ${label} (task ${taskId}) was cancelled before it ran.`, { ids: { taskId, actorId: spec.actorId } })),
+      });
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes queued tasks out of the scheduler; calls waiting for a creation taken out fail with it. */
+  private removeQueued(pred: (t: NodeTask) => boolean, why: string): NodeTask[] {
+    const removed = this.scheduler.remove(pred);
+    for (const t of removed) if (t.spec.actorCreation && t.spec.actorId) this.failAwaitingCalls(t.spec.actorId, why);
+    return removed;
+  }
+
   private deliverActorCall(spec: rayts.TaskSpec, from: Submitter): void {
+    const waiting = this.awaitingCreation.get(spec.actorId);
+    if (waiting) {
+      waiting.push({ spec, from });
+      return;
+    }
     const needsPull = (spec.args as rayts.Arg[]).some((a) => a.objectId && !(a.inline && a.inline.byteLength));
     const prev = this.actorChains.get(spec.actorId);
     if (!needsPull && !prev) {
@@ -836,7 +895,7 @@ export class NodeDaemon {
   }
 
   cancel(taskId: string, force: boolean): void {
-    const removed = this.scheduler.remove((t) => t.spec.taskId === taskId);
+    const removed = this.removeQueued((t) => t.spec.taskId === taskId, 'its creation was cancelled');
     for (const t of removed) {
       t.state = 'done';
       this.reply(t.from, {
@@ -853,14 +912,14 @@ export class NodeDaemon {
       // Dropped if it has not started on its thread yet; a running one is stopped only when forced
       // (a streaming one is told to stop: its generator's return() runs at its next item).
       if (!this.pool.cancel(taskId, force) && r.spec.streaming) this.pool.stopGenerator(taskId);
-    } else if (removed.length === 0) this.actors.stopGenerator(taskId);
+    } else if (removed.length === 0 && !this.cancelAwaitingCall(taskId)) this.actors.stopGenerator(taskId);
     this.earlyAcks.delete(taskId);
   }
 
   /** A placement group was removed: stop what ran in it and turn its resources back into plain ones. */
   private async releaseGroup(pgId: string, index: number, bundle: ResourceMap): Promise<void> {
     const inGroup = (demand: ResourceMap) => Object.keys(demand).some((k) => k.endsWith(`_group_${pgId}`) || k.includes(`_group_${index}_${pgId}`));
-    for (const t of this.scheduler.remove((q) => inGroup(q.demand))) {
+    for (const t of this.removeQueued((q) => inGroup(q.demand), `its placement group ${pgId} was removed`)) {
       t.state = 'done';
       this.reply(t.from, {
         taskId: t.spec.taskId,

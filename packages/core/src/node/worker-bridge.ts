@@ -3,13 +3,17 @@
  * get, put, wait, cancel, free, nodes, stats). Objects created this way are owned by a CoreWorker of
  * this node, one per job. A task blocked in `get`/`wait` lends its CPU to other tasks meanwhile, so
  * nested tasks cannot deadlock a full node.
+ *
+ * The owner code (task submission, actor calls, object resolution: owner/core-worker.ts and what it
+ * imports) is loaded when a worker thread first attaches, not with the node: a node whose tasks never
+ * call the API — an idle edge agent above all — does not carry it (~20 modules, ~0.7 MB).
  */
 import { BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import { InvalidArgumentError, ObjectRef, errorToWire, newTaskId, objectIdOf, type Logger, type ObjectId } from '@samsara/ray-common';
 import type { CallableInfo } from '../code/function-descriptor.js';
 import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
 import type { ResolvedActorOptions } from '../runtime/resolved-options.js';
-import { CoreWorker, type Fetched, type TaskArg } from '../owner/core-worker.js';
+import type { CoreWorker, Fetched, TaskArg } from '../owner/core-worker.js';
 import type { ObjectView, ObjectWriter, StoredMeta } from '@samsara/ray-object-store';
 import type { WorkerArg } from '../worker/values.js';
 import { relieveStorePressure, withStoreRoom } from '../owner/store-pressure.js';
@@ -19,11 +23,15 @@ import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply,
 import { nodeSummaries } from '../runtime/node-summaries.js';
 import { kvReplyOf } from '../runtime/kv-reply.js';
 
+type OwnerCode = typeof import('../owner/core-worker.js');
+
 export class WorkerBridge {
   private readonly channel: BroadcastChannel;
   private readonly replies = new Map<number, BroadcastChannel>();
   private readonly ports = new Set<MessagePort>();
   private readonly owners = new Map<string, CoreWorker>();
+  private ownerCode: Promise<OwnerCode> | undefined;
+  private ownerModule: OwnerCode | undefined;
   private closed = false;
   private readonly pins = new Map<number, ObjectView>();
   private nextPin = 1;
@@ -56,6 +64,8 @@ export class WorkerBridge {
    * `WorkerInit.bridgePort`): its requests and replies travel on it alone, waking no other thread.
    */
   attachPort(port1: MessagePort): void {
+    // A thread will start: its first API call should not wait for the owner code to load.
+    void this.loadOwnerCode().catch(() => undefined);
     port1.on('message', (req: BridgeRequest) => this.serve(req, (r) => !this.closed && port1.postMessage(r)));
     port1.unref();
     this.ports.add(port1);
@@ -73,10 +83,22 @@ export class WorkerBridge {
     ch.postMessage(r);
   }
 
-  /** The CoreWorker that owns what tasks of `jobId` create on this node. */
-  ownerFor(jobId: string): CoreWorker {
+  private loadOwnerCode(): Promise<OwnerCode> {
+    this.ownerCode ??= import('../owner/core-worker.js').then((m) => (this.ownerModule = m));
+    return this.ownerCode;
+  }
+
+  /** The CoreWorker that owns what tasks of `jobId` create on this node (loading the owner code first). */
+  async ownerFor(jobId: string): Promise<CoreWorker> {
+    return this.ownerNow(jobId) ?? (await this.loadOwnerCode(), this.ownerNow(jobId)!);
+  }
+
+  /** The owner of `jobId`'s objects here, made if needed; undefined while the owner code is not loaded. */
+  private ownerNow(jobId: string): CoreWorker | undefined {
     let o = this.owners.get(jobId);
     if (!o) {
+      if (!this.ownerModule) return undefined;
+      const { CoreWorker } = this.ownerModule;
       const wd = this.daemon.jobWorkingDirs.get(jobId);
       o = new CoreWorker({
         headAddress: this.headAddress,
@@ -144,7 +166,12 @@ export class WorkerBridge {
       remote.set(owner, [...(remote.get(owner) ?? []), id]);
     });
     if (remote.size === 0) return out;
-    const holder = this.ownerFor(jobId);
+    const holder = this.ownerNow(jobId);
+    if (holder) return this.registerRemote(holder, remote, callerAddress, out);
+    return this.ownerFor(jobId).then((h) => this.registerRemote(h, remote, callerAddress, out));
+  }
+
+  private registerRemote(holder: CoreWorker, remote: Map<string, string[]>, callerAddress: string, out: string[]): Promise<string[]> {
     return Promise.all(
       [...remote].map(async ([owner, list]) => {
         // Held here while the owner learns of the caller, so that our own release cannot overtake it.
@@ -214,7 +241,7 @@ export class WorkerBridge {
   }
 
   private async handle(req: BridgeRequest): Promise<unknown> {
-    const owner = this.ownerFor(req.jobId);
+    const owner = this.ownerNow(req.jobId) ?? (await this.ownerFor(req.jobId));
     switch (req.op) {
       case 'submit': {
         try {

@@ -46,6 +46,8 @@ interface ActorRef {
   restartsLeft: number;
   /** How to build it again (creator only). */
   template?: TaskRecord;
+  /** Its current creation task (creator only): calls follow it to its node before it is alive. */
+  creating?: TaskRecord;
   /** Ended by kill(): never restarted. */
   killed?: boolean;
   /** Restarts this process made (creator only), to tell the head's reports of an older incarnation apart. */
@@ -78,6 +80,13 @@ export class ActorCaller implements ActorHooks {
 
   flush(actorId: string): void {
     this.flushActor(this.actorRefs.get(actorId)!);
+  }
+
+  creationSent(actorId: string): void {
+    const ar = this.actorRefs.get(actorId);
+    // After the current turn: a node that died may still hand back calls sent behind an earlier
+    // attempt of this creation, which go first (see actorLost).
+    if (ar) queueMicrotask(() => this.flushActor(ar));
   }
 
   placed(actorId: string, nodeId: string, demand: ResourceMap): void {
@@ -131,10 +140,15 @@ export class ActorCaller implements ActorHooks {
       creation: { actorId, maxConcurrency: opts.maxConcurrency, pgId: pg?.id ?? '' },
     };
     ar.template = rec;
+    ar.creating = rec;
     this.s.tasks.set(taskId, rec);
     this.s.objects.createPending(rec.objectId);
     this.r.holdArgs(rec);
     const namespace = opts.namespace ?? this.s.o.namespace ?? '';
+    // An unnamed actor is placed at once, while the head records it (the head takes a node's report that
+    // comes first: ActorDirectory.register). A named one waits for the head: the name may be taken.
+    const early = !opts.name;
+    if (early) this.t.resolveArgs(rec);
     this.s.headCall<rayts.ActorDirectoryReply>('actorCall', {
       op: 'register',
       actor: {
@@ -162,9 +176,11 @@ export class ActorCaller implements ActorHooks {
           this.adoptExisting(ar, existing);
           return;
         }
-        this.t.resolveArgs(rec);
+        if (!early) this.t.resolveArgs(rec);
       },
       (e: Error) => {
+        // Placed early, its creation may be out already: this process stops counting its resources.
+        if (rec.state === 'submitted' && rec.nodeId) this.s.view.removeInflight(rec.nodeId, rec.demand);
         this.actorDied(actorId, e);
         this.t.finish(rec, undefined, e);
       },
@@ -292,6 +308,12 @@ export class ActorCaller implements ActorHooks {
     const inflight = [...this.s.tasks.values()]
       .filter((r) => r.call?.actorId === ar.actorId && r.state === 'submitted')
       .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+    if (ar.state === 'pending' && ar.creating && ar.creating.state !== 'done') {
+      // Calls sent behind a creation that has not answered yet (its node died, or it had not taken the
+      // creation): they never ran on a live instance, and wait for the creation's outcome again.
+      this.requeueUnanswered(ar, inflight);
+      return;
+    }
     this.releaseHeld(ar);
     const comesBack = !ar.killed && (ar.template ? ar.restartsLeft !== 0 : true);
     if (!comesBack) {
@@ -329,6 +351,16 @@ export class ActorCaller implements ActorHooks {
     ar.queue = [...requeue, ...ar.queue].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   }
 
+  /** Puts calls sent ahead of their actor's creation back in its queue, in order, without spending retries. */
+  private requeueUnanswered(ar: ActorRef, calls: TaskRecord[]): void {
+    for (const rec of calls) {
+      rec.attempt++;
+      rec.state = 'resolving';
+      rec.nodeId = undefined;
+    }
+    ar.queue = [...calls, ...ar.queue].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  }
+
   private releaseHeld(ar: ActorRef): void {
     if (!ar.held) return;
     this.s.view.removeInflight(ar.held.nodeId, ar.held.demand);
@@ -341,6 +373,7 @@ export class ActorCaller implements ActorHooks {
     ar.restartsDone++;
     const taskId = newTaskId();
     const rec: TaskRecord = { ...t, taskId, objectId: objectIdOf(taskId as never, 0), attempt: 0, state: 'resolving', nodeId: undefined, argRefs: undefined };
+    ar.creating = rec;
     this.s.tasks.set(taskId, rec);
     this.s.objects.createPending(rec.objectId);
     this.ev.event(rec, 'RETRYING', `restarting actor ${shortId(ar.actorId)} (${ar.restartsLeft < 0 ? 'unlimited' : ar.restartsLeft} restarts left)`);
@@ -358,19 +391,30 @@ export class ActorCaller implements ActorHooks {
     for (const rec of [...this.s.tasks.values()]) if (rec.call?.actorId === ar.actorId && rec.state === 'submitted') this.t.finish(rec, rec.nodeId, ar.error);
   }
 
+  /**
+   * Sends the actor's queued calls whose arguments are ready, in order: to its node once it is alive,
+   * and (its creator) right behind its creation while that runs — the node holds them until the actor
+   * is built, which saves the round trip of waiting for the creation's answer first.
+   */
   private flushActor(ar: ActorRef): void {
-    if (ar.state !== 'alive' || !ar.nodeId) return;
+    const alive = ar.state === 'alive' && !!ar.nodeId;
+    const nodeId = alive ? ar.nodeId : ar.state === 'pending' && ar.creating?.state === 'submitted' ? ar.creating.nodeId : undefined;
+    if (!nodeId) return;
     while (ar.queue.length && ar.queue[0].wireArgs) {
-      const rec = ar.queue.shift()!;
-      if (rec.state === 'done') continue;
-      const conn = this.t.connection(ar.nodeId);
+      const conn = this.t.connection(nodeId);
       if (!conn) {
-        this.actorDied(ar.actorId, this.deadActorError(ar, `its node ${shortId(ar.nodeId)} is gone`));
+        // Not alive yet: its creation's own failure decides (it is placed again or fails).
+        if (!alive) return;
+        const rec = ar.queue.shift()!;
+        if (rec.state === 'done') continue;
+        this.actorDied(ar.actorId, this.deadActorError(ar, `its node ${shortId(nodeId)} is gone`));
         this.t.finish(rec, undefined, ar.error);
         return;
       }
+      const rec = ar.queue.shift()!;
+      if (rec.state === 'done') continue;
       rec.state = 'submitted';
-      rec.nodeId = ar.nodeId;
+      rec.nodeId = nodeId;
       conn.send({
         taskId: rec.taskId,
         jobId: this.s.o.jobId,

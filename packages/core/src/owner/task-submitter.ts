@@ -53,6 +53,8 @@ export interface PendingTaskSummary {
 export interface ActorHooks {
   /** A call's arguments are ready: send what the actor's queue can send. */
   flush(actorId: string): void;
+  /** The actor's creation was sent to a node (calls may follow it there before it is alive). */
+  creationSent(actorId: string): void;
   /** The actor was placed on `nodeId` holding `demand` (counted until it ends). */
   placed(actorId: string, nodeId: string, demand: ResourceMap): void;
   alive(actorId: string, nodeId: string): void;
@@ -282,6 +284,7 @@ export class TaskSubmitter {
       pgId: rec.creation?.pgId ?? '',
       ...this.streams.streamFields(rec),
     });
+    if (rec.creation) this.actors.creationSent(rec.creation.actorId);
   }
 
   private onResults(batch: rayts.ResultBatch): void {
