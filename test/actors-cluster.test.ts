@@ -140,6 +140,27 @@ describe('actors', () => {
     await expect(getActor('no-such-actor')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('named actors - getIfExists while the first creation is still constructing: calls on both handles reach the one actor', async () => {
+    const Slow = actor(
+      class Slow {
+        readonly born = Date.now();
+        constructor() {
+          // Busy for a while, so the second getIfExists finds the actor still PENDING at the head.
+          const end = Date.now() + 1500;
+          while (Date.now() < end);
+        }
+        ping() {
+          return this.born;
+        }
+      },
+    );
+    const first = Slow.options({ name: 'slow-1', getIfExists: true }).remote();
+    const second = Slow.options({ name: 'slow-1', getIfExists: true }).remote();
+    const [a, b] = await get([first.ping.remote(), second.ping.remote()], { timeoutMs: 30_000 });
+    expect(b).toBe(a);
+    await kill(first);
+  });
+
   it('kill - later calls reject with ActorDiedError', async () => {
     const c = CounterActor.remote();
     await get(c.incr.remote());

@@ -194,6 +194,8 @@ export class ActorCaller implements ActorHooks {
     this.actorRefs.set(info.actorId!, ar);
     (ar as { actorId: string }).actorId = info.actorId!;
     this.applyActorInfo(ar, info);
+    // Still being created (or restarted) by its creator: calls made meanwhile wait for it to be alive.
+    if (ar.state === 'pending') this.lookupActor(ar);
   }
 
   /** Submits a call of an actor method that is a generator: its items stream back (0 = unbounded backpressure). */
