@@ -145,10 +145,9 @@ export class ActorCaller implements ActorHooks {
     this.s.objects.createPending(rec.objectId);
     this.r.holdArgs(rec);
     const namespace = opts.namespace ?? this.s.o.namespace ?? '';
-    // An unnamed actor is placed at once, while the head records it (the head takes a node's report that
-    // comes first: ActorDirectory.register). A named one waits for the head: the name may be taken.
-    const early = !opts.name;
-    if (early) this.t.resolveArgs(rec);
+    // The creation is placed once the head has recorded the actor. (Placing an unnamed actor while the
+    // head records it saved a round trip, but an actor killed in that window kept its resources on the
+    // head's books: a Data SQL session's executors held spark_executor after close().)
     this.s.headCall<rayts.ActorDirectoryReply>('actorCall', {
       op: 'register',
       actor: {
@@ -176,7 +175,7 @@ export class ActorCaller implements ActorHooks {
           this.adoptExisting(ar, existing);
           return;
         }
-        if (!early) this.t.resolveArgs(rec);
+        this.t.resolveArgs(rec);
       },
       (e: Error) => {
         // Placed early, its creation may be out already: this process stops counting its resources.

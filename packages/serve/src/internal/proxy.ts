@@ -144,12 +144,22 @@ export class HttpProxy {
         ctx.out = e.getResponseData(ctx.requestId);
       } else if (e instanceof ServeError && e.serveCode === 'SERVE_NOT_FOUND') {
         ctx.out = new ServeHttpError(404, e.message).getResponseData(ctx.requestId);
+      } else if (ctx.app && (await this.appGone(ctx))) {
+        // The request reached an application being deleted (its replicas stopping): it is not served any more.
+        ctx.out = new ServeHttpError(404, `No application serves ${ctx.path} (application ${ctx.app} was deleted).`).getResponseData(ctx.requestId);
       } else {
         this.log.warn({ requestId: ctx.requestId, path: ctx.path, err: (e as Error)?.message ?? String(e) }, 'request failed');
         ctx.out = new ServeHttpError(500, `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`).getResponseData(ctx.requestId);
       }
     }
   };
+
+  /** Whether the request's application is no longer routed here (after one refresh of the route table). */
+  private async appGone(ctx: Ctx): Promise<boolean> {
+    if (this.client.appTableNow(appKey(ctx.app!))?.exists === false) return true;
+    await this.refreshRoutes();
+    return this.router.match(ctx.req.method ?? 'GET', ctx.path)?.handler !== ctx.app;
+  }
 
   private limitBody: Middleware<Ctx> = async (ctx, next) => {
     const h = ctx.req.headers;
