@@ -84,7 +84,12 @@ export class ActorDirectory {
     a = { ...a };
     const rec = this.actors.get(a.actorId ?? '');
     if (!rec) return a.actorId ? this.register(a) : undefined;
-    if (rec.state === 'DEAD') return rec;
+    if (rec.state === 'DEAD') {
+      // Killed while its creation was on the way (the head knew no node to tell): the node that built it
+      // ends it now, so it holds no resources nobody can use.
+      if (a.state === 'ALIVE' && a.nodeId) this.hooks.killOnNode(a.nodeId, rec.actorId, rec.deathCause || rec.reason || 'killed before it was built', false);
+      return rec;
+    }
     if (a.state === 'DEAD' && this.mayRestart(rec)) {
       // Its creator restarts it (see CoreWorker.actorLost).
       a = { ...a, state: 'RESTARTING' };
