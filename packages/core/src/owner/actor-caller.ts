@@ -178,8 +178,6 @@ export class ActorCaller implements ActorHooks {
         this.t.resolveArgs(rec);
       },
       (e: Error) => {
-        // Placed early, its creation may be out already: this process stops counting its resources.
-        if (rec.state === 'submitted' && rec.nodeId) this.s.view.removeInflight(rec.nodeId, rec.demand);
         this.actorDied(actorId, e);
         this.t.finish(rec, undefined, e);
       },
