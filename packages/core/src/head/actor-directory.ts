@@ -67,8 +67,8 @@ export class ActorDirectory {
         );
       }
     }
-    // Its node may have reported it already (a creator places an unnamed actor without waiting for this
-    // registration): what the node said about it stands, the rest comes from the registration.
+    // Known already (a node's report reached the head first, e.g. a node re-reporting its actors after a
+    // head restart): what the node said about it stands, the rest comes from the registration.
     const reported = this.actors.get(a.actorId);
     const rec: ActorRecord = reported
       ? { ...a, actorId: a.actorId, state: reported.state, nodeId: reported.nodeId, address: reported.address, reason: reported.reason, deathCause: reported.deathCause }
@@ -168,13 +168,19 @@ export class ActorDirectory {
     if (ids.length) this.hooks.changed(ids);
   }
 
-  /** Actors on a dead node die (restarts are decided by their owners). */
-  nodeDied(nodeId: string, reason: string): void {
+  /**
+   * Actors on a dead node: one with restarts left becomes RESTARTING (its creator starts it again, see
+   * CoreWorker.actorLost, and callers wait for it), unless its owner lived in that node process too
+   * (`ownerAddress` is the node's address: a task there created it), which ends it like Ray ends an
+   * actor whose owner died. The rest are DEAD.
+   */
+  nodeDied(nodeId: string, reason: string, nodeAddress?: string): void {
     const ids: string[] = [];
     for (const a of this.actors.values()) {
       if (a.nodeId === nodeId && a.state !== 'DEAD') {
-        a.state = 'DEAD';
-        a.reason = `its node ${nodeId} died (${reason})`;
+        const ownerGone = !!nodeAddress && a.ownerAddress === nodeAddress;
+        a.state = !ownerGone && this.mayRestart(a) ? 'RESTARTING' : 'DEAD';
+        a.reason = `its node ${nodeId} died (${reason})${ownerGone ? ', and its owner ran there' : ''}`;
         a.deathCause = a.reason;
         this.settle(a);
         ids.push(a.actorId);

@@ -137,7 +137,7 @@ export class HeadServer implements HeadTables {
   /** What a node's death does to the rest of the cluster (the node table has already marked it). */
   private nodeDied(d: NodeRecord): void {
     this.o.log.warn({ nodeId: d.nodeId, reason: d.deathReason }, 'node declared dead');
-    this.actors.nodeDied(d.nodeId, d.deathReason);
+    this.actors.nodeDied(d.nodeId, d.deathReason, d.address);
     this.placementGroups.nodeDied(d.nodeId);
     this.channels.get(d.nodeId)?.write(pb.HeadCommand.create({ kind: 'dead', targetId: d.nodeId, reason: d.deathReason }));
     // What the dead node owned (results of its tasks' nested work) is nobody's now: nodes drop it.
