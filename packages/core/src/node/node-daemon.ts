@@ -60,6 +60,11 @@ import { channelCredentials } from '../rpc/tls.js';
  */
 export const QUEUE_FULL = 'queue_full';
 
+/** Event-driven node reports (see NodeDaemon.reportSoon) are at least this far apart. */
+const REPORT_MIN_GAP_MS = 5;
+/** How old a telemetry sample a node report may reuse. */
+const TELEMETRY_MAX_AGE_MS = 250;
+
 export interface NodeDaemonOptions {
   readonly headAddress: string;
   readonly token: string;
@@ -141,6 +146,11 @@ export class NodeDaemon {
   private readonly head: grpc.Client;
   private channel: grpc.ClientDuplexStream<rayts.NodeReport, rayts.HeadCommand> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** A report is queued (see reportSoon), and when the last one was sent (performance.now()). */
+  private reportQueued = false;
+  private lastReportAt = -Infinity;
+  /** The last telemetry sample and when it was taken (performance.now()). */
+  private telemetry: { at: number; sample: ReturnType<typeof sampleTelemetry> } | undefined;
   private readonly pulls: PullClient;
   private closed = false;
   private registering: Promise<void> | undefined;
@@ -282,9 +292,33 @@ export class NodeDaemon {
     this.heartbeat.unref();
   }
 
+  /**
+   * A report soon, however many events ask for one: at the end of this event-loop turn, or
+   * {@link REPORT_MIN_GAP_MS} after the previous report when that was more recent. A burst of
+   * placement-group commits or releases (100 groups removed in one call, their commands arriving over
+   * several turns) costs a few reports, not one each (every report lists every bundle's resources, so one
+   * per event made a burst quadratic).
+   */
+  private reportSoon(): void {
+    if (this.reportQueued) return;
+    this.reportQueued = true;
+    const run = () => {
+      this.reportQueued = false;
+      this.report();
+    };
+    const wait = this.lastReportAt + REPORT_MIN_GAP_MS - performance.now();
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait).unref();
+  }
+
   private report(): void {
     if (!this.channel || !this.nodeId) return;
-    const t = sampleTelemetry();
+    this.lastReportAt = performance.now();
+    // Telemetry (files under /sys and /proc, ~0.4 ms) is sampled at most every 250 ms: reports sent on
+    // events (a placement group released, …) between heartbeats reuse the last sample.
+    const now = performance.now();
+    if (!this.telemetry || now - this.telemetry.at > TELEMETRY_MAX_AGE_MS) this.telemetry = { at: now, sample: sampleTelemetry() };
+    const t = this.telemetry.sample;
     const s = this.o.store.stats();
     this.channel.write(
       pb.NodeReport.create({
@@ -310,7 +344,7 @@ export class NodeDaemon {
         this.scheduler.removeTotal(bundle);
         this.scheduler.addTotal(bundleResources(cmd.targetId, index, bundle));
         // The head trusts this node's reports about the bundle from the first that shows it.
-        this.report();
+        this.reportSoon();
         break;
       }
       case 'pg_release': {
@@ -934,7 +968,7 @@ export class NodeDaemon {
     this.scheduler.removeTotal(bundleResources(pgId, index, bundle));
     this.scheduler.addTotal(bundle);
     // The head answers removePlacementGroup() once it sees the bundle back in this node's pool.
-    this.report();
+    this.reportSoon();
   }
 
   /** Lends a blocked task's CPU to other tasks (the task waits in get). */
