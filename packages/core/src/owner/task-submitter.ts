@@ -517,13 +517,16 @@ export class TaskSubmitter {
       this.resolveArgs(rec);
       return true;
     }
-    const put = !rec;
+    // `<task>.0` is a task's return or a put; `<task>.<n>` with n ≥ 1 an item a streaming generator yielded.
+    const streamItem = !id.endsWith('.0');
     this.s.objects.fail(
       id,
       new ObjectLostError(`Object ${shortId(id)} is lost: ${why}.`, {
-        hint: put
-          ? 'It was created by put() and cannot be rebuilt from lineage; put it again.'
-          : 'The task that made it has no retries left to rebuild it; raise maxRetries.',
+        hint: rec
+          ? 'The task that made it has no retries left to rebuild it; raise maxRetries.'
+          : streamItem
+            ? `It was yielded by a streaming generator (task ${shortId(taskIdOfObject(id as never))}), whose items are not rebuilt from lineage; run the generator again.`
+            : 'It was created by put() and cannot be rebuilt from lineage; put it again.',
         ids: { objectId: id },
       }),
     );
