@@ -18,7 +18,12 @@ export interface ReplicaCall<T> {
 
 function take<T>(slot: ReplicaSlot, r: DirectReply, requestId: string): T | Promise<T> {
   if (!r.held) return r.value as T;
-  return get(slot.handle.__serve_call.remote(TAKE_METHOD, { requestId }, r.holdId) as ObjectRef<T>);
+  return takeHeld<T>(slot, r.holdId, requestId);
+}
+
+/** The reply the replica held under `holdId` (not plain data, or a thrown error), through the core. */
+export function takeHeld<T>(slot: ReplicaSlot, holdId: number, requestId: string): Promise<T> {
+  return get(slot.handle.__serve_call.remote(TAKE_METHOD, { requestId }, holdId) as ObjectRef<T>);
 }
 
 /** `method(...args)` on the slot's replica (`__serve_call`). */

@@ -92,6 +92,16 @@ export function takesRequest(fn: object): boolean {
   return v;
 }
 
+const TEXT: [string, string] = ['content-type', 'text/plain; charset=utf-8'];
+const JSON_TYPE: [string, string] = ['content-type', 'application/json'];
+
+/** The response for a value fetch returned: undefined → 204, a string → text, anything else → JSON. */
+function httpValue(out: unknown, rid: [string, string]): HttpResponseData {
+  if (out === undefined) return { status: 204, headers: [rid], body: '' };
+  if (typeof out === 'string') return { status: 200, headers: [TEXT, rid], body: out };
+  return { status: 200, headers: [JSON_TYPE, rid], body: JSON.stringify(out) };
+}
+
 let rootLogger: Logger | undefined;
 
 /** The user instance and its bookkeeping, on the replica's thread. */
@@ -185,21 +195,48 @@ export class ReplicaRuntime {
     }
   }
 
-  async http(r: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> {
+  /**
+   * Runs `fetch` for one HTTP request. Synchronous when `fetch` answers at once with a plain value
+   * (no promise made: each costs the thread's async hooks); a promise or a Response is awaited.
+   */
+  http(r: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> | HttpResponseData {
     const t0 = this.begin();
-    let failed = false;
     const rid: [string, string] = ['x-request-id', meta.requestId];
+    let out: unknown;
     try {
       const fetchFn = this.inst.fetch;
       if (typeof fetchFn !== 'function') {
-        failed = true;
+        this.end(t0, true);
         return { status: 500, headers: [['content-type', 'application/json'], rid], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
       }
-      if (isGeneratorFunction(fetchFn)) return { status: 0, headers: [], body: '', stream: true };
+      if (isGeneratorFunction(fetchFn)) {
+        this.end(t0, false);
+        return { status: 0, headers: [], body: '', stream: true };
+      }
       // Building a WHATWG Request is most of a small request's cost on the replica; a fetch that
       // cannot read it (no parameter, no `arguments`) does not get one.
       const req = takesRequest(fetchFn) ? this.request(r) : undefined;
-      const out = await (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
+      out = (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
+    } catch (e) {
+      const res = this.httpError(e, meta, rid);
+      this.end(t0, res.error === true);
+      return res;
+    }
+    if (out instanceof Response || (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')) return this.httpLater(out, t0, meta, rid);
+    let res: HttpResponseData;
+    try {
+      res = httpValue(out, rid);
+    } catch (e) {
+      res = this.httpError(e, meta, rid);
+    }
+    this.end(t0, res.error === true);
+    return res;
+  }
+
+  private async httpLater(pending: unknown, t0: number, meta: CallMeta, rid: [string, string]): Promise<HttpResponseData> {
+    let failed = false;
+    try {
+      const out = await pending;
       if (out instanceof Response) {
         const body = new Uint8Array(await out.arrayBuffer());
         const headers: [string, string][] = [...out.headers];
@@ -207,25 +244,29 @@ export class ReplicaRuntime {
         failed = out.status >= 500;
         return { status: out.status, headers, body };
       }
-      if (out === undefined) return { status: 204, headers: [rid], body: '' };
-      if (typeof out === 'string') return { status: 200, headers: [['content-type', 'text/plain; charset=utf-8'], rid], body: out };
-      return { status: 200, headers: [['content-type', 'application/json'], rid], body: JSON.stringify(out) };
+      return httpValue(out, rid);
     } catch (e) {
-      if (e instanceof ServeHttpError) {
-        const res = e.getResponse(meta.requestId);
-        return { status: res.status, headers: [...Object.entries(res.headers), rid], body: res.body };
-      }
-      failed = true;
-      this.log.warn({ requestId: meta.requestId, err: (e as Error)?.stack ?? String(e) }, 'request failed');
-      return {
-        status: 500,
-        headers: [['content-type', 'application/json'], rid],
-        body: JSON.stringify({ error: `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`, requestId: meta.requestId }),
-        error: true,
-      };
+      const res = this.httpError(e, meta, rid);
+      failed = res.error === true;
+      return res;
     } finally {
       this.end(t0, failed);
     }
+  }
+
+  /** What a throwing fetch answers: a ServeHttpError's status, else 500 (logged, counted as an error). */
+  private httpError(e: unknown, meta: CallMeta, rid: [string, string]): HttpResponseData {
+    if (e instanceof ServeHttpError) {
+      const res = e.getResponse(meta.requestId);
+      return { status: res.status, headers: [...Object.entries(res.headers), rid], body: res.body };
+    }
+    this.log.warn({ requestId: meta.requestId, err: (e as Error)?.stack ?? String(e) }, 'request failed');
+    return {
+      status: 500,
+      headers: [['content-type', 'application/json'], rid],
+      body: JSON.stringify({ error: `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`, requestId: meta.requestId }),
+      error: true,
+    };
   }
 
   private request(r: HttpRequestData): Request {

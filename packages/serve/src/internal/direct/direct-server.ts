@@ -17,7 +17,8 @@ import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 
 /** What the server runs requests on (the replica runtime). */
 export interface DirectTarget {
-  http(req: HttpRequestData, meta: CallMeta): Promise<HttpResponseData>;
+  /** May answer synchronously (a fetch that returned a plain value at once). */
+  http(req: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> | HttpResponseData;
   call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown>;
 }
 
@@ -95,17 +96,28 @@ export class DirectServer {
     let authed = false;
     let out: unknown[] = [];
     let flushing = false;
-    const send = (m: unknown): void => {
-      out.push(m);
-      if (flushing) return;
-      flushing = true;
-      setImmediate(() => {
-        flushing = false;
-        const msgs = out;
-        out = [];
-        if (!s.destroyed) s.write(encodeFrames(msgs));
-      });
+    const flush = (): void => {
+      flushing = false;
+      const msgs = out;
+      out = [];
+      if (!s.destroyed && msgs.length > 0) s.write(encodeFrames(msgs));
     };
+    // Replies of one turn go out in one write; a reply while nothing else of this connection runs goes at once.
+    const conn: Conn = {
+      running: 0,
+      reading: false,
+      send(m: unknown): void {
+        out.push(m);
+        if (flushing || conn.reading) return;
+        if (conn.running === 0) {
+          flush();
+          return;
+        }
+        flushing = true;
+        setImmediate(flush);
+      },
+    };
+    const send = conn.send;
     const helloTimer = setTimeout(() => s.destroy(), HELLO_TIMEOUT_MS);
     helloTimer.unref();
     s.on('close', () => {
@@ -114,6 +126,8 @@ export class DirectServer {
     });
     s.on('error', () => s.destroy());
     s.on('data', (chunk: Buffer) => {
+      // Replies made while this chunk's requests are read go out in one write after it.
+      conn.reading = true;
       try {
         reader.push(chunk, (f) => {
           if (!authed) {
@@ -128,23 +142,58 @@ export class DirectServer {
             return;
           }
           if (f[0] !== FrameType.request) throw new TypeError(`unexpected frame type ${String(f[0])}`);
-          this.run(f, send);
+          this.run(f, conn);
         });
       } catch {
         // A peer that sends what this protocol does not say gets its connection closed, nothing else.
         s.destroy();
+      } finally {
+        conn.reading = false;
       }
+      if (out.length > 0 && !flushing) flush();
     });
   }
 
-  private run(f: unknown[], send: (m: unknown) => void): void {
-    const [, id, kind, method, requestId, payload] = f as [number, number, number, string | null, string, unknown];
-    const meta: CallMeta = { requestId: String(requestId) };
+  private run(f: unknown[], conn: Conn): void {
+    const id = f[1] as number;
+    const meta: CallMeta = { requestId: String(f[4]) };
+    const payload = f[5];
     this.served++;
-    const p = kind === RequestKind.http ? this.target.http(payload as HttpRequestData, meta) : this.target.call(String(method), meta, Array.isArray(payload) ? payload : []);
+    let p: Promise<unknown> | unknown;
+    try {
+      p = f[2] === RequestKind.http ? this.target.http(payload as HttpRequestData, meta) : this.target.call(String(f[3]), meta, Array.isArray(payload) ? payload : []);
+    } catch (e) {
+      conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]);
+      return;
+    }
+    // A reply ready at once (a synchronous fetch) goes without a promise turn.
+    if (!(p instanceof Promise)) {
+      conn.send(this.replyFrame(id, p));
+      return;
+    }
+    conn.running++;
     p.then(
-      (v) => send(isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)]),
-      (e: unknown) => send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]),
+      (v) => {
+        conn.running--;
+        conn.send(this.replyFrame(id, v));
+      },
+      (e: unknown) => {
+        conn.running--;
+        conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]);
+      },
     );
   }
+
+  private replyFrame(id: number, v: unknown): unknown[] {
+    return isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)];
+  }
+}
+
+/** One caller connection's reply queue. */
+interface Conn {
+  /** Requests of this connection running on the replica (awaiting a promise). */
+  running: number;
+  /** True while a chunk of requests is being read (replies wait for its end). */
+  reading: boolean;
+  send(m: unknown): void;
 }
