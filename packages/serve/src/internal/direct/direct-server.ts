@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeFrames, FrameReader, FrameType, isPlainValue, machineKey, MAX_FRAME_BYTES, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import { encodeFrames, FrameReader, FrameType, isHttpResponse, isPlainValue, machineKey, MAX_FRAME_BYTES, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
 import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 
 /** What the server runs requests on (the replica runtime). */
@@ -167,15 +167,16 @@ export class DirectServer {
       return;
     }
     // A reply ready at once (a synchronous fetch) goes without a promise turn.
+    const http = f[2] === RequestKind.http;
     if (!(p instanceof Promise)) {
-      conn.send(this.replyFrame(id, p));
+      conn.send(this.replyFrame(id, p, http));
       return;
     }
     conn.running++;
     p.then(
       (v) => {
         conn.running--;
-        conn.send(this.replyFrame(id, v));
+        conn.send(this.replyFrame(id, v, http));
       },
       (e: unknown) => {
         conn.running--;
@@ -184,7 +185,9 @@ export class DirectServer {
     );
   }
 
-  private replyFrame(id: number, v: unknown): unknown[] {
+  private replyFrame(id: number, v: unknown, http: boolean): unknown[] {
+    // An HTTP reply the wire can encode as it is (see direct-wire.ts) skips the plain-value walk.
+    if (http && isHttpResponse(v)) return [FrameType.httpReply, id, v];
     return isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)];
   }
 }
