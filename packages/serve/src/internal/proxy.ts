@@ -109,9 +109,36 @@ export class HttpProxy {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    this.fast(req, res, requestId);
+    // One pass over the raw headers: the pairs the replica gets, and the few the proxy reads (without
+    // materializing req.headers).
+    const raw = req.rawHeaders;
+    const headers: [string, string][] = new Array(raw.length >> 1);
+    let given: string | undefined;
+    let ids = 0;
+    let host: string | undefined;
+    let hasBody = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i];
+      const v = raw[i + 1];
+      headers[i >> 1] = [k, v];
+      switch (k.length) {
+        case 4:
+          if (host === undefined && k.toLowerCase() === 'host') host = v;
+          break;
+        case 12:
+          if (k.toLowerCase() === 'x-request-id') {
+            given = v;
+            ids++;
+          }
+          break;
+        case 14:
+        case 17:
+          if (!hasBody) hasBody = k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding';
+          break;
+      }
+    }
+    const requestId = ids === 1 && REQUEST_ID.test(given!) ? given! : randomUUID();
+    this.fast(req, res, requestId, headers, host, hasBody);
   }
 
   /**
@@ -120,13 +147,13 @@ export class HttpProxy {
    * path, a reply that is plain data. Anything else goes to {@link slow}, the full chain, with the
    * track already drawn.
    */
-  private fast(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  private fast(req: IncomingMessage, res: ServerResponse, requestId: string, headers: [string, string][], host: string | undefined, hasBody: boolean): void {
     const t0 = this.debug ? performance.now() : 0;
-    const h = req.headers;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (h['content-length'] !== undefined || h['transfer-encoding'] !== undefined) return void this.slow({ req, res, requestId, path, body: null, t0 });
+    // A body is read (and limited) by the chain.
+    if (hasBody) return void this.slow({ req, res, requestId, path, body: null, t0 });
     const method = req.method ?? 'GET';
     const m = this.router.match(method, path);
     const app = m?.handler;
@@ -143,7 +170,7 @@ export class HttpProxy {
       router.release(slot);
       return void this.slow(ctx());
     }
-    const data = this.requestData(req, method, null);
+    const data: HttpRequestData = { method, url: `http://${host ?? `${this.config.host}:${this.config.port}`}${url}`, headers, body: null };
     if (pick.shadow) this.shadow(app!, pick.shadow, data, requestId);
     direct.sendHttp(slot.replicaId, slot.endpoint, data, requestId, (err, held, value) => {
       if (err === undefined && !held && !(value as HttpResponseData).stream) {

@@ -12,7 +12,7 @@ import { batch } from '../batching.js';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
-import { recordOngoing, recordRequest } from './prom.js';
+import { ReplicaMeter } from './prom.js';
 import { DirectServer } from './direct/direct-server.js';
 import type { DirectEndpoint } from './direct/direct-wire.js';
 import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, TAKE_METHOD, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
@@ -147,14 +147,14 @@ export class ReplicaRuntime {
     return { replicaId: this.config.replicaId, pid: process.pid, endpoint: this.direct?.endpoint };
   }
 
-  private labelsCache: { app: string; deployment: string; replica: string } | undefined;
-  private get labels(): { app: string; deployment: string; replica: string } {
-    return (this.labelsCache ??= { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId });
+  private meterCache: ReplicaMeter | undefined;
+  private get meter(): ReplicaMeter {
+    return (this.meterCache ??= new ReplicaMeter({ app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId }));
   }
 
   private begin(): number {
     this.ongoing++;
-    recordOngoing(this.labels, this.ongoing);
+    this.meter.began(this.ongoing);
     return performance.now();
   }
   private end(t0: number, failed: boolean): void {
@@ -165,7 +165,7 @@ export class ReplicaRuntime {
     let i = 0;
     while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]) i++;
     this.buckets[i]++;
-    recordRequest(this.labels, ms / 1000, failed, this.ongoing);
+    this.meter.ended(ms / 1000, failed, this.ongoing);
     if (this.ongoing === 0 && this.idle.length) for (const f of this.idle.splice(0)) f();
   }
 
