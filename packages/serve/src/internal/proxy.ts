@@ -234,23 +234,37 @@ export class HttpProxy {
    */
   private respond(req: IncomingMessage, res: ServerResponse, requestId: string, out: HttpResponseData, app: string | undefined, t0: number): void {
     if (!res.headersSent) {
-      const flat: string[] = [];
-      let hasId = false;
-      let hasLength = false;
-      const hs = out.headers;
-      for (let i = 0; i < hs.length; i++) {
-        const k = hs[i][0];
-        flat.push(k, hs[i][1]);
-        if (k.length === 12) hasId ||= k.toLowerCase() === 'x-request-id';
-        else if (k.length === 14 || k.length === 17) hasLength ||= k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding';
+      try {
+        this.writeReply(req, res, requestId, out);
+      } catch (e) {
+        // A header the reply carries that HTTP cannot (a bad name or character): the client gets a 500.
+        this.log.warn({ requestId, app, err: (e as Error)?.message ?? String(e) }, 'reply could not be written');
+        if (res.headersSent) res.destroy();
+        else {
+          res.removeHeader('content-length');
+          this.writeReply(req, res, requestId, new ServeHttpError(500, `The reply could not be written: ${(e as Error)?.message ?? String(e)}`).getResponseData(requestId));
+        }
       }
-      if (!hasId) flat.push('x-request-id', requestId);
-      const bodyless = out.status === 204 || out.status === 304 || out.status < 200;
-      if (!hasLength && !bodyless && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
-      res.writeHead(out.status, flat);
-      res.end(req.method === 'HEAD' ? undefined : out.body);
     }
     if (this.debug) this.log.debug({ requestId, method: req.method, path: (req.url ?? '/').split('?')[0], status: out.status, app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
+  }
+
+  private writeReply(req: IncomingMessage, res: ServerResponse, requestId: string, out: HttpResponseData): void {
+    const flat: string[] = [];
+    let hasId = false;
+    let hasLength = false;
+    const hs = out.headers;
+    for (let i = 0; i < hs.length; i++) {
+      const k = hs[i][0];
+      flat.push(k, hs[i][1]);
+      if (k.length === 12) hasId ||= k.toLowerCase() === 'x-request-id';
+      else if (k.length === 14 || k.length === 17) hasLength ||= k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding';
+    }
+    if (!hasId) flat.push('x-request-id', requestId);
+    const bodyless = out.status === 204 || out.status === 304 || out.status < 200;
+    if (!hasLength && !bodyless && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
+    res.writeHead(out.status, flat);
+    res.end(req.method === 'HEAD' ? undefined : out.body);
   }
 
   /** What a replica receives of a request: method, absolute URL, raw headers as pairs, body. */

@@ -34,14 +34,17 @@ export function callReplica<T>(slot: ReplicaSlot, method: string, args: unknown[
     return { ref, done: get(ref) };
   };
   if (!direct.usable(slot.replicaId, slot.endpoint) || !isPlainValue(args)) return viaCore();
-  const done = direct.call(slot.replicaId, slot.endpoint, method, args, requestId).then(
-    (r) => take<T>(slot, r, requestId),
-    (e: unknown) => {
-      if (!(e instanceof DirectUnavailableError)) throw e;
-      direct.markUnreachable(slot.replicaId);
-      return viaCore().done;
-    },
-  );
+  const ep = slot.endpoint;
+  const done = new Promise<T>((resolve, reject) => {
+    direct.sendCall(slot.replicaId, ep, method, args, requestId, (err, held, value) => {
+      if (err instanceof DirectUnavailableError) {
+        direct.markUnreachable(slot.replicaId);
+        viaCore().done.then(resolve, reject);
+      } else if (err) reject(err);
+      else if (held) takeHeld<T>(slot, value as number, requestId).then(resolve, reject);
+      else resolve(value as T);
+    });
+  });
   return { done };
 }
 

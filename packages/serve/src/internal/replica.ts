@@ -169,7 +169,11 @@ export class ReplicaRuntime {
     if (this.ongoing === 0 && this.idle.length) for (const f of this.idle.splice(0)) f();
   }
 
-  async call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> {
+  /**
+   * Runs `method(...args)`. Synchronous when the method returns a plain value at once (no promise
+   * made); a promise (or any thenable) is awaited.
+   */
+  call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> | unknown {
     if (method === TAKE_METHOD) {
       if (!this.direct) throw new TypeError(`Replica ${this.config.replicaId} holds no replies (request ${meta.requestId}).`);
       return this.direct.server.take(Number(args[0]));
@@ -182,9 +186,23 @@ export class ReplicaRuntime {
     // the core streams); this call only says so, without running anything.
     if (isGeneratorFunction(fn)) return { [STREAM_MARKER]: true };
     const t0 = this.begin();
+    let v: unknown;
+    try {
+      v = (fn as (...a: unknown[]) => unknown).apply(this.inst, args);
+    } catch (e) {
+      this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'request failed');
+      this.end(t0, true);
+      throw e;
+    }
+    if (v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function') return this.callLater(v, t0, meta, method);
+    this.end(t0, false);
+    return v;
+  }
+
+  private async callLater(pending: unknown, t0: number, meta: CallMeta, method: string): Promise<unknown> {
     let failed = true;
     try {
-      const v = await (fn as (...a: unknown[]) => unknown).apply(this.inst, args);
+      const v = await pending;
       failed = false;
       return v;
     } catch (e) {

@@ -31,6 +31,15 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export type DirectCallback = (err: Error | undefined, held: boolean, value: unknown) => void;
 
+/** Calls a request's callback; what it throws is its caller's bug and must not break the connection. */
+function deliver(cb: DirectCallback, err: Error | undefined, held: boolean, value: unknown): void {
+  try {
+    cb(err, held, value);
+  } catch (e) {
+    process.emitWarning(`A direct-path reply callback threw: ${(e as Error)?.stack ?? String(e)}`, 'RaytsServeWarning');
+  }
+}
+
 class DirectConnection {
   private readonly socket: net.Socket;
   private readonly pending = new Map<number, DirectCallback>();
@@ -74,7 +83,7 @@ class DirectConnection {
             this.refed = false;
             s.unref();
           }
-          cb(undefined, f[2] === ReplyStatus.held, f[3]);
+          deliver(cb, undefined, f[2] === ReplyStatus.held, f[3]);
         });
       } catch (e) {
         clearTimeout(timer);
@@ -159,7 +168,7 @@ class DirectConnection {
     const notSent = !this.ready;
     const cbs = [...this.pending.values()];
     this.pending.clear();
-    for (const cb of cbs) cb(notSent ? new DirectUnavailableError(`Replica ${this.replicaId} cannot be reached directly: ${err.message}`) : this.goneError(err), false, undefined);
+    for (const cb of cbs) deliver(cb, notSent ? new DirectUnavailableError(`Replica ${this.replicaId} cannot be reached directly: ${err.message}`) : this.goneError(err), false, undefined);
   }
 }
 
@@ -188,6 +197,11 @@ export class DirectClient {
   /** {@link http} with a callback instead of a promise (the proxy's per-request path). */
   sendHttp(replicaId: string, ep: DirectEndpoint, req: HttpRequestData, requestId: string, cb: DirectCallback): void {
     this.conn(replicaId, ep).send(RequestKind.http, null, requestId, req, cb);
+  }
+
+  /** {@link call} with a callback instead of a promise. */
+  sendCall(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string, cb: DirectCallback): void {
+    this.conn(replicaId, ep).send(RequestKind.call, method, requestId, args, cb);
   }
 
   call(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string): Promise<DirectReply> {

@@ -19,7 +19,8 @@ import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 export interface DirectTarget {
   /** May answer synchronously (a fetch that returned a plain value at once). */
   http(req: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> | HttpResponseData;
-  call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown>;
+  /** May answer synchronously (a method that returned a plain value at once). */
+  call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> | unknown;
 }
 
 /** A held reply is dropped when nobody took it by then (its caller died). */
