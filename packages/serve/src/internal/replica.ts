@@ -95,11 +95,16 @@ export function takesRequest(fn: object): boolean {
 const TEXT: [string, string] = ['content-type', 'text/plain; charset=utf-8'];
 const JSON_TYPE: [string, string] = ['content-type', 'application/json'];
 
-/** The response for a value fetch returned: undefined → 204, a string → text, anything else → JSON. */
-function httpValue(out: unknown, rid: [string, string]): HttpResponseData {
-  if (out === undefined) return { status: 204, headers: [rid], body: '' };
-  if (typeof out === 'string') return { status: 200, headers: [TEXT, rid], body: out };
-  return { status: 200, headers: [JSON_TYPE, rid], body: JSON.stringify(out) };
+const TEXT_HEADERS: readonly [string, string][] = [TEXT];
+const JSON_HEADERS: readonly [string, string][] = [JSON_TYPE];
+/**
+ * The response for a value fetch returned: undefined → 204, a string → text, anything else → JSON.
+ * It carries no x-request-id: the proxy, which writes every reply, adds it (one string less each way).
+ */
+function httpValue(out: unknown): HttpResponseData {
+  if (out === undefined) return { status: 204, headers: [], body: '' };
+  if (typeof out === 'string') return { status: 200, headers: TEXT_HEADERS, body: out };
+  return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(out) };
 }
 
 let rootLogger: Logger | undefined;
@@ -243,7 +248,7 @@ export class ReplicaRuntime {
     if (out instanceof Response || (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')) return this.httpLater(out, t0, meta, rid);
     let res: HttpResponseData;
     try {
-      res = httpValue(out, rid);
+      res = httpValue(out);
     } catch (e) {
       res = this.httpError(e, meta, rid);
     }
@@ -262,7 +267,7 @@ export class ReplicaRuntime {
         failed = out.status >= 500;
         return { status: out.status, headers, body };
       }
-      return httpValue(out, rid);
+      return httpValue(out);
     } catch (e) {
       const res = this.httpError(e, meta, rid);
       failed = res.error === true;

@@ -105,9 +105,10 @@ class DirectConnection {
   }
 
   /**
-   * Sends one request; `cb` gets its outcome. The requests of one event-loop turn go out in one write
-   * (flushed from setImmediate), except a request sent while nothing else is in flight on this
-   * connection, which goes at once: batching cannot help it and the turn's wait would be latency.
+   * Sends one request; `cb` gets its outcome. The requests of one event-loop turn go out in one write,
+   * flushed from setImmediate: that runs right after the turn's I/O callbacks, so a lone request waits
+   * for nothing, and under load a turn's requests share one syscall (writing the first one at once
+   * would cost a second write per turn: each loopback write also runs the receiver's TCP path).
    */
   send(kind: number, method: string | null, requestId: string, payload: unknown, cb: DirectCallback): void {
     if (this.dead) {
@@ -123,10 +124,6 @@ class DirectConnection {
     }
     this.out.push([FrameType.request, id, kind, method, requestId, payload]);
     if (!this.ready || this.flushing) return;
-    if (this.pending.size === 1) {
-      this.flush();
-      return;
-    }
     this.flushing = true;
     setImmediate(this.flushNow);
   }

@@ -103,17 +103,13 @@ export class DirectServer {
       out = [];
       if (!s.destroyed && msgs.length > 0) s.write(encodeFrames(msgs));
     };
-    // Replies of one turn go out in one write; a reply while nothing else of this connection runs goes at once.
+    // The replies made while a chunk of requests is read (synchronous answers) go out in one write after
+    // it; replies that come later (awaited) are gathered per event-loop turn (setImmediate).
     const conn: Conn = {
-      running: 0,
       reading: false,
       send(m: unknown): void {
         out.push(m);
         if (flushing || conn.reading) return;
-        if (conn.running === 0) {
-          flush();
-          return;
-        }
         flushing = true;
         setImmediate(flush);
       },
@@ -173,16 +169,9 @@ export class DirectServer {
       conn.send(this.replyFrame(id, p, http));
       return;
     }
-    conn.running++;
     p.then(
-      (v) => {
-        conn.running--;
-        conn.send(this.replyFrame(id, v, http));
-      },
-      (e: unknown) => {
-        conn.running--;
-        conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]);
-      },
+      (v) => conn.send(this.replyFrame(id, v, http)),
+      (e: unknown) => conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]),
     );
   }
 
@@ -195,8 +184,6 @@ export class DirectServer {
 
 /** One caller connection's reply queue. */
 interface Conn {
-  /** Requests of this connection running on the replica (awaiting a promise). */
-  running: number;
   /** True while a chunk of requests is being read (replies wait for its end). */
   reading: boolean;
   send(m: unknown): void;
