@@ -16,7 +16,7 @@
  */
 import { execSync, fork } from 'node:child_process';
 import { request, Agent } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -103,15 +103,49 @@ function cpuSeconds(pids) {
   }
 }
 
-/** An autocannon round with the CPU the servers' processes and this process used, per request in µs. */
+/** CPU ticks (1/100 s) of every thread of these processes, by `pid/tid`, from /proc (Linux); empty elsewhere. */
+function threadTicks(pids) {
+  const out = new Map();
+  for (const pid of pids) {
+    let tids = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid}`, Number(rest[11]) + Number(rest[12]));
+      } catch {
+        /* thread gone */
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * An autocannon round with the CPU the servers' processes and this process used, per request in µs;
+ * for the cluster also its two busiest threads (the proxy's and the replica's) apart from the rest.
+ */
 async function cannonCpu(url, serverPids) {
   const s0 = cpuSeconds(serverPids);
+  const t0 = threadTicks(serverPids);
   const g0 = process.cpuUsage();
   const res = await cannon(url);
   const s1 = cpuSeconds(serverPids);
+  const t1 = threadTicks(serverPids);
   const g = process.cpuUsage(g0);
   const n = res.rps * seconds;
-  return { ...res, serverUsPerReq: s0 === undefined || s1 === undefined ? undefined : ((s1 - s0) * 1e6) / n, generatorUsPerReq: (g.user + g.system) / n };
+  const busiest = [...t1].map(([k, v]) => (v - (t0.get(k) ?? v)) * 1e4 / n).sort((a, b) => b - a);
+  return {
+    ...res,
+    serverUsPerReq: s0 === undefined || s1 === undefined ? undefined : ((s1 - s0) * 1e6) / n,
+    generatorUsPerReq: (g.user + g.system) / n,
+    threadUsPerReq: busiest.length >= 2 ? busiest.slice(0, 2) : undefined,
+  };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -140,6 +174,11 @@ async function main() {
     const { nodes } = await import('@samsara/ray');
     const clusterPids = (await nodes()).filter((n) => n.alive).map((n) => n.pid);
     const serveUrl = `http://127.0.0.1:${port}/noop`;
+    // The cluster's CPU with no load at all (heartbeats, long polls, metrics): part of every per-request figure below.
+    const idle0 = cpuSeconds(clusterPids);
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle1 = cpuSeconds(clusterPids);
+    rows.idleMsPerS = idle0 === undefined || idle1 === undefined ? undefined : ((idle1 - idle0) * 1000) / 3;
     rows.rawRounds = [];
     rows.serveRounds = [];
     for (let round = 0; round < rounds; round++) {
@@ -280,7 +319,7 @@ ${new Date().toISOString()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CP
 | --- | ---: | ---: | --- | --- |
 | no-op HTTP, requests/s (autocannon) | ${f(r.serve.rps)} | raw node:http ${f(r.raw.rps)} | ≥ 70% of raw | ${ratio >= 0.7 ? 'yes' : 'no'} (${f(ratio * 100)}%) |
 | no-op HTTP at ${rate} requests/s, p50 / p99 | ${f(r.serveRate.p50, 2)} / ${f(r.serveRate.p99, 2)} ms | raw ${f(r.rawRate.p50, 2)} / ${f(r.rawRate.p99, 2)} ms | ≤ 1 / ≤ 3 ms | ${r.serveRate.p50 <= 1 && r.serveRate.p99 <= 3 ? 'yes' : 'no'} |
-| CPU per request under autocannon (median round) | ${us(r.serve.serverUsPerReq)} µs in the cluster's 3 processes (proxy, replica, head, nodes) | raw server ${us(r.raw.serverUsPerReq)} µs; load generator ${us(r.serve.generatorUsPerReq)} / ${us(r.raw.generatorUsPerReq)} µs | — | — |
+| CPU per request under autocannon (median round) | ${us(r.serve.serverUsPerReq)} µs in the cluster's 3 processes${r.serve.threadUsPerReq ? `: proxy thread ${us(r.serve.threadUsPerReq[0])}, replica thread ${us(r.serve.threadUsPerReq[1])}, every other thread ${us(r.serve.serverUsPerReq - r.serve.threadUsPerReq[0] - r.serve.threadUsPerReq[1])} (GC helpers, node main threads; ${r.idleMsPerS === undefined ? 'n/a' : f(r.idleMsPerS)} ms/s of it with no load at all)` : ''} | raw server ${us(r.raw.serverUsPerReq)} µs; load generator ${us(r.serve.generatorUsPerReq)} / ${us(r.raw.generatorUsPerReq)} µs | — | — |
 | autocannon p50 / p99 (100 connections, median round) | ${r.serve.p50} / ${r.serve.p99} ms | raw ${r.raw.p50} / ${r.raw.p99} ms | — | — |
 | handle calls from a driver (windows of 1,000) | ${f(r.handleRps)} /s | plain core actor calls ${f(r.actorRps)} /s; Ray ~1,900/s | ≥ 5,000/s | ${r.handleRps >= 5000 ? 'yes' : 'no'} |
 | one handle call at a time from a driver, p50 / p99 | ${f(r.handleSeq.p50, 2)} / ${f(r.handleSeq.p99, 2)} ms | one plain core actor call ${f(r.actorSeq.p50, 2)} / ${f(r.actorSeq.p99, 2)} ms | — | — |
@@ -289,7 +328,7 @@ ${new Date().toISOString()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CP
 
 autocannon rounds (requests/s): raw ${r.rawRounds.map((x) => f(x.rps)).join(', ')}; serve ${r.serveRounds.map((x) => f(x.rps)).join(', ')}. Errors during the autocannon runs: serve ${r.serveRounds.reduce((a, x) => a + x.errors, 0)}, raw ${r.rawRounds.reduce((a, x) => a + x.errors, 0)}.
 
-Where the time goes. A request crosses node:http in the proxy actor's thread (the same work as the raw server), one hop to the replica's thread and back, and the replica's own work (the reply as plain data; a WHATWG Request only for a \`fetch\` that reads it — the no-op's \`fetch()\` does not, docs/serve.md "Performance"). The hop is the direct path (docs/serve.md "Performance"): a loopback TCP connection from the caller's thread straight to the replica's thread, length-prefixed msgpack frames, every request and reply of one event-loop turn in one write — no node bridge, no task stream, no object store. One hop costs about what one handle call from the driver costs (${f(r.handleSeq.p50, 2)} ms p50 above, against ${f(r.actorSeq.p50, 2)} ms for a core actor call, the hop every request took before); serve's p50 at a fixed rate sits ${f(r.serveRate.p50 - r.rawRate.p50, 2)} ms above the raw server's, and a second deployment adds one more hop (+${f(compOver, 2)} ms). Under autocannon the proxy thread does the raw server's HTTP work plus framing, while the replica's thread and the load generator share the same ${os.cpus().length} cores: per request the cluster's processes used ${us(r.serve.serverUsPerReq)} µs of CPU against the raw server's ${us(r.raw.serverUsPerReq)} µs (CPU from /proc, which a busy machine disturbs far less than requests/s), which is why serve reaches ${f(ratio * 100)}% of raw rather than 100%.
+Where the time goes. A request crosses node:http in the proxy actor's thread (the same work as the raw server), one hop to the replica's thread and back, and the replica's own work (docs/serve.md "Performance"). The hop is the direct path: a loopback TCP connection from the caller's thread straight to the replica's thread, every request and reply of one event-loop turn in one write; an HTTP request and its reply travel in a fixed binary layout (length-prefixed strings, no msgpack), and the proxy's common request (no body, a known route, a replica with room) runs without a promise or the middleware chain, because in an actor's thread every promise also pays the core's AsyncLocalStorage hooks (profiled with the inspector's CPU profiler on the proxy and replica threads). One hop costs about what one handle call from the driver costs (${f(r.handleSeq.p50, 2)} ms p50 above, against ${f(r.actorSeq.p50, 2)} ms for a core actor call); serve's p50 at a fixed rate sits ${f(r.serveRate.p50 - r.rawRate.p50, 2)} ms above the raw server's, and a second deployment adds one more hop (+${f(compOver, 2)} ms), which is mostly the wake-ups of two more threads in other processes, so it moves with the machine's load (a one-off script alternating the builds from before and after the proxy's fast path, on this cluster at load average 2–3, gave +0.75 / +0.93 ms before and +0.78 / +0.85 ms after: the fast path did not change it, and the +0.50 ms of an earlier run was a quieter machine). Under autocannon the proxy thread does the raw server's HTTP work (its own writes of the replies are most of its time) plus one loopback write and read per turn to the replica, while the replica's thread, the cluster's other threads and the load generator share the same ${os.cpus().length} cores: per request the cluster used ${us(r.serve.serverUsPerReq)} µs of CPU against the raw server's ${us(r.raw.serverUsPerReq)} µs (CPU from /proc, which a busy machine disturbs less than requests/s, though contention inflates it too), which is why serve reaches ${f(ratio * 100)}% of raw rather than 100%.
 `;
 writeSuiteSection('serve', md);
 process.stdout.write(md);

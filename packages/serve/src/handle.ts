@@ -125,7 +125,8 @@ export function callDeployment<T>(router: DeploymentRouter, method: string, args
     };
     let sent: ReplicaCall<T>;
     try {
-      real = await resolveArgs(args);
+      // Awaited only when an argument is another call's response (an await costs a turn and a promise).
+      real = args.some((a) => a instanceof DeploymentResponse) ? await resolveArgs(args) : args;
       if (streamingMethods.get(router)?.has(method)) {
         const v = startStream();
         return { done: Promise.resolve(v), stream: true };

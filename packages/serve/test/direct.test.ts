@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ActorDiedError } from '@samsara/ray';
 import { DirectServer } from '../dist/internal/direct/direct-server.js';
 import { DirectClient, DirectUnavailableError } from '../dist/internal/direct/direct-client.js';
-import { encodeFrames, FrameReader, isPlainValue } from '../dist/internal/direct/direct-wire.js';
+import { encodeFrames, FrameReader, isHttpResponse, isPlainValue } from '../dist/internal/direct/direct-wire.js';
 import { isReplicaGone } from '../dist/internal/router-client.js';
 
 type Target = Parameters<typeof DirectServer.start>[0];
@@ -37,6 +37,45 @@ describe('direct path', () => {
     expect((got[0][3] as Buffer).equals(Buffer.alloc(1_000_000, 7))).toBe(true);
     expect(isPlainValue({ a: [1, 'x', null, true, new Date(0), Buffer.from('b'), { c: undefined }] })).toBe(true);
     for (const v of [new Map(), new Set(), new (class A {})(), new Float32Array(1), 10n, () => 1, [new Map()], { e: new Error('x') }]) expect(isPlainValue(v)).toBe(false);
+  });
+
+  it('FrameReader - HTTP requests and replies in the fixed layout (not msgpack) decode to what was sent, split anywhere; odd shapes fall back to msgpack', () => {
+    const req = { method: 'POST', url: 'http://h/é?q=1', headers: [['host', 'h'], ['x-ü', 'ß✓']] as [string, string][], body: Buffer.from([0, 255, 7]) };
+    const msgs = [
+      [2, 1, 0, null, 'rid-1', req],
+      [2, 2, 0, null, 'rid-2', { ...req, headers: [], body: null }],
+      [4, 3, { status: 200, headers: [['content-type', 'text/plain; charset=utf-8']], body: 'ok ✓' }],
+      [4, 4, { status: 500, headers: [], body: Buffer.from('x'), error: true }],
+      [4, 5, { status: 0, headers: [], body: '', stream: true }],
+      // Not the common shape: an extra key, a header that is not a pair of strings.
+      [4, 6, { status: 200, headers: [], body: 'a', extra: 1 }],
+      [2, 7, 0, null, 'rid-7', { method: 'GET', url: 'http://h/', headers: [['a', 1]], body: null }],
+    ];
+    const bytes = encodeFrames(msgs);
+    // The common shapes skip msgpack: their payload starts with the tag byte.
+    expect(bytes[4]).toBe(0x01);
+    const want = [
+      [2, 1, 0, null, 'rid-1', req],
+      [2, 2, 0, null, 'rid-2', { ...req, headers: [], body: null }],
+      [3, 3, 0, { status: 200, headers: [['content-type', 'text/plain; charset=utf-8']], body: 'ok ✓' }],
+      [3, 4, 0, { status: 500, headers: [], body: Buffer.from('x'), error: true }],
+      [3, 5, 0, { status: 0, headers: [], body: '', stream: true }],
+      [3, 6, 0, { status: 200, headers: [], body: 'a', extra: 1 }],
+      [2, 7, 0, null, 'rid-7', { method: 'GET', url: 'http://h/', headers: [['a', 1]], body: null }],
+    ];
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const got: unknown[] = [];
+      const r = new FrameReader();
+      r.push(bytes.subarray(0, cut), (m) => got.push(m));
+      r.push(bytes.subarray(cut), (m) => got.push(m));
+      expect(got).toEqual(want);
+    }
+    expect(isHttpResponse({ status: 200, headers: [], body: 'x' })).toBe(true);
+    expect(isHttpResponse({ status: 200, headers: [], body: new Map() })).toBe(false);
+    // A truncated fixed-layout frame is refused, not read past its end.
+    const one = encodeFrames([msgs[0]]);
+    const cut = Buffer.concat([Buffer.from([0, 0, 0, 10]), one.subarray(4, 14)]);
+    expect(() => new FrameReader().push(cut, () => undefined)).toThrow(RangeError);
   });
 
   it('DirectServer/DirectClient - replies come back out of order to their callers; plain values travel, others and thrown errors are held and taken once', async () => {

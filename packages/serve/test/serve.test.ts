@@ -98,6 +98,14 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     expect(r.headers.get('x-request-id')).toMatch(/[0-9a-f-]{36}/);
     const mine = await fetch(url('/calc/x'), { method: 'POST', body: '{"x":1}', headers: { 'x-request-id': 'abc-123' } });
     expect(mine.headers.get('x-request-id')).toBe('abc-123');
+    // A GET without a body takes the proxy's fast path (no middleware chain): the same request-id rules.
+    const got = await fetch(url('/calc/q?a=1'), { headers: { 'x-request-id': 'get-1' } });
+    expect(got.status).toBe(400);
+    expect(got.headers.get('x-request-id')).toBe('get-1');
+    expect(((await got.json()) as { requestId: string }).requestId).toBe('get-1');
+    const anon = await fetch(url('/calc'));
+    expect(anon.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await anon.body?.cancel();
     type ApiHandle = {
       direct: { remote(x: number): PromiseLike<number> & { ref(): Promise<unknown> } };
       echo: { remote(v: unknown): PromiseLike<unknown> };

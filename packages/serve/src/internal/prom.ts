@@ -65,9 +65,13 @@ function pendingOf(labels: { app: string; deployment: string; replica: string })
   const key = `${labels.app}\0${labels.deployment}\0${labels.replica}`;
   let p = pendingByReplica.get(key);
   if (!p) pendingByReplica.set(key, (p = { labels: { ...labels }, requests: 0, errors: 0, ongoing: 0, ongoingDirty: false }));
-  publishTimer ??= setTimeout(publish, PUBLISH_MS);
-  publishTimer.unref?.();
   return p;
+}
+
+function schedule(): void {
+  if (publishTimer) return;
+  publishTimer = setTimeout(publish, PUBLISH_MS);
+  publishTimer.unref?.();
 }
 
 function publish(): void {
@@ -83,20 +87,34 @@ function publish(): void {
   });
 }
 
-/** A replica's view: one request ended. @internal */
-export function recordRequest(labels: { app: string; deployment: string; replica: string }, seconds: number, failed: boolean, ongoing: number): void {
-  const p = pendingOf(labels);
-  p.requests++;
-  if (failed) p.errors++;
-  p.ongoing = ongoing;
-  p.ongoingDirty = true;
-  safely((m) => m.latency.observe({ app: labels.app, deployment: labels.deployment }, seconds));
-}
-/** A replica's view: one request began. @internal */
-export function recordOngoing(labels: { app: string; deployment: string; replica: string }, ongoing: number): void {
-  const p = pendingOf(labels);
-  p.ongoing = ongoing;
-  p.ongoingDirty = true;
+/** One replica's metrics, looked up once (the per-request calls touch no map and build no labels). @internal */
+export class ReplicaMeter {
+  private readonly p: Pending;
+  private readonly depLabels: { app: string; deployment: string };
+  constructor(labels: { app: string; deployment: string; replica: string }) {
+    this.p = pendingOf(labels);
+    this.depLabels = { app: labels.app, deployment: labels.deployment };
+  }
+  /** One request began. */
+  began(ongoing: number): void {
+    this.p.ongoing = ongoing;
+    this.p.ongoingDirty = true;
+    schedule();
+  }
+  /** One request ended. */
+  ended(seconds: number, failed: boolean, ongoing: number): void {
+    const p = this.p;
+    p.requests++;
+    if (failed) p.errors++;
+    p.ongoing = ongoing;
+    p.ongoingDirty = true;
+    schedule();
+    try {
+      instruments().latency.observe(this.depLabels, seconds);
+    } catch {
+      /* metrics never fail a request */
+    }
+  }
 }
 
 /** The controller's view of one deployment, each reconcile. @internal */

@@ -15,8 +15,9 @@ import { compose, type Middleware } from '../http/compose.js';
 import { ServeHttpError } from '../http/errors.js';
 import { PrefixRouter } from '../http/router.js';
 import { pickTracks } from '../handle.js';
-import { isReplicaGone, RouterClient, type ReplicaSlot } from './router-client.js';
-import { httpReplica } from './replica-call.js';
+import { isReplicaGone, RouterClient, type DeploymentRouter, type ReplicaSlot } from './router-client.js';
+import { httpReplica, takeHeld } from './replica-call.js';
+import { DirectClient, DirectUnavailableError } from './direct/direct-client.js';
 import { appKey, depKey, PROXY_KEY, type AppTable, type HttpRequestData, type HttpResponseData, type ProxyTable } from './spec.js';
 
 export interface ProxyConfig {
@@ -34,7 +35,14 @@ interface Ctx {
   body: Uint8Array | null;
   app?: string;
   out?: HttpResponseData;
+  /** The track (and shadow) the fast path already drew for this request: not drawn again. */
+  pick?: Pick;
+  readonly t0: number;
 }
+
+type Pick = NonNullable<ReturnType<typeof pickTracks>>;
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** How long a route miss waits for the route table from the controller before answering 404. */
@@ -100,38 +108,177 @@ export class HttpProxy {
     });
   }
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    const path = (req.url ?? '/').split('?')[0];
-    const ctx: Ctx = { req, res, requestId, path, body: null };
-    const t0 = performance.now();
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // One pass over the raw headers: the pairs the replica gets, and the few the proxy reads (without
+    // materializing req.headers).
+    const raw = req.rawHeaders;
+    const headers: [string, string][] = new Array(raw.length >> 1);
+    let given: string | undefined;
+    let ids = 0;
+    let host: string | undefined;
+    let hasBody = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i];
+      const v = raw[i + 1];
+      headers[i >> 1] = [k, v];
+      switch (k.length) {
+        case 4:
+          if (host === undefined && k.toLowerCase() === 'host') host = v;
+          break;
+        case 12:
+          if (k.toLowerCase() === 'x-request-id') {
+            given = v;
+            ids++;
+          }
+          break;
+        case 14:
+        case 17:
+          if (!hasBody) hasBody = k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding';
+          break;
+      }
+    }
+    const requestId = ids === 1 && REQUEST_ID.test(given!) ? given! : randomUUID();
+    this.fast(req, res, requestId, headers, host, hasBody);
+  }
+
+  /**
+   * The common request, without a promise (each costs the thread's async hooks) or the middleware
+   * chain: no body, a known route whose table is here, a replica with room reached over the direct
+   * path, a reply that is plain data. Anything else goes to {@link slow}, the full chain, with the
+   * track already drawn.
+   */
+  private fast(req: IncomingMessage, res: ServerResponse, requestId: string, headers: [string, string][], host: string | undefined, hasBody: boolean): void {
+    const t0 = this.debug ? performance.now() : 0;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    // A body is read (and limited) by the chain.
+    if (hasBody) return void this.slow({ req, res, requestId, path, body: null, t0 });
+    const method = req.method ?? 'GET';
+    const m = this.router.match(method, path);
+    const app = m?.handler;
+    const table = app === undefined ? undefined : this.client.appTableNow(appKey(app));
+    const pick = table ? pickTracks(table) : undefined;
+    if (!pick) return void this.slow({ req, res, requestId, path, body: null, t0 });
+    const router = this.client.deploymentRouter(depKey(app!, pick.track, pick.ingress), `${app}/${pick.ingress}`);
+    const ctx = (): Ctx => ({ req, res, requestId, path, body: null, t0, app, pick });
+    if (this.streaming.has(router)) return void this.slow(ctx());
+    const slot = router.tryAcquire({ requestId, method });
+    if (!slot) return void this.slow(ctx());
+    const direct = DirectClient.get();
+    if (!direct.usable(slot.replicaId, slot.endpoint)) {
+      router.release(slot);
+      return void this.slow(ctx());
+    }
+    const data: HttpRequestData = { method, url: `http://${host ?? `${this.config.host}:${this.config.port}`}${url}`, headers, body: null };
+    if (pick.shadow) this.shadow(app!, pick.shadow, data, requestId);
+    direct.sendHttp(slot.replicaId, slot.endpoint, data, requestId, (err, held, value) => {
+      if (err === undefined && !held && !(value as HttpResponseData).stream) {
+        router.release(slot);
+        this.respond(req, res, requestId, value as HttpResponseData, app, t0);
+        return;
+      }
+      void this.fastRest(ctx(), router, slot, data, err, held, value);
+    });
+  }
+
+  /** The fast path's uncommon outcomes: no direct connection, a gone replica, a held reply, a stream. */
+  private async fastRest(ctx: Ctx, router: DeploymentRouter, slot: ReplicaSlot, data: HttpRequestData, err: Error | undefined, held: boolean, value: unknown): Promise<void> {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      router.release(slot);
+    };
+    const meta = { requestId: ctx.requestId };
+    await this.errors(ctx, async () => {
+      try {
+        if (err instanceof DirectUnavailableError) {
+          // Nothing reached the replica: from now on it is called through the core.
+          DirectClient.get().markUnreachable(slot.replicaId);
+          release();
+          ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(data.method), ctx);
+        } else if (err) {
+          if (!isReplicaGone(err)) throw err;
+          release();
+          router.markDead(slot.replicaId);
+          if (!IDEMPOTENT.has(data.method)) throw err;
+          ctx.out = await this.forward(router, data, meta, false, ctx);
+        } else if (held) {
+          ctx.out = await takeHeld<HttpResponseData>(slot, value as number, ctx.requestId);
+        } else {
+          this.streaming.add(router);
+          ctx.out = await this.stream(slot, data, meta, ctx);
+        }
+      } finally {
+        release();
+      }
+    });
+    this.respond(ctx.req, ctx.res, ctx.requestId, ctx.out ?? new ServeHttpError(500, 'no response').getResponseData(ctx.requestId), ctx.app, ctx.t0);
+  }
+
+  /** The full chain (request id → errors → body limit → route) for every request the fast path does not take. */
+  private async slow(ctx: Ctx): Promise<void> {
     try {
       await this.handler(ctx);
     } catch (e) {
       // errors() catches everything; this is the last line of defence.
-      ctx.out = new ServeHttpError(500, (e as Error)?.message ?? String(e)).getResponseData(requestId);
+      ctx.out = new ServeHttpError(500, (e as Error)?.message ?? String(e)).getResponseData(ctx.requestId);
     }
-    const out = ctx.out ?? new ServeHttpError(500, 'no response').getResponseData(requestId);
+    this.respond(ctx.req, ctx.res, ctx.requestId, ctx.out ?? new ServeHttpError(500, 'no response').getResponseData(ctx.requestId), ctx.app, ctx.t0);
+  }
+
+  /**
+   * Writes the reply with one writeHead and a flat header list: the reply's headers, the request id
+   * and the length (a HEAD gets the length of the body it does not receive).
+   */
+  private respond(req: IncomingMessage, res: ServerResponse, requestId: string, out: HttpResponseData, app: string | undefined, t0: number): void {
     if (!res.headersSent) {
-      // One writeHead with a flat list (no per-header setHeader): the reply's headers, the request id
-      // and the length (a HEAD gets the length of the body it does not receive).
-      const flat: string[] = [];
-      let hasId = false;
-      let hasLength = false;
-      for (const [k, v] of out.headers) {
-        flat.push(k, v);
-        const l = k.toLowerCase();
-        if (l === 'x-request-id') hasId = true;
-        else if (l === 'content-length' || l === 'transfer-encoding') hasLength = true;
+      try {
+        this.writeReply(req, res, requestId, out);
+      } catch (e) {
+        // A header the reply carries that HTTP cannot (a bad name or character): the client gets a 500.
+        this.log.warn({ requestId, app, err: (e as Error)?.message ?? String(e) }, 'reply could not be written');
+        if (res.headersSent) res.destroy();
+        else {
+          res.removeHeader('content-length');
+          this.writeReply(req, res, requestId, new ServeHttpError(500, `The reply could not be written: ${(e as Error)?.message ?? String(e)}`).getResponseData(requestId));
+        }
       }
-      if (!hasId) flat.push('x-request-id', requestId);
-      const bodyless = out.status === 204 || out.status === 304 || out.status < 200;
-      if (!hasLength && !bodyless && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
-      res.writeHead(out.status, flat);
-      res.end(req.method === 'HEAD' ? undefined : out.body);
     }
-    if (this.debug) this.log.debug({ requestId, method: req.method, path, status: out.status, app: ctx.app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
+    if (this.debug) this.log.debug({ requestId, method: req.method, path: (req.url ?? '/').split('?')[0], status: out.status, app, ms: +(performance.now() - t0).toFixed(2) }, 'request');
+  }
+
+  private writeReply(req: IncomingMessage, res: ServerResponse, requestId: string, out: HttpResponseData): void {
+    const flat: string[] = [];
+    let hasId = false;
+    let hasLength = false;
+    const hs = out.headers;
+    for (let i = 0; i < hs.length; i++) {
+      const k = hs[i][0];
+      flat.push(k, hs[i][1]);
+      if (k.length === 12) hasId ||= k.toLowerCase() === 'x-request-id';
+      else if (k.length === 14 || k.length === 17) hasLength ||= k.toLowerCase() === 'content-length' || k.toLowerCase() === 'transfer-encoding';
+    }
+    if (!hasId) flat.push('x-request-id', requestId);
+    const bodyless = out.status === 204 || out.status === 304 || out.status < 200;
+    if (!hasLength && !bodyless && !res.hasHeader('content-length')) flat.push('content-length', String(typeof out.body === 'string' ? Buffer.byteLength(out.body) : out.body.byteLength));
+    res.writeHead(out.status, flat);
+    res.end(req.method === 'HEAD' ? undefined : out.body);
+  }
+
+  /** What a replica receives of a request: method, absolute URL, raw headers as pairs, body. */
+  private requestData(req: IncomingMessage, method: string, body: Uint8Array | null): HttpRequestData {
+    const raw = req.rawHeaders;
+    const headers: [string, string][] = new Array(raw.length >> 1);
+    for (let i = 0; i < raw.length; i += 2) headers[i >> 1] = [raw[i], raw[i + 1]];
+    return { method, url: `http://${req.headers.host ?? `${this.config.host}:${this.config.port}`}${req.url ?? '/'}`, headers, body };
+  }
+
+  /** Mirrors a request to the shadow version; its answer and failures are discarded. */
+  private shadow(app: string, shadow: { track: string; ingress: string }, data: HttpRequestData, requestId: string): void {
+    const sr = this.client.deploymentRouter(depKey(app, shadow.track, shadow.ingress), `${app}/${shadow.ingress} (shadow)`);
+    void this.forward(sr, data, { requestId }, false).catch(() => undefined);
   }
 
   private errors: Middleware<Ctx> = async (ctx, next) => {
@@ -223,6 +370,7 @@ export class HttpProxy {
     }
     if (!m) throw new ServeHttpError(404, `No application serves ${ctx.path}.`);
     const app = m.handler;
+    const drawn = ctx.app === app ? ctx.pick : undefined;
     ctx.app = app;
     const key = appKey(app);
     let table = this.client.appTableNow(key);
@@ -235,24 +383,12 @@ export class HttpProxy {
         throw new ServeHttpError(503, `The routing table of application ${app} is being refreshed (${(e as Error)?.message ?? String(e)}); try again.`, { 'retry-after': '1' });
       }
     }
-    const pick = table ? pickTracks(table) : undefined;
+    const pick = drawn ?? (table ? pickTracks(table) : undefined);
     if (!pick) throw new ServeHttpError(404, `Application ${app} has no running version.`);
-    const raw = ctx.req.rawHeaders;
-    const headers: [string, string][] = new Array(raw.length >> 1);
-    for (let i = 0; i < raw.length; i += 2) headers[i >> 1] = [raw[i], raw[i + 1]];
-    const data: HttpRequestData = {
-      method,
-      url: `http://${ctx.req.headers.host ?? `${this.config.host}:${this.config.port}`}${ctx.req.url ?? '/'}`,
-      headers,
-      body: ctx.body,
-    };
-    const meta = { requestId: ctx.requestId };
-    if (pick.shadow) {
-      const sr = this.client.deploymentRouter(depKey(app, pick.shadow.track, pick.shadow.ingress), `${app}/${pick.shadow.ingress} (shadow)`);
-      void this.forward(sr, data, meta, false).catch(() => undefined);
-    }
+    const data = this.requestData(ctx.req, method, ctx.body);
+    if (pick.shadow) this.shadow(app, pick.shadow, data, ctx.requestId);
     const router = this.client.deploymentRouter(depKey(app, pick.track, pick.ingress), `${app}/${pick.ingress}`);
-    ctx.out = await this.forward(router, data, meta, IDEMPOTENT.has(method), ctx);
+    ctx.out = await this.forward(router, data, { requestId: ctx.requestId }, IDEMPOTENT.has(method), ctx);
   };
 
   /** Routers whose ingress fetch is a generator: their requests stream at once. */

@@ -18,7 +18,12 @@ export interface ReplicaCall<T> {
 
 function take<T>(slot: ReplicaSlot, r: DirectReply, requestId: string): T | Promise<T> {
   if (!r.held) return r.value as T;
-  return get(slot.handle.__serve_call.remote(TAKE_METHOD, { requestId }, r.holdId) as ObjectRef<T>);
+  return takeHeld<T>(slot, r.holdId, requestId);
+}
+
+/** The reply the replica held under `holdId` (not plain data, or a thrown error), through the core. */
+export function takeHeld<T>(slot: ReplicaSlot, holdId: number, requestId: string): Promise<T> {
+  return get(slot.handle.__serve_call.remote(TAKE_METHOD, { requestId }, holdId) as ObjectRef<T>);
 }
 
 /** `method(...args)` on the slot's replica (`__serve_call`). */
@@ -29,14 +34,17 @@ export function callReplica<T>(slot: ReplicaSlot, method: string, args: unknown[
     return { ref, done: get(ref) };
   };
   if (!direct.usable(slot.replicaId, slot.endpoint) || !isPlainValue(args)) return viaCore();
-  const done = direct.call(slot.replicaId, slot.endpoint, method, args, requestId).then(
-    (r) => take<T>(slot, r, requestId),
-    (e: unknown) => {
-      if (!(e instanceof DirectUnavailableError)) throw e;
-      direct.markUnreachable(slot.replicaId);
-      return viaCore().done;
-    },
-  );
+  const ep = slot.endpoint;
+  const done = new Promise<T>((resolve, reject) => {
+    direct.sendCall(slot.replicaId, ep, method, args, requestId, (err, held, value) => {
+      if (err instanceof DirectUnavailableError) {
+        direct.markUnreachable(slot.replicaId);
+        viaCore().done.then(resolve, reject);
+      } else if (err) reject(err);
+      else if (held) takeHeld<T>(slot, value as number, requestId).then(resolve, reject);
+      else resolve(value as T);
+    });
+  });
   return { done };
 }
 

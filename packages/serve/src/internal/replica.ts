@@ -12,7 +12,7 @@ import { batch } from '../batching.js';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
-import { recordOngoing, recordRequest } from './prom.js';
+import { ReplicaMeter } from './prom.js';
 import { DirectServer } from './direct/direct-server.js';
 import type { DirectEndpoint } from './direct/direct-wire.js';
 import { HANDLE_MARKER, LATENCY_BUCKETS_MS, STREAM_MARKER, SELF_PACKAGE, TAKE_METHOD, type CallMeta, type HttpRequestData, type HttpResponseData, type ReplicaStats } from './spec.js';
@@ -92,6 +92,21 @@ export function takesRequest(fn: object): boolean {
   return v;
 }
 
+const TEXT: [string, string] = ['content-type', 'text/plain; charset=utf-8'];
+const JSON_TYPE: [string, string] = ['content-type', 'application/json'];
+
+const TEXT_HEADERS: readonly [string, string][] = [TEXT];
+const JSON_HEADERS: readonly [string, string][] = [JSON_TYPE];
+/**
+ * The response for a value fetch returned: undefined → 204, a string → text, anything else → JSON.
+ * It carries no x-request-id: the proxy, which writes every reply, adds it (one string less each way).
+ */
+function httpValue(out: unknown): HttpResponseData {
+  if (out === undefined) return { status: 204, headers: [], body: '' };
+  if (typeof out === 'string') return { status: 200, headers: TEXT_HEADERS, body: out };
+  return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(out) };
+}
+
 let rootLogger: Logger | undefined;
 
 /** The user instance and its bookkeeping, on the replica's thread. */
@@ -137,14 +152,14 @@ export class ReplicaRuntime {
     return { replicaId: this.config.replicaId, pid: process.pid, endpoint: this.direct?.endpoint };
   }
 
-  private labelsCache: { app: string; deployment: string; replica: string } | undefined;
-  private get labels(): { app: string; deployment: string; replica: string } {
-    return (this.labelsCache ??= { app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId });
+  private meterCache: ReplicaMeter | undefined;
+  private get meter(): ReplicaMeter {
+    return (this.meterCache ??= new ReplicaMeter({ app: this.config.app, deployment: this.config.deployment, replica: this.config.replicaId }));
   }
 
   private begin(): number {
     this.ongoing++;
-    recordOngoing(this.labels, this.ongoing);
+    this.meter.began(this.ongoing);
     return performance.now();
   }
   private end(t0: number, failed: boolean): void {
@@ -155,11 +170,15 @@ export class ReplicaRuntime {
     let i = 0;
     while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]) i++;
     this.buckets[i]++;
-    recordRequest(this.labels, ms / 1000, failed, this.ongoing);
+    this.meter.ended(ms / 1000, failed, this.ongoing);
     if (this.ongoing === 0 && this.idle.length) for (const f of this.idle.splice(0)) f();
   }
 
-  async call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> {
+  /**
+   * Runs `method(...args)`. Synchronous when the method returns a plain value at once (no promise
+   * made); a promise (or any thenable) is awaited.
+   */
+  call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> | unknown {
     if (method === TAKE_METHOD) {
       if (!this.direct) throw new TypeError(`Replica ${this.config.replicaId} holds no replies (request ${meta.requestId}).`);
       return this.direct.server.take(Number(args[0]));
@@ -172,9 +191,23 @@ export class ReplicaRuntime {
     // the core streams); this call only says so, without running anything.
     if (isGeneratorFunction(fn)) return { [STREAM_MARKER]: true };
     const t0 = this.begin();
+    let v: unknown;
+    try {
+      v = (fn as (...a: unknown[]) => unknown).apply(this.inst, args);
+    } catch (e) {
+      this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'request failed');
+      this.end(t0, true);
+      throw e;
+    }
+    if (v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function') return this.callLater(v, t0, meta, method);
+    this.end(t0, false);
+    return v;
+  }
+
+  private async callLater(pending: unknown, t0: number, meta: CallMeta, method: string): Promise<unknown> {
     let failed = true;
     try {
-      const v = await (fn as (...a: unknown[]) => unknown).apply(this.inst, args);
+      const v = await pending;
       failed = false;
       return v;
     } catch (e) {
@@ -185,21 +218,48 @@ export class ReplicaRuntime {
     }
   }
 
-  async http(r: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> {
+  /**
+   * Runs `fetch` for one HTTP request. Synchronous when `fetch` answers at once with a plain value
+   * (no promise made: each costs the thread's async hooks); a promise or a Response is awaited.
+   */
+  http(r: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> | HttpResponseData {
     const t0 = this.begin();
-    let failed = false;
     const rid: [string, string] = ['x-request-id', meta.requestId];
+    let out: unknown;
     try {
       const fetchFn = this.inst.fetch;
       if (typeof fetchFn !== 'function') {
-        failed = true;
+        this.end(t0, true);
         return { status: 500, headers: [['content-type', 'application/json'], rid], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
       }
-      if (isGeneratorFunction(fetchFn)) return { status: 0, headers: [], body: '', stream: true };
+      if (isGeneratorFunction(fetchFn)) {
+        this.end(t0, false);
+        return { status: 0, headers: [], body: '', stream: true };
+      }
       // Building a WHATWG Request is most of a small request's cost on the replica; a fetch that
       // cannot read it (no parameter, no `arguments`) does not get one.
       const req = takesRequest(fetchFn) ? this.request(r) : undefined;
-      const out = await (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
+      out = (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
+    } catch (e) {
+      const res = this.httpError(e, meta, rid);
+      this.end(t0, res.error === true);
+      return res;
+    }
+    if (out instanceof Response || (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')) return this.httpLater(out, t0, meta, rid);
+    let res: HttpResponseData;
+    try {
+      res = httpValue(out);
+    } catch (e) {
+      res = this.httpError(e, meta, rid);
+    }
+    this.end(t0, res.error === true);
+    return res;
+  }
+
+  private async httpLater(pending: unknown, t0: number, meta: CallMeta, rid: [string, string]): Promise<HttpResponseData> {
+    let failed = false;
+    try {
+      const out = await pending;
       if (out instanceof Response) {
         const body = new Uint8Array(await out.arrayBuffer());
         const headers: [string, string][] = [...out.headers];
@@ -207,25 +267,29 @@ export class ReplicaRuntime {
         failed = out.status >= 500;
         return { status: out.status, headers, body };
       }
-      if (out === undefined) return { status: 204, headers: [rid], body: '' };
-      if (typeof out === 'string') return { status: 200, headers: [['content-type', 'text/plain; charset=utf-8'], rid], body: out };
-      return { status: 200, headers: [['content-type', 'application/json'], rid], body: JSON.stringify(out) };
+      return httpValue(out);
     } catch (e) {
-      if (e instanceof ServeHttpError) {
-        const res = e.getResponse(meta.requestId);
-        return { status: res.status, headers: [...Object.entries(res.headers), rid], body: res.body };
-      }
-      failed = true;
-      this.log.warn({ requestId: meta.requestId, err: (e as Error)?.stack ?? String(e) }, 'request failed');
-      return {
-        status: 500,
-        headers: [['content-type', 'application/json'], rid],
-        body: JSON.stringify({ error: `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`, requestId: meta.requestId }),
-        error: true,
-      };
+      const res = this.httpError(e, meta, rid);
+      failed = res.error === true;
+      return res;
     } finally {
       this.end(t0, failed);
     }
+  }
+
+  /** What a throwing fetch answers: a ServeHttpError's status, else 500 (logged, counted as an error). */
+  private httpError(e: unknown, meta: CallMeta, rid: [string, string]): HttpResponseData {
+    if (e instanceof ServeHttpError) {
+      const res = e.getResponse(meta.requestId);
+      return { status: res.status, headers: [...Object.entries(res.headers), rid], body: res.body };
+    }
+    this.log.warn({ requestId: meta.requestId, err: (e as Error)?.stack ?? String(e) }, 'request failed');
+    return {
+      status: 500,
+      headers: [['content-type', 'application/json'], rid],
+      body: JSON.stringify({ error: `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`, requestId: meta.requestId }),
+      error: true,
+    };
   }
 
   private request(r: HttpRequestData): Request {

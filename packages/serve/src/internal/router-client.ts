@@ -108,6 +108,19 @@ export class DeploymentRouter {
     return new Promise<ReplicaSlot>((resolve, reject) => this.queue.push({ req, resolve, reject }));
   }
 
+  /**
+   * A replica with room right now, or undefined when acquire() must decide (no table yet, deployment
+   * deleted, requests already waiting, every replica full). No promise: the proxy's per-request path.
+   */
+  tryAcquire(req: PendingRequest): ReplicaSlot | undefined {
+    if (!this.gotTable || !this.exists || this.queue.length > 0) return undefined;
+    const r = pickReplica(this.replicas, req);
+    if (!r) return undefined;
+    r.ongoing++;
+    this.ongoing++;
+    return r;
+  }
+
   release(r: ReplicaSlot): void {
     r.ongoing--;
     this.ongoing--;

@@ -24,14 +24,27 @@ export class DirectUnavailableError extends Error {}
 /** How long connecting plus HELLO may take before the endpoint counts as unreachable. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-interface Pending {
-  resolve(r: DirectReply): void;
-  reject(e: unknown): void;
+/**
+ * How a request's outcome is delivered: `err` set (DirectUnavailableError or ActorDiedError), else
+ * `held` says whether `value` is the reply or the id of a reply held on the replica. A callback, not a
+ * promise: the proxy's per-request path makes no promises (each costs the thread's async hooks).
+ */
+export type DirectCallback = (err: Error | undefined, held: boolean, value: unknown) => void;
+
+/** Calls a request's callback; what it throws is its caller's bug and must not break the connection. */
+function deliver(cb: DirectCallback, err: Error | undefined, held: boolean, value: unknown): void {
+  try {
+    cb(err, held, value);
+  } catch (e) {
+    process.emitWarning(`A direct-path reply callback threw: ${(e as Error)?.stack ?? String(e)}`, 'RaytsServeWarning');
+  }
 }
 
 class DirectConnection {
   private readonly socket: net.Socket;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, DirectCallback>();
+  /** Whether the socket keeps the event loop alive (only while requests are in flight). */
+  private refed = false;
   private nextId = 1;
   private out: unknown[] = [];
   private flushing = false;
@@ -63,11 +76,14 @@ class DirectConnection {
             return;
           }
           if (f[0] !== FrameType.reply) throw new TypeError(`unexpected frame type ${String(f[0])}`);
-          const p = this.pending.get(f[1] as number);
-          if (!p) return;
+          const cb = this.pending.get(f[1] as number);
+          if (!cb) return;
           this.pending.delete(f[1] as number);
-          if (this.pending.size === 0) s.unref();
-          p.resolve(f[2] === ReplyStatus.held ? { held: true, holdId: f[3] as number } : { held: false, value: f[3] });
+          if (this.pending.size === 0 && this.refed) {
+            this.refed = false;
+            s.unref();
+          }
+          deliver(cb, undefined, f[2] === ReplyStatus.held, f[3]);
         });
       } catch (e) {
         clearTimeout(timer);
@@ -88,19 +104,40 @@ class DirectConnection {
     return !this.dead;
   }
 
-  request(kind: number, method: string | null, requestId: string, payload: unknown): Promise<DirectReply> {
-    if (this.dead) return Promise.reject(this.goneError(this.dead));
+  /**
+   * Sends one request; `cb` gets its outcome. The requests of one event-loop turn go out in one write,
+   * flushed from setImmediate: that runs right after the turn's I/O callbacks, so a lone request waits
+   * for nothing, and under load a turn's requests share one syscall (writing the first one at once
+   * would cost a second write per turn: each loopback write also runs the receiver's TCP path).
+   */
+  send(kind: number, method: string | null, requestId: string, payload: unknown, cb: DirectCallback): void {
+    if (this.dead) {
+      const e = this.goneError(this.dead);
+      process.nextTick(cb, e, false, undefined);
+      return;
+    }
     const id = this.nextId++;
-    return new Promise<DirectReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    this.pending.set(id, cb);
+    if (!this.refed) {
+      this.refed = true;
       this.socket.ref();
-      this.out.push([FrameType.request, id, kind, method, requestId, payload]);
-      if (this.ready && !this.flushing) {
-        this.flushing = true;
-        setImmediate(() => this.flush());
-      }
+    }
+    this.out.push([FrameType.request, id, kind, method, requestId, payload]);
+    if (!this.ready || this.flushing) return;
+    this.flushing = true;
+    setImmediate(this.flushNow);
+  }
+
+  request(kind: number, method: string | null, requestId: string, payload: unknown): Promise<DirectReply> {
+    return new Promise<DirectReply>((resolve, reject) => {
+      this.send(kind, method, requestId, payload, (err, held, value) => {
+        if (err) reject(err);
+        else resolve(held ? { held: true, holdId: value as number } : { held: false, value });
+      });
     });
   }
+
+  private readonly flushNow = (): void => this.flush();
 
   private flush(): void {
     this.flushing = false;
@@ -126,8 +163,9 @@ class DirectConnection {
     this.socket.destroy();
     // Before the WELCOME nothing reached the replica: the caller may send the same requests through the core.
     const notSent = !this.ready;
-    for (const p of this.pending.values()) p.reject(notSent ? new DirectUnavailableError(`Replica ${this.replicaId} cannot be reached directly: ${err.message}`) : this.goneError(err));
+    const cbs = [...this.pending.values()];
     this.pending.clear();
+    for (const cb of cbs) deliver(cb, notSent ? new DirectUnavailableError(`Replica ${this.replicaId} cannot be reached directly: ${err.message}`) : this.goneError(err), false, undefined);
   }
 }
 
@@ -151,6 +189,16 @@ export class DirectClient {
 
   http(replicaId: string, ep: DirectEndpoint, req: HttpRequestData, requestId: string): Promise<DirectReply> {
     return this.conn(replicaId, ep).request(RequestKind.http, null, requestId, req);
+  }
+
+  /** {@link http} with a callback instead of a promise (the proxy's per-request path). */
+  sendHttp(replicaId: string, ep: DirectEndpoint, req: HttpRequestData, requestId: string, cb: DirectCallback): void {
+    this.conn(replicaId, ep).send(RequestKind.http, null, requestId, req, cb);
+  }
+
+  /** {@link call} with a callback instead of a promise. */
+  sendCall(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string, cb: DirectCallback): void {
+    this.conn(replicaId, ep).send(RequestKind.call, method, requestId, args, cb);
   }
 
   call(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string): Promise<DirectReply> {

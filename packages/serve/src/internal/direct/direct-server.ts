@@ -12,13 +12,15 @@
  */
 import net from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeFrames, FrameReader, FrameType, isPlainValue, machineKey, MAX_FRAME_BYTES, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import { encodeFrames, FrameReader, FrameType, isHttpResponse, isPlainValue, machineKey, MAX_FRAME_BYTES, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
 import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 
 /** What the server runs requests on (the replica runtime). */
 export interface DirectTarget {
-  http(req: HttpRequestData, meta: CallMeta): Promise<HttpResponseData>;
-  call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown>;
+  /** May answer synchronously (a fetch that returned a plain value at once). */
+  http(req: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> | HttpResponseData;
+  /** May answer synchronously (a method that returned a plain value at once). */
+  call(method: string, meta: CallMeta, args: unknown[]): Promise<unknown> | unknown;
 }
 
 /** A held reply is dropped when nobody took it by then (its caller died). */
@@ -95,17 +97,24 @@ export class DirectServer {
     let authed = false;
     let out: unknown[] = [];
     let flushing = false;
-    const send = (m: unknown): void => {
-      out.push(m);
-      if (flushing) return;
-      flushing = true;
-      setImmediate(() => {
-        flushing = false;
-        const msgs = out;
-        out = [];
-        if (!s.destroyed) s.write(encodeFrames(msgs));
-      });
+    const flush = (): void => {
+      flushing = false;
+      const msgs = out;
+      out = [];
+      if (!s.destroyed && msgs.length > 0) s.write(encodeFrames(msgs));
     };
+    // The replies made while a chunk of requests is read (synchronous answers) go out in one write after
+    // it; replies that come later (awaited) are gathered per event-loop turn (setImmediate).
+    const conn: Conn = {
+      reading: false,
+      send(m: unknown): void {
+        out.push(m);
+        if (flushing || conn.reading) return;
+        flushing = true;
+        setImmediate(flush);
+      },
+    };
+    const send = conn.send;
     const helloTimer = setTimeout(() => s.destroy(), HELLO_TIMEOUT_MS);
     helloTimer.unref();
     s.on('close', () => {
@@ -114,6 +123,8 @@ export class DirectServer {
     });
     s.on('error', () => s.destroy());
     s.on('data', (chunk: Buffer) => {
+      // Replies made while this chunk's requests are read go out in one write after it.
+      conn.reading = true;
       try {
         reader.push(chunk, (f) => {
           if (!authed) {
@@ -128,23 +139,52 @@ export class DirectServer {
             return;
           }
           if (f[0] !== FrameType.request) throw new TypeError(`unexpected frame type ${String(f[0])}`);
-          this.run(f, send);
+          this.run(f, conn);
         });
       } catch {
         // A peer that sends what this protocol does not say gets its connection closed, nothing else.
         s.destroy();
+      } finally {
+        conn.reading = false;
       }
+      if (out.length > 0 && !flushing) flush();
     });
   }
 
-  private run(f: unknown[], send: (m: unknown) => void): void {
-    const [, id, kind, method, requestId, payload] = f as [number, number, number, string | null, string, unknown];
-    const meta: CallMeta = { requestId: String(requestId) };
+  private run(f: unknown[], conn: Conn): void {
+    const id = f[1] as number;
+    const meta: CallMeta = { requestId: String(f[4]) };
+    const payload = f[5];
     this.served++;
-    const p = kind === RequestKind.http ? this.target.http(payload as HttpRequestData, meta) : this.target.call(String(method), meta, Array.isArray(payload) ? payload : []);
+    let p: Promise<unknown> | unknown;
+    try {
+      p = f[2] === RequestKind.http ? this.target.http(payload as HttpRequestData, meta) : this.target.call(String(f[3]), meta, Array.isArray(payload) ? payload : []);
+    } catch (e) {
+      conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]);
+      return;
+    }
+    // A reply ready at once (a synchronous fetch) goes without a promise turn.
+    const http = f[2] === RequestKind.http;
+    if (!(p instanceof Promise)) {
+      conn.send(this.replyFrame(id, p, http));
+      return;
+    }
     p.then(
-      (v) => send(isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)]),
-      (e: unknown) => send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]),
+      (v) => conn.send(this.replyFrame(id, v, http)),
+      (e: unknown) => conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]),
     );
   }
+
+  private replyFrame(id: number, v: unknown, http: boolean): unknown[] {
+    // An HTTP reply the wire can encode as it is (see direct-wire.ts) skips the plain-value walk.
+    if (http && isHttpResponse(v)) return [FrameType.httpReply, id, v];
+    return isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)];
+  }
+}
+
+/** One caller connection's reply queue. */
+interface Conn {
+  /** True while a chunk of requests is being read (replies wait for its end). */
+  reading: boolean;
+  send(m: unknown): void;
 }
