@@ -211,6 +211,23 @@ export async function registerArrow(conn: DuckDBConnection, name: string, tables
 }
 
 /** Forgets the tables registered under `name` and drops its view. */
+/**
+ * Registers `tables` under `name` for `rayts_arrow_scan('name')` only (no view: nothing for DuckDB to
+ * create or drop). Replaces what was registered under that name.
+ */
+export function setArrow(conn: DuckDBConnection, name: string, tables: readonly Table[]): void {
+  const reg = registry(conn);
+  const nonEmpty = tables.filter((t) => t.numCols > 0);
+  const first = nonEmpty[0] ?? tables[0];
+  const fields = first ? conform(first, undefined).schema.fields : [];
+  reg.set(name, { columns: fields.map(columnOf), fields, tables: nonEmpty.map((t) => conform(t, fields)) });
+}
+
+/** Forgets what setArrow() registered under `name`. */
+export function clearArrow(conn: DuckDBConnection, name: string): void {
+  registries.get(conn)?.delete(name);
+}
+
 export async function unregisterArrow(conn: DuckDBConnection, name: string): Promise<void> {
   registries.get(conn)?.delete(name);
   await conn.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
