@@ -151,13 +151,16 @@ export class SqlOperator extends PhysicalOperator {
     const execs = this.execs;
     const E = execs.length;
     const phases: string[] = [];
+    const t0 = performance.now();
     const mark = (() => {
-      let last = performance.now();
-      return (what: string) => {
+      let last = t0;
+      const f = (what: string) => {
         const now = performance.now();
         phases.push(`${what} ${Math.round(now - last)} ms`);
         last = now;
       };
+      f.reset = () => (last = performance.now());
+      return f;
     })();
     // What each input is: blocks in the store, or Parquet files the executors read themselves.
     const sources = new Map<string, Source>();
@@ -177,11 +180,8 @@ export class SqlOperator extends PhysicalOperator {
       if (!s) return undefined;
       return s.kind === 'parquet' ? s.specs.reduce((a, x) => a + x.estBytes, 0) : s.blocks.reduce((a, b) => a + b.sizeBytes, 0);
     };
-    mark('sources');
     let plan = await planSql(this.text, this.names, { columnsOf, sizeOf });
-    mark('plan');
     const unlock = await this.session.lock();
-    mark('lock');
     const temp: ObjectRef<Table>[] = [];
     // Executors keep tables between calls unless a plan dropped them itself (partialAggregate does).
     let needsReset = true;
@@ -205,7 +205,9 @@ export class SqlOperator extends PhysicalOperator {
         });
         const attached = attach.describe();
         attach = new Attacher(execs, this.nodes, sources);
-        mark(`plan (${attached})`);
+        // Planning: the inputs' files (footers remembered), the rewrite (memoized per query text), the lock.
+        phases.push(`plan ${Math.round(performance.now() - t0)} ms (${attached})`);
+        mark.reset();
         const results = (await Promise.all(calls)) as PartialResult[];
         mark(`partial aggregation on ${E} executors (in each: ${results.map((r) => `attach ${Math.round(r.ms.attach)} ms, scan + aggregate ${Math.round(r.ms.query)} ms${r.ms.describe >= 0.5 ? ` + describe ${Math.round(r.ms.describe)} ms` : ''}`).join('; ')}; ${results.reduce((a, r) => a + r.rows, 0).toLocaleString('en')} partial rows)`);
         let bad: string | undefined;
@@ -254,6 +256,7 @@ export class SqlOperator extends PhysicalOperator {
         plan = await planSql(this.text, this.names, { columnsOf, sizeOf, decompose: false });
       }
 
+      if (!phases.length) mark('plan');
       if (plan.mode === 'single') {
         this.notes.push(`SQL ran on one executor: the query has ${plan.reason}, which cannot be split without changing the answer.`);
         for (const n of this.names) await attach.all(n, 0);
