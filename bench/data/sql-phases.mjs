@@ -20,7 +20,8 @@ const argv = process.argv.slice(2);
 const arg = (k, d) => (argv.includes(k) ? Number(argv[argv.indexOf(k) + 1]) : d);
 const scale = arg('--scale', 1);
 const runs = arg('--runs', 7);
-const { init, shutdown, nodes, get } = await import('@samsara/ray');
+const { init, shutdown, nodes, get, put, free } = await import('@samsara/ray');
+const arrow = await import('apache-arrow');
 const data = await import('@samsara/ray-data');
 const { DuckDBInstance } = await import('@duckdb/node-api');
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -74,6 +75,16 @@ try {
       await get(ex[0].nodeId.remote());
       rt.push(performance.now() - t);
     }
+    // A merged result's trip: put in the driver, then fetched by the consumer.
+    const small = new arrow.Table({ k: arrow.makeVector(Int32Array.from({ length: 1000 }, (_, i) => i)), a: arrow.makeVector(new Float64Array(1000)) });
+    const pg = [];
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      const r = await put(small);
+      await get(r);
+      pg.push(performance.now() - t);
+      await free([r]).catch(() => {});
+    }
     for (let i = 0; i < 2; i++) await sql.query(qAgg, { t: data.readParquet(pqDir) }).takeAll();
     await Promise.all(ex.map((e) => get(e.takeTimings.remote())));
     const totals = [];
@@ -96,6 +107,7 @@ try {
     log(`DuckDB in this process, 2 threads, all files: ${base2.toFixed(1)} ms → ratio ${(base2 / median(totals)).toFixed(3)}×`);
     log(`DuckDB in this process, 1 thread, half the files (one executor's share): ${half1.toFixed(1)} ms`);
     log(`actor round trip (nodeId): median ${median(rt).toFixed(2)} ms`);
+    log(`put + get of a 1,000-row table in the driver: median ${median(pg).toFixed(2)} ms`);
   } finally {
     await sql.close();
   }

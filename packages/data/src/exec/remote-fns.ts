@@ -102,12 +102,10 @@ export const SqlExecutor = actor(
     impl: {
       nodeId(): string;
       load(name: string, part: number, tables: unknown[]): Promise<unknown>;
-      attachParquet(name: string, share: unknown): Promise<void>;
       attach(attach: unknown[], tables: unknown[]): Promise<void>;
       partialAggregate(spec: unknown, tables: unknown[]): Promise<unknown>;
       takeKept(): unknown;
       describe(sql: string): Promise<unknown>;
-      describeAll(sqls: string[]): Promise<unknown>;
       finalize(want: unknown[], finalSql: string, partials: unknown[]): Promise<unknown>;
       partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number>;
       partOf(name: string, p: number): Promise<unknown>;
@@ -131,9 +129,6 @@ export const SqlExecutor = actor(
     async load(name: string, part: number, ...tables: unknown[]): Promise<unknown> {
       return (await this.get()).load(name, part, tables);
     }
-    async attachParquet(name: string, share: unknown): Promise<void> {
-      return (await this.get()).attachParquet(name, share);
-    }
     async attach(attach: unknown[], ...tables: unknown[]): Promise<void> {
       return (await this.get()).attach(attach, tables);
     }
@@ -145,9 +140,6 @@ export const SqlExecutor = actor(
     }
     async describe(sql: string): Promise<unknown> {
       return (await this.get()).describe(sql);
-    }
-    async describeAll(sqls: string[]): Promise<unknown> {
-      return (await this.get()).describeAll(sqls);
     }
     async finalize(want: unknown[], finalSql: string, ...partials: unknown[]): Promise<unknown> {
       return (await this.get()).finalize(want, finalSql, partials);

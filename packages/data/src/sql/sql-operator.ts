@@ -32,12 +32,10 @@ export interface SqlSessionLike {
 type Exec = {
   nodeId: { remote(): ObjectRef<string> };
   load: { remote(name: string, part: number, ...t: unknown[]): ObjectRef<unknown> };
-  attachParquet: { remote(name: string, share: unknown): ObjectRef<void> };
   attach: { remote(attach: Attachment[], ...t: unknown[]): ObjectRef<void> };
   partialAggregate: { remote(spec: PartialSpec, ...t: unknown[]): ObjectRef<PartialResult> };
   takeKept: { remote(): ObjectRef<Table> };
   describe: { remote(sql: string): ObjectRef<unknown> };
-  describeAll: { remote(sqls: string[]): ObjectRef<unknown> };
   finalize: { remote(want: readonly { name: string; type: string }[], finalSql: string, ...partials: unknown[]): ObjectRef<Table> };
   partitionPrepare: { remote(name: string, keyExprs: string[], n: number): ObjectRef<number> };
   partOf: { remote(name: string, p: number): ObjectRef<Table> };

@@ -6,8 +6,10 @@
  * - Arrow blocks (zero copy from the object store on the executor's node) registered with the
  *   `rayts_arrow_scan` table function (io/arrow-scan.ts), which copies column buffers into DuckDB's
  *   vectors only while a query scans them.
+ * A partial aggregation is one call (partialAggregate: attach, partial query, describe, drop).
  * Repartitioning by key happens in DuckDB (`hash(keys) % n`), one Arrow table per target executor.
- * Queries come back as Arrow tables. Calls are serialized: one DuckDB connection per executor.
+ * Queries come back as Arrow tables. Calls are serialized: one DuckDB connection per executor, kept for
+ * the session (Parquet metadata cached in it).
  */
 import { runtimeContext } from '@samsara/ray';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -234,20 +236,6 @@ export class SqlExecutorImpl {
     return t;
   }
 
-  /** Makes `name` a view over this executor's share of Parquet files (DuckDB reads them here). */
-  attachParquet(name: string, share: ParquetShare): Promise<void> {
-    return this.timed('attach', async () => {
-      const conn = await this.c();
-      const q = parquetShareSql(share);
-      try {
-        await conn.run(`CREATE OR REPLACE TEMP VIEW ${ident(name)} AS ${q}`);
-      } catch (e) {
-        throw sqlError(q, e);
-      }
-      this.views.add(name);
-    });
-  }
-
   /** Column names and DuckDB types of the result of `sql` (nothing is scanned). */
   describe(sql: string): Promise<{ name: string; type: string }[]> {
     return this.timed('describe', async () => {
@@ -259,13 +247,6 @@ export class SqlExecutorImpl {
         throw sqlError(sql, e);
       }
     });
-  }
-
-  /** describe() of several queries in one call (an error per query that does not bind). */
-  async describeAll(sqls: string[]): Promise<({ name: string; type: string }[] | { error: string })[]> {
-    const out: ({ name: string; type: string }[] | { error: string })[] = [];
-    for (const q of sqls) out.push(await this.describe(q).catch((e: Error) => ({ error: String(e.message) })));
-    return out;
   }
 
   /**
