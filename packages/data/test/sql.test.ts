@@ -142,6 +142,33 @@ describe('sql.query: partial aggregation (partials merged in the driver, or on o
   });
 });
 
+describe('sql.query: what a partial aggregation learns is reused only for the same inputs', () => {
+  it('the same blocks again skip describing; other blocks with other types are described again', async () => {
+    const q = 'SELECT k, sum(x) AS s, count(*) AS n FROM f GROUP BY k ORDER BY k';
+    const ints = await data.fromItems(Array.from({ length: 90 }, (_, i) => ({ k: i % 3, x: i })), { parallelism: 3 }).materialize();
+    const first = sql.query(q, { f: ints });
+    expect(await first.takeAll()).toEqual([
+      { k: 0, s: 1305, n: 30 },
+      { k: 1, s: 1335, n: 30 },
+      { k: 2, s: 1365, n: 30 },
+    ]);
+    expect(planOf(first)).toMatch(/merge in the driver/);
+    expect(planOf(first)).toMatch(/\+ describe \d+ ms/);
+    const again = sql.query(q, { f: ints });
+    expect(await again.takeAll()).toEqual(await first.takeAll());
+    expect(planOf(again)).not.toMatch(/describe/);
+    // Same query text, same column names, fractional values: a reused DESCRIBE would cast the sums wrongly.
+    const halves = await data.fromItems(Array.from({ length: 90 }, (_, i) => ({ k: i % 3, x: i + 0.25 })), { parallelism: 3 }).materialize();
+    const other = sql.query(q, { f: halves });
+    expect(await other.takeAll()).toEqual([
+      { k: 0, s: 1312.5, n: 30 },
+      { k: 1, s: 1342.5, n: 30 },
+      { k: 2, s: 1372.5, n: 30 },
+    ]);
+    expect(planOf(other)).toMatch(/\+ describe \d+ ms/);
+  });
+});
+
 describe('sql.query: broadcast joins', () => {
   it('a join without aggregates joins each share with a copy of the small side', async () => {
     const q = 'SELECT t.id, t.kmh, d.name FROM trips t JOIN dims d ON t.camera = d.camera WHERE t.kmh > 100';

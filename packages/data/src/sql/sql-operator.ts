@@ -192,8 +192,8 @@ export class SqlOperator extends PhysicalOperator {
         await attach.share(plan.big);
         for (const b of plan.broadcast) await attach.all(b);
         // The aggregates' types and the output names (for the merge's casts and aliases): remembered per
-        // query text and Parquet files (path, size, modification time); else described by executor 0
-        // after its partial query, in the same call.
+        // query text and inputs (describeKey); else described by executor 0 after its partial query, in
+        // the same call.
         const key = describeKey(this.text, this.names, sources);
         const known = key !== undefined ? describedCache.get(key) : undefined;
         const inlineMaxBytes = Math.floor(MERGE_ON_DRIVER_BYTES / E);
@@ -207,7 +207,7 @@ export class SqlOperator extends PhysicalOperator {
         phases.push(`plan ${Math.round(performance.now() - t0)} ms (${attached})`);
         mark.reset();
         const results = (await Promise.all(calls)) as PartialResult[];
-        mark(`partial aggregation on ${E} executors (in each: ${results.map((r) => `attach ${Math.round(r.ms.attach)} ms, scan + aggregate ${Math.round(r.ms.query)} ms${r.ms.describe >= 0.5 ? ` + describe ${Math.round(r.ms.describe)} ms` : ''}`).join('; ')}; ${results.reduce((a, r) => a + r.rows, 0).toLocaleString('en')} partial rows)`);
+        mark(`partial aggregation on ${E} executors (in each: ${results.map((r) => `attach ${Math.round(r.ms.attach)} ms, scan + aggregate ${Math.round(r.ms.query)} ms${r.described ? ` + describe ${Math.round(r.ms.describe)} ms` : ''}`).join('; ')}; ${results.reduce((a, r) => a + r.rows, 0).toLocaleString('en')} partial rows)`);
         let bad: string | undefined;
         const failed = results.find((r) => r.error !== undefined);
         const [aggCols, outCols] = known ?? results[0].described ?? [{ error: failed?.error ?? 'not described' }, { error: 'not described' }];
@@ -348,14 +348,18 @@ function rememberDescribed(key: string, d: Described): void {
 
 /**
  * What the types of a query over these inputs depend on: the text and, per table, its Parquet files with
- * their size and modification time. Undefined when an input is Arrow blocks (their types are not known
- * here without fetching one), so such queries are described every time.
+ * their size and modification time, or the ids of its Arrow blocks (objects are immutable: the same ids
+ * are the same data). Undefined when a file cannot be stat'ed.
  */
 function describeKey(text: string, names: readonly string[], sources: Map<string, Source>): string | undefined {
   const parts: unknown[] = [text];
   for (const n of names) {
     const s = sources.get(n);
-    if (!s || s.kind !== 'parquet') return undefined;
+    if (!s) return undefined;
+    if (s.kind === 'blocks') {
+      parts.push(n, s.blocks.map((b) => String((b.ref as unknown as { id: unknown }).id)));
+      continue;
+    }
     const files = [...new Set(s.specs.map((x) => x.spec.path))];
     const stamps = files.map(stampOf);
     if (stamps.some((x) => x === undefined)) return undefined;
