@@ -20,7 +20,7 @@ const argv = process.argv.slice(2);
 const arg = (k, d) => (argv.includes(k) ? Number(argv[argv.indexOf(k) + 1]) : d);
 const scale = arg('--scale', 1);
 const runs = arg('--runs', 7);
-const { init, shutdown, nodes, get, put, free } = await import('@samsara/ray');
+const { init, shutdown, nodes, get, put, free, objectStoreStats, clusterResources } = await import('@samsara/ray');
 const arrow = await import('apache-arrow');
 const data = await import('@samsara/ray-data');
 const { DuckDBInstance } = await import('@duckdb/node-api');
@@ -85,6 +85,13 @@ try {
       pg.push(performance.now() - t);
       await free([r]).catch(() => {});
     }
+    // What every Dataset run asks the head first (executePlan sizes its budget from these).
+    const heads = [];
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      await Promise.all([objectStoreStats(), clusterResources()]);
+      heads.push(performance.now() - t);
+    }
     for (let i = 0; i < 2; i++) await sql.query(qAgg, { t: data.readParquet(pqDir) }).takeAll();
     await Promise.all(ex.map((e) => get(e.takeTimings.remote())));
     const totals = [];
@@ -102,11 +109,28 @@ try {
       log(`run ${r}: ${ms.toFixed(1)} ms end to end; executePlan ${st.totalMs} ms; Sql op ${op?.wallMs} ms: ${op?.detail}`);
       timings.forEach((tm, i) => log(`   executor ${i}: ${tm.join(', ')}`));
     }
+    // The 2-table join (the small side from Arrow blocks, broadcast), as in the data suite.
+    await duck.run(`CREATE TABLE d AS SELECT i::INTEGER AS k, 'name' || (i % 100) AS name FROM range(1000) r(i)`);
+    const dims = data.fromArrow(new arrow.Table({ k: arrow.makeVector(Int32Array.from({ length: 1000 }, (_, i) => i)), name: arrow.vectorFromArray(Array.from({ length: 1000 }, (_, i) => `name${i % 100}`)) }));
+    const qJoin = 'SELECT t.k, max(d.name) AS name, sum(t.v) AS s FROM t JOIN d ON t.k = d.k GROUP BY t.k';
+    const baseJoin = await duckMs(duck, qJoin.replace('FROM t', `FROM read_parquet(${list(files)}) t`));
+    await sql.query(qJoin, { t: data.readParquet(pqDir), d: dims }).takeAll();
+    const joins = [];
+    let joinDetail = '';
+    for (let r = 0; r < runs; r++) {
+      const ds = sql.query(qJoin, { t: data.readParquet(pqDir), d: dims });
+      const t = performance.now();
+      await ds.takeAll();
+      joins.push(performance.now() - t);
+      joinDetail = ds.stats().operators.find((o) => o.detail)?.detail;
+    }
     log('');
+    log(`join: median ${median(joins).toFixed(1)} ms; DuckDB 2 threads ${baseJoin.toFixed(1)} ms → ratio ${(baseJoin / median(joins)).toFixed(3)}×; last run: ${joinDetail}`);
     log(`median end to end: ${median(totals).toFixed(1)} ms over ${runs} runs (min ${Math.min(...totals).toFixed(1)})`);
     log(`DuckDB in this process, 2 threads, all files: ${base2.toFixed(1)} ms → ratio ${(base2 / median(totals)).toFixed(3)}×`);
     log(`DuckDB in this process, 1 thread, half the files (one executor's share): ${half1.toFixed(1)} ms`);
     log(`actor round trip (nodeId): median ${median(rt).toFixed(2)} ms`);
+    log(`objectStoreStats() + clusterResources() (each Dataset run starts with them): median ${median(heads).toFixed(2)} ms`);
     log(`put + get of a 1,000-row table in the driver: median ${median(pg).toFixed(2)} ms`);
   } finally {
     await sql.close();

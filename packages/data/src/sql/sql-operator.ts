@@ -27,6 +27,8 @@ export interface SqlSessionLike {
   readonly executors: readonly unknown[];
   /** Serializes barrier queries of one session. */
   lock(): Promise<() => void>;
+  /** The executors' node ids, when known (asked once per session). */
+  nodeIds?: readonly string[];
 }
 
 type Exec = {
@@ -57,7 +59,7 @@ export class SqlOperator extends PhysicalOperator {
   private emitted = 0;
   private readonly done = new Map<number, BlockRef>();
   private rr = 0;
-  private nodes?: string[];
+  private nodes?: readonly string[];
 
   constructor(
     inputs: readonly PhysicalOperator[],
@@ -184,7 +186,7 @@ export class SqlOperator extends PhysicalOperator {
     // Executors keep tables between calls unless a plan dropped them itself (partialAggregate does).
     let needsReset = true;
     try {
-      this.nodes ??= (await Promise.all(execs.map((ex) => awaitRef(ex.nodeId.remote())))) as string[];
+      this.nodes ??= this.session.nodeIds ?? ((await Promise.all(execs.map((ex) => awaitRef(ex.nodeId.remote())))) as string[]);
       let attach = new Attacher(execs, this.nodes, sources);
 
       if (plan.mode === 'partial') {

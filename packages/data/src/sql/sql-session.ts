@@ -58,8 +58,13 @@ export class SqlSession implements SqlSessionLike {
 
   /** The node id of each executor (where the resources placed them). */
   async executorNodeIds(): Promise<string[]> {
-    return get(this.executors.map((e) => (e as unknown as { nodeId: { remote(): ObjectRef<string> } }).nodeId.remote()));
+    const ids = await get(this.executors.map((e) => (e as unknown as { nodeId: { remote(): ObjectRef<string> } }).nodeId.remote()));
+    this.nodeIds = ids;
+    return ids;
   }
+
+  /** @internal The executors' nodes as last asked (they do not move: executors are not restarted). */
+  nodeIds?: readonly string[];
 
   /** Stops every executor. */
   async close(): Promise<void> {
