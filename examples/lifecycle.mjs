@@ -164,6 +164,29 @@ async function startCamera(address, device, env) {
   });
 }
 
+/** After a failure: which nodes were alive where, and the end of each daemon's log (before cleanup removes them). */
+async function explainFailure() {
+  try {
+    const all = await Promise.race([nodes(), new Promise((_, rej) => setTimeout(() => rej(new Error('no answer in 5 s')), 5000))]);
+    for (const n of all) process.stderr.write(`  node ${short(n.nodeId)} ${n.kind} ${n.address} pid ${n.pid} ${n.alive ? 'alive' : 'DEAD'}\n`);
+  } catch (err) {
+    process.stderr.write(`  (could not list the nodes: ${err?.message ?? err})\n`);
+  }
+  if (!procs.tmp) return;
+  const logs = join(procs.tmp, 'session_latest', 'logs');
+  let files = [];
+  try {
+    files = readdirSync(logs);
+  } catch {
+    return;
+  }
+  for (const f of files) {
+    const text = readFileSync(join(logs, f), 'utf8');
+    const lines = text.trim().split('\n').filter((l) => /"level":(40|50|60)|Error|error/.test(l)).slice(-6);
+    if (lines.length) process.stderr.write(`  -- ${f} (last warnings and errors)\n${lines.map((l) => `     ${l.slice(0, 400)}`).join('\n')}\n`);
+  }
+}
+
 let cleaning;
 /** Stops everything this script started: serve, the driver, the dash cams, the local cluster. Idempotent. */
 function cleanup() {
@@ -672,6 +695,7 @@ try {
 } catch (e) {
   exitCode = 1;
   process.stderr.write(`lifecycle failed: ${e?.stack ?? e}\n`);
+  await explainFailure();
   summary = { ok: false, error: String(e?.message ?? e), tmpdir: procs.tmp ?? null, pids: procs.pids };
 } finally {
   await cleanup();

@@ -55,7 +55,7 @@ describe('lifecycle demo (examples/lifecycle.mjs --small)', () => {
     });
     const lines = stdout.trim().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]);
-    expect({ code, ok: summary.ok, error: summary.error }, stderr.slice(-3000)).toEqual({ code: 0, ok: true, error: undefined });
+    expect({ code, ok: summary.ok, error: summary.error }, `${stdout.slice(-1500)}\n${stderr.slice(-4000)}`).toEqual({ code: 0, ok: true, error: undefined });
 
     // The cluster it started: head, a spark_executor worker, two dash cams.
     const kinds = summary.nodes.map((n: { kind: string }) => n.kind).sort();

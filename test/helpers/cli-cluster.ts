@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { isAlive } from '../../packages/core/src/cli/process-records.js';
+import { isAlive, isRecordedAlive } from '../../packages/core/src/cli/process-records.js';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -102,7 +102,7 @@ export class CliCluster {
 
   /** The pid of the running head daemon. */
   headPid(): number {
-    const alive = this.processes('head').filter((p) => isAlive(p.pid));
+    const alive = this.processes('head').filter((p) => isRecordedAlive(p));
     if (alive.length !== 1) throw new Error(`expected one running head, found ${alive.length}`);
     return alive[0].pid;
   }
@@ -114,7 +114,9 @@ export class CliCluster {
       // Whatever `rayts stop` left (it failed, or a record was being written) is ended by pid: no
       // daemon outlives its test.
       for (const p of this.processes()) {
-        if (!isAlive(p.pid)) continue;
+        // Only what this cluster started: a stale record of a SIGKILLed daemon may name a later process
+        // (another test's) that reused the pid.
+        if (!isRecordedAlive(p)) continue;
         try {
           process.kill(p.pid, 'SIGKILL');
         } catch {
@@ -131,6 +133,7 @@ export interface ProcessInfo {
   role: 'head' | 'worker' | 'edge';
   address: string;
   sessionDir: string;
+  startTicks?: number;
 }
 
 /** True while `pid` runs (a zombie left by a SIGKILL does not count): the CLI's own check. */

@@ -4,12 +4,16 @@ import { ActorDirectory } from '../src/head/actor-directory.js';
 
 function setup() {
   const kills: string[] = [];
-  const d = new ActorDirectory({ killOnNode: (nodeId, actorId) => kills.push(`${actorId}@${nodeId}`), changed: () => undefined }, silentLogger());
-  const alive = (actorId: string, nodeId: string, maxRestarts: number, ownerAddress = 'driver:1') => {
-    d.register({ actorId, className: 'A', namespace: 'ns', maxRestarts, ownerAddress });
+  const endedJobs = new Set<string>();
+  const d = new ActorDirectory(
+    { killOnNode: (nodeId, actorId) => kills.push(`${actorId}@${nodeId}`), changed: () => undefined, ownerGone: (a) => endedJobs.has(a.jobId ?? '') },
+    silentLogger(),
+  );
+  const alive = (actorId: string, nodeId: string, maxRestarts: number, ownerAddress = 'driver:1', jobId = 'job1') => {
+    d.register({ actorId, className: 'A', namespace: 'ns', maxRestarts, ownerAddress, jobId });
     d.update({ actorId, state: 'ALIVE', nodeId, address: `${nodeId}:1` });
   };
-  return { d, kills, alive };
+  return { d, kills, alive, endedJobs };
 }
 
 describe('ActorDirectory', () => {
@@ -26,6 +30,14 @@ describe('ActorDirectory', () => {
     d.update({ actorId: 'r', state: 'ALIVE', nodeId: 'n2', address: 'n2:1' });
     expect(d.get('r')).toMatchObject({ state: 'ALIVE', nodeId: 'n2', numRestarts: 1 });
     expect(kills).toEqual([]);
+  });
+
+  it('ActorDirectory - a detached restartable actor whose job ended is DEAD with its node: nobody is left to restart it', () => {
+    const { d, alive, endedJobs } = setup();
+    alive('kept', 'n1', -1, 'driver:2', 'gone-job');
+    endedJobs.add('gone-job');
+    d.nodeDied('n1', 'process died', 'n1:1');
+    expect(d.get('kept')!.state).toBe('DEAD');
   });
 
   it('ActorDirectory - an instance reported ALIVE after the actor was killed is ended on its node', () => {

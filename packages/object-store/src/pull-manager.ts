@@ -155,6 +155,9 @@ export class PullManager {
         } catch (e) {
           if (isPermanent(e) || resumes >= this.maxResumes) throw e;
           resumes++;
+          // A peer that refused or did not answer the dial: give it a moment (a gRPC channel that failed
+          // to connect fails every call at once until its reconnect backoff ends).
+          if ((e as { code?: unknown } | null)?.code === 'CONNECTION') await new Promise((r) => setTimeout(r, CONNECTION_RETRY_MS * 4 ** (resumes - 1)));
         }
       }
     } catch (e) {
@@ -169,6 +172,9 @@ export class PullManager {
     }
   }
 }
+
+/** First wait before reopening a transfer whose peer could not be reached (then ×4 per resume: 250 ms, 1 s). */
+const CONNECTION_RETRY_MS = 250;
 
 /** A malformed or cut-short transfer: reopened from the last offset. */
 class BrokenTransfer extends Error {}

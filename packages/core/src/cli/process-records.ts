@@ -1,6 +1,12 @@
 /**
  * What `rayts start` started on this machine, so that `rayts stop` stops exactly that:
  * one JSON file per daemon under `<state>/processes/<pid>.json`.
+ *
+ * A record outlives a daemon that was SIGKILLed (it cannot remove its own file), and Linux reuses pids
+ * (32,768 of them by default, threads included), so a stale record can name an unrelated process that
+ * got the same pid later. Each record keeps the process's start time (`/proc/<pid>/stat` field 22, in
+ * clock ticks since boot) and {@link isRecordedAlive} compares it: `rayts stop` never signals a process
+ * it did not start.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +18,8 @@ export interface ProcessRecord {
   address: string;
   sessionDir: string;
   startedAt: string;
+  /** The process's start time in clock ticks since boot (Linux), filled in by {@link recordProcess}. */
+  startTicks?: number;
 }
 
 function dir(): string {
@@ -20,7 +28,8 @@ function dir(): string {
 
 export function recordProcess(r: ProcessRecord): void {
   mkdirSync(dir(), { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir(), `${r.pid}.json`), JSON.stringify(r), { mode: 0o600 });
+  const startTicks = r.startTicks ?? startTicksOf(r.pid);
+  writeFileSync(join(dir(), `${r.pid}.json`), JSON.stringify(startTicks === undefined ? r : { ...r, startTicks }), { mode: 0o600 });
 }
 
 export function forgetProcess(pid: number): void {
@@ -52,10 +61,33 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+  const fields = statFields(pid);
+  return !fields || fields[0] !== 'Z';
+}
+
+/**
+ * True while the recorded process runs: its pid is alive and, where the record and the system know it,
+ * started at the recorded time (not a later process that reused the pid).
+ */
+export function isRecordedAlive(r: Pick<ProcessRecord, 'pid' | 'startTicks'>): boolean {
+  if (!isAlive(r.pid)) return false;
+  if (r.startTicks === undefined) return true;
+  const now = startTicksOf(r.pid);
+  return now === undefined || now === r.startTicks;
+}
+
+/** A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22); undefined off Linux. */
+export function startTicksOf(pid: number): number | undefined {
+  const v = Number(statFields(pid)?.[19]);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** The fields of `/proc/<pid>/stat` after the command name (state first), or undefined. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return true;
+    return undefined;
   }
 }

@@ -3,14 +3,14 @@
  * then SIGKILL for any still alive after 10 s (or at once with --force). The sessions of the heads it
  * stops are marked stopped, so the next `rayts start --head` starts a fresh one.
  */
-import { forgetProcess, isAlive, listProcesses } from './process-records.js';
+import { forgetProcess, isRecordedAlive, listProcesses } from './process-records.js';
 import { parse } from './args.js';
 import { markHeadStopped } from './restore-session.js';
 
 export async function stop(argv: string[]): Promise<number> {
   const { values } = parse(argv, { force: { type: 'boolean' } }, 'rayts stop [--force]');
   const procs = listProcesses();
-  const alive = procs.filter((p) => isAlive(p.pid));
+  const alive = procs.filter((p) => isRecordedAlive(p));
   // A stopped cluster is over: the next `rayts start --head` does not restore its session.
   for (const p of procs) if (p.role === 'head') markHeadStopped(p.sessionDir, 'rayts stop');
   for (const p of procs) if (!alive.includes(p)) forgetProcess(p.pid);
@@ -28,10 +28,10 @@ export async function stop(argv: string[]): Promise<number> {
     }
   }
   const deadline = Date.now() + (values.force ? 2000 : 10_000);
-  while (alive.some((p) => isAlive(p.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (alive.some((p) => isRecordedAlive(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   let killed = 0;
   for (const p of alive) {
-    if (isAlive(p.pid)) {
+    if (isRecordedAlive(p)) {
       killed++;
       try {
         process.kill(p.pid, 'SIGKILL');

@@ -17,6 +17,11 @@ export interface ActorDirectoryHooks {
   killOnNode(nodeId: string, actorId: string, reason: string, graceful: boolean): void;
   /** Records changed: these actors (all of them when no ids are given). */
   changed(actorIds?: readonly string[]): void;
+  /**
+   * True when the process that created the actor (and would restart it) is gone, e.g. its job ended
+   * (a detached actor outlives its job, but nobody is left to restart it).
+   */
+  ownerGone?(a: ActorRecord): boolean;
 }
 
 export class ActorDirectory {
@@ -170,15 +175,15 @@ export class ActorDirectory {
 
   /**
    * Actors on a dead node: one with restarts left becomes RESTARTING (its creator starts it again, see
-   * CoreWorker.actorLost, and callers wait for it), unless its owner lived in that node process too
-   * (`ownerAddress` is the node's address: a task there created it), which ends it like Ray ends an
-   * actor whose owner died. The rest are DEAD.
+   * CoreWorker.actorLost, and callers wait for it), unless its owner is gone: it lived in that node
+   * process too (`ownerAddress` is the node's address: a task there created it), or its job ended. Those
+   * end like Ray ends an actor whose owner died. The rest are DEAD.
    */
   nodeDied(nodeId: string, reason: string, nodeAddress?: string): void {
     const ids: string[] = [];
     for (const a of this.actors.values()) {
       if (a.nodeId === nodeId && a.state !== 'DEAD') {
-        const ownerGone = !!nodeAddress && a.ownerAddress === nodeAddress;
+        const ownerGone = (!!nodeAddress && a.ownerAddress === nodeAddress) || !!this.hooks.ownerGone?.(a);
         a.state = !ownerGone && this.mayRestart(a) ? 'RESTARTING' : 'DEAD';
         a.reason = `its node ${nodeId} died (${reason})${ownerGone ? ', and its owner ran there' : ''}`;
         a.deathCause = a.reason;

@@ -86,6 +86,10 @@ export class HeadServer implements HeadTables {
           this.state?.markActorsDirty(ids);
           this.schedulePush();
         },
+        ownerGone: (a) => {
+          const job = a.jobId ? this.jobs.get(a.jobId) : undefined;
+          return !!job && job.state !== 'RUNNING';
+        },
       },
       o.log.child({ component: 'actors' }),
     );
