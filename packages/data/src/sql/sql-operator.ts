@@ -18,7 +18,7 @@ import { InputOperator } from '../exec/simple-operators.js';
 import type { ReadSource } from '../plan/logical-plan.js';
 import type { ReadSpec } from '../plan/stages.js';
 import { unwrapError } from '../exec/unwrap-error.js';
-import { planSql, type SqlPlan } from './sql-planner.js';
+import { planSql, BROADCAST_BYTES, type SqlPlan } from './sql-planner.js';
 import { LimitOperator } from '../exec/simple-operators.js';
 import type { Attachment, PartialResult, PartialSpec } from '../worker/sql-executor.js';
 
@@ -492,7 +492,10 @@ class Attacher {
         const uniq = [...new Map(parts.map((p) => [p.path, p])).values()];
         this.per[e].attach.push({ name, parquet: { parts: uniq, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' } });
       } else {
-        this.per[e].attach.push({ name, blocks: src.blocks.length });
+        // A whole copy on every executor is a join's small side: a DuckDB table (with statistics) is
+        // cheaper to join against than the scan in place (see Attachment.materialize).
+        const small = only === undefined && src.blocks.reduce((a, b) => a + b.sizeBytes, 0) <= BROADCAST_BYTES;
+        this.per[e].attach.push({ name, blocks: src.blocks.length, ...(small ? { materialize: true } : {}) });
         this.per[e].refs.push(...src.blocks.map((b) => b.ref));
       }
     }

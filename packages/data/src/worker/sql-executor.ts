@@ -39,6 +39,13 @@ export interface Attachment {
   readonly name: string;
   readonly parquet?: ParquetShare;
   readonly blocks?: number;
+  /**
+   * Copy the blocks into a DuckDB temp table instead of scanning them in place: for small tables every
+   * executor joins against (a broadcast side). A table has statistics (key ranges), which DuckDB's join
+   * needs for its fast paths (perfect hash join, join filters pushed into the Parquet scan); a table
+   * function has none: a 1,000-row side scanned in place made a 5M-row join ~1.8× slower.
+   */
+  readonly materialize?: boolean;
 }
 
 /** One executor's part of a partial aggregation (SqlExecutorImpl.partialAggregate). */
@@ -161,12 +168,24 @@ export class SqlExecutorImpl {
         } catch (e) {
           throw sqlError(q, e);
         }
+        this.views.add(a.name);
+      } else if (a.materialize) {
+        const ts = tables.slice(next, next + (a.blocks ?? 0));
+        next += a.blocks ?? 0;
+        const tmp = `__arrow_${a.name}`;
+        this.scan!.setArrow(conn, tmp, ts);
+        try {
+          await conn.run(`CREATE OR REPLACE TEMP TABLE ${ident(a.name)} AS SELECT * FROM rayts_arrow_scan(${lit(tmp)})`);
+        } finally {
+          this.scan!.clearArrow(conn, tmp);
+        }
+        this.tables.add(a.name);
       } else {
         const ts = tables.slice(next, next + (a.blocks ?? 0));
         next += a.blocks ?? 0;
         await this.scan!.registerArrow(conn, a.name, ts, this.views.has(a.name));
+        this.views.add(a.name);
       }
-      this.views.add(a.name);
     }
   }
 
