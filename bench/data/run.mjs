@@ -27,6 +27,7 @@ const data = await import('@samsara/ray-data');
 const { DuckDBInstance } = await import('@duckdb/node-api');
 const arrow = await import('apache-arrow');
 
+const loadAtStart = os.loadavg()[0].toFixed(1);
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
@@ -246,7 +247,7 @@ writeSuiteSection(
   [
     '## Data (`@samsara/ray-data`)',
     '',
-    `\`node bench/run.mjs --suite data --scale ${scale}\` — ${new Date().toISOString()}, ${os.availableParallelism()} × ${cpu}, Node ${process.version}. The machine was shared with other engineers' builds and tests during the run (1-min load average ${load} on 2 cores at the end), so absolute figures are pessimistic and noisy; every row has its same-run baseline. ${scale === 1 ? 'Full sizes (1 GiB, 10M rows).' : `Sizes are the issue's × ${scale} (1 GiB → ${(scale * 1024).toFixed(0)} MiB, 10M rows → ${(10 * scale).toFixed(1)}M) because full-size rows did not fit this shared machine's time.`}`,
+    `\`node bench/run.mjs --suite data --scale ${scale}\` — ${new Date().toISOString()}, ${os.availableParallelism()} × ${cpu}, Node ${process.version}. The machine was shared with other engineers' builds and tests during the run (1-min load average ${loadAtStart} at the start, ${load} at the end, on 2 cores; above ~1.5 the other work skews the figures), so absolute figures are pessimistic and noisy; every row has its same-run baseline. ${scale === 1 ? 'Full sizes (1 GiB, 10M rows).' : `Sizes are the issue's × ${scale} (1 GiB → ${(scale * 1024).toFixed(0)} MiB, 10M rows → ${(10 * scale).toFixed(1)}M) because full-size rows did not fit this shared machine's time.`}`,
     '',
     '| row | rayts-data | baseline (same run) | ratio / notes |',
     '| --- | ---: | --- | --- |',
