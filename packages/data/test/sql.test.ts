@@ -101,6 +101,11 @@ describe('sql.query', () => {
     expect(e3).toBeInstanceOf(data.SqlError);
     expect(e3.message).toContain('Referenced column "nope" not found');
     expect(e3.position).toBe(19);
+    // Wrong only in ORDER BY, which the partial query leaves out: still the user's error and position.
+    const e4 = await sql.query('SELECT camera, sum(kmh) AS s FROM trips GROUP BY camera ORDER BY nope', { trips: trips() }).takeAll().catch((e) => e);
+    expect(e4).toBeInstanceOf(data.SqlError);
+    expect(e4.message).toContain('"nope" not found');
+    expect(e4.position).toBe(65);
   });
 });
 

@@ -228,6 +228,15 @@ export class SqlExecutorImpl {
             const r = await conn.runAndReadAll(`DESCRIBE ${q}`);
             described.push(r.getRows().map((x) => ({ name: String(x[0]), type: String(x[1]) })));
           } catch (e) {
+            // The user's query does not bind (e.g. a wrong column only in ORDER BY or HAVING, which the
+            // partial query leaves out): binding it gives DuckDB's error at its own position.
+            if (q === spec.originalSql) {
+              try {
+                (await conn.prepare(spec.originalSql)).destroySync();
+              } catch (e2) {
+                throw sqlError(spec.originalSql, e2);
+              }
+            }
             described.push({ error: String((e as Error).message) });
           }
         }
