@@ -113,6 +113,7 @@ export const SqlExecutor = actor(
       queryBlock(sql: string, name: string, t: unknown): Promise<unknown>;
       reset(): Promise<void>;
       takeTimings(): string[];
+      warm(): Promise<void>;
       close(): void;
     } | undefined;
     constructor(readonly threads: number) {}
@@ -158,6 +159,9 @@ export const SqlExecutor = actor(
     }
     async reset(): Promise<void> {
       return (await this.get()).reset();
+    }
+    async warm(): Promise<void> {
+      return (await this.get()).warm();
     }
     async takeTimings(): Promise<string[]> {
       return (await this.get()).takeTimings();

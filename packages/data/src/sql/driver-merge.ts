@@ -18,6 +18,12 @@ async function connection(): Promise<DuckDBConnection> {
   return conn;
 }
 
+/** Opens the merge's DuckDB ahead of the first query (sqlSession() calls it). */
+export async function warmDriverMerge(): Promise<void> {
+  await connection();
+  await import('../io/arrow-scan.js');
+}
+
 /**
  * Runs `finalSql` over the union of `partials` (`rayts_arrow_scan('__partial')`) when its columns are
  * `want` (the user's query's names and DuckDB types); otherwise says why not (the caller falls back to a

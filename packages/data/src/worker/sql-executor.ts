@@ -137,6 +137,11 @@ export class SqlExecutorImpl {
     return p;
   }
 
+  /** Opens this executor's DuckDB (session start, so the first query does not pay for it). */
+  async warm(): Promise<void> {
+    await this.c();
+  }
+
   /** The node this executor runs on. */
   nodeId(): string {
     return runtimeContext().nodeId;
