@@ -29,9 +29,10 @@ export function tableBytes(t: Table): number {
   let n = 0;
   const visit = (d: arrow.Data): void => {
     for (const b of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds] as (ArrayBufferView | undefined)[]) if (b) n += b.byteLength;
-    for (const c of d.children) visit(c);
+    // An empty result's batch may carry Data without children.
+    for (const c of d.children ?? []) visit(c);
   };
-  for (const b of t.batches) visit(b.data);
+  for (const b of t.batches) if (b.data) visit(b.data);
   return n;
 }
 

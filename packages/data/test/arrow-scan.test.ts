@@ -1,8 +1,8 @@
 /**
  * The Arrow scan SQL executors use (rayts_arrow_scan): DuckDB reads registered Arrow tables in place and
  * sees exactly their values — numbers of every width, NULLs, booleans, strings, dates, sliced tables
- * (non-zero offsets), several record batches, a column the query does not read, and blocks whose column
- * types differ from the first block's.
+ * (non-zero offsets), several record batches, a column the query does not read, dictionary-encoded strings,
+ * and blocks whose column types differ from the first block's.
  */
 import { describe, it, expect } from 'vitest';
 import * as arrow from 'apache-arrow';
@@ -51,6 +51,24 @@ describe('rayts_arrow_scan', () => {
     expect(agg.map(Number)).toEqual([n - 1001, cf, si]);
     await unregisterArrow(c, 't');
     await expect(c.run('SELECT * FROM t')).rejects.toThrow(/does not exist/);
+    c.closeSync();
+  });
+
+  it('dictionary-encoded strings (apache-arrow makes them from JS strings) are read through their dictionary, sliced, with NULLs, mixed with plain strings', async () => {
+    const c = await conn();
+    const n = 3000;
+    const words = Array.from({ length: n }, (_, i) => (i % 13 === 0 ? null : `w${i % 50}`));
+    const dict = new arrow.Table({ i: arrow.makeVector(Int32Array.from({ length: n }, (_, i) => i)), s: arrow.vectorFromArray(words) });
+    expect(dict.schema.fields[1].type.typeId).toBe(arrow.Type.Dictionary);
+    const plain = new arrow.Table({ i: arrow.makeVector(Int32Array.from([n, n + 1])), s: arrow.vectorFromArray(['plain', null], new arrow.Utf8()) });
+    await registerArrow(c, 'w', [dict.slice(7, 2500)]);
+    await registerArrow(c, 'w', [plain, dict.slice(2500)], true);
+    const rows = (await c.runAndReadAll('SELECT i, s FROM w ORDER BY i')).getRows();
+    expect(rows.length).toBe(n - 7 + 2);
+    for (const [i, s] of rows) {
+      const k = Number(i);
+      expect(s).toBe(k === n ? 'plain' : k === n + 1 ? null : words[k]);
+    }
     c.closeSync();
   });
 

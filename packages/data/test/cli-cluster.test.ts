@@ -46,7 +46,7 @@ describe('Data on a CLI cluster', () => {
       const ops = ds.stats()!.operators;
       // No read task ran: the Parquet scan happened inside the executors' DuckDB.
       expect(ops.find((o) => o.name === 'ReadParquet(t, pushed into the executors)')?.tasks).toBe(0);
-      expect(ops.find((o) => o.detail)?.detail).toMatch(/^SQL partial aggregation over 2 executors: attach \(t: Parquet read by each executor \(1\/1 parts\)\)/);
+      expect(ops.find((o) => o.detail)?.detail).toMatch(/^SQL partial aggregation over 2 executors: plan \d+ ms \(t: Parquet read by each executor \(1\/1 parts\)\), partial aggregation on 2 executors .*, merge in the driver \d+ ms$/);
     } finally {
       await sql.close();
       duck.closeSync();

@@ -96,10 +96,20 @@ describe('sql.query', () => {
     expect(e2.message).toMatch(/syntax error/);
     expect(e2.position).toBe(33);
     expect(() => sql.query('SELECT 1', { trips: [] as never })).toThrow(/not a Dataset/);
+    // A query planned as a partial aggregation: the error points into the user's text, not the rewrite.
+    const e3 = await sql.query('SELECT camera, sum(nope) AS s FROM trips GROUP BY camera', { trips: trips() }).takeAll().catch((e) => e);
+    expect(e3).toBeInstanceOf(data.SqlError);
+    expect(e3.message).toContain('Referenced column "nope" not found');
+    expect(e3.position).toBe(19);
+    // Wrong only in ORDER BY, which the partial query leaves out: still the user's error and position.
+    const e4 = await sql.query('SELECT camera, sum(kmh) AS s FROM trips GROUP BY camera ORDER BY nope', { trips: trips() }).takeAll().catch((e) => e);
+    expect(e4).toBeInstanceOf(data.SqlError);
+    expect(e4.message).toContain('"nope" not found');
+    expect(e4.position).toBe(65);
   });
 });
 
-describe('sql.query: partial aggregation (partials shuffled, merged on one executor)', () => {
+describe('sql.query: partial aggregation (partials merged in the driver, or on one executor when large)', () => {
   const cases: string[] = [
     'SELECT camera, avg(kmh) AS a, sum(kmh) AS s, count(*) AS n, min(opt) AS lo, max(opt) AS hi FROM trips GROUP BY camera ORDER BY camera',
     // NULLs: count(x) skips them, avg/std over NULL-only groups, NULL group keys form one group.
@@ -134,6 +144,33 @@ describe('sql.query: partial aggregation (partials shuffled, merged on one execu
     expect(got[0].d).toMatch(/^2024-01-1/);
     expect(ds.stats()!.notes.join(' ')).toMatch(/partial aggregation was not used: the partial states do not bind/);
     expect(planOf(ds)).toMatch(/^SQL hash/);
+  });
+});
+
+describe('sql.query: what a partial aggregation learns is reused only for the same inputs', () => {
+  it('the same blocks again skip describing; other blocks with other types are described again', async () => {
+    const q = 'SELECT k, sum(x) AS s, count(*) AS n FROM f GROUP BY k ORDER BY k';
+    const ints = await data.fromItems(Array.from({ length: 90 }, (_, i) => ({ k: i % 3, x: i })), { parallelism: 3 }).materialize();
+    const first = sql.query(q, { f: ints });
+    expect(await first.takeAll()).toEqual([
+      { k: 0, s: 1305, n: 30 },
+      { k: 1, s: 1335, n: 30 },
+      { k: 2, s: 1365, n: 30 },
+    ]);
+    expect(planOf(first)).toMatch(/merge in the driver/);
+    expect(planOf(first)).toMatch(/\+ describe \d+ ms/);
+    const again = sql.query(q, { f: ints });
+    expect(await again.takeAll()).toEqual(await first.takeAll());
+    expect(planOf(again)).not.toMatch(/describe/);
+    // Same query text, same column names, fractional values: a reused DESCRIBE would cast the sums wrongly.
+    const halves = await data.fromItems(Array.from({ length: 90 }, (_, i) => ({ k: i % 3, x: i + 0.25 })), { parallelism: 3 }).materialize();
+    const other = sql.query(q, { f: halves });
+    expect(await other.takeAll()).toEqual([
+      { k: 0, s: 1312.5, n: 30 },
+      { k: 1, s: 1342.5, n: 30 },
+      { k: 2, s: 1372.5, n: 30 },
+    ]);
+    expect(planOf(other)).toMatch(/\+ describe \d+ ms/);
   });
 });
 
@@ -174,6 +211,52 @@ describe('sql.query over Parquet: the executors read the files', () => {
       expect(planOf(ds)).toMatch(plan);
       expect(planOf(ds)).toMatch(/trips: Parquet read by each executor/);
       expect(ds.stats()!.operators.map((o) => o.name)).toContain('ReadParquet(trips, pushed into the executors)');
+    }
+  });
+
+  it('a query run again answers from the files as they are now (rewritten with other rows and another column type)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rayts-sql-rewrite-'));
+    try {
+      const q = 'SELECT k, sum(x) AS s, avg(x) AS a, count(*) AS n FROM f GROUP BY k ORDER BY k';
+      const write = async (sel: string) => {
+        await ref.run(`CREATE OR REPLACE TABLE f AS ${sel}`);
+        for (let i = 0; i < 2; i++) await ref.run(`COPY (SELECT * FROM f WHERE id % 2 = ${i}) TO '${join(dir, `p${i}.parquet`)}' (FORMAT parquet)`);
+      };
+      await write('SELECT i AS id, i % 3 AS k, (i % 10)::INTEGER AS x FROM range(600) t(i)');
+      for (let run = 0; run < 2; run++) {
+        const ds = sql.query(q, { f: data.readParquet(dir) });
+        expect(await ds.takeAll()).toEqual(await reference(q));
+        expect(planOf(ds)).toMatch(/^SQL partial aggregation.*merge in the driver/);
+      }
+      // sum(INTEGER) is HUGEINT, sum(DOUBLE) is DOUBLE: the merge must not reuse what it learned of the old files.
+      await write('SELECT i AS id, i % 4 AS k, (i % 10) / 3 + 0.1 AS x FROM range(800) t(i)');
+      const ds = sql.query(q, { f: data.readParquet(dir) });
+      const got = await ds.takeAll();
+      expect(got).toEqual(await reference(q));
+      expect(got.length).toBe(4);
+      expect(Number.isInteger(got[0].s)).toBe(false);
+      expect(ds.stats()!.notes).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('partial aggregates too large to come back inline are merged on one executor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rayts-sql-large-'));
+    try {
+      // 400,000 groups: each executor's partial is ~8 MB, over the inline limit.
+      await ref.run('CREATE OR REPLACE TABLE big AS SELECT i AS id, (i * 7) % 13 AS kmh FROM range(400000) t(i)');
+      for (let i = 0; i < 2; i++) await ref.run(`COPY (SELECT * FROM big WHERE id % 2 = ${i}) TO '${join(dir, `p${i}.parquet`)}' (FORMAT parquet)`);
+      const q = 'SELECT id, sum(kmh) AS s, avg(kmh) AS a, count(*) AS n FROM big GROUP BY id ORDER BY s DESC, id LIMIT 5';
+      const ds = sql.query(q, { big: data.readParquet(dir) });
+      expect(norm(await ds.takeAll())).toEqual(norm(await reference(q)));
+      expect(planOf(ds)).toMatch(/^SQL partial aggregation over 2 executors.*400,000 partial rows.*merge on one executor/);
+      // The session is clean afterwards: a small query still merges in the driver.
+      const small = sql.query('SELECT count(*) AS n FROM big', { big: data.readParquet(dir) });
+      expect(await small.takeAll()).toEqual([{ n: 400000 }]);
+      expect(planOf(small)).toMatch(/merge in the driver/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -102,15 +102,18 @@ export const SqlExecutor = actor(
     impl: {
       nodeId(): string;
       load(name: string, part: number, tables: unknown[]): Promise<unknown>;
-      attachParquet(name: string, share: unknown): Promise<void>;
+      attach(attach: unknown[], tables: unknown[]): Promise<void>;
+      partialAggregate(spec: unknown, tables: unknown[]): Promise<unknown>;
+      takeKept(): unknown;
       describe(sql: string): Promise<unknown>;
-      describeAll(sqls: string[]): Promise<unknown>;
-      finalize(originalSql: string, finalSql: string, partials: unknown[]): Promise<unknown>;
+      finalize(want: unknown[], finalSql: string, partials: unknown[]): Promise<unknown>;
       partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number>;
       partOf(name: string, p: number): Promise<unknown>;
       query(sql: string): Promise<unknown>;
       queryBlock(sql: string, name: string, t: unknown): Promise<unknown>;
       reset(): Promise<void>;
+      takeTimings(): string[];
+      warm(): Promise<void>;
       close(): void;
     } | undefined;
     constructor(readonly threads: number) {}
@@ -127,17 +130,20 @@ export const SqlExecutor = actor(
     async load(name: string, part: number, ...tables: unknown[]): Promise<unknown> {
       return (await this.get()).load(name, part, tables);
     }
-    async attachParquet(name: string, share: unknown): Promise<void> {
-      return (await this.get()).attachParquet(name, share);
+    async attach(attach: unknown[], ...tables: unknown[]): Promise<void> {
+      return (await this.get()).attach(attach, tables);
+    }
+    async partialAggregate(spec: unknown, ...tables: unknown[]): Promise<unknown> {
+      return (await this.get()).partialAggregate(spec, tables);
+    }
+    async takeKept(): Promise<unknown> {
+      return (await this.get()).takeKept();
     }
     async describe(sql: string): Promise<unknown> {
       return (await this.get()).describe(sql);
     }
-    async describeAll(sqls: string[]): Promise<unknown> {
-      return (await this.get()).describeAll(sqls);
-    }
-    async finalize(originalSql: string, finalSql: string, ...partials: unknown[]): Promise<unknown> {
-      return (await this.get()).finalize(originalSql, finalSql, partials);
+    async finalize(want: unknown[], finalSql: string, ...partials: unknown[]): Promise<unknown> {
+      return (await this.get()).finalize(want, finalSql, partials);
     }
     async partitionPrepare(name: string, keyExprs: string[], n: number): Promise<number> {
       return (await this.get()).partitionPrepare(name, keyExprs, n);
@@ -153,6 +159,12 @@ export const SqlExecutor = actor(
     }
     async reset(): Promise<void> {
       return (await this.get()).reset();
+    }
+    async warm(): Promise<void> {
+      return (await this.get()).warm();
+    }
+    async takeTimings(): Promise<string[]> {
+      return (await this.get()).takeTimings();
     }
     async close(): Promise<void> {
       this.impl?.close();

@@ -100,9 +100,24 @@ function valueWriter(convert: (v: unknown) => unknown, bytes: number, Ctor: new 
   };
 }
 
+/** Decoded dictionaries of dictionary-encoded string columns (a dictionary is decoded once, not per row). */
+const decodedDictionaries = new WeakMap<object, (string | null)[]>();
+
 const stringWriter: Writer = (vec, data, start, n) => {
+  if (data.typeId === arrow.Type.Dictionary && data.dictionary && isString((data.type as arrow.Dictionary).dictionary)) {
+    const dict = data.dictionary;
+    let words = decodedDictionaries.get(dict);
+    if (!words) decodedDictionaries.set(dict, (words = Array.from(dict as Iterable<string | null>)));
+    const keys = data.values as ArrayLike<number | bigint>;
+    for (let i = 0; i < n; i++) {
+      if (!data.getValid(start + i)) continue;
+      const w = words[Number(keys[start + i])];
+      if (w !== null && w !== undefined) bindings.vector_assign_string_element(vec, i, w);
+    }
+    return;
+  }
   const vector = arrow.makeVector(data);
-  const enc = data.typeId === arrow.Type.Utf8 || data.typeId === arrow.Type.LargeUtf8;
+  const enc = isString(data.type) || (data.typeId === arrow.Type.Dictionary && isString((data.type as arrow.Dictionary).dictionary));
   for (let i = 0; i < n; i++) {
     const x = vector.get(start + i);
     if (x === null || x === undefined) continue;
@@ -211,6 +226,23 @@ export async function registerArrow(conn: DuckDBConnection, name: string, tables
 }
 
 /** Forgets the tables registered under `name` and drops its view. */
+/**
+ * Registers `tables` under `name` for `rayts_arrow_scan('name')` only (no view: nothing for DuckDB to
+ * create or drop). Replaces what was registered under that name.
+ */
+export function setArrow(conn: DuckDBConnection, name: string, tables: readonly Table[]): void {
+  const reg = registry(conn);
+  const nonEmpty = tables.filter((t) => t.numCols > 0);
+  const first = nonEmpty[0] ?? tables[0];
+  const fields = first ? conform(first, undefined).schema.fields : [];
+  reg.set(name, { columns: fields.map(columnOf), fields, tables: nonEmpty.map((t) => conform(t, fields)) });
+}
+
+/** Forgets what setArrow() registered under `name`. */
+export function clearArrow(conn: DuckDBConnection, name: string): void {
+  registries.get(conn)?.delete(name);
+}
+
 export async function unregisterArrow(conn: DuckDBConnection, name: string): Promise<void> {
   registries.get(conn)?.delete(name);
   await conn.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
@@ -239,9 +271,16 @@ function conform(t: Table, fields: readonly arrow.Field[] | undefined): Table {
 
 /** Same Arrow type, as far as the scan's byte layout goes (tables from the store carry plain type objects). */
 function sameType(a: arrow.DataType, b: arrow.DataType): boolean {
+  // Dictionary-encoded strings (what apache-arrow's vectorFromArray makes of strings) are scanned as they
+  // are: the string writer reads values through the vector, which decodes them; no copy of the column.
+  if (a.typeId === arrow.Type.Dictionary && isString((a as arrow.Dictionary).dictionary) && isString(b)) return true;
   const x = a as unknown as Record<string, unknown>;
   const y = b as unknown as Record<string, unknown>;
   return a.typeId === b.typeId && x.bitWidth === y.bitWidth && x.isSigned === y.isSigned && x.precision === y.precision && x.unit === y.unit;
+}
+
+function isString(t: arrow.DataType): boolean {
+  return t.typeId === arrow.Type.Utf8 || t.typeId === arrow.Type.LargeUtf8;
 }
 
 function quoteIdent(s: string): string {

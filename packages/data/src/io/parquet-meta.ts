@@ -1,7 +1,10 @@
 /**
  * Row groups of a Parquet file (rows and uncompressed bytes each), from its footer through DuckDB's
- * parquet_metadata — only the footer is read. A file that is not Parquet is a DataReadError.
+ * parquet_metadata — only the footer is read. A file that is not Parquet is a DataReadError. Footers of
+ * several files are remembered per file with its size and modification time (planning the same read
+ * again, e.g. a query run repeatedly, reads no footer).
  */
+import { stampOf } from './file-stamp.js';
 import { connect } from './duckdb-arrow.js';
 import { DataReadError } from '../errors.js';
 
@@ -27,6 +30,36 @@ export async function parquetRowGroups(path: string): Promise<{ rows: number; by
  * not one per file); a file that is not Parquet is found file by file and named in the DataReadError.
  */
 export async function parquetRowGroupsOf(paths: readonly string[]): Promise<Map<string, { rows: number; bytes: number }[]>> {
+  const out = new Map<string, { rows: number; bytes: number }[]>();
+  const stamps = new Map<string, string>();
+  const missing: string[] = [];
+  for (const p of paths) {
+    const stamp = stampOf(p);
+    const hit = stamp !== undefined ? footers.get(p) : undefined;
+    if (hit && hit.stamp === stamp) out.set(p, hit.groups);
+    else {
+      missing.push(p);
+      if (stamp !== undefined) stamps.set(p, stamp);
+    }
+  }
+  if (!missing.length) return out;
+  const read = await readRowGroupsOf(missing);
+  for (const [p, groups] of read) {
+    out.set(p, groups);
+    const stamp = stamps.get(p);
+    if (stamp !== undefined) {
+      if (footers.size >= 4096) footers.delete(footers.keys().next().value!);
+      footers.set(p, { stamp, groups });
+    }
+  }
+  // In the order of `paths`.
+  return new Map(paths.map((p) => [p, out.get(p) ?? []]));
+}
+
+/** Row groups by file, remembered with the file's size and modification time (a changed file is read again). */
+const footers = new Map<string, { stamp: string; groups: { rows: number; bytes: number }[] }>();
+
+async function readRowGroupsOf(paths: readonly string[]): Promise<Map<string, { rows: number; bytes: number }[]>> {
   const out = new Map<string, { rows: number; bytes: number }[]>(paths.map((p) => [p, []]));
   if (paths.length <= 1) {
     for (const p of paths) out.set(p, await parquetRowGroups(p));

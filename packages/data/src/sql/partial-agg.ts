@@ -3,7 +3,8 @@
  * aggregates all decompose is split into
  * - a partial query every executor runs over its share of the rows (same FROM and WHERE, same GROUP BY,
  *   group keys as `__g0…`, and for each aggregate its partial state as `__a<i>_<j>` columns), and
- * - a final query one executor runs over the union of the partials (`__partial`): the aggregates
+ * - a final query over the union of the partials (Arrow tables registered as `__partial`, read with
+ *   `rayts_arrow_scan('__partial')`; the driver runs it, or one executor for large partials): the aggregates
  *   replaced by merges of their states, cast to the type the aggregate has in the original query, the
  *   output columns named as the original names them, HAVING/ORDER BY/LIMIT/DISTINCT kept.
  * Merges: count → sum of counts; sum → sum of sums; min/max → min/max; avg → sum of sums / sum of
@@ -178,7 +179,9 @@ export async function decompose(
   const finalSql = async (aggTypes: readonly string[], outNames: readonly string[]): Promise<string> => {
     const mTree = await parse(`SELECT ${mergeTexts.map((m, i) => `CAST(${m} AS ${aggTypes[i]})`).join(', ')}`);
     const mExprs = (mTree.statements[0].node as J).select_list as J[];
-    const fromText = windows.length ? `SELECT * FROM (SELECT *, ${windows.join(', ')} FROM __partial) AS __p` : 'SELECT * FROM __partial AS __p';
+    // The partials are read with the Arrow scan itself (no view over them to create and drop per merge).
+    const scanText = "rayts_arrow_scan('__partial')";
+    const fromText = windows.length ? `SELECT * FROM (SELECT *, ${windows.join(', ')} FROM ${scanText}) AS __p` : `SELECT * FROM ${scanText} AS __p`;
     const fTree = await parse(fromText);
     const fin = clone(node);
     fin.from_table = (fTree.statements[0].node as J).from_table;

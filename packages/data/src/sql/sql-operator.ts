@@ -4,7 +4,9 @@
  * otherwise it collects every block, then partitions, loads, queries and finishes as the plan says.
  * Executor tables are dropped after every query; the session runs one barrier query at a time.
  */
-import type { ObjectRef } from '@samsara/ray';
+import { put, type ObjectRef } from '@samsara/ray';
+import { stampOf } from '../io/file-stamp.js';
+import { tableBytes } from '../block.js';
 import type { BlockRef, Table } from '../block.js';
 import { PhysicalOperator, type WorkItem } from '../exec/physical-operator.js';
 import { registerPlanFn } from '../plan/planner.js';
@@ -16,23 +18,27 @@ import { InputOperator } from '../exec/simple-operators.js';
 import type { ReadSource } from '../plan/logical-plan.js';
 import type { ReadSpec } from '../plan/stages.js';
 import { unwrapError } from '../exec/unwrap-error.js';
-import { planSql, type SqlPlan } from './sql-planner.js';
+import { planSql, BROADCAST_BYTES, type SqlPlan } from './sql-planner.js';
 import { LimitOperator } from '../exec/simple-operators.js';
+import type { Attachment, PartialResult, PartialSpec } from '../worker/sql-executor.js';
 
 /** What the operator needs from a session. */
 export interface SqlSessionLike {
   readonly executors: readonly unknown[];
   /** Serializes barrier queries of one session. */
   lock(): Promise<() => void>;
+  /** The executors' node ids, when known (asked once per session). */
+  nodeIds?: readonly string[];
 }
 
 type Exec = {
   nodeId: { remote(): ObjectRef<string> };
   load: { remote(name: string, part: number, ...t: unknown[]): ObjectRef<unknown> };
-  attachParquet: { remote(name: string, share: unknown): ObjectRef<void> };
+  attach: { remote(attach: Attachment[], ...t: unknown[]): ObjectRef<void> };
+  partialAggregate: { remote(spec: PartialSpec, ...t: unknown[]): ObjectRef<PartialResult> };
+  takeKept: { remote(): ObjectRef<Table> };
   describe: { remote(sql: string): ObjectRef<unknown> };
-  describeAll: { remote(sqls: string[]): ObjectRef<unknown> };
-  finalize: { remote(originalSql: string, finalSql: string, ...partials: unknown[]): ObjectRef<Table> };
+  finalize: { remote(want: readonly { name: string; type: string }[], finalSql: string, ...partials: unknown[]): ObjectRef<Table> };
   partitionPrepare: { remote(name: string, keyExprs: string[], n: number): ObjectRef<number> };
   partOf: { remote(name: string, p: number): ObjectRef<Table> };
   query: { remote(sql: string): ObjectRef<Table> };
@@ -53,7 +59,7 @@ export class SqlOperator extends PhysicalOperator {
   private emitted = 0;
   private readonly done = new Map<number, BlockRef>();
   private rr = 0;
-  private nodes?: string[];
+  private nodes?: readonly string[];
 
   constructor(
     inputs: readonly PhysicalOperator[],
@@ -144,6 +150,18 @@ export class SqlOperator extends PhysicalOperator {
   private async bulk(): Promise<BlockRef[]> {
     const execs = this.execs;
     const E = execs.length;
+    const phases: string[] = [];
+    const t0 = performance.now();
+    const mark = (() => {
+      let last = t0;
+      const f = (what: string) => {
+        const now = performance.now();
+        phases.push(`${what} ${Math.round(now - last)} ms`);
+        last = now;
+      };
+      f.reset = () => (last = performance.now());
+      return f;
+    })();
     // What each input is: blocks in the store, or Parquet files the executors read themselves.
     const sources = new Map<string, Source>();
     for (const [i, n] of this.names.entries()) {
@@ -165,63 +183,80 @@ export class SqlOperator extends PhysicalOperator {
     let plan = await planSql(this.text, this.names, { columnsOf, sizeOf });
     const unlock = await this.session.lock();
     const temp: ObjectRef<Table>[] = [];
-    const phases: string[] = [];
-    const mark = (() => {
-      let last = performance.now();
-      return (what: string) => {
-        const now = performance.now();
-        phases.push(`${what} ${Math.round(now - last)} ms`);
-        last = now;
-      };
-    })();
+    // Executors keep tables between calls unless a plan dropped them itself (partialAggregate does).
+    let needsReset = true;
     try {
-      this.nodes ??= (await Promise.all(execs.map((ex) => awaitRef(ex.nodeId.remote())))) as string[];
-      const attach = new Attacher(execs, this.nodes, sources);
+      this.nodes ??= this.session.nodeIds ?? ((await Promise.all(execs.map((ex) => awaitRef(ex.nodeId.remote())))) as string[]);
+      let attach = new Attacher(execs, this.nodes, sources);
 
       if (plan.mode === 'partial') {
+        const agg = plan.agg;
         await attach.share(plan.big);
         for (const b of plan.broadcast) await attach.all(b);
-        await attach.done();
-        mark(`attach (${attach.describe()})`);
-        // Types of the aggregates and the output names (for the merge's casts and aliases) come from
-        // executor 0 while every executor already runs its partial aggregation.
-        const described = execs[0].describeAll.remote([plan.agg.typesSql, this.text, plan.agg.partialSql]);
-        const partialSql = plan.agg.partialSql;
-        const partials = execs.map((ex) => ex.query.remote(partialSql));
-        temp.push(...partials);
-        const [aggCols, outCols, partialCols] = (await awaitRef(described)) as ({ name: string; type: string }[] | { error: string })[];
+        // The aggregates' types and the output names (for the merge's casts and aliases): remembered per
+        // query text and inputs (describeKey); else described by executor 0 after its partial query, in
+        // the same call.
+        const key = describeKey(this.text, this.names, sources);
+        const known = key !== undefined ? describedCache.get(key) : undefined;
+        const inlineMaxBytes = Math.floor(MERGE_ON_DRIVER_BYTES / E);
+        const calls = attach.per.map((p, e) => {
+          const spec: PartialSpec = { attach: p.attach, sql: agg.partialSql, originalSql: this.text, inlineMaxBytes, ...(e === 0 && !known ? { describe: [agg.typesSql, this.text] } : {}) };
+          return awaitRef(execs[e].partialAggregate.remote(spec, ...p.refs));
+        });
+        const attached = attach.describe();
+        attach = new Attacher(execs, this.nodes, sources);
+        // Planning: the inputs' files (footers remembered), the rewrite (memoized per query text), the lock.
+        phases.push(`plan ${Math.round(performance.now() - t0)} ms (${attached})`);
+        mark.reset();
+        const results = (await Promise.all(calls)) as PartialResult[];
+        mark(`partial aggregation on ${E} executors (in each: ${results.map((r) => `attach ${Math.round(r.ms.attach)} ms, scan + aggregate ${Math.round(r.ms.query)} ms${r.described ? ` + describe ${Math.round(r.ms.describe)} ms` : ''}`).join('; ')}; ${results.reduce((a, r) => a + r.rows, 0).toLocaleString('en')} partial rows)`);
         let bad: string | undefined;
-        if ('error' in outCols) {
-          // The query itself is wrong: running it gives DuckDB's error with its position.
-          await Promise.all(partials.map((p) => awaitRef(p).catch(() => undefined)));
-          await awaitRef(execs[0].query.remote(this.text));
-          throw new Error(`internal: ${outCols.error}`);
-        }
-        if ('error' in aggCols || 'error' in partialCols) {
-          // E.g. avg(DATE) is fine but sum(DATE), its partial state, does not exist.
-          bad = `the partial states do not bind (${('error' in partialCols ? partialCols.error : (aggCols as { error: string }).error).split('\n')[0]})`;
-          await Promise.all(partials.map((p) => awaitRef(p).catch(() => undefined)));
-        } else {
-          const finalSql = await plan.agg.finalSql(
+        const failed = results.find((r) => r.error !== undefined);
+        const [aggCols, outCols] = known ?? results[0].described ?? [{ error: failed?.error ?? 'not described' }, { error: 'not described' }];
+        if (failed) bad = `the partial states do not bind (${failed.error})`;
+        // E.g. avg(DATE) is fine but sum(DATE), its partial state, does not exist.
+        else if ('error' in aggCols) bad = `the partial states do not bind (${aggCols.error.split('\n')[0]})`;
+        else if ('error' in outCols) throw new Error(`internal: the query binds on executor 0 but DESCRIBE says ${outCols.error}`);
+        else {
+          const finalSql = await agg.finalSql(
             aggCols.map((c) => c.type),
             outCols.map((c) => c.name),
           );
-          await Promise.all(partials.map(awaitRef));
-          mark(`partial aggregation on ${E} executors`);
-          const out = await measure(execs[0].finalize.remote(this.text, finalSql, ...partials), true);
-          mark('merge on one executor');
-          bad = out.columns?.length === 1 && out.columns[0] === '__rayts_mismatch' ? String(((await awaitRef(out.ref)) as Table).getChild('__rayts_mismatch')?.get(0)) : undefined;
-          if (!bad) {
-            this.timing = `SQL partial aggregation over ${E} executors: ${phases.join(', ')}`;
-            return [out];
+          if (results.every((r) => r.table)) {
+            // Small partials came back inline: merged here, no further hop.
+            const { mergeOnDriver } = await import('./driver-merge.js');
+            const m = await mergeOnDriver(results.map((r) => r.table!), finalSql, known ? undefined : outCols);
+            if ('table' in m) {
+              if (key !== undefined && !known) rememberDescribed(key, [aggCols, outCols]);
+              const ref = (await put(m.table)) as ObjectRef<Table>;
+              mark('merge in the driver');
+              needsReset = false;
+              this.timing = `SQL partial aggregation over ${E} executors: ${phases.join(', ')}`;
+              return [{ ref, numRows: m.table.numRows, sizeBytes: tableBytes(m.table), owned: true, columns: m.table.schema.fields.map((f) => f.name) }];
+            }
+            bad = m.mismatch;
+          } else {
+            // Large partials stay where they were made; one executor merges them.
+            const partials = results.map((r, e) => (r.table ? r.table : execs[e].takeKept.remote()));
+            temp.push(...(partials.filter((x) => !isTable(x)) as ObjectRef<Table>[]));
+            const out = await measure(execs[0].finalize.remote(outCols, finalSql, ...partials), true);
+            mark('merge on one executor');
+            bad = out.columns?.length === 1 && out.columns[0] === '__rayts_mismatch' ? String(((await awaitRef(out.ref)) as Table).getChild('__rayts_mismatch')?.get(0)) : undefined;
+            if (!bad) {
+              if (key !== undefined && !known) rememberDescribed(key, [aggCols, outCols]);
+              this.timing = `SQL partial aggregation over ${E} executors: ${phases.join(', ')}`;
+              return [out];
+            }
+            await freeOwned([out]);
           }
-          await freeOwned([out]);
         }
+        if (key !== undefined) describedCache.delete(key);
         this.notes.push(`SQL partial aggregation was not used: ${bad}; the query ran with a plan that moves rows instead.`);
         await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote())));
         plan = await planSql(this.text, this.names, { columnsOf, sizeOf, decompose: false });
       }
 
+      if (!phases.length) mark('plan');
       if (plan.mode === 'single') {
         this.notes.push(`SQL ran on one executor: the query has ${plan.reason}, which cannot be split without changing the answer.`);
         for (const n of this.names) await attach.all(n, 0);
@@ -291,7 +326,7 @@ export class SqlOperator extends PhysicalOperator {
       // next query never sees this one's tables.
       const inputs = this.buffered.flatMap((l) => l.splice(0));
       void (async () => {
-        await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote()).catch(() => undefined)));
+        if (needsReset) await Promise.all(execs.map((ex) => awaitRef(ex.reset.remote()).catch(() => undefined)));
         await freeOwned(temp.map((ref) => ({ ref, numRows: 0, sizeBytes: 0, owned: true }))).catch(() => undefined);
         await freeOwned(inputs).catch(() => undefined);
       })().finally(unlock);
@@ -300,22 +335,70 @@ export class SqlOperator extends PhysicalOperator {
 }
 
 type ParquetSpec = Extract<ReadSpec, { kind: 'parquet' }>;
+
+/** Partial aggregates at most this big in total come back inline and are merged in the driver. */
+const MERGE_ON_DRIVER_BYTES = 8 * 1024 * 1024;
+
+type Described = readonly ({ name: string; type: string }[] | { error: string })[];
+/** DESCRIBE results of partial aggregations, by query text and input files (see describeKey). */
+const describedCache = new Map<string, Described>();
+
+function rememberDescribed(key: string, d: Described): void {
+  if (describedCache.size >= 256) describedCache.delete(describedCache.keys().next().value!);
+  describedCache.set(key, d);
+}
+
+/**
+ * What the types of a query over these inputs depend on: the text and, per table, its Parquet files with
+ * their size and modification time, or the ids of its Arrow blocks (objects are immutable: the same ids
+ * are the same data). Undefined when a file cannot be stat'ed.
+ */
+function describeKey(text: string, names: readonly string[], sources: Map<string, Source>): string | undefined {
+  const parts: unknown[] = [text];
+  for (const n of names) {
+    const s = sources.get(n);
+    if (!s) return undefined;
+    if (s.kind === 'blocks') {
+      parts.push(n, s.blocks.map((b) => String((b.ref as unknown as { id: unknown }).id)));
+      continue;
+    }
+    const files = [...new Set(s.specs.map((x) => x.spec.path))];
+    const stamps = files.map(stampOf);
+    if (stamps.some((x) => x === undefined)) return undefined;
+    parts.push(n, s.specs[0]?.spec.columns ?? null, files, stamps);
+  }
+  return JSON.stringify(parts);
+}
+
+function isTable(x: unknown): x is Table {
+  return !!x && typeof x === 'object' && 'batches' in x && 'schema' in x;
+}
 type Source = { kind: 'blocks'; blocks: BlockRef[] } | { kind: 'parquet'; specs: { spec: ParquetSpec; estBytes: number }[]; columns: readonly string[] };
 
-/** Column names of a Parquet file (footer only), for the planner. */
+/** Column names of a Parquet file (footer only), for the planner; remembered per file size and time. */
 async function parquetColumns(spec: ParquetSpec): Promise<readonly string[]> {
   if (spec.columns?.length) return spec.columns;
+  const stamp = stampOf(spec.path);
+  const hit = columnsCache.get(spec.path);
+  if (hit && stamp !== undefined && hit.stamp === stamp) return hit.columns;
   const { connect } = await import('../io/duckdb-arrow.js');
   const conn = await connect();
   try {
     const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${spec.path.replace(/'/g, "''")}')`);
-    return r.getRows().map((x) => String(x[0]));
+    const columns = r.getRows().map((x) => String(x[0]));
+    if (stamp !== undefined) {
+      if (columnsCache.size >= 1024) columnsCache.delete(columnsCache.keys().next().value!);
+      columnsCache.set(spec.path, { stamp, columns });
+    }
+    return columns;
   } catch {
     return [];
   } finally {
     conn.closeSync();
   }
 }
+
+const columnsCache = new Map<string, { stamp: string; columns: readonly string[] }>();
 
 const INT_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT']);
 const FLOAT_TYPES = /^(FLOAT|DOUBLE|DECIMAL)/;
@@ -351,23 +434,28 @@ async function hashKeyExprs(ex: Exec, tables: { name: string; keys: readonly str
 
 /**
  * Puts tables on executors: a share of the rows on each (Parquet files split by bytes; blocks on the
- * executor of their node first, balanced by rows), or all of them on every executor (or one).
+ * executor of their node first, balanced by rows), or all of them on every executor (or one). It collects
+ * what each executor attaches; done() sends it in one call per executor, or a plan passes it along with
+ * its query (partialAggregate) so attaching costs no round trip of its own.
  */
 class Attacher {
-  private readonly pending: Promise<unknown>[] = [];
   private readonly notes: string[] = [];
+  /** Per executor: what to attach, and the Arrow blocks it consumes in order. */
+  readonly per: { attach: Attachment[]; refs: ObjectRef<unknown>[] }[];
   constructor(
     private readonly execs: Exec[],
     private readonly nodes: readonly string[],
     private readonly sources: Map<string, Source>,
-  ) {}
+  ) {
+    this.per = execs.map(() => ({ attach: [], refs: [] }));
+  }
 
   async share(name: string, as = name): Promise<void> {
     const src = this.sources.get(name)!;
     const E = this.execs.length;
     if (src.kind === 'parquet') {
       const shares = splitParquet(src.specs, E);
-      shares.forEach((parts, e) => this.pending.push(awaitRef(this.execs[e].attachParquet.remote(as, { parts, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' }))));
+      shares.forEach((parts, e) => this.per[e].attach.push({ name: as, parquet: { parts, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' } }));
       this.notes.push(`${name}: Parquet read by each executor (${shares.map((s) => s.length).join('/')} parts)`);
       return;
     }
@@ -388,25 +476,37 @@ class Attacher {
       load[e] += b.numRows;
       assign[e].push(b);
     }
-    assign.forEach((bs, e) => this.pending.push(awaitRef(this.execs[e].load.remote(as, -1, ...bs.map((b) => b.ref)))));
+    assign.forEach((bs, e) => {
+      this.per[e].attach.push({ name: as, blocks: bs.length });
+      this.per[e].refs.push(...bs.map((b) => b.ref));
+    });
     this.notes.push(`${name}: ${src.blocks.length} Arrow blocks, ${local} on their executor's node`);
   }
 
   async all(name: string, only?: number): Promise<void> {
     const src = this.sources.get(name)!;
-    const targets = only === undefined ? this.execs : [this.execs[only]];
-    for (const ex of targets) {
+    const targets = only === undefined ? this.execs.map((_, e) => e) : [only];
+    for (const e of targets) {
       if (src.kind === 'parquet') {
         const parts = src.specs.map((x) => ({ path: x.spec.path }));
         const uniq = [...new Map(parts.map((p) => [p.path, p])).values()];
-        this.pending.push(awaitRef(ex.attachParquet.remote(name, { parts: uniq, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' })));
-      } else this.pending.push(awaitRef(ex.load.remote(name, -1, ...src.blocks.map((b) => b.ref))));
+        this.per[e].attach.push({ name, parquet: { parts: uniq, columns: src.specs[0]?.spec.columns, schemaPath: src.specs[0]?.spec.path ?? '' } });
+      } else {
+        // A whole copy on every executor is a join's small side: a DuckDB table (with statistics) is
+        // cheaper to join against than the scan in place (see Attachment.materialize).
+        const small = only === undefined && src.blocks.reduce((a, b) => a + b.sizeBytes, 0) <= BROADCAST_BYTES;
+        this.per[e].attach.push({ name, blocks: src.blocks.length, ...(small ? { materialize: true } : {}) });
+        this.per[e].refs.push(...src.blocks.map((b) => b.ref));
+      }
     }
     this.notes.push(`${name}: whole on ${only === undefined ? 'every executor' : 'one executor'}`);
   }
 
+  /** Sends what was collected: one call per executor that has something to attach. */
   async done(): Promise<void> {
-    await Promise.all(this.pending.splice(0));
+    const calls = this.per.map((p, e) => (p.attach.length ? awaitRef(this.execs[e].attach.remote(p.attach, ...p.refs)) : undefined));
+    this.per.forEach((p) => ((p.attach = []), (p.refs = [])));
+    await Promise.all(calls);
   }
 
   describe(): string {

@@ -58,8 +58,13 @@ export class SqlSession implements SqlSessionLike {
 
   /** The node id of each executor (where the resources placed them). */
   async executorNodeIds(): Promise<string[]> {
-    return get(this.executors.map((e) => (e as unknown as { nodeId: { remote(): ObjectRef<string> } }).nodeId.remote()));
+    const ids = await get(this.executors.map((e) => (e as unknown as { nodeId: { remote(): ObjectRef<string> } }).nodeId.remote()));
+    this.nodeIds = ids;
+    return ids;
   }
+
+  /** @internal The executors' nodes as last asked (they do not move: executors are not restarted). */
+  nodeIds?: readonly string[];
 
   /** Stops every executor. */
   async close(): Promise<void> {
@@ -69,7 +74,7 @@ export class SqlSession implements SqlSessionLike {
   }
 }
 
-/** Starts `numExecutors` SQL executors and waits until each has its DuckDB. */
+/** Starts `numExecutors` SQL executors and waits until each has its DuckDB open. */
 export async function sqlSession(opts?: SqlSessionOptions): Promise<SqlSession> {
   const o = checkOptions(opts, ['numExecutors', 'resourcesPerExecutor'], 'sqlSession()');
   const n = o.numExecutors === undefined ? 2 : positiveInt(o.numExecutors, 'numExecutors', 'sqlSession()');
@@ -83,7 +88,10 @@ export async function sqlSession(opts?: SqlSessionOptions): Promise<SqlSession> 
   const execs = Array.from({ length: n }, () => cls.remote(Math.max(1, Math.round(numCpus))));
   const session = new SqlSession(execs);
   try {
-    await session.executorNodeIds();
+    // Every executor opens its DuckDB now, and the driver the DuckDB it merges partial aggregates in:
+    // the first query does not pay for them.
+    const { warmDriverMerge } = await import('./driver-merge.js');
+    await Promise.all([session.executorNodeIds(), ...execs.map((e) => get((e as unknown as { warm: { remote(): ObjectRef<void> } }).warm.remote())), warmDriverMerge()]);
   } catch (e) {
     await session.close();
     throw unwrapError(e);
