@@ -14,10 +14,9 @@
  */
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, freePort } from '../lib/loopback-cluster.mjs';
+import { startSqlCluster } from './sql-cluster.mjs';
 import { writeSuiteSection } from '../lib/results-section.mjs';
 
 const argv = process.argv.slice(2);
@@ -57,22 +56,11 @@ async function withPeakStore(f) {
 }
 
 // ---- a 3-process CLI cluster: head (0 CPUs) + 2 worker nodes (1 CPU each) --------------------------
-const tmp = mkdtempSync(join(tmpdir(), 'rayts-bench-data-'));
-const env = { ...process.env, RAYTS_TMPDIR: tmp };
-const cli = (args) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`rayts ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-};
-const port = await freePort();
-cli(['start', '--head', '--port', String(port), '--num-cpus', '0']);
-cli(['start', '--address', `127.0.0.1:${port}`, '--num-cpus', '1', '--resources', '{"spark_executor":1}']);
-cli(['start', '--address', `127.0.0.1:${port}`, '--num-cpus', '1', '--resources', '{"spark_executor":1}']);
-const token = readFileSync(join(tmp, 'session_latest', 'token'), 'utf8').trim();
+const { tmp, stop, address, token } = await startSqlCluster('rayts-bench-data-');
 const pqDir = join(tmp, 'parquet');
 
 try {
-  await init({ address: `127.0.0.1:${port}`, token });
+  await init({ address, token });
   for (let i = 0; i < 200 && (await nodes()).filter((n) => n.alive).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
 
   // ---- 1. mapBatches over Float64 columns -------------------------------------------------------
@@ -206,12 +194,7 @@ try {
     await sql.close();
   }
 } finally {
-  await shutdown().catch(() => {});
-  try {
-    cli(['stop']);
-  } catch {
-    /* best effort */
-  }
+  await stop();
 }
 
 // ---- 5. a pipeline over 4x the store (embedded cluster, small store) ------------------------------

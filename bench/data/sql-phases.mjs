@@ -10,39 +10,27 @@
  * round trip, and DuckDB's own time for one executor's share on 1 thread.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { CLI, freePort } from '../lib/loopback-cluster.mjs';
+import { startSqlCluster } from './sql-cluster.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (k, d) => (argv.includes(k) ? Number(argv[argv.indexOf(k) + 1]) : d);
 const scale = arg('--scale', 1);
 const runs = arg('--runs', 7);
-const { init, shutdown, nodes, get, put, free, objectStoreStats, clusterResources } = await import('@samsara/ray');
+const { init, nodes, get, put, free, objectStoreStats, clusterResources } = await import('@samsara/ray');
 const arrow = await import('apache-arrow');
 const data = await import('@samsara/ray-data');
 const { DuckDBInstance } = await import('@duckdb/node-api');
 const log = (s) => process.stdout.write(`${s}\n`);
 const median = (a) => a.slice().sort((p, q) => p - q)[Math.floor(a.length / 2)];
 
-const tmp = mkdtempSync(join(tmpdir(), 'rayts-sql-phases-'));
-const env = { ...process.env, RAYTS_TMPDIR: tmp };
-const cli = (args) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`rayts ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-};
 log(`load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-const port = await freePort();
-cli(['start', '--head', '--port', String(port), '--num-cpus', '0']);
-cli(['start', '--address', `127.0.0.1:${port}`, '--num-cpus', '1', '--resources', '{"spark_executor":1}']);
-cli(['start', '--address', `127.0.0.1:${port}`, '--num-cpus', '1', '--resources', '{"spark_executor":1}']);
-const token = readFileSync(join(tmp, 'session_latest', 'token'), 'utf8').trim();
+const { tmp, stop, address, token } = await startSqlCluster('rayts-sql-phases-');
 const pqDir = join(tmp, 'parquet');
 try {
-  await init({ address: `127.0.0.1:${port}`, token });
+  await init({ address, token });
   for (let i = 0; i < 200 && (await nodes()).filter((n) => n.alive).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
   const n = Math.floor(10_000_000 * scale);
   const duck = await (await DuckDBInstance.create(':memory:', { threads: '2' })).connect();
@@ -136,12 +124,7 @@ try {
     await sql.close();
   }
 } finally {
-  await shutdown().catch(() => {});
-  try {
-    cli(['stop']);
-  } catch {
-    /* best effort */
-  }
+  await stop();
   rmSync(tmp, { recursive: true, force: true });
   log(`load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
