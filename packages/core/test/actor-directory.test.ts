@@ -38,6 +38,7 @@ describe('ActorDirectory', () => {
     endedJobs.add('gone-job');
     d.nodeDied('n1', 'process died', 'n1:1');
     expect(d.get('kept')!.state).toBe('DEAD');
+    expect(d.get('kept')!.reason).toMatch(/its node n1 died .*the job that created it has ended/);
   });
 
   it('ActorDirectory - an instance reported ALIVE after the actor was killed is ended on its node', () => {

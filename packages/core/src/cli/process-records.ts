@@ -56,13 +56,7 @@ export function listProcesses(): ProcessRecord[] {
 
 /** True while `pid` runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const fields = statFields(pid);
-  return !fields || fields[0] !== 'Z';
+  return running(pid) !== undefined;
 }
 
 /**
@@ -70,16 +64,35 @@ export function isAlive(pid: number): boolean {
  * started at the recorded time (not a later process that reused the pid).
  */
 export function isRecordedAlive(r: Pick<ProcessRecord, 'pid' | 'startTicks'>): boolean {
-  if (!isAlive(r.pid)) return false;
-  if (r.startTicks === undefined) return true;
-  const now = startTicksOf(r.pid);
-  return now === undefined || now === r.startTicks;
+  const fields = running(r.pid);
+  if (fields === undefined) return false;
+  const now = ticksIn(fields);
+  return r.startTicks === undefined || now === undefined || now === r.startTicks;
+}
+
+/**
+ * The stat fields of a running `pid` (null where /proc cannot tell), or undefined when it is gone or a
+ * zombie.
+ */
+function running(pid: number): string[] | null | undefined {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  const fields = statFields(pid);
+  if (!fields) return null;
+  return fields[0] === 'Z' ? undefined : fields;
+}
+
+function ticksIn(fields: string[] | null): number | undefined {
+  const v = Number(fields?.[19]);
+  return Number.isFinite(v) ? v : undefined;
 }
 
 /** A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22); undefined off Linux. */
 export function startTicksOf(pid: number): number | undefined {
-  const v = Number(statFields(pid)?.[19]);
-  return Number.isFinite(v) ? v : undefined;
+  return ticksIn(statFields(pid) ?? null);
 }
 
 /** The fields of `/proc/<pid>/stat` after the command name (state first), or undefined. */

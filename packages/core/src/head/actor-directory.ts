@@ -183,9 +183,10 @@ export class ActorDirectory {
     const ids: string[] = [];
     for (const a of this.actors.values()) {
       if (a.nodeId === nodeId && a.state !== 'DEAD') {
-        const ownerGone = (!!nodeAddress && a.ownerAddress === nodeAddress) || !!this.hooks.ownerGone?.(a);
-        a.state = !ownerGone && this.mayRestart(a) ? 'RESTARTING' : 'DEAD';
-        a.reason = `its node ${nodeId} died (${reason})${ownerGone ? ', and its owner ran there' : ''}`;
+        const ownerThere = !!nodeAddress && a.ownerAddress === nodeAddress;
+        const jobEnded = !ownerThere && !!this.hooks.ownerGone?.(a);
+        a.state = !ownerThere && !jobEnded && this.mayRestart(a) ? 'RESTARTING' : 'DEAD';
+        a.reason = `its node ${nodeId} died (${reason})${ownerThere ? ', and its owner ran there' : jobEnded ? ', and the job that created it has ended' : ''}`;
         a.deathCause = a.reason;
         this.settle(a);
         ids.push(a.actorId);

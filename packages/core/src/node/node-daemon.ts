@@ -313,10 +313,10 @@ export class NodeDaemon {
 
   private report(): void {
     if (!this.channel || !this.nodeId) return;
-    this.lastReportAt = performance.now();
+    const now = performance.now();
+    this.lastReportAt = now;
     // Telemetry (files under /sys and /proc, ~0.4 ms) is sampled at most every 250 ms: reports sent on
     // events (a placement group released, …) between heartbeats reuse the last sample.
-    const now = performance.now();
     if (!this.telemetry || now - this.telemetry.at > TELEMETRY_MAX_AGE_MS) this.telemetry = { at: now, sample: sampleTelemetry() };
     const t = this.telemetry.sample;
     const s = this.o.store.stats();
