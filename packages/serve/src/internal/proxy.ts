@@ -38,6 +38,9 @@ interface Ctx {
   /** The track (and shadow) the fast path already drew for this request: not drawn again. */
   pick?: Pick;
   readonly t0: number;
+  /** The request's raw headers as pairs, and its Host header (read once, in onRequest). */
+  readonly headers: [string, string][];
+  readonly host: string | undefined;
 }
 
 type Pick = NonNullable<ReturnType<typeof pickTracks>>;
@@ -153,15 +156,15 @@ export class HttpProxy {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     // A body is read (and limited) by the chain.
-    if (hasBody) return void this.slow({ req, res, requestId, path, body: null, t0 });
+    if (hasBody) return void this.slow({ req, res, requestId, path, body: null, t0, headers, host });
     const method = req.method ?? 'GET';
     const m = this.router.match(method, path);
     const app = m?.handler;
     const table = app === undefined ? undefined : this.client.appTableNow(appKey(app));
     const pick = table ? pickTracks(table) : undefined;
-    if (!pick) return void this.slow({ req, res, requestId, path, body: null, t0 });
+    if (!pick) return void this.slow({ req, res, requestId, path, body: null, t0, headers, host });
     const router = this.client.deploymentRouter(depKey(app!, pick.track, pick.ingress), `${app}/${pick.ingress}`);
-    const ctx = (): Ctx => ({ req, res, requestId, path, body: null, t0, app, pick });
+    const ctx = (): Ctx => ({ req, res, requestId, path, body: null, t0, app, pick, headers, host });
     if (this.streaming.has(router)) return void this.slow(ctx());
     const slot = router.tryAcquire({ requestId, method });
     if (!slot) return void this.slow(ctx());
@@ -170,7 +173,7 @@ export class HttpProxy {
       router.release(slot);
       return void this.slow(ctx());
     }
-    const data: HttpRequestData = { method, url: `http://${host ?? `${this.config.host}:${this.config.port}`}${url}`, headers, body: null };
+    const data = this.requestData(method, url, headers, host, null);
     if (pick.shadow) this.shadow(app!, pick.shadow, data, requestId);
     direct.sendHttp(slot.replicaId, slot.endpoint, data, requestId, (err, held, value) => {
       if (err === undefined && !held && !(value as HttpResponseData).stream) {
@@ -268,11 +271,8 @@ export class HttpProxy {
   }
 
   /** What a replica receives of a request: method, absolute URL, raw headers as pairs, body. */
-  private requestData(req: IncomingMessage, method: string, body: Uint8Array | null): HttpRequestData {
-    const raw = req.rawHeaders;
-    const headers: [string, string][] = new Array(raw.length >> 1);
-    for (let i = 0; i < raw.length; i += 2) headers[i >> 1] = [raw[i], raw[i + 1]];
-    return { method, url: `http://${req.headers.host ?? `${this.config.host}:${this.config.port}`}${req.url ?? '/'}`, headers, body };
+  private requestData(method: string, url: string, headers: [string, string][], host: string | undefined, body: Uint8Array | null): HttpRequestData {
+    return { method, url: `http://${host ?? `${this.config.host}:${this.config.port}`}${url}`, headers, body };
   }
 
   /** Mirrors a request to the shadow version; its answer and failures are discarded. */
@@ -385,7 +385,7 @@ export class HttpProxy {
     }
     const pick = drawn ?? (table ? pickTracks(table) : undefined);
     if (!pick) throw new ServeHttpError(404, `Application ${app} has no running version.`);
-    const data = this.requestData(ctx.req, method, ctx.body);
+    const data = this.requestData(method, ctx.req.url ?? '/', ctx.headers, ctx.host, ctx.body);
     if (pick.shadow) this.shadow(app, pick.shadow, data, ctx.requestId);
     const router = this.client.deploymentRouter(depKey(app, pick.track, pick.ingress), `${app}/${pick.ingress}`);
     ctx.out = await this.forward(router, data, { requestId: ctx.requestId }, IDEMPOTENT.has(method), ctx);

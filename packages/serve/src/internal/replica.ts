@@ -107,6 +107,11 @@ function httpValue(out: unknown): HttpResponseData {
   return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(out) };
 }
 
+/** What `await` would wait for: an object or function with a `then` method. */
+function isThenable(v: unknown): boolean {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
 let rootLogger: Logger | undefined;
 
 /** The user instance and its bookkeeping, on the replica's thread. */
@@ -199,7 +204,7 @@ export class ReplicaRuntime {
       this.end(t0, true);
       throw e;
     }
-    if (v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function') return this.callLater(v, t0, meta, method);
+    if (isThenable(v)) return this.callLater(v, t0, meta, method);
     this.end(t0, false);
     return v;
   }
@@ -245,7 +250,7 @@ export class ReplicaRuntime {
       this.end(t0, res.error === true);
       return res;
     }
-    if (out instanceof Response || (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')) return this.httpLater(out, t0, meta, rid);
+    if (out instanceof Response || isThenable(out)) return this.httpLater(out, t0, meta, rid);
     let res: HttpResponseData;
     try {
       res = httpValue(out);

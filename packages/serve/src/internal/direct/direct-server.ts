@@ -114,7 +114,6 @@ export class DirectServer {
         setImmediate(flush);
       },
     };
-    const send = conn.send;
     const helloTimer = setTimeout(() => s.destroy(), HELLO_TIMEOUT_MS);
     helloTimer.unref();
     s.on('close', () => {
@@ -135,7 +134,7 @@ export class DirectServer {
             authed = true;
             reader.maxFrameBytes = MAX_FRAME_BYTES;
             clearTimeout(helloTimer);
-            send([FrameType.welcome, true, this.replicaId]);
+            conn.send([FrameType.welcome, true, this.replicaId]);
             return;
           }
           if (f[0] !== FrameType.request) throw new TypeError(`unexpected frame type ${String(f[0])}`);
