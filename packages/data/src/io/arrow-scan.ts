@@ -225,7 +225,6 @@ export async function registerArrow(conn: DuckDBConnection, name: string, tables
   await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM rayts_arrow_scan(${quoteLit(name)})`);
 }
 
-/** Forgets the tables registered under `name` and drops its view. */
 /**
  * Registers `tables` under `name` for `rayts_arrow_scan('name')` only (no view: nothing for DuckDB to
  * create or drop). Replaces what was registered under that name.
@@ -243,6 +242,7 @@ export function clearArrow(conn: DuckDBConnection, name: string): void {
   registries.get(conn)?.delete(name);
 }
 
+/** Forgets the tables registered under `name` and drops its view. */
 export async function unregisterArrow(conn: DuckDBConnection, name: string): Promise<void> {
   registries.get(conn)?.delete(name);
   await conn.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);

@@ -4,7 +4,7 @@
  * several files are remembered per file with its size and modification time (planning the same read
  * again, e.g. a query run repeatedly, reads no footer).
  */
-import { stampOf } from './file-stamp.js';
+import { stampOf, StampedCache } from './file-stamp.js';
 import { connect } from './duckdb-arrow.js';
 import { DataReadError } from '../errors.js';
 
@@ -35,8 +35,8 @@ export async function parquetRowGroupsOf(paths: readonly string[]): Promise<Map<
   const missing: string[] = [];
   for (const p of paths) {
     const stamp = stampOf(p);
-    const hit = stamp !== undefined ? footers.get(p) : undefined;
-    if (hit && hit.stamp === stamp) out.set(p, hit.groups);
+    const hit = footers.get(p, stamp);
+    if (hit) out.set(p, hit);
     else {
       missing.push(p);
       if (stamp !== undefined) stamps.set(p, stamp);
@@ -46,18 +46,14 @@ export async function parquetRowGroupsOf(paths: readonly string[]): Promise<Map<
   const read = await readRowGroupsOf(missing);
   for (const [p, groups] of read) {
     out.set(p, groups);
-    const stamp = stamps.get(p);
-    if (stamp !== undefined) {
-      if (footers.size >= 4096) footers.delete(footers.keys().next().value!);
-      footers.set(p, { stamp, groups });
-    }
+    footers.set(p, stamps.get(p), groups);
   }
   // In the order of `paths`.
   return new Map(paths.map((p) => [p, out.get(p) ?? []]));
 }
 
 /** Row groups by file, remembered with the file's size and modification time (a changed file is read again). */
-const footers = new Map<string, { stamp: string; groups: { rows: number; bytes: number }[] }>();
+const footers = new StampedCache<{ rows: number; bytes: number }[]>(4096);
 
 async function readRowGroupsOf(paths: readonly string[]): Promise<Map<string, { rows: number; bytes: number }[]>> {
   const out = new Map<string, { rows: number; bytes: number }[]>(paths.map((p) => [p, []]));

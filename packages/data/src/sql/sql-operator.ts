@@ -5,7 +5,7 @@
  * Executor tables are dropped after every query; the session runs one barrier query at a time.
  */
 import { put, type ObjectRef } from '@samsara/ray';
-import { stampOf } from '../io/file-stamp.js';
+import { rememberBounded, stampOf, StampedCache } from '../io/file-stamp.js';
 import { tableBytes } from '../block.js';
 import type { BlockRef, Table } from '../block.js';
 import { PhysicalOperator, type WorkItem } from '../exec/physical-operator.js';
@@ -344,8 +344,7 @@ type Described = readonly ({ name: string; type: string }[] | { error: string })
 const describedCache = new Map<string, Described>();
 
 function rememberDescribed(key: string, d: Described): void {
-  if (describedCache.size >= 256) describedCache.delete(describedCache.keys().next().value!);
-  describedCache.set(key, d);
+  rememberBounded(describedCache, key, d, 256);
 }
 
 /**
@@ -379,17 +378,14 @@ type Source = { kind: 'blocks'; blocks: BlockRef[] } | { kind: 'parquet'; specs:
 async function parquetColumns(spec: ParquetSpec): Promise<readonly string[]> {
   if (spec.columns?.length) return spec.columns;
   const stamp = stampOf(spec.path);
-  const hit = columnsCache.get(spec.path);
-  if (hit && stamp !== undefined && hit.stamp === stamp) return hit.columns;
+  const hit = columnsCache.get(spec.path, stamp);
+  if (hit) return hit;
   const { connect } = await import('../io/duckdb-arrow.js');
   const conn = await connect();
   try {
     const r = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${spec.path.replace(/'/g, "''")}')`);
     const columns = r.getRows().map((x) => String(x[0]));
-    if (stamp !== undefined) {
-      if (columnsCache.size >= 1024) columnsCache.delete(columnsCache.keys().next().value!);
-      columnsCache.set(spec.path, { stamp, columns });
-    }
+    columnsCache.set(spec.path, stamp, columns);
     return columns;
   } catch {
     return [];
@@ -398,7 +394,8 @@ async function parquetColumns(spec: ParquetSpec): Promise<readonly string[]> {
   }
 }
 
-const columnsCache = new Map<string, { stamp: string; columns: readonly string[] }>();
+/** Column names per Parquet file, remembered with the file's size and modification time. */
+const columnsCache = new StampedCache<readonly string[]>(1024);
 
 const INT_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT']);
 const FLOAT_TYPES = /^(FLOAT|DOUBLE|DECIMAL)/;

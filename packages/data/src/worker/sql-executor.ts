@@ -33,7 +33,6 @@ function ident(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-/** The SQL of a view over a Parquet share. */
 /** A table to attach on an executor: a Parquet share it reads itself, or the next `blocks` Arrow tables. */
 export interface Attachment {
   readonly name: string;
@@ -75,6 +74,7 @@ export interface PartialResult {
   readonly ms: { readonly attach: number; readonly query: number; readonly describe: number };
 }
 
+/** The SQL of a view over a Parquet share. */
 export function parquetShareSql(share: ParquetShare): string {
   const cols = share.columns?.length ? share.columns.map(ident).join(', ') : '*';
   if (!share.parts.length) return `SELECT ${cols} FROM read_parquet(${lit(share.schemaPath)}) LIMIT 0`;
