@@ -5,12 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CLI, isAlive } from './helpers/cli-cluster.js';
-import { startTicksOf } from '../packages/core/src/cli/process-records.js';
+import { startTicksOf } from '../packages/core/src/process/proc-stat.js';
+import { findRestorableSession } from '../packages/core/src/cli/restore-session.js';
+import { HEAD_STATE_FILE } from '../packages/core/src/head/head-state-store.js';
 
 const run = promisify(execFile);
 
@@ -43,6 +45,29 @@ describe('rayts stop and stale process records', () => {
     } finally {
       bystander.kill('SIGKILL');
       rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('restore - a crashed head whose pid now belongs to another process is restorable; a running head is not', () => {
+    const root = mkdtempSync(join(tmpdir(), 'rayts-stale-head-'));
+    const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const ticks = startTicksOf(bystander.pid!)!;
+      const dir = join(root, 'session_test');
+      mkdirSync(dir, { recursive: true });
+      symlinkSync(dir, join(root, 'session_latest'));
+      writeFileSync(join(dir, 'token'), 'secret');
+      writeFileSync(join(dir, HEAD_STATE_FILE), '');
+      const head = (startTicks: number) => writeFileSync(join(dir, 'head.json'), JSON.stringify({ address: '127.0.0.1:6390', pid: bystander.pid, sessionDir: dir, startTicks }));
+      // The head was SIGKILLed and `sleep` got its pid later: the session is the crashed head's, restorable.
+      head(ticks - 1);
+      expect(findRestorableSession(root)?.port).toBe(6390);
+      // The recorded process itself still runs: nothing to restore.
+      head(ticks);
+      expect(findRestorableSession(root)).toBeUndefined();
+    } finally {
+      bystander.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { sessionsRoot, AuthenticationError } from '@samsara/ray-common';
+import { sameStart, startTicksOf } from './process/proc-stat.js';
 
 export interface SessionInfo {
   readonly dir: string;
@@ -111,6 +112,14 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * True while the head of this record runs: its pid is alive and started when the record says (a head
+ * that was SIGKILLed leaves its record, and a later process may have its pid).
+ */
+export function headAlive(head: Pick<HeadRecord, 'pid' | 'startTicks'>): boolean {
+  return pidAlive(head.pid) && sameStart(head.pid, head.startTicks);
+}
+
 /** Session directories under `root` that have a head record, newest first (the latest link first). */
 export function sessionsWithHead(root = sessionsRoot()): { dir: string; head: HeadRecord }[] {
   const latest = latestSessionDir(root);
@@ -139,12 +148,12 @@ export function sessionsWithHead(root = sessionsRoot()): { dir: string; head: He
 /** The session whose head was started at `address` (a running head first), if any. */
 export function sessionForAddress(address: string, root = sessionsRoot()): string | undefined {
   const same = sessionsWithHead(root).filter((s) => sameAddress(s.head.address, address));
-  return (same.find((s) => pidAlive(s.head.pid)) ?? same[0])?.dir;
+  return (same.find((s) => headAlive(s.head)) ?? same[0])?.dir;
 }
 
 /** The newest session whose head process is running on this machine, if any. */
 export function liveSession(root = sessionsRoot()): { dir: string; head: HeadRecord } | undefined {
-  return sessionsWithHead(root).find((s) => pidAlive(s.head.pid));
+  return sessionsWithHead(root).find((s) => headAlive(s.head));
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]', '0.0.0.0']);
@@ -163,10 +172,13 @@ export interface HeadRecord {
   sessionDir: string;
   /** The dashboard's URL, when the head serves one. */
   dashboardUrl?: string;
+  /** The head process's start time (clock ticks since boot, Linux), filled in by {@link writeHeadRecord}. */
+  startTicks?: number;
 }
 
 export function writeHeadRecord(dir: string, rec: HeadRecord): void {
-  writeFileSync(join(dir, 'head.json'), JSON.stringify(rec), { mode: 0o600 });
+  const startTicks = rec.startTicks ?? startTicksOf(rec.pid);
+  writeFileSync(join(dir, 'head.json'), JSON.stringify(startTicks === undefined ? rec : { ...rec, startTicks }), { mode: 0o600 });
 }
 
 export function readHeadRecord(dir: string): HeadRecord | undefined {

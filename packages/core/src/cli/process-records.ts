@@ -11,6 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionsRoot } from '@samsara/ray-common';
+import { startTicksIn, startTicksOf, statFields } from '../process/proc-stat.js';
 
 export interface ProcessRecord {
   pid: number;
@@ -66,7 +67,7 @@ export function isAlive(pid: number): boolean {
 export function isRecordedAlive(r: Pick<ProcessRecord, 'pid' | 'startTicks'>): boolean {
   const fields = running(r.pid);
   if (fields === undefined) return false;
-  const now = ticksIn(fields);
+  const now = startTicksIn(fields);
   return r.startTicks === undefined || now === undefined || now === r.startTicks;
 }
 
@@ -83,24 +84,4 @@ function running(pid: number): string[] | null | undefined {
   const fields = statFields(pid);
   if (!fields) return null;
   return fields[0] === 'Z' ? undefined : fields;
-}
-
-function ticksIn(fields: string[] | null): number | undefined {
-  const v = Number(fields?.[19]);
-  return Number.isFinite(v) ? v : undefined;
-}
-
-/** A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22); undefined off Linux. */
-export function startTicksOf(pid: number): number | undefined {
-  return ticksIn(statFields(pid) ?? null);
-}
-
-/** The fields of `/proc/<pid>/stat` after the command name (state first), or undefined. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
 }

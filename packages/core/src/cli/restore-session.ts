@@ -1,15 +1,15 @@
 /**
  * Which session `rayts start --head` continues. A session can be restored when its head died without
- * being stopped (a crash or SIGKILL): the latest session on this machine has a head record whose pid is
- * no longer running, a persisted head state, and no stop marker. `rayts stop` and a clean head exit
- * write the marker, so the next start after them is a fresh session. See docs/head-restart.md.
+ * being stopped (a crash or SIGKILL): the latest session on this machine has a head record whose process
+ * is no longer running (its pid is gone, or now belongs to a later process), a persisted head state,
+ * and no stop marker. `rayts stop` and a clean head exit write the marker, so the next start after them
+ * is a fresh session. See docs/head-restart.md.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { sessionsRoot } from '@samsara/ray-common';
-import { latestSessionDir, readHeadRecord, tokenPath, type HeadRecord } from '../session.js';
+import { headAlive, latestSessionDir, readHeadRecord, tokenPath, type HeadRecord } from '../session.js';
 import { HEAD_STATE_FILE } from '../head/head-state-store.js';
-import { isAlive } from './process-records.js';
 
 /** Marker file: the session's head was stopped on purpose (never restored). */
 export const HEAD_STOPPED_FILE = 'head-stopped.json';
@@ -28,7 +28,7 @@ export function findRestorableSession(root = sessionsRoot()): RestorableSession 
   const dir = latestSessionDir(root);
   if (!dir || !existsSync(join(dir, HEAD_STATE_FILE)) || existsSync(join(dir, HEAD_STOPPED_FILE))) return undefined;
   const head = readHeadRecord(dir);
-  if (!head || !head.pid || isAlive(head.pid)) return undefined;
+  if (!head || !head.pid || headAlive(head)) return undefined;
   const m = /^(.*):(\d+)$/.exec(head.address);
   if (!m) return undefined;
   let token: string;
