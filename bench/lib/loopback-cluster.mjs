@@ -121,6 +121,13 @@ async function endPids(pids, graceMs = 5_000) {
 }
 
 /**
+ * Node flags for the daemons, from RAYTS_BENCH_NODE_FLAGS (space-separated): `rayts start` hands its
+ * own flags to the daemon it launches, so `--cpu-prof --cpu-prof-dir=DIR` profiles every thread of
+ * every node (flags such as --cpu-prof are refused in NODE_OPTIONS).
+ */
+const nodeFlags = (process.env.RAYTS_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+/**
  * Starts the cluster. Resolves to { address, env, stop }. On failure it cleans up what it started and
  * rejects with the CLI's output in the message.
  */
@@ -133,7 +140,7 @@ export async function startLoopbackCluster() {
 
   const launch = (args) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', logFd, logFd] });
+      const child = spawn(process.execPath, [...nodeFlags, CLI, ...args], { env, stdio: ['ignore', logFd, logFd] });
       children.push(child);
       const timer = setTimeout(() => reject(new Error(`rayts ${args.join(' ')} did not return within ${START_MS} ms: ${tail(logFile)}`)), START_MS);
       child.once('error', (e) => {

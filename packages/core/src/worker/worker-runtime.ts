@@ -24,6 +24,7 @@ import type { ResolvedTaskOptions } from '../runtime/resolved-options.js';
 import type { ResolvedActorOptions } from '../runtime/resolved-options.js';
 import type { GeneratorStream, KvReply, KvRequest, NodeSummary, ObjectStoreStats, Runtime, RuntimeContext, StreamHandle, WaitResult } from '../runtime/runtime.js';
 import { decodeArg, encodeResult, type WorkerArg } from './values.js';
+import { IdleCollector } from './idle-collector.js';
 import { replyChannelName, requestChannelName, type BridgeArg, type BridgeReply, type BridgeRequest, type WorkerInit } from './protocol.js';
 
 export interface TaskScope {
@@ -39,10 +40,6 @@ type Req = BridgeRequest extends infer R ? (R extends { op: infer O } ? Omit<R, 
 
 /** Values at least this large are put by writing them straight into the shared area. */
 const DIRECT_PUT_MIN_BYTES = 1024 * 1024;
-
-/** Idle time after which a thread holding refs collects garbage (then at doubling intervals up to the max). */
-const IDLE_COLLECT_MS = 50;
-const IDLE_COLLECT_MAX_MS = 3_200;
 
 /** V8's gc(), obtained on first use without --expose-gc on the command line (worker threads cannot take it). */
 let gcFn: (() => void) | null | undefined;
@@ -119,6 +116,7 @@ export class WorkerThreadRuntime implements Runtime {
 
   private readonly refRegistry = new FinalizationRegistry<{ id: string; jobId: string }>((h) => {
     this.liveRefs--;
+    this.collector.refCollected();
     this.queueRefs(h.jobId, undefined, h.id);
   });
   private readonly refQueue = new Map<string, { inc: [string, string][]; dec: string[] }>();
@@ -126,8 +124,8 @@ export class WorkerThreadRuntime implements Runtime {
   private readonly decoded = new RefCache();
   /** ObjectRef instances of this thread not yet collected. */
   private liveRefs = 0;
-  private gcTimer: NodeJS.Timeout | undefined;
-  private gcDelay = IDLE_COLLECT_MS;
+  /** Collects garbage when this thread, holding refs, goes idle (see idle-collector.ts). */
+  private readonly collector = new IdleCollector({ liveRefs: () => this.liveRefs, collect: collectGarbage });
 
   private queueRefs(jobId: string, inc: [string, string] | undefined, dec: string | undefined): void {
     let q = this.refQueue.get(jobId);
@@ -138,7 +136,7 @@ export class WorkerThreadRuntime implements Runtime {
     if (inc) q.inc.push(inc);
     if (dec) q.dec.push(dec);
     if (this.refQueue.size === 1 && q.inc.length + q.dec.length === 1) {
-      setImmediate(() => void this.flushRefs().catch(() => undefined));
+      setImmediate(() => void this.sendRefs().catch(() => undefined));
     }
   }
 
@@ -146,38 +144,20 @@ export class WorkerThreadRuntime implements Runtime {
    * Sends the queued reference changes now and waits until the node processed them (and registered
    * this node as a borrower where needed). A task awaits this before its result leaves the thread, so
    * the node counts what the task kept before its submitter stops counting the task's arguments.
-   * Costs nothing when no reference changed.
+   * Costs nothing when no reference changed. Called at the end of each call or task, it also arms the
+   * idle collection (refs the call dropped are found once the thread rests).
    */
   async flushRefs(): Promise<void> {
-    if (this.liveRefs > 0) this.collectWhenIdle();
+    this.collector.afterCall();
+    await this.sendRefs();
+  }
+
+  /** Sends the queued reference changes (see flushRefs). */
+  private async sendRefs(): Promise<void> {
     if (this.refQueue.size === 0) return;
     const batches = [...this.refQueue];
     this.refQueue.clear();
     await Promise.all(batches.map(([job, b]) => this.call({ op: 'refs', inc: b.inc, dec: b.dec }, job)));
-  }
-
-  /**
-   * A thread that holds refs and goes idle may not collect garbage for a long time, and the objects
-   * stay alive meanwhile. Once it has been idle for a moment, collect, so that refs a task dropped are
-   * reported and their objects freed.
-   */
-  private collectWhenIdle(): void {
-    this.gcDelay = IDLE_COLLECT_MS;
-    if (this.gcTimer) this.gcTimer.refresh();
-    else this.armCollect();
-  }
-
-  private armCollect(): void {
-    this.gcTimer = setTimeout(() => {
-      this.gcTimer = undefined;
-      if (this.liveRefs <= 0) return;
-      collectGarbage();
-      // Still holding refs: maybe kept on purpose (actor state), maybe reachable a little longer (a
-      // pending reply). Try a few more times, further apart, until the next task ends.
-      this.gcDelay *= 2;
-      if (this.gcDelay <= IDLE_COLLECT_MAX_MS) this.armCollect();
-    }, this.gcDelay);
-    this.gcTimer.unref();
   }
 
   /** Watches an instance of a ref the node created for this thread; its collection is reported (the node counted it). */
