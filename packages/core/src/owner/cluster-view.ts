@@ -39,6 +39,8 @@ export function nodeFromInfo(n: rayts.INodeInfo | rayts.NodeInfo): ClusterNode {
 
 export class ClusterView {
   private nodes = new Map<string, ClusterNode>();
+  /** Whether the head's first view has arrived (before it, `nodes` is empty, not "no node alive"). */
+  private viewed = false;
   private readonly inflight = new Map<string, ResourceMap>();
   private stream: grpc.ClientReadableStream<rayts.ClusterView> | undefined;
   private readonly client: grpc.Client;
@@ -66,6 +68,11 @@ export class ClusterView {
     });
     this.firstView.catch(() => undefined);
     this.subscribe();
+  }
+
+  /** True once the head's first view has arrived. */
+  get hasView(): boolean {
+    return this.viewed;
   }
 
   /** Resolves after the first view arrives; rejects on authentication failure. */
@@ -106,6 +113,7 @@ export class ClusterView {
     }
     for (const [id, prev] of this.nodes) if (!next.has(id) && prev.alive) dead.push(prev);
     this.nodes = next;
+    this.viewed = true;
     this.resolveFirst();
     for (const l of this.listeners) l(dead);
     if (v.actors?.length) for (const l of this.actorListeners) l(v.actors);

@@ -185,6 +185,14 @@ export class TaskSubmitter {
     else if (d.kind === 'wait') nodeId = this.queueTarget(rec, nodes);
     if (!nodeId) {
       const reason = d.kind === 'placed' ? 'no node' : d.reason;
+      // Before the head's first view (an owner a node made when a thread's first submit came), the node
+      // list is only not known yet: the task waits for that view (onClusterChange places it) without a
+      // PENDING event. One per task made a 40,000-task burst from actors a storm of head reports.
+      if (!this.s.view.hasView) {
+        rec.state = 'infeasible';
+        this.infeasible.add(rec);
+        return;
+      }
       if (rec.state !== 'infeasible' || rec.reason !== reason) {
         rec.reason = reason;
         this.ev.event(rec, 'PENDING', reason);
