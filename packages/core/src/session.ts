@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { sessionsRoot, AuthenticationError } from '@samsara/ray-common';
-import { sameStart, startTicksOf } from './process/proc-stat.js';
+import { runningStat, startedAt, startTicksOf } from './process/proc-stat.js';
 
 export interface SessionInfo {
   readonly dir: string;
@@ -98,18 +98,7 @@ export function resolveTokenSource(explicit?: string, root = sessionsRoot(), add
 
 /** True while `pid` runs (a zombie does not count). */
 export function pidAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
+  return !!pid && runningStat(pid, true) !== undefined;
 }
 
 /**
@@ -117,7 +106,8 @@ export function pidAlive(pid: number): boolean {
  * that was SIGKILLed leaves its record, and a later process may have its pid).
  */
 export function headAlive(head: Pick<HeadRecord, 'pid' | 'startTicks'>): boolean {
-  return pidAlive(head.pid) && sameStart(head.pid, head.startTicks);
+  const fields = head.pid ? runningStat(head.pid, true) : undefined;
+  return fields !== undefined && startedAt(fields, head.startTicks);
 }
 
 /** Session directories under `root` that have a head record, newest first (the latest link first). */

@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionsRoot } from '@samsara/ray-common';
-import { startTicksIn, startTicksOf, statFields } from '../process/proc-stat.js';
+import { runningStat, startedAt, startTicksOf } from '../process/proc-stat.js';
 
 export interface ProcessRecord {
   pid: number;
@@ -57,7 +57,7 @@ export function listProcesses(): ProcessRecord[] {
 
 /** True while `pid` runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
 export function isAlive(pid: number): boolean {
-  return running(pid) !== undefined;
+  return runningStat(pid) !== undefined;
 }
 
 /**
@@ -65,23 +65,6 @@ export function isAlive(pid: number): boolean {
  * started at the recorded time (not a later process that reused the pid).
  */
 export function isRecordedAlive(r: Pick<ProcessRecord, 'pid' | 'startTicks'>): boolean {
-  const fields = running(r.pid);
-  if (fields === undefined) return false;
-  const now = startTicksIn(fields);
-  return r.startTicks === undefined || now === undefined || now === r.startTicks;
-}
-
-/**
- * The stat fields of a running `pid` (null where /proc cannot tell), or undefined when it is gone or a
- * zombie.
- */
-function running(pid: number): string[] | null | undefined {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
-  const fields = statFields(pid);
-  if (!fields) return null;
-  return fields[0] === 'Z' ? undefined : fields;
+  const fields = runningStat(r.pid);
+  return fields !== undefined && startedAt(fields, r.startTicks);
 }

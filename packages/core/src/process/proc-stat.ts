@@ -29,11 +29,29 @@ export function startTicksOf(pid: number): number | undefined {
 }
 
 /**
- * False when `pid` runs but started at another time than `startTicks` (it was reused); true when they
- * match, or when either side does not know.
+ * The stat fields of `pid` while it runs (null where /proc cannot tell), or undefined when it is gone
+ * or a zombie. A pid this process may not signal (EPERM: another user's) counts as gone, or with
+ * `othersRun` as running whatever its state.
  */
-export function sameStart(pid: number, startTicks: number | undefined): boolean {
+export function runningStat(pid: number, othersRun = false): string[] | null | undefined {
+  let ours = true;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (!othersRun || (e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+    ours = false;
+  }
+  const fields = statFields(pid);
+  if (!fields) return null;
+  return ours && fields[0] === 'Z' ? undefined : fields;
+}
+
+/**
+ * False when a running process's stat `fields` show another start time than `startTicks` (its pid was
+ * reused); true when they match, or when either side does not know.
+ */
+export function startedAt(fields: string[] | null, startTicks: number | undefined): boolean {
   if (startTicks === undefined) return true;
-  const now = startTicksOf(pid);
+  const now = startTicksIn(fields);
   return now === undefined || now === startTicks;
 }
