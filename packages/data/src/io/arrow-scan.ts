@@ -212,16 +212,12 @@ function scanFunction(reg: Map<string, Entry>): DuckDBTableFunction {
  * under the same name are appended. The tables must stay valid until unregister().
  */
 export async function registerArrow(conn: DuckDBConnection, name: string, tables: readonly Table[], append = false): Promise<void> {
-  const reg = registry(conn);
-  const have = append ? reg.get(name) : undefined;
-  const nonEmpty = tables.filter((t) => t.numCols > 0);
+  const have = append ? registry(conn).get(name) : undefined;
   if (have) {
-    have.tables.push(...nonEmpty.map((t) => conform(t, have.fields)));
+    have.tables.push(...tables.filter((t) => t.numCols > 0).map((t) => conform(t, have.fields)));
     return;
   }
-  const first = nonEmpty[0] ?? tables[0];
-  const fields = first ? conform(first, undefined).schema.fields : [];
-  reg.set(name, { columns: fields.map(columnOf), fields, tables: nonEmpty.map((t) => conform(t, fields)) });
+  setArrow(conn, name, tables);
   await conn.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM rayts_arrow_scan(${quoteLit(name)})`);
 }
 
@@ -244,7 +240,7 @@ export function clearArrow(conn: DuckDBConnection, name: string): void {
 
 /** Forgets the tables registered under `name` and drops its view. */
 export async function unregisterArrow(conn: DuckDBConnection, name: string): Promise<void> {
-  registries.get(conn)?.delete(name);
+  clearArrow(conn, name);
   await conn.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
 }
 

@@ -6,6 +6,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Table } from '../block.js';
+import { mergeMismatch } from './merge-check.js';
 
 let conn: Promise<DuckDBConnection> | undefined;
 let queue: Promise<unknown> = Promise.resolve();
@@ -36,16 +37,8 @@ export function mergeOnDriver(partials: readonly Table[], finalSql: string, want
     const { queryToArrow } = await import('../io/duckdb-arrow.js');
     scan.setArrow(c, '__partial', partials);
     try {
-      if (want) {
-        let got: string[];
-        try {
-          got = (await c.runAndReadAll(`DESCRIBE ${finalSql}`)).getRows().map((x) => `${String(x[0])} ${String(x[1])}`);
-        } catch (e) {
-          return { mismatch: `the rewrite does not bind (${String((e as Error).message).split('\n')[0]})` };
-        }
-        const w = want.map((x) => `${x.name} ${x.type}`);
-        if (JSON.stringify(w) !== JSON.stringify(got)) return { mismatch: `the merged result would have columns (${got.join(', ')}) instead of (${w.join(', ')})` };
-      }
+      const mismatch = want && (await mergeMismatch(c, finalSql, want));
+      if (mismatch) return { mismatch };
       return { table: await queryToArrow(c, finalSql) };
     } finally {
       scan.clearArrow(c, '__partial');

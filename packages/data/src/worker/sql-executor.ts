@@ -16,6 +16,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Table } from '../block.js';
 import { partitionOf } from './shuffle.js';
 import { sqlError } from '../sql/sql-error.js';
+import { mergeMismatch } from '../sql/merge-check.js';
 
 /** A share of Parquet files (or row ranges of them) an executor reads itself. */
 export interface ParquetShare {
@@ -72,6 +73,15 @@ export interface PartialResult {
   readonly described?: ({ name: string; type: string }[] | { error: string })[];
   /** Milliseconds inside the executor: attaching, the partial query (scan + aggregate + to Arrow). */
   readonly ms: { readonly attach: number; readonly query: number; readonly describe: number };
+}
+
+/** Binds `sql` without running it; a query that does not bind throws DuckDB's error, with its position. */
+async function throwIfWrong(conn: DuckDBConnection, sql: string): Promise<void> {
+  try {
+    (await conn.prepare(sql)).destroySync();
+  } catch (e) {
+    throw sqlError(sql, e);
+  }
 }
 
 /** The SQL of a view over a Parquet share. */
@@ -215,12 +225,7 @@ export class SqlExecutorImpl {
         table = await this.duck!.queryToArrow(conn, spec.sql);
       } catch (e) {
         // The user's query itself may be wrong: binding it gives DuckDB's error at its own position.
-        try {
-          const p = await conn.prepare(spec.originalSql);
-          p.destroySync();
-        } catch (e2) {
-          throw sqlError(spec.originalSql, e2);
-        }
+        await throwIfWrong(conn, spec.originalSql);
         await this.dropAll(conn);
         return { rows: 0, bytes: 0, error: String((e as Error).message).split('\n')[0], ms: { attach: t1 - t0, query: performance.now() - t1, describe: 0 } };
       }
@@ -235,13 +240,7 @@ export class SqlExecutorImpl {
           } catch (e) {
             // The user's query does not bind (e.g. a wrong column only in ORDER BY or HAVING, which the
             // partial query leaves out): binding it gives DuckDB's error at its own position.
-            if (q === spec.originalSql) {
-              try {
-                (await conn.prepare(spec.originalSql)).destroySync();
-              } catch (e2) {
-                throw sqlError(spec.originalSql, e2);
-              }
-            }
+            if (q === spec.originalSql) await throwIfWrong(conn, spec.originalSql);
             described.push({ error: String((e as Error).message) });
           }
         }
@@ -293,14 +292,7 @@ export class SqlExecutorImpl {
       const conn = await this.c();
       await this.scan!.registerArrow(conn, '__partial', partials);
       this.views.add('__partial');
-      let why: string | undefined;
-      try {
-        const w = want.map((x) => `${x.name} ${x.type}`);
-        const got = (await conn.runAndReadAll(`DESCRIBE ${finalSql}`)).getRows().map((x) => `${String(x[0])} ${String(x[1])}`);
-        if (JSON.stringify(w) !== JSON.stringify(got)) why = `the merged result would have columns (${got.join(', ')}) instead of (${w.join(', ')})`;
-      } catch (e) {
-        why = `the rewrite does not bind (${String((e as Error).message).split('\n')[0]})`;
-      }
+      const why = await mergeMismatch(conn, finalSql, want);
       if (why) return this.duck!.queryToArrow(conn, `SELECT ${lit(why)} AS __rayts_mismatch`);
       try {
         return await this.duck!.queryToArrow(conn, finalSql);
