@@ -30,47 +30,90 @@ export type DeploymentHandle<T = Record<string, AnyFn>> = {
   readonly [K in keyof T as T[K] extends AnyFn ? K : never]: T[K] extends (...a: infer A) => infer R ? HandleMethod<A, R> : never;
 } & { readonly deploymentName: string; readonly appName: string };
 
+/**
+ * A call's failure, carried as the settled value of {@link Dispatched.outcome} instead of a rejection:
+ * a response nobody awaits then raises no unhandled rejection, without a `.catch()` promise per call.
+ */
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+
+/** The value of an outcome, or its error thrown. */
+function unwrap<T>(v: T | Failed): T {
+  if (v instanceof Failed) throw v.error;
+  return v;
+}
+
+/** A sent call: its ref when it went through the core, its outcome, whether it streams. */
+interface Dispatched<T> {
+  readonly ref?: ObjectRef<T>;
+  /** Settles once the call finished (its slot released): the value, or a Failed. Never rejects. */
+  readonly outcome: Promise<T | Failed>;
+  readonly stream?: boolean;
+}
+
+const streamError = (requestId: string): TypeError => new TypeError(`Request ${requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
+
 /** The result of a handle call: await it, or pass it to another handle call. */
 export class DeploymentResponse<T> implements PromiseLike<T> {
-  private result: Promise<T> | undefined;
+  /** The sent call, when it was sent at once (the usual case: a replica had room). */
+  private sent: Dispatched<T> | undefined;
+  /** Otherwise: the call once sent (after waiting for a table, a replica, or argument responses). */
+  private readonly later: Promise<Dispatched<T>> | undefined;
+  private laterOutcome: Promise<T | Failed> | undefined;
   /** @internal */
   constructor(
-    private readonly dispatched: Promise<{ ref?: ObjectRef<T>; done: Promise<T>; stream?: boolean }>,
+    dispatched: Promise<Dispatched<T>> | Dispatched<T>,
     readonly requestId: string,
   ) {
-    dispatched.catch(() => undefined);
+    if (dispatched instanceof Promise) {
+      this.later = dispatched;
+      // Settled either way, so then() sees a failure to send (no controller…) as a Failed too.
+      this.laterOutcome = dispatched.then(
+        (d) => d.outcome,
+        (e: unknown) => new Failed(e),
+      );
+    } else this.sent = dispatched;
   }
   /**
    * The ObjectRef of the result, once the request is on a replica. A request answered over the direct
    * path (same machine) has none of its own: its value is put in the object store on first ask.
    */
   async ref(): Promise<ObjectRef<T>> {
-    const d = await this.dispatched;
-    if (d.stream) throw new TypeError(`Request ${this.requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
-    return d.ref ?? ((await put(await d.done)) as ObjectRef<T>);
+    const d = await this.dispatchedCall();
+    if (d.stream) throw streamError(this.requestId);
+    return d.ref ?? ((await put(unwrap(await d.outcome))) as ObjectRef<T>);
   }
   /** What a call taking this response as an argument sends: its ref when it has one, else its value. @internal */
   async argument(): Promise<unknown> {
-    const d = await this.dispatched;
-    if (d.stream) throw new TypeError(`Request ${this.requestId} is a stream (a generator method): iterate it; it cannot be passed to another call.`);
-    return d.ref ?? d.done;
+    const d = await this.dispatchedCall();
+    if (d.stream) throw streamError(this.requestId);
+    return d.ref ?? unwrap(await d.outcome);
   }
-  /** The sent request (ref, result, whether it streams). @internal */
-  dispatchedCall(): Promise<{ ref?: ObjectRef<T>; done: Promise<T>; stream?: boolean }> {
-    return this.dispatched;
+  /** The sent request (ref, outcome, whether it streams). @internal */
+  dispatchedCall(): Dispatched<T> | Promise<Dispatched<T>> {
+    return this.sent ?? this.later!;
   }
-  private value(): Promise<T> {
-    return (this.result ??= this.dispatched.then((d) => d.done));
+  /** The outcome: straight from the sent call, without a promise of its own when it was sent at once. */
+  private outcome(): Promise<T | Failed> {
+    return this.sent ? this.sent.outcome : this.laterOutcome!;
   }
   then<A = T, B = never>(ok?: ((v: T) => A | PromiseLike<A>) | null, fail?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.value().then(ok, fail);
+    // One reaction on the outcome (each promise costs an actor thread's async hooks).
+    return this.outcome().then((v) => {
+      if (v instanceof Failed) {
+        if (typeof fail === 'function') return fail(v.error);
+        throw v.error;
+      }
+      return typeof ok === 'function' ? ok(v) : (v as unknown as A);
+    });
   }
   catch<B = never>(fail: (e: unknown) => B | PromiseLike<B>): Promise<T | B> {
-    return this.value().catch(fail);
+    return this.then(undefined, fail);
   }
   /** For a generator method: its values as they are yielded (see HandleMethod). */
   async *[Symbol.asyncIterator](): AsyncGenerator<T extends AsyncIterable<infer Y> ? Y : never> {
-    const v = (await this.value()) as unknown;
+    const v = unwrap(await this.outcome()) as unknown;
     if (v === null || typeof v !== 'object' || !(Symbol.asyncIterator in v)) {
       throw new TypeError(`The response of request ${this.requestId} is not a stream: only a generator method's response can be iterated.`);
     }
@@ -98,65 +141,94 @@ function isStreamMarker(v: unknown): boolean {
 /** Methods known to stream, per router (after the first call says so, the next ones stream at once). */
 const streamingMethods = new WeakMap<DeploymentRouter, Set<string>>();
 
-async function resolveArgs(args: unknown[]): Promise<unknown[]> {
-  if (!args.some((a) => a instanceof DeploymentResponse)) return args;
+function hasResponseArg(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) if (args[i] instanceof DeploymentResponse) return true;
+  return false;
+}
+
+function resolveArgs(args: unknown[]): Promise<unknown[]> {
   return Promise.all(args.map((a) => (a instanceof DeploymentResponse ? a.argument() : a)));
 }
 
-/**
- * Sends one call to a deployment through `router` (direct to the replica when it is on this machine,
- * see internal/replica-call.ts); the slot is released when the result is in.
- */
-export function callDeployment<T>(router: DeploymentRouter, method: string, args: unknown[], requestId: string): DeploymentResponse<T> {
-  const req = { requestId, method };
-  const dispatch = async (): Promise<{ ref?: ObjectRef<T>; done: Promise<T>; stream?: boolean }> => {
-    const slotOrP = router.acquire(req);
-    const slot: ReplicaSlot = slotOrP instanceof Promise ? await slotOrP : slotOrP;
-    let real: unknown[];
-    const fail = (e: unknown): void => {
-      if (isReplicaGone(e)) router.markDead(slot.replicaId);
-    };
-    const startStream = (): T => {
-      const gen = slot.handle.__serve_stream.remote(method, { requestId }, ...real) as ObjectRefGenerator<unknown>;
-      return streamValues(gen, (e) => {
-        router.release(slot);
-        fail(e);
-      }) as T;
-    };
-    let sent: ReplicaCall<T>;
-    try {
-      // Awaited only when an argument is another call's response (an await costs a turn and a promise).
-      real = args.some((a) => a instanceof DeploymentResponse) ? await resolveArgs(args) : args;
-      if (streamingMethods.get(router)?.has(method)) {
-        const v = startStream();
-        return { done: Promise.resolve(v), stream: true };
-      }
-      sent = callReplica<T>(slot, method, real, requestId);
-    } catch (e) {
-      router.release(slot);
-      throw e;
-    }
-    const done = sent.done.then(
-      (v) => {
+/** Drops the slot's replica from the router when `e` says it is gone. */
+function noteFailure(router: DeploymentRouter, slot: ReplicaSlot, e: unknown): void {
+  if (isReplicaGone(e)) router.markDead(slot.replicaId);
+}
+
+/** Starts a generator method's stream on the slot's replica; the slot is released when it ends. */
+function startStream<T>(router: DeploymentRouter, slot: ReplicaSlot, method: string, args: unknown[], requestId: string): T {
+  const gen = slot.handle.__serve_stream.remote(method, { requestId }, ...args) as ObjectRefGenerator<unknown>;
+  return streamValues(gen, (e) => {
+    router.release(slot);
+    noteFailure(router, slot, e);
+  }) as T;
+}
+
+/** Sends the call on an acquired slot (released when the result is in). Never throws. */
+function send<T>(router: DeploymentRouter, slot: ReplicaSlot, method: string, args: unknown[], requestId: string): Dispatched<T> {
+  try {
+    if (streamingMethods.get(router)?.has(method)) return { outcome: Promise.resolve(startStream<T>(router, slot, method, args, requestId)), stream: true };
+    const sent = callReplica<T>(slot, method, args, requestId);
+    const outcome = sent.done.then(
+      (v): T | Failed => {
         if (isStreamMarker(v)) {
           let set = streamingMethods.get(router);
           if (!set) streamingMethods.set(router, (set = new Set()));
           set.add(method);
-          return startStream();
+          try {
+            return startStream<T>(router, slot, method, args, requestId);
+          } catch (e) {
+            router.release(slot);
+            return new Failed(e);
+          }
         }
         router.release(slot);
         return v;
       },
       (e: unknown) => {
         router.release(slot);
-        fail(e);
-        throw e;
+        noteFailure(router, slot, e);
+        return new Failed(e);
       },
     );
-    done.catch(() => undefined);
-    return { ref: sent.ref, done };
-  };
-  return new DeploymentResponse<T>(dispatch(), requestId);
+    return { ref: sent.ref, outcome };
+  } catch (e) {
+    router.release(slot);
+    return { outcome: Promise.resolve(new Failed(e)) };
+  }
+}
+
+/** The slow path: waits for a table or a replica with room, and for argument responses, then sends. */
+async function dispatchLater<T>(router: DeploymentRouter, method: string, args: unknown[], requestId: string): Promise<Dispatched<T>> {
+  let slot: ReplicaSlot;
+  try {
+    const slotOrP = router.acquire({ requestId, method });
+    slot = slotOrP instanceof Promise ? await slotOrP : slotOrP;
+  } catch (e) {
+    return { outcome: Promise.resolve(new Failed(e)) };
+  }
+  let real: unknown[];
+  try {
+    real = hasResponseArg(args) ? await resolveArgs(args) : args;
+  } catch (e) {
+    router.release(slot);
+    return { outcome: Promise.resolve(new Failed(e)) };
+  }
+  return send<T>(router, slot, method, real, requestId);
+}
+
+/**
+ * Sends one call to a deployment through `router` (direct to the replica when it is on this machine,
+ * see internal/replica-call.ts); the slot is released when the result is in. When a replica has room
+ * and no argument is another call's response (the usual case) the call goes out at once and the
+ * response's outcome is the call's own reaction: two promises in all, no async function.
+ */
+export function callDeployment<T>(router: DeploymentRouter, method: string, args: unknown[], requestId: string): DeploymentResponse<T> {
+  if (!hasResponseArg(args)) {
+    const slot = router.tryAcquire({ requestId, method });
+    if (slot) return new DeploymentResponse<T>(send<T>(router, slot, method, args, requestId), requestId);
+  }
+  return new DeploymentResponse<T>(dispatchLater<T>(router, method, args, requestId), requestId);
 }
 
 /** Picks the track (live or canary by weight) and an optional shadow for one request. */

@@ -10,7 +10,7 @@ import pino, { type Logger } from 'pino';
 import { loadCallable, type CallableRef } from '@samsara/ray';
 import { batch } from '../batching.js';
 import { ServeHttpError } from '../http/errors.js';
-import { deploymentHandle } from '../handle.js';
+import { deploymentHandle, DeploymentResponse } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
 import { ReplicaMeter } from './prom.js';
 import { DirectServer } from './direct/direct-server.js';
@@ -112,6 +112,23 @@ function isThenable(v: unknown): boolean {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/**
+ * What to call then(ok, fail) on for a thenable `v`, so that the reaction is the only promise made: a
+ * native promise or a DeploymentResponse (whose then() makes one native promise) as they are; any
+ * other thenable adopted as `await` would.
+ */
+function settle(v: unknown): Promise<unknown> {
+  if (v instanceof Promise) return v;
+  // DeploymentResponse.then(ok, fail) has Promise.then's contract and returns a native promise.
+  if (v instanceof DeploymentResponse) return v as unknown as Promise<unknown>;
+  return Promise.resolve(v);
+}
+
+/** The x-request-id header of a reply the replica writes itself (errors, a Response without one). */
+function requestIdHeader(meta: CallMeta): [string, string] {
+  return ['x-request-id', meta.requestId];
+}
+
 let rootLogger: Logger | undefined;
 
 /** The user instance and its bookkeeping, on the replica's thread. */
@@ -209,18 +226,19 @@ export class ReplicaRuntime {
     return v;
   }
 
-  private async callLater(pending: unknown, t0: number, meta: CallMeta, method: string): Promise<unknown> {
-    let failed = true;
-    try {
-      const v = await pending;
-      failed = false;
-      return v;
-    } catch (e) {
-      this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'request failed');
-      throw e;
-    } finally {
-      this.end(t0, failed);
-    }
+  /** The value of a method that returned a promise or thenable: one reaction, no async function. */
+  private callLater(pending: unknown, t0: number, meta: CallMeta, method: string): Promise<unknown> {
+    return settle(pending).then(
+      (v) => {
+        this.end(t0, false);
+        return v;
+      },
+      (e: unknown) => {
+        this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'request failed');
+        this.end(t0, true);
+        throw e;
+      },
+    );
   }
 
   /**
@@ -229,13 +247,12 @@ export class ReplicaRuntime {
    */
   http(r: HttpRequestData, meta: CallMeta): Promise<HttpResponseData> | HttpResponseData {
     const t0 = this.begin();
-    const rid: [string, string] = ['x-request-id', meta.requestId];
     let out: unknown;
     try {
       const fetchFn = this.inst.fetch;
       if (typeof fetchFn !== 'function') {
         this.end(t0, true);
-        return { status: 500, headers: [['content-type', 'application/json'], rid], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
+        return { status: 500, headers: [['content-type', 'application/json'], requestIdHeader(meta)], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
       }
       if (isGeneratorFunction(fetchFn)) {
         this.end(t0, false);
@@ -246,35 +263,53 @@ export class ReplicaRuntime {
       const req = takesRequest(fetchFn) ? this.request(r) : undefined;
       out = (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
     } catch (e) {
-      const res = this.httpError(e, meta, rid);
+      const res = this.httpError(e, meta);
       this.end(t0, res.error === true);
       return res;
     }
-    if (out instanceof Response || isThenable(out)) return this.httpLater(out, t0, meta, rid);
+    if (out instanceof Response) return this.httpResponse(out, t0, meta);
+    if (isThenable(out)) return this.httpLater(out, t0, meta);
+    return this.httpDone(out, t0, meta);
+  }
+
+  /** The reply for a value fetch answered (a JSON value that cannot be written is a 500), counted as ended. */
+  private httpDone(out: unknown, t0: number, meta: CallMeta): HttpResponseData {
     let res: HttpResponseData;
     try {
       res = httpValue(out);
     } catch (e) {
-      res = this.httpError(e, meta, rid);
+      res = this.httpError(e, meta);
     }
     this.end(t0, res.error === true);
     return res;
   }
 
-  private async httpLater(pending: unknown, t0: number, meta: CallMeta, rid: [string, string]): Promise<HttpResponseData> {
+  /**
+   * The reply once what fetch returned (a promise, a DeploymentResponse, any thenable) settles: one
+   * reaction on it, no async function (each promise costs the thread's async hooks).
+   */
+  private httpLater(pending: unknown, t0: number, meta: CallMeta): Promise<HttpResponseData> {
+    return settle(pending).then(
+      (out) => (out instanceof Response ? this.httpResponse(out, t0, meta) : this.httpDone(out, t0, meta)),
+      (e: unknown) => {
+        const res = this.httpError(e, meta);
+        this.end(t0, res.error === true);
+        return res;
+      },
+    );
+  }
+
+  /** The reply for a WHATWG Response fetch answered (its body read), counted as ended. */
+  private async httpResponse(out: Response, t0: number, meta: CallMeta): Promise<HttpResponseData> {
     let failed = false;
     try {
-      const out = await pending;
-      if (out instanceof Response) {
-        const body = new Uint8Array(await out.arrayBuffer());
-        const headers: [string, string][] = [...out.headers];
-        if (!out.headers.has('x-request-id')) headers.push(rid);
-        failed = out.status >= 500;
-        return { status: out.status, headers, body };
-      }
-      return httpValue(out);
+      const body = new Uint8Array(await out.arrayBuffer());
+      const headers: [string, string][] = [...out.headers];
+      if (!out.headers.has('x-request-id')) headers.push(requestIdHeader(meta));
+      failed = out.status >= 500;
+      return { status: out.status, headers, body };
     } catch (e) {
-      const res = this.httpError(e, meta, rid);
+      const res = this.httpError(e, meta);
       failed = res.error === true;
       return res;
     } finally {
@@ -283,7 +318,8 @@ export class ReplicaRuntime {
   }
 
   /** What a throwing fetch answers: a ServeHttpError's status, else 500 (logged, counted as an error). */
-  private httpError(e: unknown, meta: CallMeta, rid: [string, string]): HttpResponseData {
+  private httpError(e: unknown, meta: CallMeta): HttpResponseData {
+    const rid = requestIdHeader(meta);
     if (e instanceof ServeHttpError) {
       const res = e.getResponse(meta.requestId);
       return { status: res.status, headers: [...Object.entries(res.headers), rid], body: res.body };
