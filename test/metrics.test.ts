@@ -70,9 +70,11 @@ describe('metrics - /metrics on the head and on nodes', () => {
           const requests = metrics.counter({ name: 'serve_requests_total', help: 'Requests per deployment.', labelNames: ['deployment'] });
           const latency = metrics.histogram({ name: 'serve_request_seconds', help: 'Request latency.', labelNames: ['deployment'], buckets: [0.01, 0.1, 1] });
           const inflight = metrics.gauge({ name: 'serve_ongoing_requests', help: 'Requests in progress.', labelNames: ['deployment'] });
+          const bound = latency.labels({ deployment: 'bound' });
           for (let i = 0; i < n; i++) {
             requests.inc({ deployment: 'detector' });
             latency.observe({ deployment: 'detector' }, 0.05);
+            bound.observe(0.5);
           }
           inflight.set({ deployment: 'detector' }, 3);
           return n;
@@ -105,6 +107,10 @@ describe('metrics - /metrics on the head and on nodes', () => {
     expect(m.types.get('rayts_grpc_server_errors_total')).toBe('counter');
     expect(m.value('rayts_serve_request_seconds_count', { deployment: 'detector' })).toBe(7);
     expect(m.value('rayts_serve_request_seconds_bucket', { deployment: 'detector', le: '0.1' })).toBe(7);
+    // A bound series (histogram.labels()): its values travel as one update and each is observed.
+    expect(m.value('rayts_serve_request_seconds_count', { deployment: 'bound' })).toBe(7);
+    expect(m.value('rayts_serve_request_seconds_bucket', { deployment: 'bound', le: '0.1' })).toBe(0);
+    expect(m.value('rayts_serve_request_seconds_bucket', { deployment: 'bound', le: '1' })).toBe(7);
     expect(m.value('rayts_serve_ongoing_requests', { deployment: 'detector' })).toBe(3);
     expect(m.has('rayts_process_resident_memory_bytes')).toBe(true);
     for (const name of m.types.keys()) expect(name).toMatch(/^rayts_/);

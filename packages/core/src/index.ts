@@ -43,6 +43,7 @@ export {
   type UserCounter,
   type UserGauge,
   type UserHistogram,
+  type BoundHistogram,
 } from './metrics/user-metrics.js';
 export type { DashboardSection } from './dashboard/library-sections.js';
 export type { TlsOptions } from './rpc/tls.js';

@@ -21,6 +21,20 @@ describe('metrics (library hook)', () => {
     expect(await registry.metrics()).toContain('rayts_unit_requests_total{deployment="a"} 4');
   });
 
+  it('metrics - histogram.labels() binds one series: its observations land there; its labels are checked once, at binding', async () => {
+    const h = metrics.histogram({ name: 'unit_bound_seconds', help: 'Latency.', labelNames: ['app', 'deployment'], buckets: [0.1, 1] });
+    const s = h.labels({ app: 'a', deployment: 'd' });
+    s.observe(0.05);
+    s.observe(0.5);
+    h.observe({ app: 'a', deployment: 'd' }, 2);
+    const text = await registry.metrics();
+    expect(text).toContain('rayts_unit_bound_seconds_bucket{le="0.1",app="a",deployment="d"} 1');
+    expect(text).toContain('rayts_unit_bound_seconds_bucket{le="1",app="a",deployment="d"} 2');
+    expect(text).toContain('rayts_unit_bound_seconds_count{app="a",deployment="d"} 3');
+    expect(() => h.labels({ replica: 'r' })).toThrow(/has no label "replica"/);
+    expect(() => s.observe(Number.NaN)).toThrow(InvalidArgumentError);
+  });
+
   it('metrics - bad definitions and values are InvalidArgumentError saying what is wrong', () => {
     expect(() => metrics.counter({ name: 'bad name', help: 'x' })).toThrow(InvalidArgumentError);
     expect(() => metrics.counter({ name: 'ok_total', help: '' })).toThrow(/help text/);

@@ -61,6 +61,15 @@ export interface UserGauge {
 /** A distribution of observed values. */
 export interface UserHistogram {
   observe(labels: MetricLabels | undefined, value: number): void;
+  /**
+   * The series with these labels, checked once: its `observe(value)` skips the label checks, and in a
+   * worker thread its values since the last batch travel as one update (for per-request paths).
+   */
+  labels(labels?: MetricLabels): BoundHistogram;
+}
+/** One series of a histogram (from {@link UserHistogram.labels}). */
+export interface BoundHistogram {
+  observe(value: number): void;
 }
 
 type Kind = 'counter' | 'gauge' | 'histogram';
@@ -71,7 +80,8 @@ interface Def {
   labelNames: string[];
   buckets?: number[];
 }
-type Op = [name: string, op: 'inc' | 'set' | 'dec' | 'observe', labels: Record<string, string>, value: number];
+/** One update; an `observe` may carry several values of one series (a bound histogram's batch). */
+type Op = [name: string, op: 'inc' | 'set' | 'dec' | 'observe', labels: Record<string, string>, value: number | number[]];
 interface Batch {
   defs: Def[];
   ops: Op[];
@@ -155,6 +165,10 @@ class RegistrySink {
     if (!entry) return;
     const [, kind, labels, v] = op;
     const m = entry.m as Gauge & Counter & Histogram;
+    if (Array.isArray(v)) {
+      if (kind === 'observe') for (const x of v) if (typeof x === 'number') m.observe(labels, x);
+      return;
+    }
     if (kind === 'observe') m.observe(labels, v);
     else if (kind === 'set') m.set(labels, v);
     else if (kind === 'dec') m.dec(labels, v);
@@ -173,9 +187,44 @@ let pendingDefs = new Set<string>();
 let channel: BroadcastChannel | undefined;
 let timer: NodeJS.Timeout | undefined;
 
+/** A histogram series bound by labels(): its values since the last batch (worker threads). */
+interface BoundSeries {
+  readonly d: Def;
+  readonly labels: Record<string, string>;
+  values: number[] | undefined;
+}
+/** Bound series holding values for the next batch. */
+let boundPending: BoundSeries[] = [];
+/** Values held by bound series (they count toward a batch's size). */
+let boundValues = 0;
+
+/** Adds the def to the pending batch (once per batch). */
+function pendingBatch(d: Def): Batch {
+  pending ??= { defs: [], ops: [] };
+  if (!pendingDefs.has(d.name)) {
+    pendingDefs.add(d.name);
+    pending.defs.push(d);
+  }
+  return pending;
+}
+
+function scheduleFlush(size: number): void {
+  if (size >= 1000) flush();
+  else if (!timer) {
+    timer = setTimeout(flush, FLUSH_MS);
+    timer.unref();
+  }
+}
+
 function flush(): void {
   timer = undefined;
   if (!pending) return;
+  for (const s of boundPending) {
+    pending.ops.push([s.d.name, 'observe', s.labels, s.values!]);
+    s.values = undefined;
+  }
+  boundPending = [];
+  boundValues = 0;
   const b = pending;
   pending = undefined;
   pendingDefs = new Set();
@@ -190,17 +239,26 @@ function record(d: Def, op: Op): void {
     local.apply(op);
     return;
   }
-  pending ??= { defs: [], ops: [] };
-  if (!pendingDefs.has(d.name)) {
-    pendingDefs.add(d.name);
-    pending.defs.push(d);
+  const b = pendingBatch(d);
+  b.ops.push(op);
+  scheduleFlush(b.ops.length + boundValues);
+}
+
+/** One observation of a bound series: in a worker thread, added to the series' values for the next batch. */
+function observeBound(s: BoundSeries, v: number): void {
+  if (isMainThread) {
+    local.ensure(s.d);
+    local.apply([s.d.name, 'observe', s.labels, v]);
+    return;
   }
-  pending.ops.push(op);
-  if (pending.ops.length >= 1000) flush();
-  else if (!timer) {
-    timer = setTimeout(flush, FLUSH_MS);
-    timer.unref();
+  const b = pendingBatch(s.d);
+  if (!s.values) {
+    s.values = [];
+    boundPending.push(s);
   }
+  s.values.push(v);
+  boundValues++;
+  scheduleFlush(b.ops.length + boundValues);
 }
 
 /**
@@ -240,6 +298,12 @@ export const metrics = Object.freeze({
   /** A histogram: `observe(labels, value)`. */
   histogram(o: HistogramOptions): UserHistogram {
     const d = define('histogram', o);
-    return { observe: (labels, value) => record(d, [d.name, 'observe', labelsOf(d, labels), num(d, value)]) };
+    return {
+      observe: (labels, value) => record(d, [d.name, 'observe', labelsOf(d, labels), num(d, value)]),
+      labels: (labels) => {
+        const s: BoundSeries = { d, labels: labelsOf(d, labels), values: undefined };
+        return { observe: (value) => observeBound(s, num(d, value)) };
+      },
+    };
   },
 });
