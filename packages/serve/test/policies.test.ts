@@ -1,6 +1,8 @@
 /** Pure parts of Serve: replica choice, batching, autoscaling, routing and middleware. */
-import { describe, expect, it } from 'vitest';
-import { autoscaleStep, BatchQueue, BatchSizeError, compose, desiredReplicas, PrefixRouter, powerOfTwoChoices, batch } from '@samsara/ray-serve';
+import { describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import { autoscaleStep, BatchQueue, BatchSizeError, compose, desiredReplicas, PrefixRouter, powerOfTwoChoices, batch, setChooseReplicas, type ChooseReplicas } from '@samsara/ray-serve';
+import { pickReplica } from '../dist/routing/request-router.js';
 
 const cfg = { minReplicas: 1, maxReplicas: 5, initialReplicas: 1, targetOngoingRequests: 2, upscaleDelayS: 0.4, downscaleDelayS: 1 };
 
@@ -16,6 +18,34 @@ describe('powerOfTwoChoices', () => {
     expect(tiers[0].map((r) => r.replicaId)).toEqual(['b', 'a']);
     expect(tiers[1].map((r) => r.replicaId)).toEqual(['c', 'b', 'a']);
     expect(powerOfTwoChoices([], { requestId: 'r', method: 'GET' })).toEqual([]);
+  });
+
+  it('pickReplica - under the default policy picks what walking powerOfTwoChoices tiers picks, for any loads and random draws', () => {
+    const req = { requestId: 'r', method: 'GET' };
+    const viaTiers: ChooseReplicas = (c, r) => powerOfTwoChoices(c, r);
+    const loads = fc.array(fc.record({ ongoing: fc.integer({ min: 0, max: 6 }), maxOngoingRequests: fc.integer({ min: 1, max: 5 }) }), { maxLength: 7 });
+    fc.assert(
+      fc.property(loads, fc.array(fc.double({ min: 0, max: 0.999, noNaN: true }), { minLength: 2, maxLength: 2 }), (ls, draws) => {
+        const c = ls.map((l, i) => ({ replicaId: `r${i}`, ...l }));
+        const spy = vi.spyOn(Math, 'random');
+        try {
+          spy.mockReturnValueOnce(draws[0]).mockReturnValueOnce(draws[1]);
+          const fast = pickReplica(c, req);
+          spy.mockReturnValueOnce(draws[0]).mockReturnValueOnce(draws[1]);
+          const prev = setChooseReplicas(viaTiers);
+          let slow;
+          try {
+            slow = pickReplica(c, req);
+          } finally {
+            setChooseReplicas(prev);
+          }
+          expect(fast?.replicaId).toBe(slow?.replicaId);
+        } finally {
+          spy.mockRestore();
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -57,8 +57,42 @@ export function chooseReplicas<R extends ReplicaCandidate>(candidates: readonly 
   return current(candidates, req);
 }
 
+/**
+ * What pickReplica gives under powerOfTwoChoices, without building its tiers (two arrays per request,
+ * and a copy sorted by load once there are three replicas or more): the less loaded of the two random
+ * picks when it has room, else the other, else the least loaded replica with room (ties in table order,
+ * as the stable sort ranks them). Same random draws, same answer.
+ */
+function pickPowerOfTwo<R extends ReplicaCandidate>(candidates: readonly R[]): R | undefined {
+  const n = candidates.length;
+  if (n === 0) return undefined;
+  if (n === 1) return candidates[0].ongoing < candidates[0].maxOngoingRequests ? candidates[0] : undefined;
+  let a: R;
+  let b: R;
+  if (n === 2) {
+    [a, b] = candidates;
+  } else {
+    const i = Math.floor(Math.random() * n);
+    let j = Math.floor(Math.random() * (n - 1));
+    if (j >= i) j++;
+    a = candidates[i];
+    b = candidates[j];
+  }
+  if (b.ongoing < a.ongoing) {
+    const t = a;
+    a = b;
+    b = t;
+  }
+  if (a.ongoing < a.maxOngoingRequests) return a;
+  if (b.ongoing < b.maxOngoingRequests) return b;
+  let best: R | undefined;
+  for (const r of candidates) if (r.ongoing < r.maxOngoingRequests && (!best || r.ongoing < best.ongoing)) best = r;
+  return best;
+}
+
 /** First candidate, tier by tier, with room under its maxOngoingRequests. */
 export function pickReplica<R extends ReplicaCandidate>(candidates: readonly R[], req: PendingRequest): R | undefined {
+  if (current === powerOfTwoChoices) return pickPowerOfTwo(candidates);
   for (const tier of chooseReplicas(candidates, req)) {
     for (const r of tier) if (r.ongoing < r.maxOngoingRequests) return r;
   }
