@@ -253,12 +253,12 @@ function makeHandle<T>(
   const methods = new Map<string, HandleMethod<unknown[], unknown>>();
   return new Proxy(data, {
     get(target, prop, receiver) {
+      // A method seen before first (the per-call path): only method names are ever put in the map.
+      const known = typeof prop === 'string' ? methods.get(prop) : undefined;
+      if (known) return known;
       if (typeof prop === 'symbol' || NOT_METHODS.has(prop) || prop in target) return Reflect.get(target, prop, receiver);
-      let m = methods.get(prop);
-      if (!m) {
-        m = { remote: (...args: unknown[]) => call(prop, args) };
-        methods.set(prop, m);
-      }
+      const m: HandleMethod<unknown[], unknown> = { remote: (...args: unknown[]) => call(prop, args) };
+      methods.set(prop, m);
       return m;
     },
   }) as unknown as DeploymentHandle<T>;

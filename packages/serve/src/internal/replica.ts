@@ -241,6 +241,11 @@ export class ReplicaRuntime {
     );
   }
 
+  /** The fetch function last classified, whether it is a generator, whether it reads its Request. */
+  private fetchSeen: unknown;
+  private fetchStreams = false;
+  private fetchTakesRequest = true;
+
   /**
    * Runs `fetch` for one HTTP request. Synchronous when `fetch` answers at once with a plain value
    * (no promise made: each costs the thread's async hooks); a promise or a Response is awaited.
@@ -254,13 +259,19 @@ export class ReplicaRuntime {
         this.end(t0, true);
         return { status: 500, headers: [['content-type', 'application/json'], requestIdHeader(meta)], body: JSON.stringify({ error: `Deployment ${this.config.deployment} has no fetch(req) method to serve HTTP.`, requestId: meta.requestId }), error: true };
       }
-      if (isGeneratorFunction(fetchFn)) {
+      // What kind of fetch it is, looked at once per fetch function (not per request).
+      if (fetchFn !== this.fetchSeen) {
+        this.fetchSeen = fetchFn;
+        this.fetchStreams = isGeneratorFunction(fetchFn);
+        this.fetchTakesRequest = takesRequest(fetchFn);
+      }
+      if (this.fetchStreams) {
         this.end(t0, false);
         return { status: 0, headers: [], body: '', stream: true };
       }
       // Building a WHATWG Request is most of a small request's cost on the replica; a fetch that
       // cannot read it (no parameter, no `arguments`) does not get one.
-      const req = takesRequest(fetchFn) ? this.request(r) : undefined;
+      const req = this.fetchTakesRequest ? this.request(r) : undefined;
       out = (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
     } catch (e) {
       const res = this.httpError(e, meta);
