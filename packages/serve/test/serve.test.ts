@@ -120,6 +120,18 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     expect(await get((await api.direct.remote(3).ref()) as never)).toBe(10);
     expect(await api.table.remote(4)).toEqual(new Map([['x', 4]]));
     await expect(api.fail.remote()).rejects.toThrow(/RangeError: no way/);
+    // A failing response nobody awaits raises no unhandled rejection (its failure is kept, not thrown).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): number => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const forgotten = api.fail.remote() as unknown as { dispatchedCall(): { outcome: Promise<unknown> } | Promise<{ outcome: Promise<unknown> }> };
+      expect(String(((await (await forgotten.dispatchedCall()).outcome) as { error: unknown }).error)).toMatch(/RangeError: no way/);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
 
     const bad = await fetch(url('/calc'), { method: 'POST', body: '{nope' });
     expect(bad.status).toBe(400);
