@@ -166,7 +166,10 @@ class RegistrySink {
     const [, kind, labels, v] = op;
     const m = entry.m as Gauge & Counter & Histogram;
     if (Array.isArray(v)) {
-      if (kind === 'observe') for (const x of v) if (typeof x === 'number') m.observe(labels, x);
+      if (kind !== 'observe') return;
+      // One series: its labels hashed once, not per value.
+      const series = (entry.m as Histogram).labels(labels);
+      for (const x of v) if (typeof x === 'number') series.observe(x);
       return;
     }
     if (kind === 'observe') m.observe(labels, v);
