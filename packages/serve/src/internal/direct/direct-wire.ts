@@ -42,7 +42,8 @@ export interface DirectEndpoint {
 /** Largest frame either side accepts (a request body is limited by the proxy far below this). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false } as never);
+// moreTypes: a Uint8Array comes back a Uint8Array and a Buffer a Buffer, as through the core's codec.
+const packr = new Packr({ useRecords: false, moreTypes: true, structuredClone: false } as never);
 
 const TAG_HTTP_REQUEST = 0x01;
 const TAG_HTTP_REPLY = 0x02;
