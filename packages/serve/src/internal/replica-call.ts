@@ -6,7 +6,7 @@
  */
 import { get, type ObjectRef } from '@samsara/ray';
 import { DirectClient, DirectUnavailableError, type DirectReply } from './direct/direct-client.js';
-import { isPlainValue } from './direct/direct-wire.js';
+import { Plain, plainKind } from './direct/direct-wire.js';
 import type { ReplicaSlot } from './router-client.js';
 import { TAKE_METHOD, type HttpRequestData, type HttpResponseData } from './spec.js';
 
@@ -33,7 +33,9 @@ export function callReplica<T>(slot: ReplicaSlot, method: string, args: unknown[
     const ref = slot.handle.__serve_call.remote(method, { requestId }, ...args) as ObjectRef<T>;
     return { ref, done: get(ref) };
   };
-  if (!direct.usable(slot.replicaId, slot.endpoint) || !isPlainValue(args)) return viaCore();
+  if (!direct.usable(slot.replicaId, slot.endpoint)) return viaCore();
+  const kind = plainKind(args);
+  if (kind === Plain.no) return viaCore();
   const ep = slot.endpoint;
   const done = new Promise<T>((resolve, reject) => {
     direct.sendCall(slot.replicaId, ep, method, args, requestId, (err, held, value) => {
@@ -43,7 +45,7 @@ export function callReplica<T>(slot: ReplicaSlot, method: string, args: unknown[
       } else if (err) reject(err);
       else if (held) takeHeld<T>(slot, value as number, requestId).then(resolve, reject);
       else resolve(value as T);
-    });
+    }, kind === Plain.yes);
   });
   return { done };
 }

@@ -380,7 +380,7 @@ export class ReplicaRuntime {
   }
 
   stats(): ReplicaStats {
-    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets], directRequests: this.direct?.server.served ?? 0 };
+    return { ongoing: this.ongoing, requests: this.requests, errors: this.errors, latencyBuckets: [...this.buckets], directRequests: this.direct?.server.served ?? 0, localRequests: this.direct?.server.servedLocal ?? 0 };
   }
 
   /** Resolves once no request runs (the controller drains a replica before stopping it). */

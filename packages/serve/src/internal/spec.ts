@@ -150,4 +150,6 @@ export interface ReplicaStats {
   readonly latencyBuckets: readonly number[];
   /** Of `requests`, those that came over the direct path (not the core's actor calls). */
   readonly directRequests?: number;
+  /** Of those, the requests that came over the in-process lane (callers in the replica's process). */
+  readonly localRequests?: number;
 }

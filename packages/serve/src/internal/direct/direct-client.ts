@@ -3,7 +3,8 @@
  * endpoint in this process, opened on first use; the requests of one event-loop turn go out in one
  * write and replies come back in any order.
  *
- * Responsible for: the HELLO exchange, matching replies to requests, and telling the two failures
+ * Responsible for: the HELLO exchange (offering a LocalLink, see local-link.ts, used once the replica
+ * greets on it), matching replies to requests whichever lane they come on, and telling the two failures
  * apart — a connection that could not be set up (nothing was sent: {@link DirectUnavailableError}, the
  * caller uses the core's actor call instead and this endpoint is not tried again) versus a connection
  * that broke with requests in flight (the replica is gone: ActorDiedError, which the routers treat like
@@ -13,6 +14,7 @@
 import net from 'node:net';
 import { ActorDiedError } from '@samsara/ray';
 import { encodeFrames, FrameReader, FrameType, machineKey, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import { LocalLink, newLinkId, processKey } from './local-link.js';
 import type { HttpRequestData } from '../spec.js';
 
 /** What a direct request answered: a value, or the id of a reply held on the replica (take it through the core). */
@@ -50,12 +52,16 @@ class DirectConnection {
   private flushing = false;
   private ready = false;
   private dead: Error | undefined;
-  private readonly waitingForHello: (() => void)[] = [];
+  /** The in-process lane, offered in the HELLO when the replica may be a thread of this process. */
+  private link: LocalLink | undefined;
+  /** True once the replica greeted on the link: requests whose values a clone keeps go on it. */
+  private linked = false;
 
   constructor(
     private readonly ep: DirectEndpoint,
     private readonly replicaId: string,
     private readonly onDead: () => void,
+    offerLink: boolean,
   ) {
     const s = net.connect({ host: ep.host, port: ep.port });
     this.socket = s;
@@ -64,7 +70,19 @@ class DirectConnection {
     const timer = setTimeout(() => this.fail(new DirectUnavailableError(`no answer from ${ep.host}:${ep.port} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
     timer.unref();
     const reader = new FrameReader();
-    s.on('connect', () => s.write(encodeFrames([[FrameType.hello, ep.secret, replicaId]])));
+    // Opened before the HELLO goes: the replica greets on it as soon as it reads the HELLO.
+    const linkId = offerLink ? newLinkId() : '';
+    if (offerLink) {
+      this.link = new LocalLink(linkId, (f) => {
+        if (f[0] === FrameType.welcome) {
+          this.linked = f[1] === true && f[2] === replicaId;
+          return;
+        }
+        if (f[0] === FrameType.reply) this.onReply(f[1] as number, f[2] === ReplyStatus.held, f[3]);
+        else if (f[0] === FrameType.httpReply) this.onReply(f[1] as number, false, f[2]);
+      });
+    }
+    s.on('connect', () => s.write(encodeFrames([offerLink ? [FrameType.hello, ep.secret, replicaId, processKey(), linkId] : [FrameType.hello, ep.secret, replicaId]])));
     s.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk, (f) => {
@@ -76,14 +94,7 @@ class DirectConnection {
             return;
           }
           if (f[0] !== FrameType.reply) throw new TypeError(`unexpected frame type ${String(f[0])}`);
-          const cb = this.pending.get(f[1] as number);
-          if (!cb) return;
-          this.pending.delete(f[1] as number);
-          if (this.pending.size === 0 && this.refed) {
-            this.refed = false;
-            s.unref();
-          }
-          deliver(cb, undefined, f[2] === ReplyStatus.held, f[3]);
+          this.onReply(f[1] as number, f[2] === ReplyStatus.held, f[3]);
         });
       } catch (e) {
         clearTimeout(timer);
@@ -104,13 +115,29 @@ class DirectConnection {
     return !this.dead;
   }
 
+  /** A reply, from either lane, to the request it answers. */
+  private onReply(id: number, held: boolean, value: unknown): void {
+    const cb = this.pending.get(id);
+    if (!cb) return;
+    this.pending.delete(id);
+    if (this.pending.size === 0 && this.refed) {
+      this.refed = false;
+      this.socket.unref();
+    }
+    deliver(cb, undefined, held, value);
+  }
+
   /**
    * Sends one request; `cb` gets its outcome. The requests of one event-loop turn go out in one write,
    * flushed from setImmediate: that runs right after the turn's I/O callbacks, so a lone request waits
    * for nothing, and under load a turn's requests share one syscall (writing the first one at once
-   * would cost a second write per turn: each loopback write also runs the receiver's TCP path).
+   * would cost a second write per turn: each loopback write also runs the receiver's TCP path). On the
+   * LocalLink a request goes at once: a message wakes only the replica's thread.
+   *
+   * `cloneSafe`: a structured clone keeps the payload as it is (no Node Buffer in it), so it may take
+   * the LocalLink.
    */
-  send(kind: number, method: string | null, requestId: string, payload: unknown, cb: DirectCallback): void {
+  send(kind: number, method: string | null, requestId: string, payload: unknown, cb: DirectCallback, cloneSafe = true): void {
     if (this.dead) {
       const e = this.goneError(this.dead);
       process.nextTick(cb, e, false, undefined);
@@ -119,21 +146,32 @@ class DirectConnection {
     const id = this.nextId++;
     this.pending.set(id, cb);
     if (!this.refed) {
+      // The socket keeps the thread alive while requests are in flight, whichever lane they took: its
+      // close is also how a reply that will never come on the link is noticed.
       this.refed = true;
       this.socket.ref();
     }
-    this.out.push([FrameType.request, id, kind, method, requestId, payload]);
+    const msg = [FrameType.request, id, kind, method, requestId, payload];
+    if (this.linked && cloneSafe && this.link!.post(msg)) return;
+    this.out.push(msg);
     if (!this.ready || this.flushing) return;
     this.flushing = true;
     setImmediate(this.flushNow);
   }
 
-  request(kind: number, method: string | null, requestId: string, payload: unknown): Promise<DirectReply> {
+  request(kind: number, method: string | null, requestId: string, payload: unknown, cloneSafe = true): Promise<DirectReply> {
     return new Promise<DirectReply>((resolve, reject) => {
-      this.send(kind, method, requestId, payload, (err, held, value) => {
-        if (err) reject(err);
-        else resolve(held ? { held: true, holdId: value as number } : { held: false, value });
-      });
+      this.send(
+        kind,
+        method,
+        requestId,
+        payload,
+        (err, held, value) => {
+          if (err) reject(err);
+          else resolve(held ? { held: true, holdId: value as number } : { held: false, value });
+        },
+        cloneSafe,
+      );
     });
   }
 
@@ -161,6 +199,7 @@ class DirectConnection {
     this.dead = err;
     this.onDead();
     this.socket.destroy();
+    this.link?.close();
     // Before the WELCOME nothing reached the replica: the caller may send the same requests through the core.
     const notSent = !this.ready;
     const cbs = [...this.pending.values()];
@@ -178,6 +217,11 @@ export class DirectClient {
 
   /** Off with RAYTS_SERVE_DIRECT=0: every request takes the core's actor call. */
   readonly enabled = process.env.RAYTS_SERVE_DIRECT !== '0';
+  /**
+   * Offer a LocalLink to replicas that may be threads of this process (off with
+   * RAYTS_SERVE_DIRECT_LOCAL=0: loopback TCP only). Applies to connections opened after a change.
+   */
+  localLinks = process.env.RAYTS_SERVE_DIRECT_LOCAL !== '0';
   private readonly conns = new Map<string, DirectConnection>();
   /** Replicas whose endpoint could not be reached (another machine, a firewall): not tried again. */
   private readonly unreachable = new Set<string>();
@@ -197,20 +241,25 @@ export class DirectClient {
   }
 
   /** {@link call} with a callback instead of a promise. */
-  sendCall(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string, cb: DirectCallback): void {
-    this.conn(replicaId, ep).send(RequestKind.call, method, requestId, args, cb);
+  sendCall(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string, cb: DirectCallback, cloneSafe = true): void {
+    this.conn(replicaId, ep).send(RequestKind.call, method, requestId, args, cb, cloneSafe);
   }
 
-  call(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string): Promise<DirectReply> {
-    return this.conn(replicaId, ep).request(RequestKind.call, method, requestId, args);
+  call(replicaId: string, ep: DirectEndpoint, method: string, args: unknown[], requestId: string, cloneSafe = true): Promise<DirectReply> {
+    return this.conn(replicaId, ep).request(RequestKind.call, method, requestId, args, cloneSafe);
   }
 
   private conn(replicaId: string, ep: DirectEndpoint): DirectConnection {
     let c = this.conns.get(replicaId);
     if (c && c.usable) return c;
-    const made: DirectConnection = new DirectConnection(ep, replicaId, () => {
-      if (this.conns.get(replicaId) === made) this.conns.delete(replicaId);
-    });
+    const made: DirectConnection = new DirectConnection(
+      ep,
+      replicaId,
+      () => {
+        if (this.conns.get(replicaId) === made) this.conns.delete(replicaId);
+      },
+      this.localLinks && ep.processKey === processKey(),
+    );
     c = made;
     this.conns.set(replicaId, c);
     return c;

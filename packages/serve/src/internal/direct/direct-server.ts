@@ -4,15 +4,18 @@
  * handles, other replicas), without the core's actor-call hops (caller thread → node bridge → task
  * stream → actor host → replica thread, and the object store for the reply).
  *
- * Responsible for: checking each connection's secret, answering requests in any order as they finish,
- * coalescing the replies of one event-loop turn into one write, and holding replies that are not plain
+ * Responsible for: checking each connection's secret, opening the connection's LocalLink when the
+ * caller is a thread of this process (local-link.ts; requests that come on it are answered on it),
+ * answering requests in any order as they finish, coalescing the replies of one event-loop turn into
+ * one write, and holding replies that are not plain
  * values (and thrown errors) until the caller takes them through the core (`take`), so they keep the
  * core's codec, error types and reference bookkeeping. Not responsible for: admission or queueing
  * (callers' routers enforce maxOngoingRequests), streaming (generators go through the core).
  */
 import net from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeFrames, FrameReader, FrameType, isHttpResponse, isPlainValue, machineKey, MAX_FRAME_BYTES, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import { encodeFrames, FrameReader, FrameType, isHttpResponse, machineKey, MAX_FRAME_BYTES, Plain, plainKind, ReplyStatus, RequestKind, type DirectEndpoint } from './direct-wire.js';
+import { LocalLink, processKey } from './local-link.js';
 import type { CallMeta, HttpRequestData, HttpResponseData } from '../spec.js';
 
 /** What the server runs requests on (the replica runtime). */
@@ -35,6 +38,8 @@ export class DirectServer {
   private readonly sockets = new Set<net.Socket>();
   /** Requests this server ran (HTTP and method calls). */
   served = 0;
+  /** Of those, the requests that came on a LocalLink (callers in this process). */
+  servedLocal = 0;
 
   private constructor(
     private readonly target: DirectTarget,
@@ -55,7 +60,7 @@ export class DirectServer {
       });
     });
     const a = ds.server.address() as net.AddressInfo;
-    return { server: ds, endpoint: { host, port: a.port, hostKey: machineKey(), secret: ds.secret } };
+    return { server: ds, endpoint: { host, port: a.port, hostKey: machineKey(), secret: ds.secret, processKey: processKey() } };
   }
 
   /** The reply held under `id` (a thrown error is thrown again); each is taken once. */
@@ -114,11 +119,13 @@ export class DirectServer {
         setImmediate(flush);
       },
     };
+    let link: LocalLink | undefined;
     const helloTimer = setTimeout(() => s.destroy(), HELLO_TIMEOUT_MS);
     helloTimer.unref();
     s.on('close', () => {
       clearTimeout(helloTimer);
       this.sockets.delete(s);
+      link?.close();
     });
     s.on('error', () => s.destroy());
     s.on('data', (chunk: Buffer) => {
@@ -135,6 +142,7 @@ export class DirectServer {
             reader.maxFrameBytes = MAX_FRAME_BYTES;
             clearTimeout(helloTimer);
             conn.send([FrameType.welcome, true, this.replicaId]);
+            if (f[3] === processKey() && typeof f[4] === 'string' && f[4].length > 0) link = this.openLink(f[4], conn);
             return;
           }
           if (f[0] !== FrameType.request) throw new TypeError(`unexpected frame type ${String(f[0])}`);
@@ -148,6 +156,27 @@ export class DirectServer {
       }
       if (out.length > 0 && !flushing) flush();
     });
+  }
+
+  /**
+   * The in-process lane of one connection: requests that come on it are answered on it, except replies
+   * holding a Buffer (TCP keeps them Buffers). The greeting on the link tells the caller it works.
+   */
+  private openLink(linkId: string, tcp: Conn): LocalLink {
+    const local: Conn = {
+      reading: false,
+      local: true,
+      send(m: unknown): void {
+        if ((m as unknown[])[0] === FrameType.bufferReply || !link.post(m as unknown[])) tcp.send(m);
+      },
+    };
+    const link: LocalLink = new LocalLink(linkId, (f) => {
+      if (f[0] !== FrameType.request) return;
+      this.servedLocal++;
+      this.run(f, local);
+    });
+    link.post([FrameType.welcome, true, this.replicaId]);
+    return link;
   }
 
   private run(f: unknown[], conn: Conn): void {
@@ -165,25 +194,30 @@ export class DirectServer {
     // A reply ready at once (a synchronous fetch) goes without a promise turn.
     const http = f[2] === RequestKind.http;
     if (!(p instanceof Promise)) {
-      conn.send(this.replyFrame(id, p, http));
+      conn.send(this.replyFrame(id, p, http, conn.local));
       return;
     }
     p.then(
-      (v) => conn.send(this.replyFrame(id, v, http)),
+      (v) => conn.send(this.replyFrame(id, v, http, conn.local)),
       (e: unknown) => conn.send([FrameType.reply, id, ReplyStatus.held, this.hold(false, e)]),
     );
   }
 
-  private replyFrame(id: number, v: unknown, http: boolean): unknown[] {
-    // An HTTP reply the wire can encode as it is (see direct-wire.ts) skips the plain-value walk.
+  private replyFrame(id: number, v: unknown, http: boolean, local: boolean | undefined): unknown[] {
+    // An HTTP reply the wire can encode as it is (see direct-wire.ts) skips the plain-value walk. (Only
+    // the proxy makes HTTP requests; a Buffer body reaching it as a Uint8Array over the link is the same.)
     if (http && isHttpResponse(v)) return [FrameType.httpReply, id, v];
-    return isPlainValue(v) ? [FrameType.reply, id, ReplyStatus.value, v] : [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)];
+    const kind = plainKind(v);
+    if (kind === Plain.no) return [FrameType.reply, id, ReplyStatus.held, this.hold(true, v)];
+    return local && kind === Plain.withBuffer ? [FrameType.bufferReply, id, v] : [FrameType.reply, id, ReplyStatus.value, v];
   }
 }
 
-/** One caller connection's reply queue. */
+/** One caller connection's reply queue (its TCP socket, or its LocalLink). */
 interface Conn {
   /** True while a chunk of requests is being read (replies wait for its end). */
   reading: boolean;
+  /** The LocalLink lane (replies holding a Buffer go to the TCP lane instead). */
+  readonly local?: boolean;
   send(m: unknown): void;
 }

@@ -5,8 +5,8 @@
  * stays with the core, whose codec and reference bookkeeping handle them.
  *
  * Frames (each `[u32 big-endian length][msgpack array]`):
- *   caller → replica  HELLO   [0, secret, replicaId]
- *   replica → caller  WELCOME [1, ok, replicaId]
+ *   caller → replica  HELLO   [0, secret, replicaId, processKey, linkId]   the last two offer a LocalLink
+ *   replica → caller  WELCOME [1, ok, replicaId]                          (also sent on the link, see local-link.ts)
  *   caller → replica  REQUEST [2, id, kind, method, requestId, payload]   kind 0 = HTTP, 1 = method call
  *   replica → caller  REPLY   [3, id, status, value]                      status 0 = value, 1 = held (value = hold id)
  *
@@ -14,14 +14,16 @@
  * with a tag byte msgpack never starts an array with (0x01, 0x02) and carries the fields at fixed
  * places (see {@link encodeHttpRequest}, {@link encodeHttpReply}); they decode to the same arrays as
  * above, so the rest of the code sees one shape. In memory the server queues an HTTP reply as
- * `[4, id, response]` (FrameType.httpReply); it is encoded as a REPLY either way.
+ * `[4, id, response]` (FrameType.httpReply) and a value holding a Node Buffer as `[5, id, value]`
+ * (FrameType.bufferReply: never on the LocalLink, whose clone would make its Buffers plain
+ * Uint8Arrays); both are encoded as a REPLY.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Packr } from 'msgpackr';
 import type { HttpRequestData, HttpResponseData } from '../spec.js';
 
-export const FrameType = { hello: 0, welcome: 1, request: 2, reply: 3, httpReply: 4 } as const;
+export const FrameType = { hello: 0, welcome: 1, request: 2, reply: 3, httpReply: 4, bufferReply: 5 } as const;
 export const RequestKind = { http: 0, call: 1 } as const;
 export const ReplyStatus = { value: 0, held: 1 } as const;
 
@@ -33,12 +35,15 @@ export interface DirectEndpoint {
   readonly hostKey: string;
   /** Random per replica; a connection that does not present it is closed. */
   readonly secret: string;
+  /** Identifies the replica's process: callers in the same process offer a LocalLink (local-link.ts). */
+  readonly processKey?: string;
 }
 
 /** Largest frame either side accepts (a request body is limited by the proxy far below this). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false } as never);
+// moreTypes: a Uint8Array comes back a Uint8Array and a Buffer a Buffer, as through the core's codec.
+const packr = new Packr({ useRecords: false, moreTypes: true, structuredClone: false } as never);
 
 const TAG_HTTP_REQUEST = 0x01;
 const TAG_HTTP_REPLY = 0x02;
@@ -155,7 +160,7 @@ export function encodeFrames(msgs: readonly unknown[]): Buffer {
     else if (m[0] === FrameType.httpReply) b = httpReplyBound(m);
     if (b < 0) {
       // msgpack copies out of its scratch buffer: the next pack reuses it.
-      const p = Buffer.from(packr.pack(m[0] === FrameType.httpReply ? [FrameType.reply, m[1], ReplyStatus.value, m[2]] : m));
+      const p = Buffer.from(packr.pack(m[0] === FrameType.httpReply || m[0] === FrameType.bufferReply ? [FrameType.reply, m[1], ReplyStatus.value, m[2]] : m));
       packed[i] = p;
       b = p.length;
     }
@@ -299,25 +304,44 @@ export class FrameReader {
   }
 }
 
+/** What {@link plainKind} found: not plain, plain, or plain with a Node Buffer somewhere in it. */
+export const Plain = { no: 0, yes: 1, withBuffer: 2 } as const;
+
 /**
- * True when `v` travels on the direct path unchanged: null/undefined, booleans, numbers, strings, bytes
- * (Uint8Array/Buffer), Dates, and arrays and plain objects of those, nested at most 32 deep.
+ * Whether `v` travels on the direct path unchanged: null/undefined, booleans, numbers, strings, bytes
+ * (Uint8Array/Buffer), Dates, and arrays and plain objects of those, nested at most 32 deep
+ * ({@link Plain.no} otherwise). {@link Plain.withBuffer} marks values holding a Buffer: they go as TCP
+ * frames, not on the LocalLink, whose structured clone would hand the receiver a plain Uint8Array.
  */
-export function isPlainValue(v: unknown, depth = 0): boolean {
-  if (v === null || v === undefined) return true;
+export function plainKind(v: unknown, depth = 0): number {
+  if (v === null || v === undefined) return Plain.yes;
   const t = typeof v;
-  if (t === 'string' || t === 'number' || t === 'boolean') return true;
-  if (t !== 'object' || depth > 32) return false;
+  if (t === 'string' || t === 'number' || t === 'boolean') return Plain.yes;
+  if (t !== 'object' || depth > 32) return Plain.no;
+  let kind: number = Plain.yes;
   if (Array.isArray(v)) {
-    for (const x of v) if (!isPlainValue(x, depth + 1)) return false;
-    return true;
+    for (const x of v) {
+      const k = plainKind(x, depth + 1);
+      if (k === Plain.no) return k;
+      if (k === Plain.withBuffer) kind = k;
+    }
+    return kind;
   }
-  if (v instanceof Uint8Array) return v.constructor === Uint8Array || Buffer.isBuffer(v);
-  if (v instanceof Date) return true;
+  if (v instanceof Uint8Array) return v.constructor === Uint8Array ? Plain.yes : Buffer.isBuffer(v) ? Plain.withBuffer : Plain.no;
+  if (v instanceof Date) return Plain.yes;
   const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return false;
-  for (const k in v as Record<string, unknown>) if (!isPlainValue((v as Record<string, unknown>)[k], depth + 1)) return false;
-  return true;
+  if (proto !== Object.prototype && proto !== null) return Plain.no;
+  for (const k in v as Record<string, unknown>) {
+    const p = plainKind((v as Record<string, unknown>)[k], depth + 1);
+    if (p === Plain.no) return p;
+    if (p === Plain.withBuffer) kind = p;
+  }
+  return kind;
+}
+
+/** True when `v` travels on the direct path unchanged (see {@link plainKind}). */
+export function isPlainValue(v: unknown): boolean {
+  return plainKind(v) !== Plain.no;
 }
 
 let key: string | undefined;
