@@ -58,6 +58,12 @@ class Keeper {
     this.held = [];
     return 0;
   }
+  /** Reads the object (a zero-copy view of its node's store) and keeps only the value, not the ref. */
+  value: Uint8Array | undefined;
+  async read(box: { ref: ObjectRef<Uint8Array> }): Promise<number> {
+    this.value = await get(box.ref);
+    return this.value.byteLength;
+  }
 }
 const KeeperActor = actor(Keeper);
 
@@ -93,6 +99,18 @@ describe('borrowers', () => {
     expect(await stored(id)).toBe(true);
     kill(keeper);
     await freed(id, 'the object to be freed once its borrowing actor died');
+  });
+
+  it('an actor killed while it holds a value it read zero-copy lets the object go: the pin dies with its thread', async () => {
+    const reader = KeeperActor.options({ scheduling: { nodeId: nodeC } }).remote();
+    let ref: ObjectRef<Uint8Array> | undefined = await put(new Uint8Array(MiB).fill(7));
+    const id = ref.id;
+    expect(await get(reader.read.remote({ ref }))).toBe(MiB);
+    ref = undefined;
+    await collect();
+    // Killed right away: its thread never collects the value, so it never releases the pin itself.
+    kill(reader);
+    await freed(id, 'the object to be freed once the actor holding its value died');
   });
 
   it('a ref a task returns inside its result (owned by the task’s node) lives while the driver holds the result, and is freed after', async () => {

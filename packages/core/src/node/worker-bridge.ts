@@ -33,7 +33,8 @@ export class WorkerBridge {
   private ownerCode: Promise<OwnerCode> | undefined;
   private ownerModule: OwnerCode | undefined;
   private closed = false;
-  private readonly pins = new Map<number, ObjectView>();
+  /** Zero-copy views worker threads read, by pin id, with the thread that holds each (released if it ends). */
+  private readonly pins = new Map<number, { view: ObjectView; threadId: number }>();
   private nextPin = 1;
   /** Objects worker threads are writing straight into the shared area (putAlloc … putCommit). */
   private readonly writes = new Map<number, { writer: ObjectWriter; id: ObjectId; threadId: number; meta: StoredMeta }>();
@@ -122,7 +123,7 @@ export class WorkerBridge {
    * A fetched object as a worker reads it: inline bytes, or a slice of the shared area pinned until the
    * worker's value is collected (the worker then sends `release` with the pin id).
    */
-  private toWorker(f: Fetched, id: string): { arg: WorkerArg; pin?: number } {
+  private toWorker(f: Fetched, id: string, threadId: number): { arg: WorkerArg; pin?: number } {
     if ('inline' in f) return { arg: f.inline };
     const loc = this.daemon.store.locate(id);
     if (!loc) {
@@ -132,7 +133,7 @@ export class WorkerBridge {
       return { arg: { meta: f.view.meta, bytes: copy } };
     }
     const pin = this.nextPin++;
-    this.pins.set(pin, f.view);
+    this.pins.set(pin, { view: f.view, threadId });
     return { arg: { meta: f.view.meta, offset: loc.offset, length: loc.length }, pin };
   }
 
@@ -206,8 +207,17 @@ export class WorkerBridge {
     }
   }
 
-  /** A worker thread ended (actor killed, task thread stopped or crashed): its references are gone. */
+  /**
+   * A worker thread ended (actor killed, task thread stopped or crashed): its references are gone, and
+   * so are the values it read zero-copy (their pins would otherwise keep the objects stored for good:
+   * a thread releases a pin only when its value is collected, which a killed thread never does).
+   */
   threadExited(threadId: number): void {
+    for (const [k, p] of this.pins) {
+      if (p.threadId !== threadId) continue;
+      this.pins.delete(k);
+      p.view.release();
+    }
     for (const [k, w] of this.writes) {
       if (w.threadId !== threadId) continue;
       this.writes.delete(k);
@@ -255,7 +265,7 @@ export class WorkerBridge {
       case 'get': {
         const refs = this.refs(req.refs);
         const fetched = await this.blocking(req.parentTaskId, () => owner.fetchAll(refs, req.timeoutMs));
-        return fetched.map((f, i) => this.toWorker(f, refs[i].id));
+        return fetched.map((f, i) => this.toWorker(f, refs[i].id, req.threadId));
       }
       case 'put': {
         const id = (await withStoreRoom(() => owner.putEncoded(req.value))).id;
@@ -294,7 +304,7 @@ export class WorkerBridge {
         return undefined;
       case 'release':
         for (const id of req.pins) {
-          this.pins.get(id)?.release();
+          this.pins.get(id)?.view.release();
           this.pins.delete(id);
         }
         return undefined;
@@ -365,7 +375,7 @@ export class WorkerBridge {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const v of this.pins.values()) v.release();
+    for (const p of this.pins.values()) p.view.release();
     this.pins.clear();
     this.channel.close();
     for (const c of this.replies.values()) c.close();
