@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { IdleCollector, IDLE_COLLECT_MAX_MS, IDLE_COLLECT_MS } from '../src/worker/idle-collector.js';
+import { FORCED_GC_MAX_SHARE, IdleCollector, IDLE_COLLECT_MAX_MS, IDLE_COLLECT_MS } from '../src/worker/idle-collector.js';
 
 /** A fake thread: a clock, one-shot timers, a busy share, and a heap whose collection takes `gcMs`. */
 function fakeThread(o: { liveRefs?: number; busy?: number; gcMs?: number } = {}) {
@@ -34,6 +34,7 @@ function fakeThread(o: { liveRefs?: number; busy?: number; gcMs?: number } = {})
     clearTimer: (h) => {
       t.timers = t.timers.filter((x) => x !== (h as unknown as { timer: unknown }).timer);
     },
+    now: () => now,
   });
   /** Lets `ms` pass, the thread busy for `busy` of it, firing due timers in order. */
   const advance = (ms: number) => {
@@ -95,6 +96,27 @@ describe('idle collection of worker threads', () => {
     collector.afterCall();
     advance(IDLE_COLLECT_MS);
     expect(collector.collections).toBe(done + 1);
+  });
+
+  it('forced collections stay within their share of the thread: a thread called every second that leaves new refs behind collects every few seconds, never dropping one', () => {
+    const gcMs = 30;
+    const { collector, advance, t } = fakeThread({ liveRefs: 1, gcMs });
+    const gap = gcMs / FORCED_GC_MAX_SHARE;
+    for (let i = 0; i < 30; i++) {
+      // Each call leaves one more short-lived ref (a health check's reply), dropped before the next.
+      t.liveRefs++;
+      collector.afterCall();
+      advance(1_000);
+    }
+    // Without the budget: one collection per call (30). With it: at most one per `gap` ms of time.
+    expect(collector.collections).toBeGreaterThan(1);
+    expect(collector.collections).toBeLessThanOrEqual(Math.ceil(30_000 / gap) + 1);
+    // Deferred, not dropped: the last call's new ref is still looked for within one gap.
+    const last = collector.collections;
+    t.liveRefs++;
+    collector.afterCall();
+    advance(gap + IDLE_COLLECT_MS + gcMs);
+    expect(collector.collections).toBe(last + 1);
   });
 
   it('a thread without live refs arms nothing', () => {
