@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+/**
+ * Probe: where the slow tail of the no-op deployment at a fixed rate comes from. Sends RATE requests/s
+ * for SECONDS to a one-replica no-op deployment (and to a raw node:http server in this process for
+ * comparison), then prints p50/p99 and the slowest requests with their send times, so they can be laid
+ * beside the daemons' GC trace (RAYTS_BENCH_NODE_FLAGS='--trace-gc') or CPU profiles.
+ *   RATE=500 SECONDS=6 node bench/serve/latency-probe.mjs
+ */
+import { request, Agent, createServer } from 'node:http';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLoopbackCluster, freePort } from '../lib/loopback-cluster.mjs';
+
+const RATE = Number(process.env.RATE ?? 500);
+const SECONDS = Number(process.env.SECONDS ?? 6);
+const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
+
+function client(url, sockets) {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  const u = new URL(url);
+  return {
+    one: () =>
+      new Promise((resolve, reject) => {
+        const t0 = performance.now();
+        const req = request({ host: u.hostname, port: u.port, path: u.pathname, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(performance.now() - t0));
+        });
+        req.on('error', reject);
+        req.end();
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
+async function fixedRate(url) {
+  const c = client(url, 16);
+  for (let i = 0; i < 200; i++) await c.one();
+  const n = RATE * SECONDS;
+  const out = [];
+  const pending = [];
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const sentAt = performance.now() - start;
+    pending.push(c.one().then((ms) => out.push({ sentAt, ms })));
+  }
+  await Promise.all(pending);
+  c.close();
+  const sorted = out.map((x) => x.ms).sort((a, b) => a - b);
+  const slow = [...out].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(n / 100));
+  return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.floor(n * 0.99)], slow, wall: performance.now() - start };
+}
+
+function gcLines(dir) {
+  const lines = [];
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(log|out|err)$/.test(f)) for (const l of readFileSync(p, 'utf8').split('\n')) if (/Mark-Compact|Scavenge|Mark-Sweep/.test(l)) lines.push(`${f}: ${l.trim()}`);
+    }
+  };
+  walk(dir);
+  return lines;
+}
+
+const raw = createServer((req, res) => res.end('ok'));
+await new Promise((r) => raw.listen(0, '127.0.0.1', r));
+const cluster = await startLoopbackCluster();
+process.env.RAYTS_TMPDIR = cluster.env.RAYTS_BENCH_CLUSTER_TMPDIR;
+const { init, shutdown } = await import('@samsara/ray');
+const { serve, deployment } = await import('@samsara/ray-serve');
+try {
+  await init({ address: cluster.address });
+  const port = await freePort();
+  const Noop = deployment(class Noop { fetch() { return 'ok'; } });
+  await serve.run(Noop.bind(), { name: 'noop', routePrefix: '/noop', port });
+  const before = new Set(gcLines(cluster.env.RAYTS_BENCH_CLUSTER_TMPDIR));
+  const r = await fixedRate(`http://127.0.0.1:${raw.address().port}/`);
+  log(`raw: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms`);
+  const s = await fixedRate(`http://127.0.0.1:${port}/noop`);
+  log(`serve: p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms over ${(s.wall / 1000).toFixed(1)} s`);
+  log(`serve slowest (sent at ms: latency ms): ${s.slow.slice(0, 30).map((x) => `${x.sentAt.toFixed(0)}:${x.ms.toFixed(1)}`).join(' ')}`);
+  const gcs = gcLines(cluster.env.RAYTS_BENCH_CLUSTER_TMPDIR).filter((l) => !before.has(l));
+  log(`GC lines during the two runs: ${gcs.length}; full collections: ${gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).length}`);
+  for (const l of gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).slice(0, 20)) log(`  ${l}`);
+  await serve.shutdown();
+} finally {
+  await shutdown().catch(() => undefined);
+  await cluster.stop();
+  raw.close();
+}
