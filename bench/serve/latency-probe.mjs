@@ -9,7 +9,7 @@
 import { request, Agent, createServer } from 'node:http';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLoopbackCluster, freePort } from '../lib/loopback-cluster.mjs';
+import { withServeCluster } from './probe-cluster.mjs';
 
 const RATE = Number(process.env.RATE ?? 500);
 const SECONDS = Number(process.env.SECONDS ?? 6);
@@ -69,27 +69,21 @@ function gcLines(dir) {
 
 const raw = createServer((req, res) => res.end('ok'));
 await new Promise((r) => raw.listen(0, '127.0.0.1', r));
-const cluster = await startLoopbackCluster();
-process.env.RAYTS_TMPDIR = cluster.env.RAYTS_BENCH_CLUSTER_TMPDIR;
-const { init, shutdown } = await import('@samsara/ray');
-const { serve, deployment } = await import('@samsara/ray-serve');
 try {
-  await init({ address: cluster.address });
-  const port = await freePort();
-  const Noop = deployment(class Noop { fetch() { return 'ok'; } });
-  await serve.run(Noop.bind(), { name: 'noop', routePrefix: '/noop', port });
-  const before = new Set(gcLines(cluster.env.RAYTS_BENCH_CLUSTER_TMPDIR));
-  const r = await fixedRate(`http://127.0.0.1:${raw.address().port}/`);
-  log(`raw: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms`);
-  const s = await fixedRate(`http://127.0.0.1:${port}/noop`);
-  log(`serve: p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms over ${(s.wall / 1000).toFixed(1)} s`);
-  log(`serve slowest (sent at ms: latency ms): ${s.slow.slice(0, 30).map((x) => `${x.sentAt.toFixed(0)}:${x.ms.toFixed(1)}`).join(' ')}`);
-  const gcs = gcLines(cluster.env.RAYTS_BENCH_CLUSTER_TMPDIR).filter((l) => !before.has(l));
-  log(`GC lines during the two runs: ${gcs.length}; full collections: ${gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).length}`);
-  for (const l of gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).slice(0, 20)) log(`  ${l}`);
-  await serve.shutdown();
+  await withServeCluster(async ({ serve, deployment, port, tmpdir }) => {
+    const Noop = deployment(class Noop { fetch() { return 'ok'; } });
+    await serve.run(Noop.bind(), { name: 'noop', routePrefix: '/noop', port });
+    const before = new Set(gcLines(tmpdir));
+    const r = await fixedRate(`http://127.0.0.1:${raw.address().port}/`);
+    log(`raw: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms`);
+    const s = await fixedRate(`http://127.0.0.1:${port}/noop`);
+    log(`serve: p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms over ${(s.wall / 1000).toFixed(1)} s`);
+    log(`serve slowest (sent at ms: latency ms): ${s.slow.slice(0, 30).map((x) => `${x.sentAt.toFixed(0)}:${x.ms.toFixed(1)}`).join(' ')}`);
+    const gcs = gcLines(tmpdir).filter((l) => !before.has(l));
+    log(`GC lines during the two runs: ${gcs.length}; full collections: ${gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).length}`);
+    for (const l of gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).slice(0, 20)) log(`  ${l}`);
+    await serve.shutdown();
+  });
 } finally {
-  await shutdown().catch(() => undefined);
-  await cluster.stop();
   raw.close();
 }
