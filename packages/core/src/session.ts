@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { sessionsRoot, AuthenticationError } from '@samsara/ray-common';
-import { runningStat, startedAt, startTicksOf } from './process/proc-stat.js';
+import { recordedRunning, runningStat, startTicksOf } from './process/proc-stat.js';
 
 export interface SessionInfo {
   readonly dir: string;
@@ -106,8 +106,7 @@ export function pidAlive(pid: number): boolean {
  * that was SIGKILLed leaves its record, and a later process may have its pid).
  */
 export function headAlive(head: Pick<HeadRecord, 'pid' | 'startTicks'>): boolean {
-  const fields = head.pid ? runningStat(head.pid, true) : undefined;
-  return fields !== undefined && startedAt(fields, head.startTicks);
+  return !!head.pid && recordedRunning(head.pid, head.startTicks, true);
 }
 
 /** Session directories under `root` that have a head record, newest first (the latest link first). */

@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionsRoot } from '@samsara/ray-common';
-import { runningStat, startedAt, startTicksOf } from '../process/proc-stat.js';
+import { recordedRunning, runningStat, startTicksOf } from '../process/proc-stat.js';
 
 export interface ProcessRecord {
   pid: number;
@@ -65,6 +65,5 @@ export function isAlive(pid: number): boolean {
  * started at the recorded time (not a later process that reused the pid).
  */
 export function isRecordedAlive(r: Pick<ProcessRecord, 'pid' | 'startTicks'>): boolean {
-  const fields = runningStat(r.pid);
-  return fields !== undefined && startedAt(fields, r.startTicks);
+  return recordedRunning(r.pid, r.startTicks);
 }

@@ -50,8 +50,17 @@ export function runningStat(pid: number, othersRun = false): string[] | null | u
  * False when a running process's stat `fields` show another start time than `startTicks` (its pid was
  * reused); true when they match, or when either side does not know.
  */
-export function startedAt(fields: string[] | null, startTicks: number | undefined): boolean {
+function startedAt(fields: string[] | null, startTicks: number | undefined): boolean {
   if (startTicks === undefined) return true;
   const now = startTicksIn(fields);
   return now === undefined || now === startTicks;
+}
+
+/**
+ * True while the process a record names runs: `pid` is running (see {@link runningStat}, `othersRun`
+ * as there) and started at `startTicks` when the record kept it (not a later process given the pid).
+ */
+export function recordedRunning(pid: number, startTicks: number | undefined, othersRun = false): boolean {
+  const fields = runningStat(pid, othersRun);
+  return fields !== undefined && startedAt(fields, startTicks);
 }
