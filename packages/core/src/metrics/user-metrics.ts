@@ -250,8 +250,7 @@ function record(d: Def, op: Op): void {
 /** One observation of a bound series: in a worker thread, added to the series' values for the next batch. */
 function observeBound(s: BoundSeries, v: number): void {
   if (isMainThread) {
-    local.ensure(s.d);
-    local.apply([s.d.name, 'observe', s.labels, v]);
+    record(s.d, [s.d.name, 'observe', s.labels, v]);
     return;
   }
   const b = pendingBatch(s.d);

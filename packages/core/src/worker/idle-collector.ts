@@ -16,9 +16,10 @@
  *     reset the wait to 50 ms, so a thread holding a long-lived ref collected about every 120 ms);
  *   - forced collections take at most {@link FORCED_GC_MAX_SHARE} of the thread's time: after one that
  *     took D ms the next waits at least D / share, at most the longest retry wait (deferred, never
- *     dropped, so a dropped ref is still reported within seconds). A thread called every second whose calls leave short-lived refs behind
- *     (Serve's controller after each health check) collected every second, 20–50 ms each, on a 2-core
- *     VM where V8's parallel marking also took the other core from the proxy's requests.
+ *     dropped, so a dropped ref is still reported within seconds). A thread called every second whose
+ *     calls leave short-lived refs behind (Serve's controller after each health check) collected every
+ *     second, 20–50 ms each, on a 2-core VM where V8's parallel marking also took the other core from
+ *     the proxy's requests.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
