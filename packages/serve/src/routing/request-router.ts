@@ -21,13 +21,14 @@ export interface PendingRequest {
 /** A routing policy: ranked tiers of candidates. */
 export type ChooseReplicas = <R extends ReplicaCandidate>(candidates: readonly R[], req: PendingRequest, random?: () => number) => R[][];
 
-/** Power of two choices; with ≤ 2 candidates both are ranked by load. */
-export const powerOfTwoChoices: ChooseReplicas = (candidates, _req, random = Math.random) => {
+/**
+ * Two distinct random candidates (both when there are two), the less loaded first (the first drawn on
+ * a tie). Needs at least two candidates.
+ */
+function twoChoices<R extends ReplicaCandidate>(candidates: readonly R[], random: () => number): [R, R] {
   const n = candidates.length;
-  if (n === 0) return [];
-  if (n === 1) return [[candidates[0]]];
-  let a: (typeof candidates)[number];
-  let b: (typeof candidates)[number];
+  let a: R;
+  let b: R;
   if (n === 2) {
     [a, b] = candidates;
   } else {
@@ -37,10 +38,17 @@ export const powerOfTwoChoices: ChooseReplicas = (candidates, _req, random = Mat
     a = candidates[i];
     b = candidates[j];
   }
-  const first = a.ongoing <= b.ongoing ? [a, b] : [b, a];
+  return a.ongoing <= b.ongoing ? [a, b] : [b, a];
+}
+
+/** Power of two choices; with ≤ 2 candidates both are ranked by load. */
+export const powerOfTwoChoices: ChooseReplicas = (candidates, _req, random = Math.random) => {
+  const n = candidates.length;
+  if (n === 0) return [];
+  if (n === 1) return [[candidates[0]]];
   // Fallback tier: every replica by load, so a request is placed while any replica has room.
   const rest = [...candidates].sort((x, y) => x.ongoing - y.ongoing);
-  return [first, rest];
+  return [twoChoices(candidates, random), rest];
 };
 
 let current: ChooseReplicas = powerOfTwoChoices;
@@ -67,22 +75,7 @@ function pickPowerOfTwo<R extends ReplicaCandidate>(candidates: readonly R[]): R
   const n = candidates.length;
   if (n === 0) return undefined;
   if (n === 1) return candidates[0].ongoing < candidates[0].maxOngoingRequests ? candidates[0] : undefined;
-  let a: R;
-  let b: R;
-  if (n === 2) {
-    [a, b] = candidates;
-  } else {
-    const i = Math.floor(Math.random() * n);
-    let j = Math.floor(Math.random() * (n - 1));
-    if (j >= i) j++;
-    a = candidates[i];
-    b = candidates[j];
-  }
-  if (b.ongoing < a.ongoing) {
-    const t = a;
-    a = b;
-    b = t;
-  }
+  const [a, b] = twoChoices(candidates, Math.random);
   if (a.ongoing < a.maxOngoingRequests) return a;
   if (b.ongoing < b.maxOngoingRequests) return b;
   let best: R | undefined;
