@@ -6,7 +6,8 @@
  * beside the daemons' GC trace (RAYTS_BENCH_NODE_FLAGS='--trace-gc') or CPU profiles.
  *   RATE=500 SECONDS=6 node bench/serve/latency-probe.mjs
  */
-import { request, Agent, createServer } from 'node:http';
+import { createServer } from 'node:http';
+import { fixedRate } from './http-load.mjs';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { withServeCluster } from './probe-cluster.mjs';
@@ -15,43 +16,13 @@ const RATE = Number(process.env.RATE ?? 500);
 const SECONDS = Number(process.env.SECONDS ?? 6);
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 
-function client(url, sockets) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  const u = new URL(url);
-  return {
-    one: () =>
-      new Promise((resolve, reject) => {
-        const t0 = performance.now();
-        const req = request({ host: u.hostname, port: u.port, path: u.pathname, agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(performance.now() - t0));
-        });
-        req.on('error', reject);
-        req.end();
-      }),
-    close: () => agent.destroy(),
-  };
-}
-
-async function fixedRate(url) {
-  const c = client(url, 16);
-  for (let i = 0; i < 200; i++) await c.one();
+/** p50, p99, the slowest 1% (with their send times) and the wall time of the fixed-rate run. */
+async function probe(url) {
   const n = RATE * SECONDS;
-  const out = [];
-  const pending = [];
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
-    const due = start + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const sentAt = performance.now() - start;
-    pending.push(c.one().then((ms) => out.push({ sentAt, ms })));
-  }
-  await Promise.all(pending);
-  c.close();
-  const sorted = out.map((x) => x.ms).sort((a, b) => a - b);
-  const slow = [...out].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(n / 100));
-  return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.floor(n * 0.99)], slow, wall: performance.now() - start };
+  const { samples, wallMs } = await fixedRate(url, RATE, n);
+  const sorted = samples.map((x) => x.ms).sort((a, b) => a - b);
+  const slow = [...samples].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(n / 100));
+  return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.floor(n * 0.99)], slow, wall: wallMs };
 }
 
 function gcLines(dir) {
@@ -74,9 +45,9 @@ try {
     const Noop = deployment(class Noop { fetch() { return 'ok'; } });
     await serve.run(Noop.bind(), { name: 'noop', routePrefix: '/noop', port });
     const before = new Set(gcLines(tmpdir));
-    const r = await fixedRate(`http://127.0.0.1:${raw.address().port}/`);
+    const r = await probe(`http://127.0.0.1:${raw.address().port}/`);
     log(`raw: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms`);
-    const s = await fixedRate(`http://127.0.0.1:${port}/noop`);
+    const s = await probe(`http://127.0.0.1:${port}/noop`);
     log(`serve: p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms over ${(s.wall / 1000).toFixed(1)} s`);
     log(`serve slowest (sent at ms: latency ms): ${s.slow.slice(0, 30).map((x) => `${x.sentAt.toFixed(0)}:${x.ms.toFixed(1)}`).join(' ')}`);
     const gcs = gcLines(tmpdir).filter((l) => !before.has(l));

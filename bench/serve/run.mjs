@@ -15,12 +15,12 @@
  * Writes its section of bench/RESULTS.md. RAYTS_BENCH_SECONDS [5] sets each autocannon round.
  */
 import { execSync, fork } from 'node:child_process';
-import { request, Agent } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { writeSuiteSection } from '../lib/results-section.mjs';
+import { client, fixedRate } from './http-load.mjs';
 import { startLoopbackCluster, freePort } from '../lib/loopback-cluster.mjs';
 
 const seconds = Number(process.env.RAYTS_BENCH_SECONDS ?? 5);
@@ -35,23 +35,6 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** A keep-alive GET client on `sockets` connections; one() resolves with the latency in ms. */
-function client(url, sockets) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  const u = new URL(url);
-  const one = () =>
-    new Promise((resolve, reject) => {
-      const t0 = performance.now();
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', agent }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  return { one, close: () => agent.destroy() };
-}
-
 /** Latency of `n` requests sent one after another (each waits for the last). */
 async function sequential(url, n) {
   const c = client(url, 1);
@@ -62,25 +45,9 @@ async function sequential(url, n) {
   return times;
 }
 
-/**
- * Latency of `n` requests sent at a fixed rate (open loop: a request goes out when it is due, whether
- * or not earlier ones answered), on up to 16 keep-alive connections.
- */
-async function fixedRate(url, ratePerS, n) {
-  const c = client(url, 16);
-  for (let i = 0; i < 200; i++) await c.one();
-  const times = [];
-  const pending = [];
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
-    const due = start + (i * 1000) / ratePerS;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(c.one().then((ms) => times.push(ms)));
-  }
-  await Promise.all(pending);
-  c.close();
-  return stats(times);
+/** p50/p99 of `n` requests sent at a fixed rate (see http-load.mjs). */
+async function fixedRateStats(url, ratePerS, n) {
+  return stats((await fixedRate(url, ratePerS, n)).samples.map((x) => x.ms));
 }
 
 function stats(times) {
@@ -190,8 +157,8 @@ async function main() {
     rows.raw = mid(rows.rawRounds);
     rows.serve = mid(rows.serveRounds);
     log(`latency: ${rate} requests/s`);
-    rows.rawRate = await fixedRate(rawUrl, rate, rate * latencySeconds);
-    rows.serveRate = await fixedRate(serveUrl, rate, rate * latencySeconds);
+    rows.rawRate = await fixedRateStats(rawUrl, rate, rate * latencySeconds);
+    rows.serveRate = await fixedRateStats(serveUrl, rate, rate * latencySeconds);
 
     // 2. handle calls from this driver
     log('handle calls');
