@@ -7,7 +7,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActorDiedError } from '@samsara/ray';
 import { DirectServer } from '../dist/internal/direct/direct-server.js';
 import { DirectClient, DirectUnavailableError } from '../dist/internal/direct/direct-client.js';
-import { encodeFrames, FrameReader, isHttpResponse, isPlainValue, type DirectEndpoint } from '../dist/internal/direct/direct-wire.js';
+import { encodeFrames, FrameReader, isHttpResponse, Plain, plainKind, type DirectEndpoint } from '../dist/internal/direct/direct-wire.js';
 import { isReplicaGone } from '../dist/internal/router-client.js';
 
 type Target = Parameters<typeof DirectServer.start>[0];
@@ -19,7 +19,7 @@ function deferred<T>(): { promise: Promise<T>; resolve(v: T): void } {
 }
 
 describe('direct path', () => {
-  it('FrameReader - frames split at every byte boundary decode to the messages sent; isPlainValue accepts plain data only', () => {
+  it('FrameReader - frames split at every byte boundary decode to the messages sent; plainKind accepts plain data only and marks Buffers', () => {
     const msgs = [[2, 1, 0, null, 'r1', { method: 'GET', body: new Uint8Array([1, 2, 3]) }], [3, 7, 0, 'ok'], [3, 8, 1, 42]];
     const bytes = encodeFrames(msgs);
     for (let cut = 0; cut <= bytes.length; cut++) {
@@ -38,8 +38,9 @@ describe('direct path', () => {
     for (let i = 0; i < big.length; i += 4096) r.push(big.subarray(i, i + 4096), (m) => got.push(m));
     expect(got.map((m) => m[1])).toEqual([1, 2]);
     expect((got[0][3] as Buffer).equals(Buffer.alloc(1_000_000, 7))).toBe(true);
-    expect(isPlainValue({ a: [1, 'x', null, true, new Date(0), Buffer.from('b'), { c: undefined }] })).toBe(true);
-    for (const v of [new Map(), new Set(), new (class A {})(), new Float32Array(1), 10n, () => 1, [new Map()], { e: new Error('x') }]) expect(isPlainValue(v)).toBe(false);
+    expect(plainKind({ a: [1, 'x', null, true, new Date(0), Buffer.from('b'), { c: undefined }] })).toBe(Plain.withBuffer);
+    expect(plainKind({ a: [1, 'x', null, true, new Date(0), new Uint8Array(1), { c: undefined }] })).toBe(Plain.yes);
+    for (const v of [new Map(), new Set(), new (class A {})(), new Float32Array(1), 10n, () => 1, [new Map()], { e: new Error('x') }]) expect(plainKind(v)).toBe(Plain.no);
   });
 
   it('FrameReader - HTTP requests and replies in the fixed layout (not msgpack) decode to what was sent, split anywhere; odd shapes fall back to msgpack', () => {

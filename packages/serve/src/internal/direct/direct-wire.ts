@@ -1,7 +1,7 @@
 /**
  * The direct path's wire format: length-prefixed msgpack frames on one TCP connection from a caller
  * process to a replica thread (see direct-server.ts and direct-client.ts). Only plain values travel on
- * it (see {@link isPlainValue}); anything else — ObjectRefs, Maps, class instances, thrown errors —
+ * it (see {@link plainKind}); anything else — ObjectRefs, Maps, class instances, thrown errors —
  * stays with the core, whose codec and reference bookkeeping handle them.
  *
  * Frames (each `[u32 big-endian length][msgpack array]`):
@@ -337,11 +337,6 @@ export function plainKind(v: unknown, depth = 0): number {
     if (p === Plain.withBuffer) kind = p;
   }
   return kind;
-}
-
-/** True when `v` travels on the direct path unchanged (see {@link plainKind}). */
-export function isPlainValue(v: unknown): boolean {
-  return plainKind(v) !== Plain.no;
 }
 
 let key: string | undefined;
