@@ -1,8 +1,10 @@
 /**
  * The HTTP load of the Serve bench (run.mjs) and its probes: a keep-alive GET client, and requests sent
- * at a fixed rate.
+ * at a fixed rate (by rate-sender.mjs in a process of its own).
  */
 import { request, Agent } from 'node:http';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** A keep-alive GET client on `sockets` connections; one() resolves with the latency in ms (rejects unless 200). */
 export function client(url, sockets) {
@@ -23,23 +25,20 @@ export function client(url, sockets) {
 
 /**
  * `n` requests sent at a fixed rate (open loop: a request goes out when it is due, whether or not
- * earlier ones answered) on up to 16 keep-alive connections, after 200 warm-up requests. Resolves with
- * each request's send time (ms from the first) and latency, in the order they answered, and the wall time.
+ * earlier ones answered) on up to 16 keep-alive connections, after 200 warm-up requests, by the lean
+ * generator in its own process (rate-sender.mjs). Resolves with each request's send time (ms from the
+ * first) and latency, the wall time, and when the first was sent (ms since the epoch, to lay beside
+ * other processes' logs); rejects on a non-200 answer or a lost connection.
  */
-export async function fixedRate(url, ratePerS, n) {
-  const c = client(url, 16);
-  for (let i = 0; i < 200; i++) await c.one();
-  const samples = [];
-  const pending = [];
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
-    const due = start + (i * 1000) / ratePerS;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const sentAt = performance.now() - start;
-    pending.push(c.one().then((ms) => samples.push({ sentAt, ms })));
-  }
-  await Promise.all(pending);
-  c.close();
-  return { samples, wallMs: performance.now() - start };
+export function fixedRate(url, ratePerS, n) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('rate-sender.mjs', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('error', reject);
+    child.once('exit', (code) => code !== 0 && reject(new Error(`the rate sender exited with ${code}`)));
+    child.once('message', (m) => {
+      if (m.error) return reject(new Error(m.error));
+      resolve({ samples: m.samples.map(([sentAt, ms]) => ({ sentAt, ms })), wallMs: m.wallMs, startedAt: m.startedAt });
+    });
+    child.send({ url, rate: ratePerS, n, sockets: 16, warmup: 200 });
+  });
 }

@@ -19,10 +19,10 @@ const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 /** p50, p99, the slowest 1% (with their send times) and the wall time of the fixed-rate run. */
 async function probe(url) {
   const n = RATE * SECONDS;
-  const { samples, wallMs } = await fixedRate(url, RATE, n);
+  const { samples, wallMs, startedAt } = await fixedRate(url, RATE, n);
   const sorted = samples.map((x) => x.ms).sort((a, b) => a - b);
   const slow = [...samples].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(n / 100));
-  return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.floor(n * 0.99)], slow, wall: wallMs };
+  return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.floor(n * 0.99)], slow, wall: wallMs, startedAt };
 }
 
 function gcLines(dir) {
@@ -49,6 +49,7 @@ try {
     log(`raw: p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms`);
     const s = await probe(`http://127.0.0.1:${port}/noop`);
     log(`serve: p50 ${s.p50.toFixed(3)} p99 ${s.p99.toFixed(3)} ms over ${(s.wall / 1000).toFixed(1)} s`);
+    log(`serve run started at ${s.startedAt.toFixed(1)} ms since the epoch`);
     log(`serve slowest (sent at ms: latency ms): ${s.slow.slice(0, 30).map((x) => `${x.sentAt.toFixed(0)}:${x.ms.toFixed(1)}`).join(' ')}`);
     const gcs = gcLines(tmpdir).filter((l) => !before.has(l));
     log(`GC lines during the two runs: ${gcs.length}; full collections: ${gcs.filter((l) => /Mark-Compact|Mark-Sweep/.test(l)).length}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Serve benchmarks (`node bench/run.mjs --suite serve`), on a three-process loopback cluster with the
- * load generator (autocannon, or keep-alive requests at a fixed rate) in this process:
+ * Serve benchmarks (`node bench/run.mjs --suite serve`), on a three-process loopback cluster with
+ * autocannon in this process and the fixed-rate sender (rate-sender.mjs: pre-encoded requests on raw
+ * keep-alive sockets) in a process of its own:
  *   1. no-op HTTP deployment (1 replica) vs a raw node:http server in another process: requests/s under
  *      autocannon (100 connections), and p50/p99 of requests sent at a fixed rate well below saturation;
  *      raw and serve alternate in rounds (the median round counts), so a load that changes during the
@@ -282,7 +283,7 @@ const compOver = r.compSeq.p50 - r.oneSeq.p50;
 const shared = loadStart[0] > os.cpus().length || loadEnd[0] > os.cpus().length;
 const md = `## Serve (\`node bench/run.mjs --suite serve\`)
 
-${new Date().toISOString()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}${commit ? `, commit ${commit}` : ''}; loopback cluster (head + 2 workers as processes), load generator in the bench process; load average ${la(loadStart)} at the start, ${la(loadEnd)} at the end.${shared ? ' **The machine was shared with other engineers\' builds and tests during this run (load average above the core count), so absolute figures are low and noisy; raw and serve alternate in rounds so that both see the same load.**' : ''} autocannon: 100 connections, ${seconds} s per round, ${rounds} rounds of raw then serve, the median round shown (all rounds below); fixed rate: ${rate} requests/s for ${latencySeconds} s on up to 16 keep-alive connections, after 200 warm-up requests.
+${new Date().toISOString()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}${commit ? `, commit ${commit}` : ''}; loopback cluster (head + 2 workers as processes), autocannon in the bench process, the fixed-rate sender (bench/serve/rate-sender.mjs, pre-encoded requests on raw sockets) in a process of its own; load average ${la(loadStart)} at the start, ${la(loadEnd)} at the end.${shared ? ' **The machine was shared with other engineers\' builds and tests during this run (load average above the core count), so absolute figures are low and noisy; raw and serve alternate in rounds so that both see the same load.**' : ''} autocannon: 100 connections, ${seconds} s per round, ${rounds} rounds of raw then serve, the median round shown (all rounds below); fixed rate: ${rate} requests/s for ${latencySeconds} s on up to 16 keep-alive connections, after 200 warm-up requests.
 
 | measurement | serve | baseline (same run) | target | met |
 | --- | ---: | ---: | --- | --- |
