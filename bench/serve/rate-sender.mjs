@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 
 /** One keep-alive connection with at most one request in flight. */
 class Conn {
-  constructor(host, port, onIdle, onError) {
+  constructor(host, port, onIdle, onError, onClose) {
     this.s = connect(port, host);
     this.s.setNoDelay(true);
     this.buf = Buffer.alloc(0);
@@ -22,7 +22,10 @@ class Conn {
     this.onIdle = onIdle;
     this.s.on('data', (d) => this.read(d));
     this.s.on('error', onError);
-    this.s.on('close', () => this.due >= 0 && onError(new Error('connection closed with a request in flight')));
+    this.s.on('close', () => {
+      if (this.due >= 0) onError(new Error('connection closed with a request in flight'));
+      else onClose(this);
+    });
   }
 
   send(bytes, due, done) {
@@ -72,8 +75,12 @@ async function run({ url, rate, n, sockets = 16, warmup = 200 }) {
     if (next) c.send(bytes, next.due, next.done);
     else idle.push(c);
   };
+  // A connection the server closed while idle (its keep-alive timeout) is dropped; a new one replaces it.
+  const onClose = (c) => {
+    for (const list of [idle, conns]) if (list.includes(c)) list.splice(list.indexOf(c), 1);
+  };
   const submit = (due, done) => {
-    const c = idle.pop() ?? (conns.length < sockets ? (conns.push(new Conn(u.hostname, Number(u.port), onIdle, fail)), conns.at(-1)) : undefined);
+    const c = idle.pop() ?? (conns.length < sockets ? (conns.push(new Conn(u.hostname, Number(u.port), onIdle, fail, onClose)), conns.at(-1)) : undefined);
     if (c) c.send(bytes, due, done);
     else waiting.push({ due, done });
   };
