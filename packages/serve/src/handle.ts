@@ -6,10 +6,10 @@
  * version and a canary, and mirrors a share to a shadow.
  */
 import { get, put, type ObjectRef, type ObjectRefGenerator } from '@samsara/ray';
-import { randomUUID } from 'node:crypto';
 import { isReplicaGone, RouterClient, type DeploymentRouter, type ReplicaSlot } from './internal/router-client.js';
 import { callReplica, type ReplicaCall } from './internal/replica-call.js';
 import { appKey, depKey, STREAM_MARKER, type AppTable } from './internal/spec.js';
+import { requestIdForCall } from './internal/request-scope.js';
 
 type AnyFn = (...a: never[]) => unknown;
 
@@ -267,7 +267,7 @@ function makeHandle<T>(
 /** A handle to one deployment of one version (track) of an application (used for composition). @internal */
 export function deploymentHandle<T>(app: string, track: string, deployment: string): DeploymentHandle<T> {
   const router = RouterClient.get().deploymentRouter(depKey(app, track, deployment), `${app}/${deployment}`);
-  return makeHandle<T>({ deploymentName: deployment, appName: app }, (method, args) => callDeployment(router, method, args, randomUUID()));
+  return makeHandle<T>({ deploymentName: deployment, appName: app }, (method, args) => callDeployment(router, method, args, requestIdForCall()));
 }
 
 /** A handle to an application's ingress: splits between live and canary, mirrors to a shadow. @internal */
@@ -276,7 +276,7 @@ export function appHandle<T>(app: string, ingress: string): DeploymentHandle<T> 
   const key = appKey(app);
   void client.ensureWatched(key);
   return makeHandle<T>({ deploymentName: ingress, appName: app }, (method, args) => {
-    const requestId = randomUUID();
+    const requestId = requestIdForCall();
     const table = client.appTableNow(key);
     if (table) return routeApp(client, app, table, method, args, requestId);
     // Wrapped in an object: a DeploymentResponse is thenable and would be adopted by the promise.

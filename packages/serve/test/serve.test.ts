@@ -52,6 +52,46 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     port = await freePort();
   });
 
+  it('request ids - handle calls a replica makes while serving a request carry that request id (after awaits too); a driver\'s calls get fresh ids', async () => {
+    const Inner = deployment(class Inner {});
+    const Outer = deployment(
+      class Outer {
+        constructor(private inner: Record<string, { remote(): PromiseLike<unknown> }>) {}
+        async fetch() {
+          await new Promise((r) => setTimeout(r, 1));
+          try {
+            await this.inner.missing.remote();
+            return { err: null };
+          } catch (e) {
+            return { err: (e as Error).message };
+          }
+        }
+        async viaMethod() {
+          try {
+            await this.inner.absent.remote();
+            return null;
+          } catch (e) {
+            return (e as Error).message;
+          }
+        }
+      },
+    );
+    const h = await serve.run(Outer.bind(Inner.bind()), { name: 'rid', routePrefix: '/rid', port });
+    const r = await fetch(url('/rid'), { headers: { 'x-request-id': 'trace-42' } });
+    expect(r.status).toBe(200);
+    const { err } = (await r.json()) as { err: string };
+    // The inner replica names the request it failed: the proxy's id, not one of its own.
+    expect(err).toContain('has no method missing (request trace-42)');
+    const uuid = /\(request ([0-9a-f-]{36})\)/;
+    const viaDriver = (await (h as unknown as { viaMethod: { remote(): PromiseLike<string> } }).viaMethod.remote()) as string;
+    const first = uuid.exec(viaDriver)?.[1];
+    expect(first).toBeTruthy();
+    const second = uuid.exec((await (h as unknown as { viaMethod: { remote(): PromiseLike<string> } }).viaMethod.remote()) as string)?.[1];
+    expect(second).toBeTruthy();
+    expect(second).not.toBe(first);
+    await serve.delete('rid');
+  });
+
   it('composition - an ingress calls a bound deployment through its handle; bad input gets 4xx with a request id', async () => {
     const Model = deployment(
       class Model {

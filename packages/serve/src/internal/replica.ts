@@ -12,6 +12,7 @@ import { batch } from '../batching.js';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle, DeploymentResponse } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
+import { inRequest } from './request-scope.js';
 import { ReplicaMeter } from './prom.js';
 import { DirectServer } from './direct/direct-server.js';
 import type { DirectEndpoint } from './direct/direct-wire.js';
@@ -215,7 +216,7 @@ export class ReplicaRuntime {
     const t0 = this.begin();
     let v: unknown;
     try {
-      v = (fn as (...a: unknown[]) => unknown).apply(this.inst, args);
+      v = inRequest(meta.requestId, () => (fn as (...a: unknown[]) => unknown).apply(this.inst, args));
     } catch (e) {
       this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'request failed');
       this.end(t0, true);
@@ -272,7 +273,7 @@ export class ReplicaRuntime {
       // Building a WHATWG Request is most of a small request's cost on the replica; a fetch that
       // cannot read it (no parameter, no `arguments`) does not get one.
       const req = this.fetchTakesRequest ? this.request(r) : undefined;
-      out = (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req);
+      out = inRequest(meta.requestId, () => (fetchFn as (q: Request | undefined) => unknown).call(this.inst, req));
     } catch (e) {
       const res = this.httpError(e, meta);
       this.end(t0, res.error === true);
