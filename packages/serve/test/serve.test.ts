@@ -66,6 +66,15 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
             return { err: (e as Error).message };
           }
         }
+        // A generator's body runs as the client reads: each step still has the request's id.
+        async *stream() {
+          yield 'first\n';
+          try {
+            await this.inner.missing.remote();
+          } catch (e) {
+            yield `${(e as Error).message}\n`;
+          }
+        }
         async viaMethod() {
           try {
             await this.inner.absent.remote();
@@ -82,13 +91,21 @@ describe('Serve on a CLI cluster', { timeout: 120_000 }, () => {
     const { err } = (await r.json()) as { err: string };
     // The inner replica names the request it failed: the proxy's id, not one of its own.
     expect(err).toContain('has no method missing (request trace-42)');
-    const uuid = /\(request ([0-9a-f-]{36})\)/;
-    const viaDriver = (await (h as unknown as { viaMethod: { remote(): PromiseLike<string> } }).viaMethod.remote()) as string;
-    const first = uuid.exec(viaDriver)?.[1];
-    expect(first).toBeTruthy();
-    const second = uuid.exec((await (h as unknown as { viaMethod: { remote(): PromiseLike<string> } }).viaMethod.remote()) as string)?.[1];
-    expect(second).toBeTruthy();
-    expect(second).not.toBe(first);
+    // From a driver: each call has a fresh id, and the inner call made for it carries that id, also
+    // from a generator method's body (which runs as the driver reads items).
+    type RidHandle = { viaMethod: { remote(): PromiseLike<string> & { requestId: string } }; stream: { remote(): AsyncIterable<string> & { requestId: string } } };
+    const rh = h as unknown as RidHandle;
+    const one = rh.viaMethod.remote();
+    const two = rh.viaMethod.remote();
+    expect(one.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(two.requestId).not.toBe(one.requestId);
+    expect(await one).toContain(`has no method absent (request ${one.requestId})`);
+    expect(await two).toContain(`(request ${two.requestId})`);
+    const s = rh.stream.remote();
+    const items: string[] = [];
+    for await (const x of s) items.push(x);
+    expect(items[0]).toBe('first\n');
+    expect(items.join('')).toContain(`has no method missing (request ${s.requestId})`);
     await serve.delete('rid');
   });
 

@@ -12,7 +12,7 @@ import { batch } from '../batching.js';
 import { ServeHttpError } from '../http/errors.js';
 import { deploymentHandle, DeploymentResponse } from '../handle.js';
 import { setReplicaContext } from './replica-context.js';
-import { inRequest } from './request-scope.js';
+import { inRequest, scoped } from './request-scope.js';
 import { ReplicaMeter } from './prom.js';
 import { DirectServer } from './direct/direct-server.js';
 import type { DirectEndpoint } from './direct/direct-wire.js';
@@ -369,7 +369,7 @@ export class ReplicaRuntime {
     const t0 = this.begin();
     let threw = false;
     try {
-      yield* start() as AsyncIterable<unknown>;
+      yield* scoped(meta.requestId, start);
     } catch (e) {
       threw = true;
       this.log.warn({ requestId: meta.requestId, method, err: (e as Error)?.message }, 'streaming request failed');

@@ -17,3 +17,29 @@ export function inRequest<T>(requestId: string, fn: () => T): T {
 export function requestIdForCall(): string {
   return scope.getStore() ?? randomUUID();
 }
+
+/**
+ * The items of `make()` (a generator method's iterable) with the request id in scope when it is made
+ * and for every step of its body, which runs only as the caller asks for items.
+ */
+export async function* scoped<T>(requestId: string, make: () => AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+  const src = inRequest(requestId, make);
+  const it: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in src ? (src as AsyncIterable<T>)[Symbol.asyncIterator]() : (src as Iterable<T>)[Symbol.iterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const r = await inRequest(requestId, () => it.next());
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+    }
+  } catch (e) {
+    finished = true;
+    throw e;
+  } finally {
+    // Stopped early (the client went away, a cancel): the body's own finally blocks run.
+    if (!finished) await inRequest(requestId, () => it.return?.());
+  }
+}
