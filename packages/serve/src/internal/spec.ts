@@ -3,7 +3,18 @@
  * specs, routing tables and status. Everything here is msgpack-able (no classes, no functions).
  */
 import type { CallableRef } from '@samsara/ray';
-import type { DirectEndpoint } from './direct/direct-wire.js';
+
+/** Where a caller reaches a replica directly; published in the deployment's routing table. */
+export interface DirectEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** Identifies the machine: callers on another machine use the core's actor calls instead. */
+  readonly hostKey: string;
+  /** Random per replica; a connection that does not present it is closed. */
+  readonly secret: string;
+  /** Identifies the replica's process: callers in the same process offer a LocalLink (direct/local-link.ts). */
+  readonly processKey?: string;
+}
 
 /**
  * This package's name: the library's own actors (controller, proxy, replicas) import it on their

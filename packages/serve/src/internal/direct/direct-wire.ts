@@ -22,22 +22,12 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Packr } from 'msgpackr';
 import type { HttpRequestData, HttpResponseData } from '../spec.js';
+// The endpoint is routing-table data (spec.ts); named here too for the direct path's modules.
+export type { DirectEndpoint } from '../spec.js';
 
 export const FrameType = { hello: 0, welcome: 1, request: 2, reply: 3, httpReply: 4, bufferReply: 5 } as const;
 export const RequestKind = { http: 0, call: 1 } as const;
 export const ReplyStatus = { value: 0, held: 1 } as const;
-
-/** Where a caller reaches a replica directly; published in the deployment's routing table. */
-export interface DirectEndpoint {
-  readonly host: string;
-  readonly port: number;
-  /** Identifies the machine: callers on another machine use the core's actor calls instead. */
-  readonly hostKey: string;
-  /** Random per replica; a connection that does not present it is closed. */
-  readonly secret: string;
-  /** Identifies the replica's process: callers in the same process offer a LocalLink (local-link.ts). */
-  readonly processKey?: string;
-}
 
 /** Largest frame either side accepts (a request body is limited by the proxy far below this). */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
