@@ -330,6 +330,15 @@ export function plainKind(v: unknown, depth = 0): number {
 }
 
 let key: string | undefined;
+/** This process's `kind` namespace (as /proc/self/ns names it), or '' where there are none to tell apart. */
+export function namespaceOf(kind: 'net' | 'pid'): string {
+  try {
+    return readlinkSync(`/proc/self/ns/${kind}`);
+  } catch {
+    return '';
+  }
+}
+
 /**
  * The identity of this machine's loopback for {@link DirectEndpoint.hostKey}: the kernel's boot id
  * and the network namespace (containers on one machine each have their own 127.0.0.1), else the
@@ -338,13 +347,7 @@ let key: string | undefined;
 export function machineKey(): string {
   if (key) return key;
   try {
-    let netns = '';
-    try {
-      netns = readlinkSync('/proc/self/ns/net');
-    } catch {
-      /* no namespaces to tell apart */
-    }
-    key = `boot:${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${netns}`;
+    key = `boot:${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${namespaceOf('net')}`;
   } catch {
     key = `host:${hostname()}`;
   }

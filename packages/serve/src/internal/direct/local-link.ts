@@ -14,9 +14,8 @@
  * in one process (see {@link processKey}) costs nothing: requests keep going over TCP.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { readlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { machineKey } from './direct-wire.js';
+import { machineKey, namespaceOf } from './direct-wire.js';
 
 let key: string | undefined;
 /**
@@ -24,14 +23,7 @@ let key: string | undefined;
  * pod share the network namespace, and each may run its server as pid 1).
  */
 export function processKey(): string {
-  if (key) return key;
-  let pidns = '';
-  try {
-    pidns = readlinkSync('/proc/self/ns/pid');
-  } catch {
-    /* no namespaces to tell apart */
-  }
-  key = `${machineKey()}/pid:${process.pid}/${pidns}`;
+  key ??= `${machineKey()}/pid:${process.pid}/${namespaceOf('pid')}`;
   return key;
 }
 
