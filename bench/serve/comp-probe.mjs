@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** Probe: where a composed request's extra time goes (variants of the ingress), sequential p50s. */
 import { request, Agent } from 'node:http';
+import { latencyStats } from './http-load.mjs';
 import { withServeCluster } from './probe-cluster.mjs';
 
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
@@ -35,7 +36,7 @@ async function seq(url, n) {
   return t;
 }
 const inner = [];
-const p50 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p50 = (xs) => latencyStats(xs).p50;
 
 await withServeCluster(async ({ serve, deployment, port, tmpdir }) => {
   try {

@@ -1,10 +1,17 @@
 /**
- * The HTTP load of the Serve bench (run.mjs) and its probes: a keep-alive GET client, and requests sent
- * at a fixed rate (by rate-sender.mjs in a process of its own).
+ * The HTTP load of the Serve bench (run.mjs) and its probes: a keep-alive GET client, requests sent at
+ * a fixed rate (by rate-sender.mjs in a process of its own), and the latency percentiles they report.
  */
 import { request, Agent } from 'node:http';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
+/** p50 and p99 (nearest rank) of latencies in ms, and how many there were. */
+export function latencyStats(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return { p50: pct(50), p99: pct(99), n: sorted.length };
+}
 
 /** A keep-alive GET client on `sockets` connections; one() resolves with the latency in ms (rejects unless 200). */
 export function client(url, sockets) {

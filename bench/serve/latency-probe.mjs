@@ -7,7 +7,7 @@
  *   RATE=500 SECONDS=6 node bench/serve/latency-probe.mjs
  */
 import { createServer } from 'node:http';
-import { fixedRate } from './http-load.mjs';
+import { fixedRate, latencyStats } from './http-load.mjs';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { withServeCluster } from './probe-cluster.mjs';
@@ -20,9 +20,9 @@ const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
 async function probe(url) {
   const n = RATE * SECONDS;
   const { samples, wallMs, startedAt } = await fixedRate(url, RATE, n);
-  const sorted = samples.map((x) => x.ms).sort((a, b) => a - b);
+  const { p50, p99 } = latencyStats(samples.map((x) => x.ms));
   const slow = [...samples].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(n / 100));
-  return { p50: sorted[Math.floor(n / 2)], p99: sorted[Math.floor(n * 0.99)], slow, wall: wallMs, startedAt };
+  return { p50, p99, slow, wall: wallMs, startedAt };
 }
 
 function gcLines(dir) {

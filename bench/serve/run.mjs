@@ -21,7 +21,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { writeSuiteSection } from '../lib/results-section.mjs';
-import { client, fixedRate } from './http-load.mjs';
+import { client, fixedRate, latencyStats } from './http-load.mjs';
 import { startLoopbackCluster, freePort } from '../lib/loopback-cluster.mjs';
 
 const seconds = Number(process.env.RAYTS_BENCH_SECONDS ?? 5);
@@ -31,10 +31,6 @@ const rounds = 3;
 const rate = 500;
 const latencySeconds = 6;
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
-
-function pct(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** Latency of `n` requests sent one after another (each waits for the last). */
 async function sequential(url, n) {
@@ -48,12 +44,7 @@ async function sequential(url, n) {
 
 /** p50/p99 of `n` requests sent at a fixed rate (see http-load.mjs). */
 async function fixedRateStats(url, ratePerS, n) {
-  return stats((await fixedRate(url, ratePerS, n)).samples.map((x) => x.ms));
-}
-
-function stats(times) {
-  const sorted = [...times].sort((a, b) => a - b);
-  return { p50: pct(sorted, 50), p99: pct(sorted, 99), n: sorted.length };
+  return latencyStats((await fixedRate(url, ratePerS, n)).samples.map((x) => x.ms));
 }
 
 /** CPU seconds (user + system) these processes used so far, from /proc (Linux); undefined elsewhere. */
@@ -186,7 +177,7 @@ async function main() {
         await f(i);
         times.push(performance.now() - s0);
       }
-      return stats(times);
+      return latencyStats(times);
     };
     rows.handleSeq = await one((i) => noop.ping.remote(i));
     rows.actorSeq = await one((i) => get(plain.ping.remote(i)));
@@ -248,8 +239,8 @@ async function main() {
       comp.push(...(await sequential(`http://127.0.0.1:${port}/comp`, 200)));
       single.push(...(await sequential(serveUrl, 200)));
     }
-    rows.compSeq = stats(comp);
-    rows.oneSeq = stats(single);
+    rows.compSeq = latencyStats(comp);
+    rows.oneSeq = latencyStats(single);
 
     await serve.shutdown();
   } finally {

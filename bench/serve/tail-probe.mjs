@@ -10,7 +10,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { client, fixedRate } from './http-load.mjs';
+import { client, fixedRate, latencyStats } from './http-load.mjs';
 import { withServeCluster } from './probe-cluster.mjs';
 
 const RATE = Number(process.env.RATE ?? 500);
@@ -20,8 +20,8 @@ const WARM = Number(process.env.WARM ?? 0);
 
 async function stat(url) {
   const { samples } = await fixedRate(url, RATE, N);
-  const s = samples.map((x) => x.ms).sort((a, b) => a - b);
-  return `p50 ${s[N >> 1].toFixed(2)} p99 ${s[Math.floor(N * 0.99)].toFixed(2)} ms`;
+  const { p50, p99 } = latencyStats(samples.map((x) => x.ms));
+  return `p50 ${p50.toFixed(2)} p99 ${p99.toFixed(2)} ms`;
 }
 
 const front = fork(fileURLToPath(new URL('two-hop-server.mjs', import.meta.url)), ['front']);
